@@ -1,0 +1,44 @@
+"""Small CTC models built in code for engine tests (the bundled readers are tested too)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+
+
+class TinyCRNN(nn.Module):
+    """CNN + BiLSTM + linear head: `[B, 1, 32, W]` -> `[B, W/4, 27]` CTC logits."""
+
+    def __init__(self, classes: int = len(ALPHABET) + 1, rnn: bool = True) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 16, 3, padding=1),
+            nn.ReLU(),
+        )
+        self.rnn = nn.LSTM(16 * 8, 24, batch_first=True, bidirectional=True) if rnn else None
+        self.head = nn.Linear(48 if rnn else 16 * 8, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.features(x)  # [B, C, 8, W/4]
+        b, c, h, w = f.shape
+        seq = f.permute(0, 3, 1, 2).reshape(b, w, c * h)
+        if self.rnn is not None:
+            seq, _ = self.rnn(seq)
+        return self.head(seq)
+
+
+def tiny_crnn(seed: int = 0, rnn: bool = True) -> TinyCRNN:
+    torch.manual_seed(seed)
+    model = TinyCRNN(rnn=rnn)
+    with torch.no_grad():  # sharpen the head so a random model reads many characters
+        model.head.weight.mul_(12.0)
+    return model.eval()

@@ -1,0 +1,171 @@
+"""`CTCRecognizer`: wraps anyone's CTC model as a Recognizer, without modifying it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from thulium_desktop.io.images import to_unit_gray
+from thulium_desktop.models.layers import last_spatial_layer, resolve_layer
+from thulium_desktop.models.module_state import evaluating
+from thulium_desktop.models.protocol import (
+    SCORE_KINDS,
+    Prepared,
+    Reading,
+    model_device,
+    model_dtype,
+)
+
+
+class CTCRecognizer:
+    """A Recognizer over any `nn.Module` mapping `[B, 1, H, W]` in [0, 1] to CTC logits.
+
+    The module returns `[B, T, K]` (or `[T, B, K]` with `time_major=True`); class
+    `blank` is the CTC blank and the other classes, in order, are `alphabet`.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        alphabet: str,
+        height: int,
+        blank: int = 0,
+        time_major: bool = False,
+        name: str | None = None,
+        cam_layer: nn.Module | str | None = None,
+    ) -> None:
+        if height < 1:
+            raise ValueError(f"height must be positive, got {height}")
+        if not 0 <= blank <= len(alphabet):
+            raise ValueError(f"blank={blank} is outside 0..{len(alphabet)}")
+        if len(set(alphabet)) != len(alphabet):
+            raise ValueError("the alphabet repeats a character")
+        self.module = module
+        self.alphabet = alphabet
+        self.height = int(height)
+        self.blank = int(blank)
+        self.time_major = bool(time_major)
+        self.name = name or type(module).__name__
+        self._classes = [c for c in range(len(alphabet) + 1) if c != self.blank]
+        self._cam_choice = cam_layer
+        self._cam_default: nn.Module | None = None
+
+    # -- geometry -------------------------------------------------------------------
+    def prepare(self, image: np.ndarray | torch.Tensor) -> Prepared:
+        """Grayscale, scaled to `height` keeping the aspect ratio (untouched when it already
+        has that height), divided by 255. A `[1, C, H, W]` tensor is taken as prepared."""
+        device, dtype = model_device(self.module), model_dtype(self.module)
+        if isinstance(image, torch.Tensor):
+            if image.dim() != 4 or image.shape[0] != 1:
+                raise ValueError(f"a tensor input must be [1, C, H, W], got {tuple(image.shape)}")
+            size = (int(image.shape[-2]), int(image.shape[-1]))
+            return Prepared(image.to(device, dtype), size, (0, 0, *size))
+        gray = to_unit_gray(image)
+        h, w = gray.shape
+        if h != self.height:
+            new_w = max(1, round(w * self.height / h))
+            interp = cv2.INTER_AREA if h > self.height else cv2.INTER_LINEAR
+            gray = cv2.resize(gray, (new_w, self.height), interpolation=interp)
+        tensor = torch.from_numpy(np.ascontiguousarray(gray))[None, None].to(device, dtype)
+        return Prepared(tensor, (h, w), (0, 0, self.height, tensor.shape[-1]))
+
+    # -- reading --------------------------------------------------------------------
+    def _log_probs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and log-probabilities `[B, T, K]`; log-softmax never below float32."""
+        logits = self.module(x)
+        if self.time_major:
+            logits = logits.transpose(0, 1)
+        if logits.dim() != 3 or logits.shape[0] != x.shape[0]:
+            raise ValueError(f"the model returned {tuple(logits.shape)}, expected [B, T, K]")
+        if logits.shape[-1] != len(self.alphabet) + 1:
+            raise ValueError(
+                f"the model has {logits.shape[-1]} classes but the alphabet needs "
+                f"{len(self.alphabet) + 1} (its {len(self.alphabet)} characters and the blank)"
+            )
+        work = logits if logits.dtype == torch.float64 else logits.float()
+        return work, F.log_softmax(work, dim=-1)
+
+    def read(self, x: torch.Tensor) -> Reading:
+        """Greedy CTC decoding that keeps each character's frame run.
+
+        Confidence is the highest probability the character's class reaches in its run.
+        """
+        with evaluating(self.module), torch.no_grad():
+            _, logp = self._log_probs(x)
+        best = logp[0].argmax(dim=-1).cpu().numpy()
+        probs = logp[0].exp().cpu().numpy()
+        tokens, labels, confs, spans = [], [], [], []
+        start = 0
+        for f in range(1, len(best) + 1):
+            if f == len(best) or best[f] != best[start]:
+                cls = int(best[start])
+                if cls != self.blank:
+                    tokens.append(self.alphabet[self._classes.index(cls)])
+                    labels.append(cls)
+                    confs.append(float(probs[start:f, cls].max()))
+                    spans.append((start, f))
+                start = f
+        return Reading(
+            tuple(tokens), tuple(labels), np.asarray(confs, np.float32), tuple(spans), len(best)
+        )
+
+    def token_scores(
+        self, x: torch.Tensor, reading: Reading, score: str = "logprob"
+    ) -> torch.Tensor:
+        """`[B, T]`: for each character, the sum over its frame run of the chosen quantity
+        (log-softmax by default, or the raw logit, or the probability) of its class."""
+        if score not in SCORE_KINDS:
+            raise ValueError(f"score must be one of {SCORE_KINDS}, got {score!r}")
+        with evaluating(self.module):
+            logits, logp = self._log_probs(x)
+        values = {"logprob": logp, "logit": logits, "prob": logp.exp()}[score]
+        if values.shape[1] != reading.n_frames:
+            raise ValueError(
+                f"the input gives {values.shape[1]} frames, the reading has {reading.n_frames}"
+            )
+        labels = torch.tensor(reading.labels, device=values.device, dtype=torch.long)
+        per_class = values.index_select(-1, labels)  # [B, F, T]
+        runs = self._run_mask(reading, values.dtype, values.device)  # [T, F]
+        return torch.einsum("bft,tf->bt", per_class, runs)
+
+    @staticmethod
+    def _run_mask(reading: Reading, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        mask = torch.zeros(len(reading), reading.n_frames, dtype=dtype, device=device)
+        for t, (start, stop) in enumerate(reading.spans):
+            mask[t, start:stop] = 1
+        return mask
+
+    def attention(self, x: torch.Tensor, reading: Reading) -> torch.Tensor:
+        """`[T, 1, frames]`: each character's class posterior per frame, as a column profile.
+
+        Only the frames between the neighbouring characters' runs count, so the two
+        l's of "hello" each get their own peak instead of sharing both.
+        """
+        with evaluating(self.module), torch.no_grad():
+            _, logp = self._log_probs(x)
+        probs = logp[0].exp()
+        labels = torch.tensor(reading.labels, device=probs.device, dtype=torch.long)
+        profile = probs.index_select(-1, labels).T.clone()  # [T, F]
+        for t in range(len(reading)):
+            lo = reading.spans[t - 1][1] if t > 0 else 0
+            hi = reading.spans[t + 1][0] if t + 1 < len(reading) else reading.n_frames
+            profile[t, :lo] = 0
+            profile[t, hi:] = 0
+        return profile[:, None, :]
+
+    def cam_layer(self) -> nn.Module | None:
+        """The layer given at construction, else the last leaf module with a 4-D output."""
+        if self._cam_choice is not None:
+            return resolve_layer(self.module, self._cam_choice)
+        if self._cam_default is None:
+            example = torch.full(
+                (1, 1, self.height, 4 * self.height),
+                1.0,
+                device=model_device(self.module),
+                dtype=model_dtype(self.module),
+            )
+            self._cam_default = last_spatial_layer(self.module, example)
+        return self._cam_default

@@ -1,0 +1,126 @@
+"""The Recognizer protocol: the one abstraction every model is seen through.
+
+The engine and the app only need five things of a model (see ARCHITECTURE.md):
+prepare an image, read it, score each read character differentiably for a batch
+of perturbed inputs, say where it looked (attention), and name a GradCAM layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: Ways to turn a character's frames (or decoder step) into one differentiable score.
+SCORE_KINDS = ("logprob", "logit", "prob")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A model-space input and the geometry that maps model-space maps back to the image.
+
+    `tensor` is `[1, C, Hm, Wm]`. The image content occupies the model-space box
+    `content = (top, left, height, width)`; anything outside it is padding.
+    """
+
+    tensor: torch.Tensor
+    image_size: tuple[int, int]
+    content: tuple[int, int, int, int]
+
+    @property
+    def model_size(self) -> tuple[int, int]:
+        return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])
+
+    def to_image(self, maps: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Resample maps `[..., h, w]` that cover the whole model input onto image pixels.
+
+        The map is first resized to the model input (bilinear, align_corners=False),
+        the padding is cropped, and the content box is resized to the image. When the
+        map already has the model's size and the model saw the image unscaled, the
+        values pass through untouched, so pixel-exact comparisons stay exact.
+        """
+        t = torch.as_tensor(maps)
+        lead = t.shape[:-2]
+        flat = t.reshape(-1, 1, *t.shape[-2:])
+        if not flat.is_floating_point():
+            flat = flat.float()
+        if tuple(flat.shape[-2:]) != self.model_size:
+            flat = F.interpolate(flat, size=self.model_size, mode="bilinear", align_corners=False)
+        top, left, height, width = self.content
+        flat = flat[..., top : top + height, left : left + width]
+        if (height, width) != self.image_size:
+            flat = F.interpolate(flat, size=self.image_size, mode="bilinear", align_corners=False)
+        return flat.reshape(*lead, *self.image_size)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the model read: one entry per decoded character.
+
+    `spans[t] = (start, stop)` is the alignment of character t: its CTC frame run
+    (stop exclusive) or its decoder step `(t, t + 1)`. `labels` are class indices
+    the recognizer uses to hold the reading fixed when it re-scores inputs.
+    """
+
+    tokens: tuple[str, ...]
+    labels: tuple[int, ...]
+    confidences: np.ndarray
+    spans: tuple[tuple[int, int], ...]
+    n_frames: int
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """What the engine, the app and the CLI need of a handwriting recognizer."""
+
+    name: str
+    module: nn.Module
+
+    def prepare(self, image: np.ndarray | torch.Tensor) -> Prepared:
+        """Turn an image array (or an already prepared `[1, C, H, W]` tensor) into model input."""
+
+    def read(self, x: torch.Tensor) -> Reading:
+        """Decode one prepared input `[1, C, H, W]`."""
+
+    def token_scores(
+        self, x: torch.Tensor, reading: Reading, score: str = "logprob"
+    ) -> torch.Tensor:
+        """One differentiable score per character `[B, T]` with the reading held fixed."""
+
+    def attention(self, x: torch.Tensor, reading: Reading) -> torch.Tensor | None:
+        """Where the model looked for each character: `[T, h, w]` over the model input."""
+
+    def cam_layer(self) -> nn.Module | None:
+        """The default GradCAM layer: the last spatial feature map after its nonlinearity."""
+
+
+def model_device(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter or buffer (CPU for a parameterless one)."""
+    for tensor in _tensors(module):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def model_dtype(module: nn.Module) -> torch.dtype:
+    """The floating dtype of a module's parameters (float32 for a parameterless one)."""
+    for tensor in _tensors(module):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
+def _tensors(module: nn.Module):
+    yield from module.parameters()
+    yield from module.buffers()

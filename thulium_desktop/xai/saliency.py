@@ -356,8 +356,13 @@ class _Run:
         result = out.cpu().numpy().astype(np.float32)
         if not np.isfinite(result).all():
             raise FloatingPointError("the model produced non-finite gradients for this image")
-        if (result == 0).all(axis=(1, 2)).any():
-            warnings.warn("a map is all zero: the score does not depend on the input there", stacklevel=4)
+        zero = [self.targets.tokens[k] for k in np.flatnonzero((result == 0).all(axis=(1, 2)))]
+        if zero:
+            warnings.warn(
+                f"{self.cfg.method}: the map of {', '.join(map(repr, zero))} is all zero "
+                "(no input pixel moves that score at this point)",
+                stacklevel=4,
+            )
         return result
 
     @staticmethod

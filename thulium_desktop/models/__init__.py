@@ -1,5 +1,8 @@
-"""Recognizers: the protocol every model is seen through, and wrappers for real models."""
+"""Recognizers: the protocol every model is seen through, wrappers for real models, and
+the bundled readers (`load_model`, `list_models`)."""
 
+from thulium_desktop.models.attention_reader import AttentionReader, AttentionRecognizer
+from thulium_desktop.models.crnn import CRNN
 from thulium_desktop.models.ctc import CTCRecognizer
 from thulium_desktop.models.layers import layer_names, resolve_layer
 from thulium_desktop.models.protocol import (
@@ -10,14 +13,31 @@ from thulium_desktop.models.protocol import (
     model_device,
     model_dtype,
 )
+from thulium_desktop.models.registry import (
+    DEFAULT_MODEL,
+    ModelInfo,
+    list_models,
+    load_model,
+    load_model_files,
+)
+from thulium_desktop.models.weights import ModelLoadError
 
 __all__ = [
+    "CRNN",
+    "DEFAULT_MODEL",
     "SCORE_KINDS",
+    "AttentionReader",
+    "AttentionRecognizer",
     "CTCRecognizer",
+    "ModelInfo",
+    "ModelLoadError",
     "Prepared",
     "Reading",
     "Recognizer",
     "layer_names",
+    "list_models",
+    "load_model",
+    "load_model_files",
     "model_device",
     "model_dtype",
     "resolve_layer",

@@ -17,6 +17,7 @@ from thulium_desktop.models.protocol import (
     Reading,
     model_device,
     model_dtype,
+    span_mask,
 )
 
 
@@ -128,15 +129,8 @@ class CTCRecognizer:
             )
         labels = torch.tensor(reading.labels, device=values.device, dtype=torch.long)
         per_class = values.index_select(-1, labels)  # [B, F, T]
-        runs = self._run_mask(reading, values.dtype, values.device)  # [T, F]
+        runs = span_mask(reading, values.dtype, values.device)  # [T, F]
         return torch.einsum("bft,tf->bt", per_class, runs)
-
-    @staticmethod
-    def _run_mask(reading: Reading, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        mask = torch.zeros(len(reading), reading.n_frames, dtype=dtype, device=device)
-        for t, (start, stop) in enumerate(reading.spans):
-            mask[t, start:stop] = 1
-        return mask
 
     def attention(self, x: torch.Tensor, reading: Reading) -> torch.Tensor:
         """`[T, 1, frames]`: each character's class posterior per frame, as a column profile.

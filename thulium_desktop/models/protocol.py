@@ -106,6 +106,15 @@ class Recognizer(Protocol):
         """The default GradCAM layer: the last spatial feature map after its nonlinearity."""
 
 
+def span_mask(reading: Reading, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """`[T, n_frames]`: row t is 1 on character t's span (its CTC frame run or decoder
+    steps), so `scores @ mask.T` sums each character's per-frame scores."""
+    mask = torch.zeros(len(reading), reading.n_frames, dtype=dtype, device=device)
+    for t, (start, stop) in enumerate(reading.spans):
+        mask[t, start:stop] = 1
+    return mask
+
+
 def model_device(module: nn.Module) -> torch.device:
     """The device of a module's first parameter or buffer (CPU for a parameterless one)."""
     for tensor in _tensors(module):

@@ -67,14 +67,6 @@ def check_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
         raise ModelLoadError(path, "; ".join(problems))
 
 
-def load_into(path: str | os.PathLike, module: nn.Module) -> nn.Module:
-    """Check the file against `module` and copy it in; `module` should be freshly built."""
-    tensors = read_tensors(path)
-    check_tensors(path, tensors, module)
-    module.load_state_dict(tensors, strict=True)
-    return module.eval()
-
-
 def _atomic_write(path: Path, write) -> None:
     """Write through a temporary file in the same folder and rename: never a torn file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ is ever downloaded and no code from the checkpoint folder is run.
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -272,6 +273,10 @@ def open_trocr(folder: str | os.PathLike, attention_layer: int = -1,
             path, attn_implementation="eager", weights_only=True, **safe)
         tokenizer = AutoTokenizer.from_pretrained(path, **safe)
         processor = AutoImageProcessor.from_pretrained(path, **safe)
+    except pickle.UnpicklingError:
+        raise ModelLoadError(path, "its weights file is a pickle holding more than tensors, which "
+                             "could run code when loaded, so it was not; save the model with "
+                             "safetensors weights (`model.save_pretrained(folder)`)") from None
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelLoadError(path, f"not a complete VisionEncoderDecoderModel folder: {exc}") from exc
     return TrOCRRecognizer(TrOCRModule(model.eval(), _patch_grid(path, model.config.encoder)),

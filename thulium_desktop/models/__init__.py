@@ -20,6 +20,16 @@ from thulium_desktop.models.registry import (
     load_model,
     load_model_files,
 )
+from thulium_desktop.models.user_models import (
+    ModelFormat,
+    ModelSummary,
+    OpenedModel,
+    UntrustedModelError,
+    detect_format,
+    open_described,
+    open_model,
+    summarize,
+)
 from thulium_desktop.models.weights import ModelLoadError
 
 __all__ = [
@@ -30,15 +40,23 @@ __all__ = [
     "AttentionRecognizer",
     "CTCRecognizer",
     "ModelInfo",
+    "ModelFormat",
     "ModelLoadError",
+    "ModelSummary",
+    "OpenedModel",
     "Prepared",
     "Reading",
     "Recognizer",
+    "UntrustedModelError",
+    "detect_format",
     "layer_names",
     "list_models",
     "load_model",
     "load_model_files",
     "model_device",
     "model_dtype",
+    "open_described",
+    "open_model",
     "resolve_layer",
+    "summarize",
 ]

@@ -1,0 +1,34 @@
+"""The "Bring your own model" worked example runs exactly as written in the docs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import torch
+from conftest import render_word
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "bring_your_own_model.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_the_ctc_plugin_example_runs(tmp_path, monkeypatch, capsys):
+    plugin, usage = python_blocks()
+    (tmp_path / "my_reader.py").write_text(plugin)
+    definitions: dict = {}
+    exec(compile(plugin, "my_reader.py", "exec"), definitions)  # the user's own training run
+    torch.manual_seed(0)
+    torch.save(definitions["MyCRNN"]().state_dict(), tmp_path / "my_crnn.pt")
+    image = render_word("minimum")
+    cv2.imwrite(str(tmp_path / "line.png"), image)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(usage, "usage", "exec"), namespace)
+    explanation = namespace["explanation"]
+    assert namespace["recognizer"].name == "my-crnn" and len(explanation.reading) > 0
+    assert explanation.maps.shape == (len(explanation.reading), *image.shape)
+    assert capsys.readouterr().out.strip().endswith(str(explanation.maps.shape))

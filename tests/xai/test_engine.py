@@ -16,7 +16,7 @@ from thulium_desktop.xai.saliency import (
     SaliencyConfig,
     SaliencyGenerator,
 )
-from tiny_models import ALPHABET, tiny_crnn
+from tiny_models import ALPHABET, LinearCTC, tiny_crnn
 
 RAW = dict(absolute=False, normalize=False)
 
@@ -70,20 +70,6 @@ def test_whole_reading_is_the_sum_of_the_characters(recognizer, word_image):
     assert whole.whole_reading and whole.tokens == (per_char.reading.text,)
     np.testing.assert_allclose(whole.maps[0], per_char.maps.sum(0), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(gen.compute_gradient_saliency(word_image), whole.maps[0])
-
-
-class LinearCTC(nn.Module):
-    """Logits linear in the pixels: frame f, class c = Σ W[c, h, j] x[h, 4f + j] + b[c]."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(1)
-        self.conv = nn.Conv2d(1, len(ALPHABET) + 1, kernel_size=(32, 4), stride=(1, 4))
-        with torch.no_grad():
-            self.conv.weight.mul_(40)
-
-    def forward(self, x):
-        return self.conv(x)[:, :, 0].transpose(1, 2)
 
 
 def test_linear_model_has_the_analytic_gradient_and_integrated_gradients(word_image):

@@ -138,23 +138,68 @@ class SaliencyGenerator:
         on_partial: PartialCallback | None = None,
         cancel: CancelCheck | None = None,
         config: SaliencyConfig | None = None,
+        reading: Reading | None = None,
     ) -> Explanation:
         """Maps `[K, H, W]` for the chosen characters, all from the same passes.
 
         `tokens`: "all" (every character), a list of character indices, or None (one
         map for the whole reading). `on_partial(maps, done, total)` receives the
         running estimate after each chunk; `cancel()` is polled between chunks and
-        raises `Cancelled` when it returns True.
+        raises `Cancelled` when it returns True. `reading` holds a reading fixed
+        instead of reading the image (e.g. to explain a damaged copy of a model).
         """
+        cfg = self._config(method, config)
+        return self._explain(image, cfg, tokens, reading, None, on_partial, cancel)
+
+    def explain_contrast(
+        self,
+        image,
+        token: int,
+        alternative: str,
+        method: str | None = None,
+        on_partial: PartialCallback | None = None,
+        cancel: CancelCheck | None = None,
+        config: SaliencyConfig | None = None,
+        reading: Reading | None = None,
+    ) -> Explanation:
+        """Why character `token` was read rather than `alternative`: the map of
+        score(read) − score(alternative) at that position, the reading otherwise held
+        fixed (teacher-forced for attention models, the same frames for CTC models).
+
+        Needs a recognizer with `label_of(char)`; maps are signed unless `absolute`.
+        """
+        cfg = self._config(method, config)
+        if cfg.method == "attention":
+            raise ValueError("a contrastive map needs a gradient method, not attention")
+        label_of = getattr(self.model, "label_of", None)
+        if label_of is None:
+            raise ValueError(f"{getattr(self.model, 'name', 'this model')} cannot score another character")
+        prepared = self.model.prepare(image)
+        fixed = reading or self.model.read(prepared.tensor)
+        if not 0 <= token < len(fixed):
+            raise ValueError(f"token index {token} is out of range: the reading has {len(fixed)} characters")
+        labels = list(fixed.labels)
+        labels[token] = label_of(alternative)
+        tokens = list(fixed.tokens)
+        tokens[token] = alternative
+        alt = replace(fixed, labels=tuple(labels), tokens=tuple(tokens))
+        exp = self._explain(prepared.tensor if isinstance(image, torch.Tensor) else image,
+                            cfg, [token], fixed, alt, on_partial, cancel)
+        exp.meta["contrast"] = {"token": token, "read": fixed.tokens[token], "alternative": alternative}
+        return exp
+
+    def _config(self, method: str | None, config: SaliencyConfig | None) -> SaliencyConfig:
         cfg = config or self.config
-        if method is not None:
-            cfg = replace(cfg, method=method)
+        return cfg if method is None else replace(cfg, method=method)
+
+    def _explain(self, image, cfg, tokens, reading, alt_reading, on_partial, cancel) -> Explanation:
         t0 = time.perf_counter()
         prepared = self.model.prepare(image)
-        reading = self.model.read(prepared.tensor)
+        if reading is None:
+            reading = self.model.read(prepared.tensor)
         targets = _select_targets(reading, tokens, prepared.tensor)
         t_read = time.perf_counter() - t0
-        run = _Run(self, cfg, prepared, reading, targets, on_partial, cancel)
+        run = _Run(self, cfg, prepared, reading, targets, on_partial, cancel, alt_reading)
         maps, scores, deltas, signed = run.compute()
         t_total = time.perf_counter() - t0
         return Explanation(
@@ -209,7 +254,8 @@ class _Run:
     """One explanation job: the chunk loop, progress, cancellation and post-processing."""
 
     def __init__(self, gen: SaliencyGenerator, cfg: SaliencyConfig, prepared: Prepared,
-                 reading: Reading, targets: _Targets, on_partial, cancel) -> None:
+                 reading: Reading, targets: _Targets, on_partial, cancel,
+                 alt_reading: Reading | None = None) -> None:
         self.model = gen.model
         self.vjp = gen._vjp
         self.cfg = cfg
@@ -219,6 +265,7 @@ class _Run:
         self.targets = targets
         self.on_partial = on_partial
         self.cancel = cancel
+        self.alt_reading = alt_reading
         self.batch_size = 1
         self.signed = not cfg.absolute and cfg.method in ("gradient", "integrated", "smoothgrad")
 
@@ -261,7 +308,7 @@ class _Run:
         and the `[B, K]` target scores of that same forward pass."""
         inputs = inputs.detach().requires_grad_(True)
         with torch.enable_grad():
-            scores = self.model.token_scores(inputs, self.reading, self.cfg.score)  # [B, T]
+            scores = self._char_scores(inputs)  # [B, T]
             cot = self.targets.weights[:, None, :] * sample_weights[None, :, None]
             grads = self.vjp(scores, inputs, cot.to(scores.dtype))
         return grads, self._target_scores(scores)
@@ -269,7 +316,14 @@ class _Run:
     def _scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """`[B, K]` target scores without a graph."""
         with torch.no_grad():
-            return self._target_scores(self.model.token_scores(inputs, self.reading, self.cfg.score))
+            return self._target_scores(self._char_scores(inputs))
+
+    def _char_scores(self, inputs: torch.Tensor) -> torch.Tensor:
+        """`[B, T]` character scores, or their contrast with the alternative reading."""
+        scores = self.model.token_scores(inputs, self.reading, self.cfg.score)
+        if self.alt_reading is not None:
+            scores = scores - self.model.token_scores(inputs, self.alt_reading, self.cfg.score)
+        return scores
 
     def _target_scores(self, char_scores: torch.Tensor) -> torch.Tensor:
         """`[B, T]` character scores mixed into `[B, K]` target scores."""
@@ -335,7 +389,7 @@ class _Run:
             raise ValueError("the model has no spatial layer for GradCAM; choose one with layer=")
         x = self.x.detach().requires_grad_(True)  # so the layer output is in the graph
         with capture_output(layer) as seen, torch.enable_grad():
-            scores = self.model.token_scores(x, self.reading, self.cfg.score)
+            scores = self._char_scores(x)
         if not seen:
             raise ValueError(f"GradCAM layer {type(layer).__name__} did not run in the forward pass")
         activation = as_batch_first(seen[-1], layer, batch=1)

@@ -81,7 +81,8 @@ class AttentionReader(nn.Module):
     def step(self, mem, keys, mask, prev: torch.Tensor, state: torch.Tensor):
         """One decoder step: logits `[B, K]`, new state, attention `[B, W']`."""
         scores = self.energy(torch.tanh(keys + self.query(state)[:, None, :])).squeeze(-1)
-        alpha = torch.softmax(scores.float().masked_fill(~mask, float("-inf")), dim=-1)
+        scores = scores if scores.dtype == torch.float64 else scores.float()
+        alpha = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
         context = torch.bmm(alpha.to(mem.dtype)[:, None, :], mem).squeeze(1)
         emb = self.embed(prev)
         state = self.cell(torch.cat([emb, context], -1).to(state.dtype), state)
@@ -166,9 +167,8 @@ class AttentionRecognizer:
             probs = np.zeros(len(labels), np.float32)
             if labels:
                 logits, _ = self._forced(x, labels)
-                probs = torch.softmax(logits[0].float(), -1)[
-                    torch.arange(len(labels)), torch.tensor(labels)
-                ].cpu().numpy()
+                index = torch.tensor(labels, device=logits.device)[:, None]
+                probs = torch.softmax(logits[0].float(), -1).gather(-1, index)[:, 0].cpu().numpy()
         tokens = tuple(self.alphabet[c - 1] for c in labels)
         spans = tuple((t, t + 1) for t in range(len(labels)))
         return Reading(tokens, labels, probs.astype(np.float32), spans, len(labels))

@@ -22,7 +22,7 @@ from thulium_desktop.models.crnn import CRNN
 from thulium_desktop.models.ctc import CTCRecognizer
 from thulium_desktop.models.encoder import INPUT_HEIGHT
 from thulium_desktop.models.protocol import Recognizer
-from thulium_desktop.models.weights import ModelLoadError, check_tensors, read_tensors
+from thulium_desktop.models.weights import ModelLoadError, load_into, read_tensors
 
 #: The model `load_model()` returns when no name is given.
 DEFAULT_MODEL = "attention-reader"
@@ -119,10 +119,9 @@ def recognizer_from_tensors(
         module = build_module(card["architecture"], card["hparams"], card["alphabet"])
     except (TypeError, ValueError) as exc:
         raise ModelLoadError(json_path, f"the hyper-parameters do not build a model: {exc}") from exc
-    check_tensors(weights_path, tensors, module)
-    module.load_state_dict(tensors, strict=True)
+    load_into(weights_path, module, tensors)
     name = card.get("name") or Path(weights_path).stem
-    return ARCHITECTURES[card["architecture"]].wrap(module.eval(), card["alphabet"], name)
+    return ARCHITECTURES[card["architecture"]].wrap(module, card["alphabet"], name)
 
 
 def list_models(models_dir: str | os.PathLike | None = None) -> list[ModelInfo]:

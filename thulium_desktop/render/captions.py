@@ -36,7 +36,7 @@ def caption(meta: Mapping[str, Any], character: str | None = None) -> str:
         parts.append(str(meta["model"]))
     if meta.get("method"):
         params = meta.get("params") or {}
-        shown = ", ".join(f"{k}={_short(v)}" for k, v in sorted(params.items()) if v is not None)
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in sorted(params.items()) if v is not None and k != "method")
         parts.append(f"{meta['method']} ({shown})" if shown else str(meta["method"]))
     if character:
         parts.append(character)

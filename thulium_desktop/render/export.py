@@ -31,8 +31,9 @@ def figure_format(path: str | os.PathLike) -> str:
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 300) -> Path:
     """Write `fig` as PNG (at `dpi`), SVG or PDF, chosen by the extension of `path`.
 
-    Margins are trimmed to the drawn content; SVG and PDF carry no creation date,
-    so rerunning an export gives identical files.
+    Margins are trimmed to the drawn content. No creation date is written, so
+    rerunning an export gives byte-identical PNG and PDF files (SVG element ids
+    stay random unless the caller sets matplotlib's global `svg.hashsalt`).
     """
     fmt = figure_format(path)
     with atomic_write(path, "wb") as handle:

@@ -25,8 +25,9 @@ def token_label(token: str, index: int | None = None, confidence: float | None =
     return " ".join(parts)
 
 
-def caption(meta: Mapping[str, Any], character: str | None = None) -> str:
-    """`model · method (k=v, ...) · character`, from an explanation's `meta` dict.
+def caption(meta: Mapping[str, Any], subject: str | None = None) -> str:
+    """`model · method (k=v, ...) · subject`, from an explanation's `meta` dict; `subject`
+    says what is shown (a character's label, or the reading).
 
     Parameters that are None are left out; numbers are shortened to three
     significant digits so the line stays short.
@@ -38,8 +39,8 @@ def caption(meta: Mapping[str, Any], character: str | None = None) -> str:
         params = meta.get("params") or {}
         shown = ", ".join(f"{k}={_short(v)}" for k, v in sorted(params.items()) if v is not None and k != "method")
         parts.append(f"{meta['method']} ({shown})" if shown else str(meta["method"]))
-    if character:
-        parts.append(character)
+    if subject:
+        parts.append(subject)
     return " \u00b7 ".join(parts)
 
 

@@ -161,7 +161,7 @@ def _summary(args, generator, methods, items, records, interrupted, elapsed) -> 
         "model": getattr(generator.model, "name", type(generator.model).__name__),
         "methods": list(methods),
         "token": args.token,
-        "config": asdict(generator.config),
+        "config": {k: v for k, v in asdict(generator.config).items() if k != "method"},
         "device": str(model_device(generator.model.module)),
         "shard": {"index": args.shard[0], "count": args.shard[1]},
         "interrupted": interrupted,

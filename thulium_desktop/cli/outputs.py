@@ -100,7 +100,7 @@ def comparison(image: np.ndarray, explanations: Mapping[str, Explanation]) -> Fi
     stays tall rather than wide."""
     methods = list(explanations)
     first = explanations[methods[0]]
-    labels = character_labels(first.tokens, first.token_indices, first.confidences)
+    labels = character_labels(first.tokens, first.token_indices)  # short: they head narrow columns
     by_method = [list(explanations[m].maps) for m in methods]
     rows, row_labels, col_labels = by_method, methods, labels
     if len(labels) > len(methods):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from thulium_desktop.cli.errors import USAGE, UsageError
+from thulium_desktop.cli.errors import INTERRUPTED, USAGE, UsageError
 from thulium_desktop.cli.parser import build_parser
 
 COMMANDS = ("explain", "models", "read")
@@ -36,3 +36,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"thulium-desktop {args.command}: error: {exc}", file=sys.stderr)
         return USAGE
+    except KeyboardInterrupt:  # before or after a batch loop (e.g. while the model loads)
+        print(f"thulium-desktop {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED

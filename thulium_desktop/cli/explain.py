@@ -51,7 +51,7 @@ def run_explain(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     interrupted = False
     try:
-        with stop_after_current(tqdm.write) as stop:
+        with stop_after_current(_say) as stop:
             for item in tqdm(items, unit="image", disable=args.quiet, file=sys.stderr, dynamic_ncols=True):
                 records.append(_explain_one(generator, methods, args.token, item, plan))
                 _report(records[-1])
@@ -65,7 +65,7 @@ def run_explain(args: argparse.Namespace) -> int:
         summary = _summary(args, generator, methods, items, records, interrupted, elapsed)
         write_json(plan.out_dir / _summary_name(index, count), summary)
     if interrupted:
-        print(f"interrupted: {summary['counts']['done']} of {len(items)} images done", file=sys.stderr)
+        _say(f"interrupted: {summary['counts']['done']} of {len(items)} images done")
         return INTERRUPTED
     return SOME_FAILED if summary["counts"]["failed"] else OK
 
@@ -146,7 +146,12 @@ def _reason(exc: BaseException) -> str:
 def _report(record: dict[str, Any]) -> None:
     """Failures always go to stderr (even with --quiet); successes only move the progress bar."""
     if record["status"] == "failed":
-        tqdm.write(f"failed: {record['path']}: {record['error']}", file=sys.stderr)
+        _say(f"failed: {record['path']}: {record['error']}")
+
+
+def _say(message: str) -> None:
+    """A line on stderr that does not tear the progress bar."""
+    tqdm.write(message, file=sys.stderr)
 
 
 def _summary_name(index: int, count: int) -> str:

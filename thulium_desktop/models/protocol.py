@@ -105,6 +105,9 @@ class Recognizer(Protocol):
     def cam_layer(self) -> nn.Module | None:
         """The default GradCAM layer: the last spatial feature map after its nonlinearity."""
 
+    # Optional: `label_of(char: str) -> int`, the class index of a character, lets the
+    # engine score a character the model did not read (contrastive explanations).
+
 
 def model_device(module: nn.Module) -> torch.device:
     """The device of a module's first parameter or buffer (CPU for a parameterless one)."""

@@ -1,0 +1,1 @@
+"""The desktop app (PySide6 + pyqtgraph): views over the engine, which runs on a worker thread."""

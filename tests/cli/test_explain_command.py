@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import cv2
 import numpy as np
 import pytest
-from conftest import write_line
+from cli_samples import corpus, tiny_model, write_line  # noqa: F401 (fixtures)
 
 from thulium_desktop import cli
 from thulium_desktop.cli import explain as explain_module

@@ -4,7 +4,7 @@ import sys
 import types
 from dataclasses import dataclass, field
 
-from conftest import write_line
+from cli_samples import corpus, tiny_model, write_line  # noqa: F401 (fixtures)
 
 from thulium_desktop import __main__ as entry
 from thulium_desktop import cli, models

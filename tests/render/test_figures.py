@@ -7,7 +7,7 @@ import re
 import cv2
 import numpy as np
 import pytest
-from figure_samples import bumps
+from figure_samples import bumps, line, word  # noqa: F401 (fixtures)
 
 from thulium_desktop.render import (
     caption,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.tiny_models import ALPHABET, tiny_crnn
+from tiny_models import ALPHABET, tiny_crnn
 from thulium_desktop.models import CTCRecognizer
 from thulium_desktop.xai.attention_maps import AttentionVisualizer
 

@@ -1,18 +1,16 @@
-"""A small corpus on disk and a tiny CTC recognizer standing in for `--model`."""
+"""Image files and a stand-in model for CLI tests.
+
+A module, not a conftest.py: tests elsewhere import helpers `from conftest`, which a
+second conftest.py on the path would shadow.
+"""
 
 import cv2
 import numpy as np
 import pytest
-import torch
+from tiny_models import ALPHABET, tiny_crnn
 
-from tests.tiny_models import ALPHABET, tiny_crnn
 from thulium_desktop.cli import recognizers
 from thulium_desktop.models import CTCRecognizer
-
-
-# Tiny models on a shared CPU: several threads fighting over two cores make each LSTM
-# call ~100x slower than one thread does.
-torch.set_num_threads(1)
 
 
 def write_line(path, seed: int, width: int = 96) -> None:

@@ -75,7 +75,7 @@ def _read(commands) -> None:
 
 
 def _model_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, metavar="NAME|PATH", help="a bundled model's name or a model file (default: the default bundled model)")
+    p.add_argument("--model", default=None, metavar="NAME|PATH", help="a bundled model's name (see `models`), or a .safetensors file with its .json beside it (default: the default bundled model)")
 
 
 def _device_option(p: argparse.ArgumentParser) -> None:

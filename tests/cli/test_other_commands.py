@@ -19,13 +19,19 @@ class Info:
 
 
 def test_models_lists_names_architectures_and_metrics(monkeypatch, capsys):
-    infos = [Info("crnn-words", "crnn", "CNN+BiLSTM, CTC", {"cer": 0.0412}), Info("tiny", "cnn")]
+    infos = [
+        Info("crnn-words", "crnn-ctc", "CNN+BiLSTM, CTC",
+             {"held_out": {"cer": 0.0412, "images": 1000}, "pointing_game": 0.91}),
+        Info("tiny", "cnn"),
+    ]
     monkeypatch.setattr(models, "list_models", lambda: infos, raising=False)
     assert cli.main(["models"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["crnn-words", "crnn", "cer=0.0412"]
-    assert lines[1].strip() == "CNN+BiLSTM, CTC"
-    assert lines[2].split() == ["tiny", "cnn"]
+    assert capsys.readouterr().out.splitlines() == [
+        "crnn-words  (crnn-ctc)  CNN+BiLSTM, CTC",
+        "    pointing_game=0.91",
+        "    held_out: cer=0.0412  images=1000",
+        "tiny  (cnn)",
+    ]
 
 
 def test_read_prints_reading_and_confidences_and_reports_failures(tiny_model, corpus, capsys):

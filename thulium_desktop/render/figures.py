@@ -85,10 +85,12 @@ def token_grid_figure(
 ) -> Figure:
     """One panel per map (per character), wrapped into rows, on one shared colour scale.
 
-    `labels[i]` titles panel i (see `render.captions.token_label`). The number of
-    columns is chosen from the image's aspect ratio so that panels stay legible
-    (at least ~0.3 in high) and the figure is not absurdly tall or flat: a
-    40-character line image becomes two columns of twenty, a word image five or six.
+    `labels[i]` titles panel i (see `render.captions.token_label`); line-shaped
+    panels carry it on their left instead, where it costs no height. The number of
+    columns is chosen from the image's aspect ratio so that panels stay legible (at
+    least 0.18 in high and 0.8 in wide) and the figure is neither absurdly tall nor
+    flat: 40 characters of a word image take five columns, of a text line one
+    column of forty thin panels.
     """
     maps = _as_map_list(maps)
     if labels is not None and len(labels) != len(maps):

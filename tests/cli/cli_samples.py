@@ -27,7 +27,7 @@ def tiny_model(monkeypatch):
     """`--model` resolves to a tiny random CRNN (named after the spec, to check it arrives)."""
     seen = []
 
-    def load(spec):
+    def load(spec, trust=False):
         seen.append(spec)
         return CTCRecognizer(tiny_crnn(), ALPHABET, height=32, name=f"tiny-{spec}")
 

@@ -38,7 +38,7 @@ def run_explain(args: argparse.Namespace) -> int:
         raise UsageError(f"no images found in {', '.join(args.paths)}")
     index, count = args.shard
     items = shard(corpus.items, index, count)
-    generator = SaliencyGenerator(recognizers.prepared_recognizer(args.model, args.device), _config(args))
+    generator = SaliencyGenerator(recognizers.prepared_recognizer(args.model, args.device, args.trust), _config(args))
     try:
         plan.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

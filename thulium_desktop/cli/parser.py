@@ -75,7 +75,8 @@ def _read(commands) -> None:
 
 
 def _model_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, metavar="NAME|PATH", help="a bundled model's name (see `models`), or a .safetensors file with its .json beside it (default: the default bundled model)")
+    p.add_argument("--model", default=None, metavar="NAME|PATH", help="a bundled model's name (see `models`), or a model of yours: a .safetensors or .pt/.pth state dict with its .json beside it, a Hugging Face TrOCR folder, an adapter plugin (.py), a TorchScript file (default: the default bundled model)")
+    p.add_argument("--trust", action="store_true", help="allow a --model file that runs code when loaded (adapter plugin, TorchScript, full pickle); only for files you trust")
 
 
 def _device_option(p: argparse.ArgumentParser) -> None:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from thulium_desktop import models
 from thulium_desktop.cli.errors import UsageError
+from thulium_desktop.models import ModelLoadError
 from thulium_desktop.models.protocol import Recognizer
 
 
-def load_recognizer(spec: str | None) -> Recognizer:
-    """`--model`: an existing path is a model file (or folder) of the user's; anything else
-    names a bundled model; None is the default bundled model. Failures are usage errors."""
-    from_file = spec is not None and Path(spec).exists()
-    loader = getattr(models, "load_model_files" if from_file else "load_model", None)
-    if loader is None:
-        raise UsageError("this build has no model registry (thulium_desktop.models.load_model)")
+def load_recognizer(spec: str | None, trust: bool = False) -> Recognizer:
+    """`--model`: a bundled model's name (None: the default) or a model file or folder of
+    the user's, opened by `models.open_model`; `--trust` is the consent that files which
+    run code (plugins, TorchScript, full pickles) need. Failures are usage errors."""
     try:
-        return loader(spec)
+        return models.open_model(spec, trust=trust)
+    except ModelLoadError as exc:
+        raise UsageError(str(exc)) from exc
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise UsageError(f"cannot load model {spec or '(default)'}: {exc}") from exc
 
@@ -33,9 +31,9 @@ def choose_device(choice: str) -> torch.device:
     return torch.device(choice)
 
 
-def prepared_recognizer(spec: str | None, device: str) -> Recognizer:
-    """The recognizer for `--model`, moved to the `--device`."""
+def prepared_recognizer(spec: str | None, device: str, trust: bool = False) -> Recognizer:
+    """The recognizer for `--model` (with `--trust`), moved to the `--device`."""
     target = choose_device(device)
-    recognizer = load_recognizer(spec)
+    recognizer = load_recognizer(spec, trust)
     recognizer.module.to(target)
     return recognizer

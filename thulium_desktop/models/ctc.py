@@ -58,12 +58,9 @@ class CTCRecognizer:
     def prepare(self, image: np.ndarray | torch.Tensor) -> Prepared:
         """Grayscale, scaled to `height` keeping the aspect ratio (untouched when it already
         has that height), divided by 255. A `[1, C, H, W]` tensor is taken as prepared."""
-        device, dtype = model_device(self.module), model_dtype(self.module)
         if isinstance(image, torch.Tensor):
-            if image.dim() != 4 or image.shape[0] != 1:
-                raise ValueError(f"a tensor input must be [1, C, H, W], got {tuple(image.shape)}")
-            size = (int(image.shape[-2]), int(image.shape[-1]))
-            return Prepared(image.to(device, dtype), size, (0, 0, *size))
+            return Prepared.of_tensor(image, self.module)
+        device, dtype = model_device(self.module), model_dtype(self.module)
         gray = to_unit_gray(image)
         h, w = gray.shape
         if h != self.height:

@@ -31,6 +31,15 @@ class Prepared:
     image_size: tuple[int, int]
     content: tuple[int, int, int, int]
 
+    @classmethod
+    def of_tensor(cls, tensor: torch.Tensor, module: nn.Module) -> Prepared:
+        """A `[1, C, H, W]` tensor taken as model input as it is (moved to the module's
+        device and dtype): it is its own image, so maps come back onto it unchanged."""
+        if tensor.dim() != 4 or tensor.shape[0] != 1:
+            raise ValueError(f"a tensor input must be [1, C, H, W], got {tuple(tensor.shape)}")
+        size = (int(tensor.shape[-2]), int(tensor.shape[-1]))
+        return cls(tensor.to(model_device(module), model_dtype(module)), size, (0, 0, *size))
+
     @property
     def model_size(self) -> tuple[int, int]:
         return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])

@@ -122,12 +122,9 @@ class TrOCRRecognizer:
         """Grayscale (as every model here reads it), copied to the encoder's channels and
         given to the checkpoint's own image processor (resize to its fixed size, normalise).
         The whole image fills the model input, so maps stretch back over all of it."""
-        device, dtype = model_device(self.module), model_dtype(self.module)
         if isinstance(image, torch.Tensor):
-            if image.dim() != 4 or image.shape[0] != 1:
-                raise ValueError(f"a tensor input must be [1, C, H, W], got {tuple(image.shape)}")
-            size = (int(image.shape[-2]), int(image.shape[-1]))
-            return Prepared(image.to(device, dtype), size, (0, 0, *size))
+            return Prepared.of_tensor(image, self.module)
+        device, dtype = model_device(self.module), model_dtype(self.module)
         gray = np.round(to_unit_gray(image) * 255).astype(np.uint8)
         channels = self.module.model.config.encoder.num_channels
         pixels = self.image_processor(images=np.repeat(gray[..., None], channels, axis=-1),

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import cv2
 import torch
 from conftest import render_word
 
+from thulium_desktop import cli
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "bring_your_own_model.md"
 
 
 def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+
+
+def command_line() -> list[str]:
+    """The arguments of the `thulium-desktop explain ...` line the docs show."""
+    (line,) = re.findall(r"`thulium-desktop (explain [^`]*)`", DOC.read_text(encoding="utf-8"))
+    return shlex.split(line)
 
 
 def test_the_ctc_plugin_example_runs(tmp_path, monkeypatch, capsys):
@@ -32,3 +41,5 @@ def test_the_ctc_plugin_example_runs(tmp_path, monkeypatch, capsys):
     assert namespace["recognizer"].name == "my-crnn" and len(explanation.reading) > 0
     assert explanation.maps.shape == (len(explanation.reading), *image.shape)
     assert capsys.readouterr().out.strip().endswith(str(explanation.maps.shape))
+    assert cli.main([*command_line(), "--quiet"]) == 0
+    assert (tmp_path / "thulium-out" / "summary.json").is_file()

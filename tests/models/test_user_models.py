@@ -80,6 +80,7 @@ def test_pickle_disguised_as_safetensors_is_a_clear_error_and_never_runs(tmp_pat
     assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # TorchScript is deprecated in torch 2.13
 def test_torchscript_needs_consent_and_opens_with_its_ctc_description(tmp_path, word_image):
     net = tiny_crnn(seed=3, rnn=False).eval()
     path = tmp_path / "scripted.pt"
@@ -129,6 +130,23 @@ def test_plugin_runs_only_with_consent(tmp_path, word_image):
     assert (tmp_path / "plugin-ran").exists()
     assert opened.summary.format is ModelFormat.PLUGIN and opened.summary.name == "from-plugin"
     readings_match(opened.recognizer, CTCRecognizer(tiny_crnn(seed=3), ALPHABET, 32), word_image)
+
+
+def test_plugins_in_different_folders_import_their_own_siblings(tmp_path):
+    for which in ("a", "b"):
+        folder = tmp_path / which
+        folder.mkdir()
+        (folder / "net.py").write_text(f"NAME = {which!r}\n")
+        (folder / "reader.py").write_text(textwrap.dedent("""
+            from net import NAME
+            from tiny_models import ALPHABET, tiny_crnn
+            from thulium_desktop.models import CTCRecognizer
+
+            def load_recognizer():
+                return CTCRecognizer(tiny_crnn(), ALPHABET, 32, name=NAME)
+        """))
+    names = [open_model(tmp_path / which / "reader.py", trust=True).name for which in ("a", "b")]
+    assert names == ["a", "b"]
 
 
 @pytest.mark.parametrize(

@@ -289,18 +289,24 @@ def _open_plugin(path: Path, _card: Path, _trust: bool) -> tuple[Recognizer, Mod
             raise
         except Exception as exc:  # noqa: BLE001 - whatever the user's code raises is reported
             raise ModelLoadError(path, f"the plugin failed: {type(exc).__name__}: {exc}") from exc
-        finally:
-            sys.modules.pop(name, None)
 
 
 @contextmanager
 def _importable_folder(folder: Path) -> Iterator[None]:
-    entry = str(folder.resolve())
-    sys.path.insert(0, entry)
+    """`folder` on the import path for the block; afterwards the modules imported from it
+    (the plugin included) are forgotten, so a plugin opened later from another folder
+    imports its own `net.py`, not a cached one of the same name."""
+    entry = folder.resolve()
+    before = set(sys.modules)
+    sys.path.insert(0, str(entry))
     try:
         yield
     finally:
-        sys.path.remove(entry)
+        sys.path.remove(str(entry))
+        for module_name in set(sys.modules) - before:
+            file = getattr(sys.modules[module_name], "__file__", None)
+            if file and Path(file).resolve().is_relative_to(entry):
+                del sys.modules[module_name]
 
 
 def _open_torchscript(path: Path, card: Path, _trust: bool) -> tuple[Recognizer, ModelFormat]:

@@ -53,7 +53,6 @@ def save_tiny_trocr(folder: Path, seed: int = 0) -> Path:
                           decoder_attention_heads=2, decoder_ffn_dim=64, max_position_embeddings=64,
                           pad_token_id=1, bos_token_id=0, eos_token_id=END, decoder_start_token_id=END)
     config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
-    config.decoder_start_token_id, config.pad_token_id, config.eos_token_id = END, 1, END
     torch.manual_seed(seed)
     model = VisionEncoderDecoderModel(config=config)
     with torch.no_grad():

@@ -109,13 +109,14 @@ class TrOCRRecognizer:
         self.attention_layer = attention_layer
         self.heads = None if heads is None else list(heads)
         self.max_new_tokens = max_new_tokens
-        config = module.model.config
-        self.start_id = _first_set(config.decoder_start_token_id, config.decoder.decoder_start_token_id,
-                                   config.decoder.bos_token_id)
-        self.end_id = _first_set(config.eos_token_id, config.decoder.eos_token_id, tokenizer.eos_token_id)
-        self.pad_id = _first_set(config.pad_token_id, config.decoder.pad_token_id, tokenizer.pad_token_id)
+        sources = (getattr(module.model, "generation_config", None), module.model.config,
+                   module.model.config.decoder, tokenizer)
+        self.start_id = _token_id(sources, "decoder_start_token_id", "bos_token_id")
+        self.end_id = _token_id(sources, "eos_token_id")
+        self.pad_id = _token_id(sources, "pad_token_id")
         if self.start_id is None or self.end_id is None:
-            raise ValueError("the model config sets no decoder_start_token_id or eos_token_id")
+            raise ValueError("neither the model's configs nor its tokenizer set a decoder start "
+                             "(or bos) token id and an eos token id")
 
     # -- geometry -------------------------------------------------------------------
     def prepare(self, image: np.ndarray | torch.Tensor) -> Prepared:
@@ -249,8 +250,17 @@ def _token_ids(reading: Reading) -> tuple[int, ...]:
     return ids
 
 
-def _first_set(*values: int | None) -> int | None:
-    return next((v for v in values if v is not None), None)
+def _token_id(sources: Sequence[object], *names: str) -> int | None:
+    """The first of `names` that any source sets, sources in order (generation config,
+    model config, decoder config, tokenizer): Transformers 5 keeps these ids in the
+    generation config, older checkpoints in the model config."""
+    for name in names:
+        for source in sources:
+            value = getattr(source, name, None)
+            value = value[0] if isinstance(value, (list, tuple)) and value else value
+            if isinstance(value, int):
+                return value
+    return None
 
 
 def open_trocr(folder: str | os.PathLike, attention_layer: int = -1,

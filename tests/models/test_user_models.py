@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import pickle
+import sys
 import textwrap
 from pathlib import Path
 
@@ -235,3 +236,11 @@ def test_summary_names_format_device_and_size(tmp_path):
     n = sum(p.numel() for p in net.parameters())
     assert (summary.name, summary.device, summary.parameters) == ("handwriting-v2", "cpu", n)
     assert summary.caption() == f"handwriting-v2 \u00b7 safetensors \u00b7 cpu \u00b7 {n / 1e3:.3g}k parameters"
+
+
+def test_a_hugging_face_folder_without_transformers_says_what_to_install(tmp_path, monkeypatch):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "vision-encoder-decoder"}))
+    assert detect_format(tmp_path) is ModelFormat.HUGGING_FACE
+    monkeypatch.setitem(sys.modules, "transformers", None)  # makes `import transformers` fail
+    with pytest.raises(ModelLoadError, match=r"pip install 'thulium-desktop\[hf\]'"):
+        open_model(tmp_path)

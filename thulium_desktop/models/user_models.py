@@ -37,6 +37,7 @@ from thulium_desktop.models.registry import (
     load_model_files,
     recognizer_from_tensors,
 )
+from thulium_desktop.models.trocr import open_trocr
 from thulium_desktop.models.weights import ModelLoadError
 
 #: Suffixes read as PyTorch files (`torch.save` output): state dicts, checkpoints, pickles.
@@ -258,13 +259,7 @@ def _state_dict_in(path: Path, loaded: object) -> dict[str, torch.Tensor]:
 
 
 def _open_hugging_face(path: Path, _card: Path, _trust: bool) -> tuple[Recognizer, ModelFormat]:
-    try:
-        from thulium_desktop.models.trocr import open_trocr
-    except ImportError as exc:
-        raise ModelLoadError(
-            path, "Hugging Face models need the optional transformers package: "
-            f"pip install 'thulium-desktop[hf]' ({exc})"
-        ) from exc
+    """Never with consent either: the weights stay data (safetensors or weights-only)."""
     return open_trocr(path), ModelFormat.HUGGING_FACE
 
 

@@ -34,7 +34,7 @@ def test_a_malicious_pickle_is_refused_and_never_runs(tmp_path, line, capsys, co
     extra = ["--out", str(tmp_path / "out"), "--quiet"] if command == "explain" else []
     assert cli.main([command, str(line), "--model", str(evil), *extra]) == USAGE
     err = capsys.readouterr().err
-    assert str(evil) in err and "runs code" in err and "--trust" in err and "Traceback" not in err
+    assert str(evil) in err and "can run any code" in err and "--trust" in err and "Traceback" not in err
     assert not marker.exists()
 
 

@@ -1,5 +1,6 @@
-"""Recognizers: the protocol every model is seen through, wrappers for real models, and
-the bundled readers (`load_model`, `list_models`)."""
+"""Recognizers: the protocol every model is seen through, wrappers for real models, the
+bundled readers (`load_model`, `list_models`) and the one safe door for a user's own model
+files (`open_model`)."""
 
 from thulium_desktop.models.attention_reader import AttentionReader, AttentionRecognizer
 from thulium_desktop.models.crnn import CRNN

@@ -81,8 +81,8 @@ class UntrustedModelError(ModelLoadError):
         self.kind = kind
         super().__init__(
             path,
-            f"it is {kind}, and loading it runs code stored in the file, which can do "
-            "anything your user account can (read, change or send your files). It was "
+            f"it is {kind}, and loading it can run any code stored in the file, which can "
+            "do anything your user account can (read, change or send your files). It was "
             f"not loaded. {advice}",
         )
 
@@ -105,6 +105,8 @@ class ModelSummary:
 
 
 class OpenedModel(NamedTuple):
+    """A model ready to read, and what to say about it."""
+
     recognizer: Recognizer
     summary: ModelSummary
 

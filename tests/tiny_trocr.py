@@ -32,13 +32,16 @@ def tiny_tokenizer():
                                    pad_token="<pad>", unk_token="<unk>")
 
 
-def save_tiny_trocr(folder: Path, seed: int = 0) -> Path:
+def save_tiny_trocr(folder: Path, seed: int = 0, encoder_type: str = "vit") -> Path:
     """Save the checkpoint (model, tokenizer, image processor) into `folder`.
 
-    The end token's output row is zeroed so generation runs to `max_new_tokens`: a
-    random model would otherwise often stop at once and read nothing.
+    `encoder_type` "vit" puts one special token (CLS) before the patches, "deit" two
+    (CLS and distillation), as TrOCR-base and TrOCR-small do. The end token's output
+    row is zeroed so generation runs to `max_new_tokens`: a random model would
+    otherwise often stop at once and read nothing.
     """
     from transformers import (
+        DeiTConfig,
         TrOCRConfig,
         ViTConfig,
         ViTImageProcessorPil,
@@ -47,8 +50,9 @@ def save_tiny_trocr(folder: Path, seed: int = 0) -> Path:
     )
 
     tokenizer = tiny_tokenizer()
-    encoder = ViTConfig(image_size=list(IMAGE_SIZE), patch_size=PATCH, num_channels=3, hidden_size=32,
-                        num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    encoder_config = {"vit": ViTConfig, "deit": DeiTConfig}[encoder_type]
+    encoder = encoder_config(image_size=list(IMAGE_SIZE), patch_size=PATCH, num_channels=3, hidden_size=32,
+                             num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
     decoder = TrOCRConfig(vocab_size=len(tokenizer), d_model=32, decoder_layers=2,
                           decoder_attention_heads=2, decoder_ffn_dim=64, max_position_embeddings=64,
                           pad_token_id=1, bos_token_id=0, eos_token_id=END, decoder_start_token_id=END)

@@ -112,6 +112,21 @@ def test_the_engine_explains_it_in_image_pixels(opened, word_image, method):
     assert np.isfinite(explanation.maps).all() and (explanation.maps != 0).any(axis=(1, 2)).all()
 
 
+def test_a_deit_encoder_drops_both_special_tokens(tmp_path, word_image):
+    recognizer = open_model(save_tiny_trocr(tmp_path / "tiny-deit", encoder_type="deit"))
+    recognizer.max_new_tokens = 3
+    x = recognizer.prepare(word_image).tensor
+    reading = recognizer.read(x)
+    with torch.no_grad():
+        hidden = recognizer.module.model.encoder(pixel_values=x).last_hidden_state
+    assert hidden.shape[1] == GRID[0] * GRID[1] + 2
+    att = recognizer.attention(x, reading)
+    assert att.shape == (len(reading), *GRID)
+    torch.testing.assert_close(att.sum((1, 2)), torch.ones(len(reading)))
+    explanation = SaliencyGenerator(recognizer).explain(word_image, method="gradcam")
+    assert explanation.maps.shape == (len(reading), *word_image.shape)
+
+
 def test_pickled_weights_in_the_folder_never_run(checkpoint, tmp_path):
     marker = tmp_path / "pwned"
 

@@ -33,6 +33,7 @@ from torch import nn
 from thulium_desktop.models.ctc import CTCRecognizer
 from thulium_desktop.models.protocol import Recognizer, model_device
 from thulium_desktop.models.registry import (
+    ARCHITECTURES,
     load_model,
     load_model_files,
     recognizer_from_tensors,
@@ -225,7 +226,19 @@ def _is_vision_encoder_decoder(folder: Path) -> bool:
 
 
 # -- data formats --------------------------------------------------------------------------
+def _require_card(path: Path, card: Path) -> None:
+    """Weights alone do not say which network they fill: say so before anything is read."""
+    if not card.is_file():
+        raise ModelLoadError(
+            path, f"weights need their description {card.name} beside them (architecture, "
+            f"hparams, alphabet, input_height) to build a bundled architecture "
+            f"({', '.join(sorted(ARCHITECTURES))}); for a network of your own, write an "
+            "adapter plugin (a .py file defining load_recognizer())"
+        )
+
+
 def _open_safetensors(path: Path, card: Path, _trust: bool) -> tuple[Recognizer, ModelFormat]:
+    _require_card(path, card)
     return load_model_files(path, card), ModelFormat.SAFETENSORS
 
 
@@ -243,7 +256,9 @@ def _open_torch_file(path: Path, card: Path, trust: bool) -> tuple[Recognizer, M
         return _open_pickle(path, card), ModelFormat.PICKLE
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise ModelLoadError(path, f"not a readable PyTorch file (truncated or corrupt?): {exc}") from exc
-    return recognizer_from_tensors(path, _state_dict_in(path, loaded), card), ModelFormat.STATE_DICT
+    tensors = _state_dict_in(path, loaded)
+    _require_card(path, card)
+    return recognizer_from_tensors(path, tensors, card), ModelFormat.STATE_DICT
 
 
 def _state_dict_in(path: Path, loaded: object) -> dict[str, torch.Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -11,6 +12,9 @@ import torch
 from conftest import render_word
 
 from thulium_desktop import cli
+from thulium_desktop.models import open_described
+from thulium_desktop.models.registry import build_module
+from thulium_desktop.models.weights import save_weights
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "bring_your_own_model.md"
 
@@ -43,3 +47,13 @@ def test_the_ctc_plugin_example_runs(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.strip().endswith(str(explanation.maps.shape))
     assert cli.main([*command_line(), "--quiet"]) == 0
     assert (tmp_path / "thulium-out" / "summary.json").is_file()
+
+
+def test_the_json_description_builds_the_network_its_weights_fill(tmp_path, word_image):
+    (block,) = re.findall(r"```json\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    card = json.loads(block)
+    (tmp_path / "mine.json").write_text(block)
+    save_weights(build_module(card["architecture"], card["hparams"], card["alphabet"]), tmp_path / "mine.safetensors")
+    opened = open_described(tmp_path / "mine.safetensors")
+    assert opened.summary.name == card["name"]
+    opened.recognizer.read(opened.recognizer.prepare(word_image).tensor)

@@ -292,11 +292,11 @@ def open_trocr(folder: str | os.PathLike, attention_layer: int = -1,
 
 
 def _patch_grid(path: Path, encoder_config) -> tuple[int, int]:
-    """`(rows, cols)` of patches, from the encoder's image and patch sizes (ViT, DeiT, BEiT)."""
+    """`(rows, cols)` of patches, from the encoder's image and patch sizes (ViT, DeiT)."""
     size, patch = getattr(encoder_config, "image_size", None), getattr(encoder_config, "patch_size", None)
     if size is None or patch is None:
         raise ModelLoadError(path, f"encoder type {encoder_config.model_type!r} has no fixed patch "
-                             "grid; only ViT-style encoders (vit, deit, beit) are supported")
+                             "grid; only ViT-style encoders (vit, deit) are supported")
     h, w = (size, size) if isinstance(size, int) else size
     ph, pw = (patch, patch) if isinstance(patch, int) else patch
     return h // ph, w // pw

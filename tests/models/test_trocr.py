@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ pytest.importorskip("transformers", reason="the TrOCR recognizer needs the optio
 from tiny_trocr import GRID, save_tiny_trocr, tiny_tokenizer  # noqa: E402
 
 from thulium_desktop.models import ModelLoadError  # noqa: E402
-from thulium_desktop.models.trocr import token_characters  # noqa: E402
+from thulium_desktop.models.trocr import _patch_grid, token_characters  # noqa: E402
 from thulium_desktop.models.user_models import ModelFormat, open_described, open_model  # noqa: E402
 from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator  # noqa: E402
 
@@ -150,3 +151,10 @@ def test_an_incomplete_folder_says_so(checkpoint, tmp_path):
         (folder / name).unlink()
     with pytest.raises(ModelLoadError, match="not a complete VisionEncoderDecoderModel folder"):
         open_model(folder)
+
+
+def test_encoders_that_merge_patches_are_refused_by_name(tmp_path):
+    assert _patch_grid(tmp_path, SimpleNamespace(model_type="deit", image_size=[384, 384], patch_size=16)) == (24, 24)
+    swin = SimpleNamespace(model_type="donut-swin", image_size=[2560, 1920], patch_size=4)
+    with pytest.raises(ModelLoadError, match="encoder type 'donut-swin' is not supported"):
+        _patch_grid(tmp_path, swin)

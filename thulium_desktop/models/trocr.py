@@ -35,6 +35,8 @@ from thulium_desktop.models.protocol import (
 )
 from thulium_desktop.models.weights import ModelLoadError
 
+#: Encoder model types whose output is its special tokens, then one token per patch.
+PATCH_ENCODERS = ("vit", "deit")
 _INCOMPLETE = "\ufffd"  # what decoding shows for a UTF-8 character split across tokens
 
 
@@ -292,11 +294,13 @@ def open_trocr(folder: str | os.PathLike, attention_layer: int = -1,
 
 
 def _patch_grid(path: Path, encoder_config) -> tuple[int, int]:
-    """`(rows, cols)` of patches, from the encoder's image and patch sizes (ViT, DeiT)."""
-    size, patch = getattr(encoder_config, "image_size", None), getattr(encoder_config, "patch_size", None)
-    if size is None or patch is None:
-        raise ModelLoadError(path, f"encoder type {encoder_config.model_type!r} has no fixed patch "
-                             "grid; only ViT-style encoders (vit, deit) are supported")
+    """`(rows, cols)` of patches, from the encoder's image and patch sizes. Only encoders
+    whose output is one token per patch after their special tokens qualify (a Swin
+    encoder, say, has a patch size but merges patches on the way)."""
+    if encoder_config.model_type not in PATCH_ENCODERS:
+        raise ModelLoadError(path, f"encoder type {encoder_config.model_type!r} is not supported; "
+                             f"supported: {', '.join(PATCH_ENCODERS)} (one token per image patch)")
+    size, patch = encoder_config.image_size, encoder_config.patch_size
     h, w = (size, size) if isinstance(size, int) else size
     ph, pw = (patch, patch) if isinstance(patch, int) else patch
     return h // ph, w // pw

@@ -228,6 +228,17 @@ def test_missing_description_and_unknown_types_are_explained(tmp_path):
         open_model("no-such-model")
 
 
+def test_none_and_bundled_names_open_the_bundled_models(tmp_path, monkeypatch):
+    from thulium_desktop.models import registry
+
+    save_weights(user_crnn(), tmp_path / f"{registry.DEFAULT_MODEL}.safetensors")
+    write_card(tmp_path / f"{registry.DEFAULT_MODEL}.json", name=registry.DEFAULT_MODEL)
+    monkeypatch.setattr(registry, "MODELS_DIR", tmp_path)
+    for spec in (None, registry.DEFAULT_MODEL):
+        summary = open_described(spec).summary
+        assert (summary.name, summary.format, summary.path) == (registry.DEFAULT_MODEL, ModelFormat.BUNDLED, None)
+
+
 def test_summary_names_format_device_and_size(tmp_path):
     net = user_crnn()
     save_weights(net, tmp_path / "mine.safetensors")

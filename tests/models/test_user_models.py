@@ -57,11 +57,20 @@ def readings_match(a, b, image) -> None:
 
 
 # -- code never runs without consent -------------------------------------------------------
-@pytest.mark.parametrize("suffix", [".pt", ".pth", ".bin", ".ckpt"])
-def test_malicious_pickle_is_refused_and_never_runs(tmp_path, suffix):
+WRITERS = {
+    "torch.save": torch.save,
+    "torch.save, legacy format": lambda obj, path: torch.save(obj, path, _use_new_zipfile_serialization=False),
+    "plain pickle": lambda obj, path: path.write_bytes(pickle.dumps(obj)),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch's own note on legacy files
+@pytest.mark.parametrize(("suffix", "writer"), [(s, "torch.save") for s in (".pt", ".pth", ".bin", ".ckpt")]
+                         + [(".pt", "torch.save, legacy format"), (".pt", "plain pickle")])
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path, suffix, writer):
     marker = tmp_path / "pwned"
     evil = tmp_path / f"evil{suffix}"
-    torch.save({"weight": torch.zeros(3), "payload": MarkerOnUnpickle(marker)}, evil)
+    WRITERS[writer]({"weight": torch.zeros(3), "payload": MarkerOnUnpickle(marker)}, evil)
     write_card(evil.with_suffix(".json"))
     with pytest.raises(UntrustedModelError) as info:
         open_model(evil)

@@ -8,13 +8,12 @@ to 1: the attention the app shows), reads the weighted context and emits a chara
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thulium_desktop.io.images import to_unit_gray
+from thulium_desktop.io.images import unit_gray_at_height
 from thulium_desktop.models.encoder import (
     INPUT_HEIGHT,
     ColumnContext,
@@ -149,15 +148,10 @@ class AttentionRecognizer:
                 )
             size = (int(image.shape[-2]), int(image.shape[-1]))
             return Prepared(pad_to_stride(image.to(device, dtype)), size, (0, 0, *size))
-        gray = to_unit_gray(image)
-        h, w = gray.shape
-        if h != self.height:
-            new_w = max(1, round(w * self.height / h))
-            interp = cv2.INTER_AREA if h > self.height else cv2.INTER_LINEAR
-            gray = cv2.resize(gray, (new_w, self.height), interpolation=interp)
-        content_w = gray.shape[1]
+        gray = unit_gray_at_height(image, self.height)
         tensor = torch.from_numpy(np.ascontiguousarray(gray))[None, None].to(device, dtype)
-        return Prepared(pad_to_stride(tensor), (h, w), (0, 0, self.height, content_w))
+        size = (int(np.shape(image)[0]), int(np.shape(image)[1]))
+        return Prepared(pad_to_stride(tensor), size, (0, 0, self.height, gray.shape[1]))
 
     def read(self, x: torch.Tensor) -> Reading:
         """Greedy decoding to the end token; confidence = softmax probability of each character."""

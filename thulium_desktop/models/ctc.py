@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thulium_desktop.io.images import to_unit_gray
+from thulium_desktop.io.images import unit_gray_at_height
 from thulium_desktop.models.layers import last_spatial_layer, resolve_layer
 from thulium_desktop.models.module_state import evaluating
 from thulium_desktop.models.protocol import (
@@ -61,14 +60,10 @@ class CTCRecognizer:
         if isinstance(image, torch.Tensor):
             return Prepared.of_tensor(image, self.module)
         device, dtype = model_device(self.module), model_dtype(self.module)
-        gray = to_unit_gray(image)
-        h, w = gray.shape
-        if h != self.height:
-            new_w = max(1, round(w * self.height / h))
-            interp = cv2.INTER_AREA if h > self.height else cv2.INTER_LINEAR
-            gray = cv2.resize(gray, (new_w, self.height), interpolation=interp)
+        gray = unit_gray_at_height(image, self.height)
         tensor = torch.from_numpy(np.ascontiguousarray(gray))[None, None].to(device, dtype)
-        return Prepared(tensor, (h, w), (0, 0, self.height, tensor.shape[-1]))
+        size = (int(np.shape(image)[0]), int(np.shape(image)[1]))
+        return Prepared(tensor, size, (0, 0, self.height, tensor.shape[-1]))
 
     # -- reading --------------------------------------------------------------------
     def _log_probs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -65,10 +65,10 @@ def test_opens_the_folder_and_reads_characters(opened, word_image):
     reading = recognizer.read(x)
     ids = reading.extra["token_ids"]
     assert len(ids) == 6 and len(reading) > 0
-    assert reading.text == recognizer._decode(ids).strip()
+    assert reading.text == recognizer.tokenizer.decode(list(ids), skip_special_tokens=True).strip()
     # greedy generation reads the argmax of the very distribution the scores differentiate
     with torch.no_grad():
-        logits = recognizer._forced(x, ids).logits[0]
+        logits = recognizer.module(x, torch.tensor([[recognizer.start_id, *ids[:-1]]])).logits[0]
     assert tuple(logits.argmax(-1).tolist()) == ids
     np.testing.assert_allclose(
         recognizer.token_scores(x, reading).detach()[0].numpy(), np.log(reading.confidences), rtol=1e-5

@@ -17,6 +17,7 @@ from tiny_models import ALPHABET, tiny_crnn
 
 from thulium_desktop.models import CRNN, CTCRecognizer, ModelLoadError
 from thulium_desktop.models.user_models import (
+    MODEL_SUFFIXES,
     ModelFormat,
     UntrustedModelError,
     detect_format,
@@ -222,10 +223,18 @@ def test_mismatched_weights_name_the_tensor(tmp_path):
         open_model(tmp_path / "odd.pt")
 
 
+def test_every_listed_suffix_is_recognised_without_reading_the_file(tmp_path):
+    for suffix in MODEL_SUFFIXES:
+        path = tmp_path / f"model{suffix}"
+        path.write_bytes(b"\x80 not read beyond the zip check")
+        assert isinstance(detect_format(path), ModelFormat)
+
+
 def test_missing_description_and_unknown_types_are_explained(tmp_path):
     save_weights(user_crnn(), tmp_path / "lonely.safetensors")
     with pytest.raises(ModelLoadError, match=r"need their description lonely\.json.*crnn-ctc.*plugin"):
         open_model(tmp_path / "lonely.safetensors")
+    assert ".onnx" not in MODEL_SUFFIXES
     (tmp_path / "model.onnx").write_bytes(b"onnx")
     with pytest.raises(ModelLoadError, match="unknown model file type '.onnx'"):
         open_model(tmp_path / "model.onnx")

@@ -22,6 +22,7 @@ from thulium_desktop.models.registry import (
     load_model_files,
 )
 from thulium_desktop.models.user_models import (
+    MODEL_SUFFIXES,
     ModelFormat,
     ModelSummary,
     OpenedModel,
@@ -36,6 +37,7 @@ from thulium_desktop.models.weights import ModelLoadError
 __all__ = [
     "CRNN",
     "DEFAULT_MODEL",
+    "MODEL_SUFFIXES",
     "SCORE_KINDS",
     "AttentionReader",
     "AttentionRecognizer",

@@ -43,6 +43,9 @@ from thulium_desktop.models.weights import ModelLoadError
 
 #: Suffixes read as PyTorch files (`torch.save` output): state dicts, checkpoints, pickles.
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+_TORCHSCRIPT_SUFFIXES = (".ts", ".torchscript")
+#: Every file suffix `open_model` takes (for a file dialog's filter); folders open too.
+MODEL_SUFFIXES = (".safetensors", *TORCH_SUFFIXES, *_TORCHSCRIPT_SUFFIXES, ".py")
 
 #: What to tell the user who holds a pickle or TorchScript file and does not want to trust it.
 _EXPORT_ADVICE = (
@@ -192,7 +195,7 @@ def detect_format(path: str | os.PathLike) -> ModelFormat:
         return ModelFormat.SAFETENSORS
     if suffix == ".py":
         return ModelFormat.PLUGIN
-    if suffix in TORCH_SUFFIXES or suffix in (".ts", ".torchscript"):
+    if suffix in TORCH_SUFFIXES or suffix in _TORCHSCRIPT_SUFFIXES:
         return ModelFormat.TORCHSCRIPT if _is_torchscript(p) else ModelFormat.STATE_DICT
     raise ModelLoadError(
         p, f"unknown model file type {suffix or '(no suffix)'!r}; open a .safetensors file "

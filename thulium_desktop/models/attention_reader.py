@@ -104,7 +104,8 @@ class AttentionReader(nn.Module):
 
     @torch.no_grad()
     def greedy(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Greedy decoding of a batch: classes `[B, max_steps]`, end token (0) after the text."""
+        """Greedy decoding of a batch: classes `[B, S]` (S <= max_steps), end token (0) after
+        the text; stops early once every image has emitted it."""
         mem, keys, mask, state = self.encode(x, lengths)
         prev = torch.full((x.shape[0],), self.n_classes, dtype=torch.long, device=x.device)
         done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)

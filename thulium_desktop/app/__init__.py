@@ -1,0 +1,1 @@
+"""The Qt desktop application (the only layer that imports Qt)."""

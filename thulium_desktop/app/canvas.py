@@ -1,0 +1,106 @@
+"""The main image canvas: image + heatmap, colorbar, zoom/pan, hover readout, clicks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from thulium_desktop.app.colormaps import colormap
+from thulium_desktop.app.overlay import OverlayView, display_gray
+
+BACKGROUND = "#26282b"
+
+
+class ImageCanvas(QWidget):
+    """Shows one image and one map; reports hovered and clicked image pixels."""
+
+    clicked = Signal(int, int)  # image x, y
+    hovered = Signal(str)  # readout text ("" when outside the image)
+    viewChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(BACKGROUND)
+        self.graphics.ci.setContentsMargins(4, 4, 4, 4)
+        self.view = OverlayView()
+        self.graphics.addItem(self.view, row=0, col=0)
+        self.colorbar = pg.ColorBarItem(
+            values=(0, 1), colorMap=colormap("inferno"), interactive=False, width=14, colorMapMenu=False
+        )
+        self.colorbar.getAxis("right").setTextPen("#d0d0d0")
+        self.graphics.addItem(self.colorbar, row=0, col=1)
+        self.colorbar.setVisible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics)
+        scene = self.graphics.scene()
+        scene.sigMouseMoved.connect(self._on_mouse_moved)
+        scene.sigMouseClicked.connect(self._on_mouse_clicked)
+        self.view.sigRangeChanged.connect(self._on_range_changed)
+        self.view.sigResized.connect(self._on_range_changed)
+
+    # -- content ---------------------------------------------------------------------
+    def set_image(self, image: np.ndarray) -> None:
+        self.view.set_image(display_gray(image))
+        self.colorbar.setVisible(False)
+
+    def set_map(self, values: np.ndarray, levels: tuple[float, float], cmap: str, signed: bool) -> None:
+        self.view.set_map(values, levels, cmap, signed)
+        self.colorbar.setColorMap(colormap(cmap))
+        self.colorbar.setLevels(levels)
+        self.colorbar.setVisible(True)
+
+    def clear_map(self) -> None:
+        self.view.clear_map()
+        self.colorbar.setVisible(False)
+
+    def set_opacity(self, opacity: float) -> None:
+        self.view.set_opacity(opacity)
+
+    def fit(self) -> None:
+        """Ctrl+0: the whole image, as large as the canvas allows."""
+        self.view.autoRange(padding=0.02)
+
+    # -- geometry shared with the timeline ---------------------------------------------
+    def image_x_to_widget(self, x: float) -> float:
+        """Where image column `x` falls in this widget's coordinates (for the timeline)."""
+        scene = self.view.mapViewToScene(QPointF(x, 0.0))
+        return float(self.graphics.mapFromScene(scene).x() + self.graphics.x())
+
+    def widget_pos_of_pixel(self, x: float, y: float) -> QPointF:
+        """Viewport position of image point (x, y): for tests and benchmarks that click."""
+        return QPointF(self.graphics.mapFromScene(self.view.mapViewToScene(QPointF(x, y))))
+
+    # -- mouse -------------------------------------------------------------------------
+    def _pixel_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
+        if not self.view.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = self.view.mapSceneToView(scene_pos)
+        x, y = int(np.floor(p.x())), int(np.floor(p.y()))
+        h, w = self.view.image_size()
+        return (x, y) if 0 <= x < w and 0 <= y < h else None
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        pixel = self._pixel_at(scene_pos)
+        if pixel is None:
+            self.hovered.emit("")
+            return
+        x, y = pixel
+        text = f"x {x}  y {y}  ink {255 - int(self.view.base.image[y, x])}"
+        values = self.view.map
+        if values is not None:
+            text += f"  map {values[y, x]:.3g}"
+        self.hovered.emit(text)
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        pixel = self._pixel_at(event.scenePos())
+        if pixel is not None:
+            self.clicked.emit(*pixel)
+
+    def _on_range_changed(self, *_args) -> None:
+        self.viewChanged.emit()

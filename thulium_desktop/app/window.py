@@ -1,0 +1,482 @@
+"""The main window: wires canvas, timeline, method panel, compare view and worker client.
+
+The window holds the view state (which image, which character, which method) and
+turns every change into one `EngineClient.request`; results come back as signals
+and are drawn by `_refresh`. It never computes a map itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QMainWindow,
+    QMenu,
+    QSlider,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from thulium_desktop.app.canvas import ImageCanvas
+from thulium_desktop.app.client import EngineClient
+from thulium_desktop.app.colormaps import SIGNED_MAPS, UNSIGNED_MAPS, map_levels
+from thulium_desktop.app.compare_view import CompareView
+from thulium_desktop.app.files import FileList, RecentFiles, expand_paths
+from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
+from thulium_desktop.app.message_bar import MessageBar
+from thulium_desktop.app.method_panel import COMPARE_METHODS, MethodPanel
+from thulium_desktop.app.status_bar import JobStatusBar
+from thulium_desktop.app.timeline import ALL, ReadingLabel, TokenTimeline
+from thulium_desktop.app.worker import ModelInfo, ReadingInfo
+from thulium_desktop.io.images import IMAGE_SUFFIXES, ImageLoadError, load_image
+
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
+
+
+def spec_signed(spec: MethodSpec) -> bool:
+    """Whether a method's maps keep their sign, known before the first partial arrives."""
+    params = dict(spec.params)
+    return "absolute" in params and not params["absolute"]
+
+
+class MainWindow(QMainWindow):
+    """Thulium Desktop's window. `settled` fires when what was asked for is on screen."""
+
+    settled = Signal()
+
+    def __init__(self, client: EngineClient, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.settings = settings
+        self.recent = RecentFiles(settings)
+        self.files = FileList()
+        self.image: np.ndarray | None = None
+        self.image_key = ""
+        self.reading: ReadingInfo | None = None
+        self.results: dict[MethodSpec, object] = {}
+        self.partials: dict[MethodSpec, np.ndarray] = {}
+        self.pending_token: int | None = None
+        self._saved_layer: str | None = None
+        self.setWindowTitle("Thulium Desktop")
+        self.setAcceptDrops(True)
+        self._build_widgets()
+        self._build_menus()
+        self._build_shortcuts()
+        self._connect_client()
+        self._restore_settings()
+
+    # -- construction ----------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.canvas = ImageCanvas()
+        self.timeline = TokenTimeline(self.canvas.image_x_to_widget)
+        self.reading_label = ReadingLabel()
+        self.reading_label.show_status("Open an image (Ctrl+O) or drop one here.")
+        self.compare_view = CompareView()
+        single = QWidget()
+        column = QVBoxLayout(single)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.canvas, 1)
+        column.addWidget(self.timeline)
+        self.views = QStackedWidget()
+        self.views.addWidget(single)
+        self.views.addWidget(self.compare_view)
+        self.message = MessageBar()
+        left = QWidget()
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(6, 6, 0, 6)
+        left_column.addWidget(self.message)
+        left_column.addWidget(self.reading_label)
+        left_column.addWidget(self.views, 1)
+        self.panel = MethodPanel()
+        side = QWidget()
+        side_column = QVBoxLayout(side)
+        side_column.setContentsMargins(0, 0, 0, 0)
+        side_column.addWidget(self.panel)
+        side_column.addWidget(self._build_display_box())
+        side_column.addStretch(1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.setCentralWidget(self.splitter)
+        self.status = JobStatusBar()
+        self.setStatusBar(self.status)
+        self.canvas.hovered.connect(self.status.hover.setText)
+        self.canvas.clicked.connect(self._on_image_clicked)
+        self.canvas.viewChanged.connect(self.timeline.update)
+        self.timeline.selected.connect(self._on_token_selected)
+        self.panel.changed.connect(self._on_method_changed)
+        self.panel.compareToggled.connect(self._on_compare_toggled)
+        self.status.cancelRequested.connect(self.client.cancel)
+
+    def _build_display_box(self) -> QGroupBox:
+        box = QGroupBox("Display")
+        form = QFormLayout(box)
+        self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=80)
+        self.opacity.setToolTip("How strongly the map covers the image")
+        self.opacity.valueChanged.connect(self._on_opacity)
+        self.cmap_unsigned = QComboBox()
+        self.cmap_unsigned.addItems(UNSIGNED_MAPS)
+        self.cmap_unsigned.setToolTip("Colormap for maps without sign (perceptually uniform)")
+        self.cmap_signed = QComboBox()
+        self.cmap_signed.addItems(SIGNED_MAPS)
+        self.cmap_signed.setToolTip("Diverging colormap for signed maps, white at zero")
+        for combo in (self.cmap_unsigned, self.cmap_signed):
+            combo.currentIndexChanged.connect(self._refresh)
+        form.addRow("Opacity", self.opacity)
+        form.addRow("Colormap", self.cmap_unsigned)
+        form.addRow("Signed", self.cmap_signed)
+        return box
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open images…", QKeySequence.StandardKey.Open, self.open_dialog)
+        self._action(file_menu, "Open &folder…", "Ctrl+Shift+O", self.open_folder_dialog)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Previous image", "PgUp", lambda: self.step_image(-1))
+        self._action(file_menu, "&Next image", "PgDown", lambda: self.step_image(1))
+        file_menu.addSeparator()
+        self._action(file_menu, "&Export…", "Ctrl+E", self.export_dialog)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        view_menu = self.menuBar().addMenu("&View")
+        self._action(view_menu, "&Fit image", "Ctrl+0", self.canvas.fit)
+        compare = view_menu.addAction("&Compare methods")
+        compare.setCheckable(True)
+        compare.setShortcut("Ctrl+M")
+        compare.toggled.connect(self.panel.compare.setChecked)
+        self.panel.compare.toggled.connect(compare.setChecked)
+
+    def _action(self, menu: QMenu, text: str, shortcut, slot) -> QAction:
+        action = menu.addAction(text)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        return action
+
+    def _build_shortcuts(self) -> None:
+        for key, slot in (
+            (Qt.Key.Key_Left, lambda: self.timeline.step(-1)),
+            (Qt.Key.Key_Right, lambda: self.timeline.step(1)),
+            (Qt.Key.Key_Escape, self.client.cancel),
+        ):
+            QShortcut(QKeySequence(key), self, slot)
+
+    def _connect_client(self) -> None:
+        c = self.client
+        c.modelReady.connect(self._on_model_ready)
+        c.modelFailed.connect(self._on_model_failed)
+        c.readingReady.connect(self._on_reading)
+        c.partial.connect(self._on_partial)
+        c.explained.connect(self._on_explained)
+        c.jobStarted.connect(self._on_job_started)
+        c.jobFinished.connect(self._on_job_finished)
+        c.jobFailed.connect(self._on_job_failed)
+        c.jobCancelled.connect(self._on_job_cancelled)
+
+    # -- files -----------------------------------------------------------------------
+    def open_paths(self, paths: Sequence[str | os.PathLike]) -> bool:
+        """Open files and folders; the first readable one is shown. False (and a
+        message) when nothing could be opened, with the current view left as it was."""
+        found = expand_paths(paths)
+        if not found:
+            self.message.show_error("No images found in " + ", ".join(str(p) for p in paths))
+            return False
+        files = FileList(found)
+        if not self._show_file(files, 0):
+            return False
+        self.files = files
+        return True
+
+    def step_image(self, delta: int) -> None:
+        """Page Up/Down; unreadable neighbours are skipped with a message."""
+        index = self.files.neighbour(delta)
+        while index is not None and not self._show_file(self.files, index):
+            index = index + delta if 0 <= index + delta < len(self.files.paths) else None
+
+    def _show_file(self, files: FileList, index: int) -> bool:
+        path = files.paths[index]
+        try:
+            image = load_image(path)
+        except ImageLoadError as exc:
+            self.message.show_error(str(exc))
+            return False
+        files.index = index
+        self.files = files
+        self.message.hide()
+        self.recent.add(path)
+        self.settings.setValue("files/last_dir", str(path.parent))
+        self.show_image(image, title=f"{path.name} ({files.position()})")
+        return True
+
+    def show_image(self, image: np.ndarray, title: str = "") -> None:
+        """Display an image array and ask for its reading and current map."""
+        self.image = image
+        self.image_key = image_key(image)
+        self.reading = None
+        self.results.clear()
+        self.partials.clear()
+        self.setWindowTitle(f"Thulium Desktop — {title}" if title else "Thulium Desktop")
+        self.canvas.set_image(image)
+        self.compare_view.set_image(image)
+        self.timeline.clear("Reading…")
+        self.reading_label.show_status("Reading…")
+        self._request(want_reading=True)
+
+    def open_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self._last_dir(), IMAGE_FILTER)
+        if paths:
+            self.open_paths(paths)
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", self._last_dir())
+        if folder:
+            self.open_paths([folder])
+
+    def _last_dir(self) -> str:
+        return str(self.settings.value("files/last_dir", str(Path.home())))
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = self.recent.paths()
+        for path in paths:
+            action = self.recent_menu.addAction(path)
+            action.setData(path)
+            action.triggered.connect(self._open_recent)
+        self.recent_menu.setEnabled(bool(paths))
+
+    @Slot()
+    def _open_recent(self) -> None:
+        self.open_paths([self.sender().data()])
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # -- what to show ------------------------------------------------------------------
+    def current_spec(self, method: str | None = None) -> MethodSpec:
+        """The spec for the selected character (or whole reading) under `method`."""
+        return MethodSpec.build(
+            method or self.panel.method, self.panel.params(), whole_reading=self.timeline.current == ALL
+        )
+
+    def _wanted_specs(self) -> list[MethodSpec]:
+        if self.panel.compare.isChecked():
+            return [self.current_spec(m) for m in COMPARE_METHODS]
+        return [self.current_spec()]
+
+    def _request(self, want_reading: bool = False) -> None:
+        if self.image is None:
+            return
+        self.client.request(self.image, self.image_key, self._wanted_specs(), want_reading)
+        self._refresh()
+        if not self.client.busy:
+            self.settled.emit()
+
+    def _maps_for(self, spec: MethodSpec) -> tuple[np.ndarray | None, bool]:
+        """The map of the selected character under `spec` (final, else the latest
+        partial), and whether it is signed."""
+        exp = self.results.get(spec)
+        maps = exp.maps if exp is not None else self.partials.get(spec)
+        signed = bool(exp.signed) if exp is not None else spec_signed(spec)
+        if maps is None or len(maps) == 0:
+            return None, signed
+        if spec.whole_reading:
+            return maps[0], signed
+        index = self.timeline.current
+        return (maps[index], signed) if 0 <= index < len(maps) else (None, signed)
+
+    @Slot()
+    def _refresh(self) -> None:
+        """Redraw the visible view from results and partials; never requests anything."""
+        if self.panel.compare.isChecked():
+            self._refresh_compare()
+        else:
+            self._refresh_single()
+
+    def _refresh_single(self) -> None:
+        values, signed = self._maps_for(self.current_spec())
+        if values is None:
+            self.canvas.clear_map()
+            return
+        cmap = self._cmap(signed)
+        self.canvas.set_map(values, map_levels(values, signed), cmap, signed)
+        self.canvas.set_opacity(self.opacity.value() / 100)
+
+    def _refresh_compare(self) -> None:
+        maps, any_signed = {}, False
+        for method in COMPARE_METHODS:
+            values, signed = self._maps_for(self.current_spec(method))
+            maps[method] = values
+            any_signed |= signed and values is not None
+        self.compare_view.show_maps(maps, any_signed, self._cmap(any_signed), self.opacity.value() / 100)
+
+    def _cmap(self, signed: bool) -> str:
+        return (self.cmap_signed if signed else self.cmap_unsigned).currentText()
+
+    # -- user actions ----------------------------------------------------------------
+    @Slot(int)
+    def _on_token_selected(self, _index: int) -> None:
+        self._request()
+
+    @Slot()
+    def _on_method_changed(self) -> None:
+        self._save_choices()
+        self._request()
+
+    @Slot(bool)
+    def _on_compare_toggled(self, on: bool) -> None:
+        self.views.setCurrentIndex(1 if on else 0)
+        self._request()
+
+    @Slot(int)
+    def _on_opacity(self, value: int) -> None:
+        self.canvas.set_opacity(value / 100)
+        if self.panel.compare.isChecked():
+            self._refresh_compare()
+
+    @Slot(int, int)
+    def _on_image_clicked(self, x: int, y: int) -> None:
+        """Select the character whose map is strongest at the clicked pixel."""
+        spec = MethodSpec.build(self.panel.method, self.panel.params())
+        exp = self.results.get(spec)
+        if exp is None or len(exp.maps) == 0:
+            return
+        self.timeline.select(int(np.argmax(np.abs(exp.maps[:, y, x]))))
+
+    def select_token(self, index: int) -> None:
+        """Select a character, or remember it until the reading arrives (--token)."""
+        if self.reading is None:
+            self.pending_token = index
+        else:
+            self.timeline.select(index)
+
+    # -- worker answers --------------------------------------------------------------
+    @Slot(object)
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        self.status.set_model(info.name, info.device)
+        self.panel.set_layers(info.layers, info.default_layer)
+        if self._saved_layer:
+            self.panel.set_params({"layer": self._saved_layer})
+
+    @Slot(str)
+    def _on_model_failed(self, message: str) -> None:
+        self.status.model.setText("no model")
+        self.message.show_error(f"The model could not be loaded: {message}")
+
+    @Slot(object)
+    def _on_reading(self, info: ReadingInfo) -> None:
+        first = self.reading is None
+        self.reading = info
+        tokens, confidences = info.reading.tokens, info.reading.confidences
+        self.timeline.set_reading(tokens, confidences, info.centres)
+        self.reading_label.show_reading(tokens, confidences)
+        if self.pending_token is not None:
+            index, self.pending_token = self.pending_token, None
+            self.timeline.select(index)
+        elif first and tokens and self.timeline.current != ALL:
+            self.timeline.select(0)
+        self._refresh()
+
+    @Slot(object, object, int, int)
+    def _on_partial(self, spec: MethodSpec, maps: np.ndarray, done: int, total: int) -> None:
+        self.partials[spec] = maps
+        self.status.set_busy(done, total)
+        self._refresh()
+
+    @Slot(object, object)
+    def _on_explained(self, spec: MethodSpec, explanation: object) -> None:
+        self.results[spec] = explanation
+        self.partials.pop(spec, None)
+        self._refresh()
+
+    @Slot()
+    def _on_job_started(self) -> None:
+        self.status.set_busy()
+
+    @Slot(float)
+    def _on_job_finished(self, seconds: float) -> None:
+        self.status.set_idle()
+        self.status.set_last_time(seconds)
+        self.settled.emit()
+
+    @Slot(str)
+    def _on_job_failed(self, message: str) -> None:
+        self.status.set_idle()
+        self.message.show_error(f"Computing the map failed: {message}")
+        if self.reading is None:
+            self.reading_label.show_status("The image could not be read by the model.")
+
+    @Slot()
+    def _on_job_cancelled(self) -> None:
+        self.status.set_idle()
+        self.status.showMessage("Cancelled", 3000)
+
+    # -- export ----------------------------------------------------------------------
+    def export_dialog(self) -> None:
+        self.message.show_error("Export is not available yet.")
+
+    # -- settings --------------------------------------------------------------------
+    def _save_choices(self) -> None:
+        s = self.settings
+        s.setValue("method", self.panel.method)
+        for name, value in self.panel.params().items():
+            s.setValue(f"params/{name}", "" if value is None else value)
+        s.setValue("view/opacity", self.opacity.value())
+        s.setValue("view/cmap_unsigned", self.cmap_unsigned.currentText())
+        s.setValue("view/cmap_signed", self.cmap_signed.currentText())
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 760)
+        splitter = s.value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        else:
+            self.splitter.setSizes([960, 320])
+        saved = {k.split("/", 1)[1]: s.value(k) for k in s.allKeys() if k.startswith("params/")}
+        self._saved_layer = saved.pop("layer", None) or None
+        method = str(s.value("method", "attention"))
+        self.panel.blockSignals(True)
+        try:
+            self.panel.set_params(saved)
+            if method in METHOD_FIELDS:
+                self.panel.set_method(method)
+        finally:
+            self.panel.blockSignals(False)
+        self.opacity.setValue(int(s.value("view/opacity", 80)))
+        self.cmap_unsigned.setCurrentText(str(s.value("view/cmap_unsigned", UNSIGNED_MAPS[0])))
+        self.cmap_signed.setCurrentText(str(s.value("view/cmap_signed", SIGNED_MAPS[0])))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Save the layout and choices, cancel any job and wait for the worker thread."""
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self._save_choices()
+        self.settings.sync()
+        self.client.shutdown()
+        event.accept()

@@ -11,18 +11,19 @@ ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 class TinyCRNN(nn.Module):
     """CNN + BiLSTM + linear head: `[B, 1, 32, W]` -> `[B, W/4, 27]` CTC logits."""
 
-    def __init__(self, classes: int = len(ALPHABET) + 1, rnn: bool = True) -> None:
+    def __init__(self, classes: int = len(ALPHABET) + 1, rnn: bool = True, smooth: bool = False) -> None:
         super().__init__()
+        act, pool = (nn.GELU, nn.AvgPool2d) if smooth else (nn.ReLU, nn.MaxPool2d)
         self.features = nn.Sequential(
             nn.Conv2d(1, 8, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
+            act(),
+            pool(2),
             nn.Conv2d(8, 16, 3, padding=1),
             nn.BatchNorm2d(16),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
+            act(),
+            pool(2),
             nn.Conv2d(16, 16, 3, padding=1),
-            nn.ReLU(),
+            act(),
         )
         self.rnn = nn.LSTM(16 * 8, 24, batch_first=True, bidirectional=True) if rnn else None
         self.head = nn.Linear(48 if rnn else 16 * 8, classes)
@@ -36,9 +37,10 @@ class TinyCRNN(nn.Module):
         return self.head(seq)
 
 
-def tiny_crnn(seed: int = 0, rnn: bool = True) -> TinyCRNN:
+def tiny_crnn(seed: int = 0, rnn: bool = True, smooth: bool = False) -> TinyCRNN:
+    """A seeded random CRNN; `smooth` swaps ReLU/max-pool for GELU/avg-pool (analytic in x)."""
     torch.manual_seed(seed)
-    model = TinyCRNN(rnn=rnn)
+    model = TinyCRNN(rnn=rnn, smooth=smooth)
     with torch.no_grad():  # sharpen the head so a random model reads many characters
         model.head.weight.mul_(12.0)
     return model.eval()

@@ -1,1 +1,1 @@
-"""The Qt desktop application (the only layer that imports Qt)."""
+"""The desktop app (PySide6 + pyqtgraph): views over the engine, which runs on a worker thread."""

@@ -1,0 +1,44 @@
+"""Shared fixtures: real rendered word images and small CTC models."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_models import ALPHABET, tiny_crnn  # noqa: E402
+
+from thulium_desktop.models import CTCRecognizer  # noqa: E402
+
+
+def render_word(text: str = "minimum", height: int = 32, scale: float = 0.9) -> np.ndarray:
+    """A real grayscale word image: dark ink on white paper, drawn by OpenCV."""
+    width = int(22 * len(text) * scale) + 12
+    img = np.full((height, width), 255, np.uint8)
+    cv2.putText(img, text, (5, int(height * 0.75)), cv2.FONT_HERSHEY_SIMPLEX, scale * height / 32, 0, 2, cv2.LINE_AA)
+    return img
+
+
+@pytest.fixture(scope="session")
+def word_image() -> np.ndarray:
+    return render_word("minimum")
+
+
+@pytest.fixture
+def recognizer() -> CTCRecognizer:
+    """A small ReLU CRNN (random, seeded) that reads 14 characters in `word_image`."""
+    return CTCRecognizer(tiny_crnn(seed=3), ALPHABET, 32, name="tiny-crnn")
+
+
+@pytest.fixture
+def recognizer64() -> CTCRecognizer:
+    """A small smooth (GELU) CRNN in float64 that reads 12 characters: for checks at 1e-5
+    and tighter, where ReLU kinks would slow the convergence of path integrals."""
+    return CTCRecognizer(tiny_crnn(seed=5, smooth=True).double(), ALPHABET, 32, name="tiny-crnn-f64")

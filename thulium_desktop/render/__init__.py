@@ -1,0 +1,1 @@
+"""Rendering: colormaps, overlays and figures (numpy, OpenCV and matplotlib; never Qt)."""

@@ -1,0 +1,5 @@
+"""The explanation engine: attention and gradient-based maps for every read character.
+
+Torch only; never imports Qt. Public entry points live in `saliency`
+(`SaliencyGenerator`, `SaliencyConfig`, `Explanation`).
+"""

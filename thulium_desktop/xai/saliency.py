@@ -1,0 +1,370 @@
+"""`SaliencyGenerator`: every character's map from one pass, for any Recognizer.
+
+For T read characters, peers run one forward and one backward per character. Here
+each chunk of inputs (integration points or noisy copies) goes through the model
+once, and the T gradients come from one batched backward over the same graph (see
+`vjp.py`). Progress is reported after every chunk and cancellation is checked
+between chunks, so a GUI worker can stream refining maps and stop within a chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from thulium_desktop.models.layers import resolve_layer
+from thulium_desktop.models.protocol import Prepared, Reading, Recognizer
+from thulium_desktop.xai.config import BASELINES, METHODS, SaliencyConfig
+from thulium_desktop.xai.gradcam import as_batch_first, cam_maps, capture_output, upsample
+from thulium_desktop.xai.perturb import make_baseline, smoothgrad_noise
+from thulium_desktop.xai.quadrature import integration_points
+from thulium_desktop.xai.vjp import BatchedVJP
+
+__all__ = [
+    "BASELINES",
+    "METHODS",
+    "Cancelled",
+    "Explanation",
+    "SaliencyConfig",
+    "SaliencyGenerator",
+]
+
+PartialCallback = Callable[[np.ndarray, int, int], None]
+CancelCheck = Callable[[], bool]
+
+#: Gradient elements (characters x copies x pixels) held at once when batch_size is None.
+AUTO_BATCH_ELEMENTS = 1 << 24
+_SMOOTH = ("smoothgrad", "smoothgrad_sq", "vargrad")
+
+
+class Cancelled(Exception):
+    """Raised by `explain` when its `cancel()` callback returned True between chunks."""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Maps for the explained characters, in the original image's pixels.
+
+    `maps[k]` explains character `token_indices[k]`; when `whole_reading` is True
+    there is one map, for the sum of all character scores, and `token_indices` is
+    empty. `scores` are those targets' scores at the input; `deltas` (integrated
+    gradients only) the completeness gap `sum(attr) - (f(x) - f(baseline))`.
+    """
+
+    maps: np.ndarray
+    tokens: tuple[str, ...]
+    token_indices: tuple[int, ...]
+    confidences: np.ndarray
+    scores: np.ndarray
+    deltas: np.ndarray | None
+    reading: Reading
+    signed: bool
+    whole_reading: bool = False
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """Which scores to explain: row k of `weights` mixes the T character scores."""
+
+    weights: torch.Tensor  # [K, T]
+    tokens: tuple[str, ...]
+    indices: tuple[int, ...]
+    confidences: np.ndarray
+    whole: bool
+
+
+class SaliencyGenerator:
+    """Explains a Recognizer's reading of an image with attention or gradient methods.
+
+    The model is used as it is: its training flags are restored, no `.grad` is
+    left on its parameters and every hook is removed, even when a method fails.
+    Computation runs on the model's device.
+    """
+
+    def __init__(self, model: Recognizer, config: SaliencyConfig | None = None) -> None:
+        self.model = model
+        self.config = config or SaliencyConfig()
+        self._vjp = BatchedVJP()
+
+    # -- seed-documentation calls: one [H, W] map ------------------------------------
+    def compute_gradient_saliency(self, image, token: int | None = None) -> np.ndarray:
+        """∂score/∂pixel for one character (`token`) or the whole reading (None)."""
+        return self._single(image, token, method="gradient")
+
+    def compute_integrated_gradients(
+        self, image, num_steps: int = 50, baseline=None, token: int | None = None
+    ) -> np.ndarray:
+        """Integrated gradients from `baseline` (None: zeros) with `num_steps` points."""
+        return self._single(image, token, method="integrated", num_steps=num_steps, baseline=baseline)
+
+    def compute_smoothgrad(
+        self, image, num_samples: int = 25, noise_level: float = 0.1, token: int | None = None
+    ) -> np.ndarray:
+        """Mean gradient over `num_samples` noisy copies (sigma = noise_level * range)."""
+        return self._single(
+            image, token, method="smoothgrad", num_samples=num_samples, noise_level=noise_level
+        )
+
+    def compute_gradcam(self, image, token: int | None = None) -> np.ndarray:
+        """GradCAM at the configured layer (default: the recognizer's `cam_layer()`)."""
+        return self._single(image, token, method="gradcam")
+
+    def _single(self, image, token: int | None, **overrides) -> np.ndarray:
+        config = replace(self.config, **overrides)
+        tokens = None if token is None else [token]
+        return self.explain(image, tokens=tokens, config=config).maps[0]
+
+    # -- the engine ------------------------------------------------------------------
+    def read(self, image) -> Reading:
+        """What the model reads in `image`."""
+        return self.model.read(self.model.prepare(image).tensor)
+
+    def explain(
+        self,
+        image,
+        method: str | None = None,
+        tokens: str | Sequence[int] | None = "all",
+        on_partial: PartialCallback | None = None,
+        cancel: CancelCheck | None = None,
+        config: SaliencyConfig | None = None,
+    ) -> Explanation:
+        """Maps `[K, H, W]` for the chosen characters, all from the same passes.
+
+        `tokens`: "all" (every character), a list of character indices, or None (one
+        map for the whole reading). `on_partial(maps, done, total)` receives the
+        running estimate after each chunk; `cancel()` is polled between chunks and
+        raises `Cancelled` when it returns True.
+        """
+        cfg = config or self.config
+        if method is not None:
+            cfg = replace(cfg, method=method)
+        t0 = time.perf_counter()
+        prepared = self.model.prepare(image)
+        reading = self.model.read(prepared.tensor)
+        targets = _select_targets(reading, tokens, prepared.tensor)
+        t_read = time.perf_counter() - t0
+        run = _Run(self, cfg, prepared, reading, targets, on_partial, cancel)
+        maps, scores, deltas, signed = run.compute()
+        t_total = time.perf_counter() - t0
+        return Explanation(
+            maps=maps,
+            tokens=targets.tokens,
+            token_indices=targets.indices,
+            confidences=targets.confidences,
+            scores=scores,
+            deltas=deltas,
+            reading=reading,
+            signed=signed,
+            whole_reading=targets.whole,
+            meta={
+                "method": cfg.method,
+                "params": cfg.describe(),
+                "seed": cfg.seed,
+                "device": str(prepared.tensor.device),
+                "model": getattr(self.model, "name", type(self.model).__name__),
+                "batch_size": run.batch_size,
+                "timings": {"read_s": t_read, "explain_s": t_total - t_read, "total_s": t_total},
+            },
+        )
+
+
+def _select_targets(reading: Reading, tokens, x: torch.Tensor) -> _Targets:
+    n = len(reading)
+    if tokens is None:
+        weights = torch.ones(1, n, dtype=x.dtype, device=x.device)
+        conf = np.asarray([reading.confidences.min() if n else 0.0], np.float32)
+        return _Targets(weights, (reading.text,), (), conf, True)
+    if isinstance(tokens, str):
+        if tokens != "all":
+            raise ValueError(f'tokens must be "all", a list of indices or None; got {tokens!r}')
+        indices = list(range(n))
+    else:
+        indices = [int(t) for t in tokens]
+        bad = [t for t in indices if not 0 <= t < n]
+        if bad:
+            raise ValueError(f"token index {bad[0]} is out of range: the reading has {n} characters")
+    weights = torch.zeros(len(indices), n, dtype=x.dtype, device=x.device)
+    weights[torch.arange(len(indices)), torch.as_tensor(indices, dtype=torch.long)] = 1
+    return _Targets(
+        weights,
+        tuple(reading.tokens[t] for t in indices),
+        tuple(indices),
+        np.asarray([reading.confidences[t] for t in indices], np.float32),
+        False,
+    )
+
+
+class _Run:
+    """One explanation job: the chunk loop, progress, cancellation and post-processing."""
+
+    def __init__(self, gen: SaliencyGenerator, cfg: SaliencyConfig, prepared: Prepared,
+                 reading: Reading, targets: _Targets, on_partial, cancel) -> None:
+        self.model = gen.model
+        self.vjp = gen._vjp
+        self.cfg = cfg
+        self.prepared = prepared
+        self.x = prepared.tensor
+        self.reading = reading
+        self.targets = targets
+        self.on_partial = on_partial
+        self.cancel = cancel
+        self.batch_size = 1
+        self.signed = not cfg.absolute and cfg.method in ("gradient", "integrated", "smoothgrad")
+
+    def compute(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
+        if len(self.reading) == 0:
+            warnings.warn("the model read no characters: the map is empty", stacklevel=3)
+            k = len(self.targets.tokens)
+            return np.zeros((k, *self.prepared.image_size), np.float32), np.zeros(k, np.float32), None, False
+        method = self.cfg.method
+        if method == "attention":
+            return self._attention()
+        if method == "gradcam":
+            return self._gradcam()
+        if method == "integrated":
+            return self._integrated()
+        if method in _SMOOTH:
+            return self._smooth()
+        return self._gradient()
+
+    # -- chunk bookkeeping -------------------------------------------------------------
+    def _chunks(self, total: int) -> list[slice]:
+        k = self.targets.weights.shape[0]
+        auto = max(1, AUTO_BATCH_ELEMENTS // max(1, k * self.x.numel()))
+        self.batch_size = min(total, self.cfg.batch_size or auto)
+        return [slice(i, min(i + self.batch_size, total)) for i in range(0, total, self.batch_size)]
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise Cancelled("the explanation was cancelled")
+
+    def _report(self, raw: torch.Tensor, done: int, total: int) -> None:
+        if self.on_partial is not None and done < total:
+            self.on_partial(self._finish(raw), done, total)
+
+    def _grads(self, inputs: torch.Tensor, sample_weights: torch.Tensor) -> torch.Tensor:
+        """`[K, B, C, H, W]`: gradient of each target's weighted score for every input copy."""
+        inputs = inputs.detach().requires_grad_(True)
+        with torch.enable_grad():
+            scores = self.model.token_scores(inputs, self.reading, self.cfg.score)  # [B, T]
+            cot = self.targets.weights[:, None, :] * sample_weights[None, :, None]
+            return self.vjp(scores, inputs, cot.to(scores.dtype))
+
+    def _scores(self, inputs: torch.Tensor) -> torch.Tensor:
+        """`[B, K]` target scores without a graph."""
+        with torch.no_grad():
+            s = self.model.token_scores(inputs, self.reading, self.cfg.score)
+        return s @ self.targets.weights.to(s.dtype).T
+
+    # -- methods ------------------------------------------------------------------------
+    def _gradient(self):
+        self._check_cancel()
+        grads = self._grads(self.x, torch.ones(1, dtype=self.x.dtype, device=self.x.device))[:, 0]
+        return self._finish(grads), self._np(self._scores(self.x)[0]), None, self.signed
+
+    def _integrated(self):
+        cfg, x = self.cfg, self.x
+        baseline = make_baseline(x, cfg.baseline, self.model)
+        alphas, weights = integration_points(cfg.num_steps, cfg.integration)
+        alphas_t = torch.as_tensor(alphas, dtype=x.dtype, device=x.device)
+        weights_t = torch.as_tensor(weights, dtype=x.dtype, device=x.device)
+        diff = x - baseline
+        total_grad = torch.zeros((self.targets.weights.shape[0], *x.shape[1:]), dtype=x.dtype, device=x.device)
+        chunks = self._chunks(cfg.num_steps)
+        for i, sl in enumerate(chunks):
+            self._check_cancel()
+            path = baseline + alphas_t[sl, None, None, None] * diff
+            total_grad += self._grads(path, weights_t[sl]).sum(dim=1)
+            done_weight = float(weights_t[: sl.stop].sum())
+            self._report(diff * total_grad / done_weight, sl.stop, cfg.num_steps)
+        attributions = diff * total_grad
+        ends = self._scores(torch.cat([x, baseline]))
+        deltas = attributions.flatten(1).sum(dim=1) - (ends[0] - ends[1])
+        return self._finish(attributions), self._np(ends[0]), self._np(deltas), self.signed
+
+    def _smooth(self):
+        cfg, x = self.cfg, self.x
+        if float(x.max() - x.min()) == 0.0 and cfg.noise_level > 0:
+            warnings.warn("the input is constant: SmoothGrad's noise (relative to its range) is zero", stacklevel=4)
+        noise = smoothgrad_noise(x, cfg.num_samples, cfg.noise_level, cfg.seed)
+        k = self.targets.weights.shape[0]
+        g_sum = torch.zeros((k, *x.shape[1:]), dtype=x.dtype, device=x.device)
+        g_sq = torch.zeros_like(g_sum)
+        for sl in self._chunks(cfg.num_samples):
+            self._check_cancel()
+            ones = torch.ones(sl.stop - sl.start, dtype=x.dtype, device=x.device)
+            grads = self._grads(x + noise[sl], ones)
+            g_sum += grads.sum(dim=1)
+            g_sq += (grads * grads).sum(dim=1)
+            self._report(self._smooth_estimate(g_sum, g_sq, sl.stop), sl.stop, cfg.num_samples)
+        final = self._smooth_estimate(g_sum, g_sq, cfg.num_samples)
+        return self._finish(final), self._np(self._scores(x)[0]), None, self.signed
+
+    def _smooth_estimate(self, g_sum: torch.Tensor, g_sq: torch.Tensor, n: int) -> torch.Tensor:
+        mean = g_sum / n
+        if self.cfg.method == "smoothgrad":
+            return mean
+        if self.cfg.method == "smoothgrad_sq":
+            return g_sq / n
+        return g_sq / n - mean * mean
+
+    def _gradcam(self):
+        self._check_cancel()
+        module = self.model.module
+        layer = resolve_layer(module, self.cfg.layer) if self.cfg.layer is not None else self.model.cam_layer()
+        if layer is None:
+            raise ValueError("the model has no spatial layer for GradCAM; choose one with layer=")
+        x = self.x.detach().requires_grad_(True)  # so the layer output is in the graph
+        with capture_output(layer) as seen, torch.enable_grad():
+            scores = self.model.token_scores(x, self.reading, self.cfg.score)
+        if not seen:
+            raise ValueError(f"GradCAM layer {type(layer).__name__} did not run in the forward pass")
+        activation = as_batch_first(seen[-1], layer, batch=1)
+        cot = self.targets.weights[:, None, :].to(scores.dtype)
+        with torch.enable_grad():
+            grads = self.vjp(scores, seen[-1], cot)
+        grads = torch.stack([as_batch_first(g, layer, batch=1) for g in grads])
+        cams = upsample(cam_maps(activation.detach(), grads), self.prepared.model_size)
+        return self._finish(cams[:, None]), self._np(self._scores(self.x)[0]), None, False
+
+    def _attention(self):
+        self._check_cancel()
+        att = self.model.attention(self.x, self.reading)
+        if att is None:
+            raise ValueError(f"{getattr(self.model, 'name', 'this model')} has no attention to show")
+        maps = torch.einsum("kt,thw->khw", self.targets.weights.to(att.dtype), att.to(self.x.device))
+        return self._finish(maps[:, None]), self._np(self._scores(self.x)[0]), None, False
+
+    # -- post-processing --------------------------------------------------------------
+    def _finish(self, raw: torch.Tensor) -> np.ndarray:
+        """`[K, C, h, w]` model-space attributions -> `[K, H, W]` float32 image-space maps."""
+        maps = raw.detach()
+        if not self.signed:
+            maps = maps.abs()
+        maps = self.prepared.to_image(maps.sum(dim=1))
+        out = maps.to(torch.float64)
+        if self.cfg.normalize:
+            peak = out.abs().flatten(1).amax(dim=1)
+            out = torch.where(peak[:, None, None] > 0, out / peak.clamp_min(1e-300)[:, None, None], out)
+        result = out.cpu().numpy().astype(np.float32)
+        if not np.isfinite(result).all():
+            raise FloatingPointError("the model produced non-finite gradients for this image")
+        zero = [self.targets.tokens[k] for k in np.flatnonzero((result == 0).all(axis=(1, 2)))]
+        if zero:
+            warnings.warn(
+                f"{self.cfg.method}: the map of {', '.join(map(repr, zero))} is all zero "
+                "(no input pixel moves that score at this point)",
+                stacklevel=4,
+            )
+        return result
+
+    @staticmethod
+    def _np(t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy().astype(np.float64 if t.dtype == torch.float64 else np.float32)

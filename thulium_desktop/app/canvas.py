@@ -11,6 +11,9 @@ from thulium_desktop.app.colormaps import colormap
 from thulium_desktop.app.overlay import OverlayView, display_gray
 
 BACKGROUND = "#26282b"
+#: Room the colorbar and margins take beside the image, in pixels.
+CHROME_WIDTH = 70
+MIN_HEIGHT = 160
 
 
 class ImageCanvas(QWidget):
@@ -46,6 +49,19 @@ class ImageCanvas(QWidget):
     def set_image(self, image: np.ndarray) -> None:
         self.view.set_image(display_gray(image))
         self.colorbar.setVisible(False)
+        self._fit_height()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Be no taller than the image needs at full width, so that a line image and
+        the timeline under it stay together instead of being split by empty space."""
+        h, w = self.view.image_size()
+        if w:
+            need = int((self.width() - CHROME_WIDTH) * h / w) + 16
+            self.setMaximumHeight(max(MIN_HEIGHT, need))
 
     def set_map(self, values: np.ndarray, levels: tuple[float, float], cmap: str, signed: bool) -> None:
         self.view.set_map(values, levels, cmap, signed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from thulium_desktop.app.canvas import BACKGROUND
@@ -13,10 +14,13 @@ from thulium_desktop.app.overlay import OverlayView, display_gray
 
 #: Images wider than this (width / height) are stacked in one column, others in a grid.
 WIDE = 2.5
+TITLE_HEIGHT = 18
 
 
 class CompareView(QWidget):
     """Panels linked in zoom and pan, titled by method, with one colorbar."""
+
+    viewChanged = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -41,11 +45,13 @@ class CompareView(QWidget):
         for i, method in enumerate(COMPARE_METHODS):
             row, col = divmod(i, columns)
             title = pg.LabelItem(METHOD_INFO[method][0], color="#e0e0e0")
+            title.setMaximumHeight(TITLE_HEIGHT)
             view = self.views.get(method) or OverlayView()
             self.graphics.addItem(title, row=2 * row, col=col)
             self.graphics.addItem(view, row=2 * row + 1, col=col)
             if first is None:
                 first = view
+                view.sigRangeChanged.connect(self.viewChanged)
             else:
                 view.setXLink(first)
                 view.setYLink(first)
@@ -59,6 +65,28 @@ class CompareView(QWidget):
         gray = display_gray(image)
         for view in self.views.values():
             view.set_image(gray)
+        self.fit()
+
+    def fit(self) -> None:
+        """Fit the first panel; the others follow through their links."""
+        first = self.views.get(COMPARE_METHODS[0])
+        if first is not None:
+            first.autoRange(padding=0.02)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit()
+
+    def image_x_to_widget(self, x: float) -> float:
+        """Image column `x` in this widget's coordinates, along the first column of panels."""
+        view = self.views.get(COMPARE_METHODS[0])
+        if view is None:
+            return float(x)
+        return float(self.graphics.mapFromScene(view.mapViewToScene(QPointF(x, 0.0))).x())
 
     def show_maps(self, maps: dict[str, np.ndarray | None], signed: bool, cmap: str, opacity: float) -> None:
         """Draw each method's map (None = still computing) on the shared scale."""

@@ -55,13 +55,13 @@ class MethodPanel(QWidget):
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self.changed)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._build_methods())
         layout.addWidget(self._build_params())
         self.compare = QCheckBox("Compare all methods")
         self.compare.setToolTip("Show the selected character under every method, on one colour scale")
         self.compare.toggled.connect(self.compareToggled)
         layout.addWidget(self.compare)
-        layout.addStretch(1)
         self._show_fields()
 
     # -- construction ------------------------------------------------------------------

@@ -65,7 +65,7 @@ class TokenTimeline(QWidget):
         self._tokens: tuple[str, ...] = ()
         self._confidences = np.zeros(0)
         self._centres = np.zeros(0)
-        self._current = ALL
+        self._current = 0
         self._placeholder = "Open an image to see what the model reads."
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QSlider,
     QSplitter,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -79,30 +78,26 @@ class MainWindow(QMainWindow):
     # -- construction ----------------------------------------------------------------
     def _build_widgets(self) -> None:
         self.canvas = ImageCanvas()
-        self.timeline = TokenTimeline(self.canvas.image_x_to_widget)
+        self.compare_view = CompareView()
+        self.compare_view.hide()
+        self.timeline = TokenTimeline(self._image_x_to_widget)
         self.reading_label = ReadingLabel()
         self.reading_label.show_status("Open an image (Ctrl+O) or drop one here.")
-        self.compare_view = CompareView()
-        single = QWidget()
-        column = QVBoxLayout(single)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(2)
-        column.addWidget(self.canvas, 1)
-        column.addWidget(self.timeline)
-        self.views = QStackedWidget()
-        self.views.addWidget(single)
-        self.views.addWidget(self.compare_view)
         self.message = MessageBar()
         left = QWidget()
-        left_column = QVBoxLayout(left)
-        left_column.setContentsMargins(6, 6, 0, 6)
-        left_column.addWidget(self.message)
-        left_column.addWidget(self.reading_label)
-        left_column.addWidget(self.views, 1)
+        column = QVBoxLayout(left)
+        column.setContentsMargins(6, 6, 0, 6)
+        column.setSpacing(4)
+        column.addWidget(self.message)
+        column.addWidget(self.reading_label)
+        column.addWidget(self.canvas, 1)
+        column.addWidget(self.compare_view, 1)
+        column.addWidget(self.timeline)
+        column.addStretch(0)
         self.panel = MethodPanel()
         side = QWidget()
         side_column = QVBoxLayout(side)
-        side_column.setContentsMargins(0, 0, 0, 0)
+        side_column.setContentsMargins(4, 6, 6, 6)
         side_column.addWidget(self.panel)
         side_column.addWidget(self._build_display_box())
         side_column.addStretch(1)
@@ -117,10 +112,16 @@ class MainWindow(QMainWindow):
         self.canvas.hovered.connect(self.status.hover.setText)
         self.canvas.clicked.connect(self._on_image_clicked)
         self.canvas.viewChanged.connect(self.timeline.update)
+        self.compare_view.viewChanged.connect(self.timeline.update)
         self.timeline.selected.connect(self._on_token_selected)
         self.panel.changed.connect(self._on_method_changed)
         self.panel.compareToggled.connect(self._on_compare_toggled)
         self.status.cancelRequested.connect(self.client.cancel)
+
+    def _image_x_to_widget(self, x: float) -> float:
+        """The timeline follows whichever view is showing (both span its width)."""
+        view = self.compare_view if self.panel.compare.isChecked() else self.canvas
+        return view.image_x_to_widget(x)
 
     def _build_display_box(self) -> QGroupBox:
         box = QGroupBox("Display")
@@ -346,7 +347,8 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _on_compare_toggled(self, on: bool) -> None:
-        self.views.setCurrentIndex(1 if on else 0)
+        self.canvas.setVisible(not on)
+        self.compare_view.setVisible(on)
         self._request()
 
     @Slot(int)

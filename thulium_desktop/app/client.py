@@ -104,10 +104,11 @@ class EngineClient(QObject):
     ) -> None:
         """Show `specs` for this image: cached ones at once, the rest from a new job.
 
-        Any running job is cancelled first: the user has moved on.
+        A running job that already covers what is missing keeps running (clicking
+        through characters while integrated gradients refine must not restart it);
+        any other running job is cancelled: the user has moved on.
         """
-        self._drop_current()
-        model = self.model.name if self.model else ""
+        model = self._model_name()
         reading = self._readings.get((image_key, model)) if want_reading else None
         if reading is not None:
             self.readingReady.emit(reading)
@@ -118,9 +119,13 @@ class EngineClient(QObject):
                 missing.append(spec)
             else:
                 self.explained.emit(spec, cached)
-        if not missing and (reading is not None or not want_reading):
+        need_reading = want_reading and reading is None
+        if self._covers(image_key, missing, need_reading):
             return
-        job = Job(next(self._ids), image, image_key, tuple(missing), reading is None and want_reading)
+        self._drop_current()
+        if not missing and not need_reading:
+            return
+        job = Job(next(self._ids), image, image_key, tuple(missing), need_reading)
         self._pending[job.id] = job
         self._current = job
         self.jobStarted.emit()
@@ -138,6 +143,13 @@ class EngineClient(QObject):
         self._current.cancel.set()
         self._current = None
         return True
+
+    def _covers(self, image_key: str, specs: Sequence[MethodSpec], need_reading: bool) -> bool:
+        """Whether the running job will deliver everything still missing (and something is)."""
+        job = self._current
+        if job is None or job.image_key != image_key or not (specs or need_reading):
+            return False
+        return set(specs) <= set(job.specs) and (job.want_reading or not need_reading)
 
     def _is_current(self, job_id: int) -> bool:
         return self._current is not None and self._current.id == job_id

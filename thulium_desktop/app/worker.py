@@ -7,10 +7,11 @@ through queued signals (see `client.py`), and receives numpy arrays back.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,11 @@ log = logging.getLogger(__name__)
 #: Partial maps closer together than this are coalesced: the canvas cannot show more
 #: than a few updates per second anyway, and each one costs a GUI-thread repaint.
 PARTIAL_INTERVAL_S = 0.05
+#: Streaming methods run in about this many chunks (unless the engine's config fixes
+#: a batch size): enough partial maps to watch the map refine, and a cancel is
+#: noticed within one chunk.
+STREAM_CHUNKS = 8
+STREAMING_METHODS = ("integrated", "smoothgrad", "smoothgrad_sq", "vargrad")
 
 RecognizerFactory = Callable[[], Recognizer]
 EngineFactory = Callable[[Recognizer], Any]
@@ -122,9 +128,7 @@ class Worker(QObject):
         view, so they are handed to the GUI as an ordinary explanation.
         """
         spec = MethodSpec.build("attention", {})
-        exp = self._engine.explain(
-            job.image, config=SaliencyConfig(**spec.config_kwargs()), cancel=job.cancel.is_set
-        )
+        exp = self._engine.explain(job.image, config=self._config(spec), cancel=job.cancel.is_set)
         centres = attention_centres(exp.maps, exp.reading)
         self.readingReady.emit(job.id, ReadingInfo(exp.reading, centres))
         self.explained.emit(job.id, spec, exp)
@@ -142,12 +146,20 @@ class Worker(QObject):
 
         exp = self._engine.explain(
             job.image,
-            config=SaliencyConfig(**spec.config_kwargs()),
+            config=self._config(spec),
             tokens=None if spec.whole_reading else "all",
             on_partial=on_partial,
             cancel=job.cancel.is_set,
         )
         self.explained.emit(job.id, spec, exp)
+
+    def _config(self, spec: MethodSpec) -> SaliencyConfig:
+        """The spec over the engine's own config (which may fix batch size etc.)."""
+        config = replace(self._engine.config, **spec.config_kwargs())
+        if config.batch_size is None and spec.method in STREAMING_METHODS:
+            count = config.num_steps if spec.method == "integrated" else config.num_samples
+            config = replace(config, batch_size=max(1, math.ceil(count / STREAM_CHUNKS)))
+        return config
 
 
 def attention_centres(maps: np.ndarray, reading: Reading) -> np.ndarray:

@@ -1,0 +1,87 @@
+"""Starting the app: command line, QApplication, worker, window, screenshot mode."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from thulium_desktop.app.client import EngineClient
+from thulium_desktop.app.method_panel import METHOD_INFO
+from thulium_desktop.app.window import MainWindow
+from thulium_desktop.app.worker import RecognizerFactory
+
+ORGANIZATION = "Thulium"
+APPLICATION = "Thulium Desktop"
+#: Screenshot mode gives up (exit 1) when the job has not finished by then.
+SCREENSHOT_TIMEOUT_S = 300
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thulium-desktop",
+        description="See where a handwriting recognizer looked for each character it read.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="images or folders to open")
+    parser.add_argument("--model", metavar="NAME", help="bundled model to load (default: the default model)")
+    parser.add_argument("--method", choices=list(METHOD_INFO), help="explanation method to show first")
+    parser.add_argument("--token", type=int, metavar="N", help="character to select first (0-based; -1 = all)")
+    parser.add_argument("--screenshot", metavar="PNG", type=Path,
+                        help="wait for the map, save a screenshot of the window there and exit")
+    return parser
+
+
+def run_app(args: argparse.Namespace, recognizer_factory: RecognizerFactory, default_paths: Sequence[Path] = ()) -> int:
+    """Run the window until it closes (or, with --screenshot, until the map is shown).
+
+    `recognizer_factory` runs on the worker thread, so the window appears before the
+    model has finished loading.
+    """
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    client = EngineClient(recognizer_factory)
+    window = MainWindow(client, QSettings())
+    if args.method:
+        window.panel.set_method(args.method)
+    if args.token is not None:
+        window.select_token(args.token)
+    client.start()
+    window.show()
+    paths = args.paths or [str(p) for p in default_paths]
+    if paths and not window.open_paths(paths) and args.screenshot:
+        window.close()
+        return 1
+    if args.screenshot:
+        return _screenshot(app, window, args.screenshot)
+    app.exec()
+    return 0
+
+
+def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:
+    """Save the whole window once the requested map is final; 1 on failure or timeout."""
+    outcome = {"code": 1}
+
+    def save() -> None:
+        if window.isVisible():
+            app.processEvents()
+            outcome["code"] = 0 if window.grab().save(str(path)) else 1
+            if outcome["code"]:
+                print(f"could not write the screenshot {path}", file=sys.stderr)
+            window.close()
+
+    def fail(message: str) -> None:
+        print(message, file=sys.stderr)
+        window.close()
+
+    window.settled.connect(save)
+    window.client.jobFailed.connect(fail)
+    window.client.modelFailed.connect(fail)
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, lambda: fail("timed out waiting for the map"))
+    if window.isVisible():
+        app.exec()
+    return outcome["code"]

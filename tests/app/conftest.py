@@ -6,56 +6,15 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
-import threading  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
 import pytest  # noqa: E402
+from gui_helpers import WAIT_MS, Models  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
-from tiny_models import ALPHABET, tiny_crnn  # noqa: E402
 
 from thulium_desktop.app.client import EngineClient  # noqa: E402
 from thulium_desktop.app.window import MainWindow  # noqa: E402
 from thulium_desktop.app.worker import default_engine  # noqa: E402
-from thulium_desktop.models import CTCRecognizer  # noqa: E402
-from thulium_desktop.xai.saliency import Cancelled, SaliencyGenerator  # noqa: E402
-
-#: Generous: the CI machine is shared; a passing run takes a fraction of it.
-WAIT_MS = 20_000
-
-
-class Models:
-    """Builds the tiny recognizer on demand and remembers the instances (for hook checks)."""
-
-    def __init__(self) -> None:
-        self.built: list[CTCRecognizer] = []
-
-    def __call__(self) -> CTCRecognizer:
-        recognizer = CTCRecognizer(tiny_crnn(seed=3), ALPHABET, 32, name="tiny-crnn")
-        self.built.append(recognizer)
-        return recognizer
-
-
-class GatedEngine:
-    """The real engine, but every `explain` waits for `gate` first (polling cancel, as
-    the engine does between chunks), so tests control when a job finishes."""
-
-    def __init__(self, recognizer, honour_cancel: bool = True) -> None:
-        self.inner = SaliencyGenerator(recognizer)
-        self.config = self.inner.config
-        self.gate = threading.Event()
-        self.entered = threading.Event()
-        self.completed: list[str] = []
-        self.honour_cancel = honour_cancel
-
-    def explain(self, image, cancel=None, **kwargs):
-        self.entered.set()
-        while not self.gate.wait(0.005):
-            if self.honour_cancel and cancel is not None and cancel():
-                raise Cancelled("cancelled while gated")
-        exp = self.inner.explain(image, cancel=cancel if self.honour_cancel else None, **kwargs)
-        self.completed.append(exp.reading.text)
-        return exp
-
 
 @pytest.fixture
 def settings(tmp_path) -> QSettings:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import WAIT_MS
+from gui_helpers import WAIT_MS
 from PySide6.QtCore import QPoint, Qt
 
 from thulium_desktop.app.jobs import MethodSpec

@@ -170,13 +170,10 @@ class MethodPanel(QWidget):
         }
 
     def set_params(self, values: dict[str, Any]) -> None:
-        """Restore saved values (unknown or invalid ones are ignored) without emitting."""
-        self.blockSignals(True)
-        try:
-            for name, value in values.items():
-                self._set_field(name, value)
-        finally:
-            self.blockSignals(False)
+        """Restore saved values (unknown or invalid ones are ignored) without emitting:
+        the fields' own signals only reach the debounce timer, stopped here."""
+        for name, value in values.items():
+            self._set_field(name, value)
         self._debounce.stop()
 
     def _set_field(self, name: str, value: Any) -> None:

@@ -40,6 +40,8 @@ from thulium_desktop.app.timeline import ALL, ReadingLabel, TokenTimeline
 from thulium_desktop.app.worker import ModelInfo, ReadingInfo
 from thulium_desktop.io.images import IMAGE_SUFFIXES, ImageLoadError, load_image
 
+#: Unreadable files listed by name in one message; the rest are counted.
+MAX_PROBLEMS_SHOWN = 3
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
 
 
@@ -197,32 +199,42 @@ class MainWindow(QMainWindow):
         if not found:
             self.message.show_error("No images found in " + ", ".join(str(p) for p in paths))
             return False
-        files = FileList(found)
-        if not self._show_file(files, 0):
-            return False
-        self.files = files
-        return True
+        return self._open_readable(FileList(found), 0, 1)
 
     def step_image(self, delta: int) -> None:
-        """Page Up/Down; unreadable neighbours are skipped with a message."""
+        """Page Up/Down to the next readable image in that direction."""
         index = self.files.neighbour(delta)
-        while index is not None and not self._show_file(self.files, index):
-            index = index + delta if 0 <= index + delta < len(self.files.paths) else None
+        if index is not None:
+            self._open_readable(self.files, index, delta)
 
-    def _show_file(self, files: FileList, index: int) -> bool:
-        path = files.paths[index]
-        try:
-            image = load_image(path)
-        except ImageLoadError as exc:
-            self.message.show_error(str(exc))
-            return False
-        files.index = index
-        self.files = files
-        self.message.hide()
+    def _open_readable(self, files: FileList, index: int, delta: int) -> bool:
+        """Show the first image from `index` on (stepping by `delta`) that decodes;
+        each unreadable one is named in the message bar with the reason."""
+        problems: list[str] = []
+        while 0 <= index < len(files.paths):
+            try:
+                image = load_image(files.paths[index])
+            except ImageLoadError as exc:
+                problems.append(str(exc))
+                index += delta
+                continue
+            files.index = index
+            self.files = files
+            self._show_file(files.paths[index], image)
+            break
+        if problems:
+            shown = problems[:MAX_PROBLEMS_SHOWN]
+            if len(problems) > len(shown):
+                shown.append(f"… and {len(problems) - len(shown)} more")
+            self.message.show_error("\n".join(shown))
+        else:
+            self.message.hide()
+        return 0 <= index < len(files.paths)
+
+    def _show_file(self, path: Path, image: np.ndarray) -> None:
         self.recent.add(path)
         self.settings.setValue("files/last_dir", str(path.parent))
-        self.show_image(image, title=f"{path.name} ({files.position()})")
-        return True
+        self.show_image(image, title=f"{path.name} ({self.files.position()})")
 
     def show_image(self, image: np.ndarray, title: str = "") -> None:
         """Display an image array and ask for its reading and current map."""

@@ -102,9 +102,9 @@ def test_recent_files_and_choices_persist_across_windows(qtbot, make_window, set
     window = make_window()
     open_and_settle(qtbot, window, [image_folder / "a_gray.png"])
     open_and_settle(qtbot, window, [image_folder / "e_plain.bmp"])
+    window.panel.num_samples.setValue(3)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["smoothgrad"].click()
-    window.panel.num_samples.setValue(7)
     window.opacity.setValue(40)
     window.cmap_unsigned.setCurrentText("viridis")
     window.resize(720, 500)
@@ -118,7 +118,7 @@ def test_recent_files_and_choices_persist_across_windows(qtbot, make_window, set
         str((image_folder / "a_gray.png").resolve()),
     ]
     assert again.panel.method == "smoothgrad"
-    assert again.panel.num_samples.value() == 7
+    assert again.panel.num_samples.value() == 3
     assert again.opacity.value() == 40
     assert again.cmap_unsigned.currentText() == "viridis"
     assert (again.width(), again.height()) == size != (1280, 760)

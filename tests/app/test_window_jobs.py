@@ -18,7 +18,7 @@ def test_integrated_gradients_stream_partials_before_the_final_map(qtbot, window
     window.client.explained.connect(lambda spec, exp: events.append("final"))
     shown: list[np.ndarray] = []
     window.client.partial.connect(lambda *_: shown.append(window.canvas.view.map.copy()))
-    window.panel.num_steps.setValue(64)
+    window.panel.num_steps.setValue(16)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["integrated"].click()
     assert events[-1] == "final"

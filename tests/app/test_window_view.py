@@ -118,6 +118,8 @@ def test_opacity_slider_sets_the_map_opacity(window):
 
 
 def test_compare_view_shows_every_method_on_one_scale(qtbot, window):
+    window.panel.num_steps.setValue(8)
+    window.panel.num_samples.setValue(4)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel.compare.setChecked(True)
     assert window.compare_view.isVisible() and not window.canvas.isVisible()

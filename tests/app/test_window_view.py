@@ -32,7 +32,7 @@ def test_startup_shows_reading_and_first_attention_map(window, models):
     assert "Reads:" in window.reading_label.text()
     assert window.status.model.text() == "model: tiny-crnn"
     assert window.status.device.text() == "device: CPU"
-    assert window.canvas.colorbar.isVisible()
+    assert window.canvas.colorbar_shown
 
 
 def test_clicking_characters_changes_the_map(qtbot, window):

@@ -8,11 +8,11 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from thulium_desktop.app.colormaps import colormap
-from thulium_desktop.app.overlay import OverlayView, display_gray
+from thulium_desktop.app.overlay import COLORBAR_WIDTH, OverlayView, display_gray, make_colorbar
 
 BACKGROUND = "#26282b"
 #: Room the colorbar and margins take beside the image, in pixels.
-CHROME_WIDTH = 70
+CHROME_WIDTH = COLORBAR_WIDTH + 16
 MIN_HEIGHT = 160
 
 
@@ -30,12 +30,9 @@ class ImageCanvas(QWidget):
         self.graphics.ci.setContentsMargins(4, 4, 4, 4)
         self.view = OverlayView()
         self.graphics.addItem(self.view, row=0, col=0)
-        self.colorbar = pg.ColorBarItem(
-            values=(0, 1), colorMap=colormap("inferno"), interactive=False, width=14, colorMapMenu=False
-        )
-        self.colorbar.getAxis("right").setTextPen("#d0d0d0")
+        self.colorbar = make_colorbar()
         self.graphics.addItem(self.colorbar, row=0, col=1)
-        self.colorbar.setVisible(False)
+        self._show_colorbar(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -48,7 +45,7 @@ class ImageCanvas(QWidget):
     # -- content ---------------------------------------------------------------------
     def set_image(self, image: np.ndarray) -> None:
         self.view.set_image(display_gray(image))
-        self.colorbar.setVisible(False)
+        self._show_colorbar(False)
         self._fit_height()
 
     def resizeEvent(self, event) -> None:
@@ -67,14 +64,23 @@ class ImageCanvas(QWidget):
         self.view.set_map(values, levels, cmap, signed)
         self.colorbar.setColorMap(colormap(cmap))
         self.colorbar.setLevels(levels)
-        self.colorbar.setVisible(True)
+        self._show_colorbar(True)
 
     def clear_map(self) -> None:
         self.view.clear_map()
-        self.colorbar.setVisible(False)
+        self._show_colorbar(False)
 
     def set_opacity(self, opacity: float) -> None:
         self.view.set_opacity(opacity)
+
+    def _show_colorbar(self, shown: bool) -> None:
+        """Shown or hidden by opacity: hiding the item would collapse its layout cell, and
+        re-showing it lays the axis out one paint late (a grab would miss the labels)."""
+        self.colorbar.setOpacity(1.0 if shown else 0.0)
+
+    @property
+    def colorbar_shown(self) -> bool:
+        return self.colorbar.opacity() > 0
 
     def fit(self) -> None:
         """Ctrl+0: the whole image, as large as the canvas allows."""

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from thulium_desktop.app.canvas import BACKGROUND
 from thulium_desktop.app.colormaps import colormap, map_levels
 from thulium_desktop.app.method_panel import COMPARE_METHODS, METHOD_INFO
-from thulium_desktop.app.overlay import OverlayView, display_gray
+from thulium_desktop.app.overlay import OverlayView, display_gray, make_colorbar
 
 #: Images wider than this (width / height) are stacked in one column, others in a grid.
 WIDE = 2.5
@@ -31,8 +31,7 @@ class CompareView(QWidget):
         layout.addWidget(self.graphics)
         self.views: dict[str, OverlayView] = {}
         self.titles: dict[str, pg.LabelItem] = {}
-        self.colorbar = pg.ColorBarItem(values=(0, 1), interactive=False, width=14, colorMapMenu=False)
-        self.colorbar.getAxis("right").setTextPen("#d0d0d0")
+        self.colorbar = make_colorbar()
         self._columns = 0
 
     def _arrange(self, columns: int) -> None:

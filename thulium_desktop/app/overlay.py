@@ -9,10 +9,26 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from thulium_desktop.app.colormaps import heat_lut
+from thulium_desktop.app.colormaps import colormap, heat_lut
 from thulium_desktop.io.images import to_unit_gray
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+
+#: Wide enough for the bar and tick labels such as "-0.25" or "1e-05".
+COLORBAR_WIDTH = 58
+
+
+def make_colorbar() -> pg.ColorBarItem:
+    """A read-only colorbar whose tick labels read on the dark canvas."""
+    bar = pg.ColorBarItem(
+        values=(0, 1), colorMap=colormap("inferno"), interactive=False, width=14, colorMapMenu=False
+    )
+    axis = bar.getAxis("right")
+    axis.setTextPen("#d0d0d0")
+    axis.setWidth(COLORBAR_WIDTH - 18)  # fixed: auto-width lags one paint behind the labels
+    bar.setMinimumWidth(COLORBAR_WIDTH)
+    return bar
 
 
 def display_gray(image: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGroupBox,
+    QLabel,
     QMainWindow,
     QMenu,
     QSlider,
@@ -31,6 +32,7 @@ from thulium_desktop.app.canvas import ImageCanvas
 from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.colormaps import SIGNED_MAPS, UNSIGNED_MAPS, map_levels
 from thulium_desktop.app.compare_view import CompareView
+from thulium_desktop.app.details import progress_details, selection_details
 from thulium_desktop.app.files import FileList, RecentFiles, expand_paths
 from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
 from thulium_desktop.app.message_bar import MessageBar
@@ -67,6 +69,7 @@ class MainWindow(QMainWindow):
         self.reading: ReadingInfo | None = None
         self.results: dict[MethodSpec, object] = {}
         self.partials: dict[MethodSpec, np.ndarray] = {}
+        self.progress: dict[MethodSpec, tuple[int, int]] = {}
         self.pending_token: int | None = None
         self._saved_layer: str | None = None
         self.setWindowTitle("Thulium Desktop")
@@ -84,6 +87,8 @@ class MainWindow(QMainWindow):
         self.compare_view.hide()
         self.timeline = TokenTimeline(self._image_x_to_widget)
         self.reading_label = ReadingLabel()
+        self.details = QLabel()
+        self.details.setTextFormat(Qt.TextFormat.RichText)
         self.reading_label.show_status("Open an image (Ctrl+O) or drop one here.")
         self.message = MessageBar()
         left = QWidget()
@@ -95,6 +100,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.canvas, 1)
         column.addWidget(self.compare_view, 1)
         column.addWidget(self.timeline)
+        column.addWidget(self.details)
         column.addStretch(0)
         self.panel = MethodPanel()
         side = QWidget()
@@ -243,6 +249,7 @@ class MainWindow(QMainWindow):
         self.reading = None
         self.results.clear()
         self.partials.clear()
+        self.progress.clear()
         self.setWindowTitle(f"Thulium Desktop — {title}" if title else "Thulium Desktop")
         self.canvas.set_image(image)
         self.compare_view.set_image(image)
@@ -326,6 +333,18 @@ class MainWindow(QMainWindow):
             self._refresh_compare()
         else:
             self._refresh_single()
+        self._refresh_details()
+
+    def _refresh_details(self) -> None:
+        spec = self.current_spec()
+        exp = self.results.get(spec)
+        index = self.timeline.current
+        if exp is not None and (exp.whole_reading or 0 <= index < len(exp.tokens)):
+            self.details.setText(selection_details(spec, exp, index))
+        elif spec in self.progress:
+            self.details.setText(progress_details(spec, *self.progress[spec]))
+        else:
+            self.details.clear()
 
     def _refresh_single(self) -> None:
         values, signed = self._maps_for(self.current_spec())
@@ -415,6 +434,7 @@ class MainWindow(QMainWindow):
     @Slot(object, object, int, int)
     def _on_partial(self, spec: MethodSpec, maps: np.ndarray, done: int, total: int) -> None:
         self.partials[spec] = maps
+        self.progress[spec] = (done, total)
         self.status.set_busy(done, total)
         self._refresh()
 
@@ -422,6 +442,7 @@ class MainWindow(QMainWindow):
     def _on_explained(self, spec: MethodSpec, explanation: object) -> None:
         self.results[spec] = explanation
         self.partials.pop(spec, None)
+        self.progress.pop(spec, None)
         self._refresh()
 
     @Slot()

@@ -1,0 +1,49 @@
+"""Starting the app from the command line, including the scripted screenshot mode."""
+
+from __future__ import annotations
+
+import cv2
+import pytest
+from PySide6.QtCore import QSettings
+
+from thulium_desktop.app.launch import build_parser, run_app
+
+
+@pytest.fixture
+def user_settings(tmp_path, monkeypatch):
+    """Keep QSettings() away from the real user's configuration."""
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "config"))
+    return tmp_path / "config"
+
+
+def test_screenshot_mode_waits_for_the_map_saves_the_window_and_exits_0(
+    qapp, tmp_path, user_settings, models, word_image
+):
+    image_path = tmp_path / "word.png"
+    cv2.imwrite(str(image_path), word_image)
+    out = tmp_path / "shot.png"
+    args = build_parser().parse_args([str(image_path), "--method", "gradient", "--token", "2",
+                                      "--screenshot", str(out)])
+    assert run_app(args, models) == 0
+    import shutil; shutil.copy(out, "/tmp/launch_shot.png")
+    shot = cv2.imread(str(out))
+    assert shot is not None and shot.shape[0] > 300 and shot.shape[1] > 600
+    assert shot.std() > 10  # a real window, not a blank grab
+    saved = QSettings()
+    assert saved.value("method") == "gradient"
+
+
+def test_screenshot_mode_exits_1_when_the_image_cannot_be_read(qapp, tmp_path, user_settings, models):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    args = build_parser().parse_args([str(bad), "--screenshot", str(tmp_path / "shot.png")])
+    assert run_app(args, models) == 1
+    assert not (tmp_path / "shot.png").exists()
+
+
+def test_the_parser_knows_every_method_and_rejects_others():
+    assert build_parser().parse_args(["--method", "smoothgrad_sq"]).method == "smoothgrad_sq"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--method", "lime"])
+    assert build_parser().parse_args(["a.png", "b"]).paths == ["a.png", "b"]

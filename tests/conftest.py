@@ -9,8 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One intra-op thread: on the 2-core CI machine more threads than cores make OpenMP
+# spin-wait against the Qt event loop and each other (measured: 8x slower under load).
+torch.set_num_threads(1)
 sys.path.insert(0, str(Path(__file__).parent))
 
 from tiny_models import ALPHABET, tiny_crnn  # noqa: E402

@@ -138,6 +138,12 @@ class CTCRecognizer:
             mask[t, start:stop] = 1
         return mask
 
+    def label_of(self, char: str) -> int:
+        """The class index of one alphabet character (to score a character not read)."""
+        if len(char) != 1 or char not in self.alphabet:
+            raise ValueError(f"{char!r} is not in the model's alphabet")
+        return self._classes[self.alphabet.index(char)]
+
     def attention(self, x: torch.Tensor, reading: Reading) -> torch.Tensor:
         """`[T, 1, frames]`: each character's class posterior per frame, as a column profile.
 

@@ -56,6 +56,19 @@ class Prepared:
             flat = F.interpolate(flat, size=self.image_size, mode="bilinear", align_corners=False)
         return flat.reshape(*lead, *self.image_size)
 
+    def from_image(self, maps: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """The inverse of `to_image`: maps `[..., H, W]` on image pixels laid onto the model
+        input `[..., Hm, Wm]` (bilinear; zero over the padding)."""
+        t = torch.as_tensor(maps, device=self.tensor.device)
+        lead = t.shape[:-2]
+        flat = t.reshape(-1, 1, *t.shape[-2:]).to(self.tensor.dtype)
+        top, left, height, width = self.content
+        if (height, width) != tuple(flat.shape[-2:]):
+            flat = F.interpolate(flat, size=(height, width), mode="bilinear", align_corners=False)
+        out = flat.new_zeros(flat.shape[0], 1, *self.model_size)
+        out[..., top : top + height, left : left + width] = flat
+        return out.reshape(*lead, *self.model_size)
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -104,6 +117,9 @@ class Recognizer(Protocol):
 
     def cam_layer(self) -> nn.Module | None:
         """The default GradCAM layer: the last spatial feature map after its nonlinearity."""
+
+    # Optional: `label_of(char: str) -> int`, the class index of a character, lets the
+    # engine score a character the model did not read (contrastive explanations).
 
 
 def model_device(module: nn.Module) -> torch.device:

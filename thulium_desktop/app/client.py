@@ -109,8 +109,8 @@ class EngineClient(QObject):
         any other running job is cancelled: the user has moved on.
         """
         model = self._model_name()
-        reading = self._readings.get((image_key, model)) if want_reading else None
-        if reading is not None:
+        reading = self._readings.get((image_key, model))
+        if reading is not None and want_reading:
             self.readingReady.emit(reading)
         missing = []
         for spec in specs:
@@ -125,7 +125,8 @@ class EngineClient(QObject):
         self._drop_current()
         if not missing and not need_reading:
             return
-        job = Job(next(self._ids), image, image_key, tuple(missing), need_reading)
+        known = reading.reading if reading is not None else None
+        job = Job(next(self._ids), image, image_key, tuple(missing), need_reading, known)
         self._pending[job.id] = job
         self._current = job
         self.jobStarted.emit()

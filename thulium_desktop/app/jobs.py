@@ -84,13 +84,15 @@ def image_key(image: np.ndarray) -> str:
 @dataclass
 class Job:
     """A unit of work for the worker: read the image (optionally) and explain it under
-    each spec in turn. `cancel` is set by the GUI thread, polled by the engine."""
+    each spec in turn. `cancel` is set by the GUI thread, polled by the engine.
+    `reading`, when the GUI already has it, spares the engine a forward pass per spec."""
 
     id: int
     image: np.ndarray
     image_key: str
     specs: tuple[MethodSpec, ...]
     want_reading: bool
+    reading: Any = None
     cancel: threading.Event = field(default_factory=threading.Event)
 
 

@@ -108,10 +108,10 @@ class Worker(QObject):
             return
         started = time.perf_counter()
         try:
-            skip = self._read(job) if job.want_reading else None
+            reading, skip = self._read(job) if job.want_reading else (job.reading, None)
             for spec in job.specs:
                 if spec != skip:
-                    self._explain(job, spec)
+                    self._explain(job, spec, reading)
         except Cancelled:
             self.cancelled.emit(job.id)
             return
@@ -121,7 +121,7 @@ class Worker(QObject):
             return
         self.finished.emit(job.id, time.perf_counter() - started)
 
-    def _read(self, job: Job) -> MethodSpec:
+    def _read(self, job: Job) -> tuple[Reading, MethodSpec]:
         """Read the image and locate each character by its attention centre.
 
         The attention maps are a by-product worth keeping: they are also the default
@@ -132,9 +132,9 @@ class Worker(QObject):
         centres = attention_centres(exp.maps, exp.reading)
         self.readingReady.emit(job.id, ReadingInfo(exp.reading, centres))
         self.explained.emit(job.id, spec, exp)
-        return spec
+        return exp.reading, spec
 
-    def _explain(self, job: Job, spec: MethodSpec) -> None:
+    def _explain(self, job: Job, spec: MethodSpec, reading: Reading | None) -> None:
         last = [0.0]
 
         def on_partial(maps: np.ndarray, done: int, total: int) -> None:
@@ -150,6 +150,7 @@ class Worker(QObject):
             tokens=None if spec.whole_reading else "all",
             on_partial=on_partial,
             cancel=job.cancel.is_set,
+            reading=reading,
         )
         self.explained.emit(job.id, spec, exp)
 

@@ -1,5 +1,7 @@
 """Heatmap colouring for the canvas and the compare view.
 
+Names are matplotlib's, so the exported figures (render layer) use the same maps.
+
 Low saliency must leave the handwriting visible, so the lookup tables carry an
 alpha ramp: transparent where the map is ~0 (or ~0 for signed maps, the centre of
 the diverging scale), opaque where it is strong.
@@ -12,10 +14,10 @@ from functools import lru_cache
 import numpy as np
 import pyqtgraph as pg
 
-#: Perceptually uniform maps for unsigned saliency (first = default).
-UNSIGNED_MAPS = ("inferno", "viridis", "magma", "plasma", "cividis", "turbo")
-#: Diverging maps for signed saliency, centred on zero (first = default).
-SIGNED_MAPS = ("CET-D1A", "CET-D1", "CET-D3", "CET-D9")
+#: Perceptually uniform maps for unsigned saliency (first = default, as in exported figures).
+UNSIGNED_MAPS = ("viridis", "inferno", "magma", "plasma", "cividis")
+#: Diverging maps for signed saliency, centred on zero (first = default, as in exported figures).
+SIGNED_MAPS = ("RdBu_r", "coolwarm", "PuOr_r", "bwr")
 
 #: Alpha reaches full opacity at this fraction of the map's range.
 ALPHA_SATURATION = 0.6
@@ -23,8 +25,10 @@ ALPHA_SATURATION = 0.6
 
 @lru_cache(maxsize=None)
 def colormap(name: str) -> pg.ColorMap:
-    """pyqtgraph reads its maps from disk; a click must not."""
-    return pg.colormap.get(name)
+    """A matplotlib colormap by name, so the screen shows what an exported figure will.
+
+    Cached: building it from matplotlib takes milliseconds a click must not spend."""
+    return pg.colormap.get(name, source="matplotlib")
 
 
 @lru_cache(maxsize=32)

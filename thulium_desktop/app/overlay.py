@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from thulium_desktop.app.colormaps import colormap, heat_lut
+from thulium_desktop.app.colormaps import UNSIGNED_MAPS, colormap, heat_lut
 from thulium_desktop.io.images import to_unit_gray
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
@@ -22,7 +22,7 @@ COLORBAR_WIDTH = 58
 def make_colorbar() -> pg.ColorBarItem:
     """A read-only colorbar whose tick labels read on the dark canvas."""
     bar = pg.ColorBarItem(
-        values=(0, 1), colorMap=colormap("inferno"), interactive=False, width=14, colorMapMenu=False
+        values=(0, 1), colorMap=colormap(UNSIGNED_MAPS[0]), interactive=False, width=14, colorMapMenu=False
     )
     axis = bar.getAxis("right")
     axis.setTextPen("#d0d0d0")

@@ -9,7 +9,8 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from thulium_desktop.app.canvas import BACKGROUND
 from thulium_desktop.app.colormaps import colormap, map_levels
-from thulium_desktop.app.method_panel import COMPARE_METHODS, METHOD_INFO
+from thulium_desktop.app.jobs import METHOD_INFO
+from thulium_desktop.app.method_panel import COMPARE_METHODS
 from thulium_desktop.app.overlay import OverlayView, display_gray, make_colorbar
 
 #: Images wider than this (width / height) are stacked in one column, others in a grid.

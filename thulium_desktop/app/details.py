@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 
 from thulium_desktop.app.jobs import MethodSpec
-from thulium_desktop.app.method_panel import METHOD_INFO
+from thulium_desktop.app.jobs import METHOD_INFO
 from thulium_desktop.app.timeline import shown_char
 
 

@@ -27,6 +27,17 @@ METHOD_FIELDS: dict[str, tuple[str, ...]] = {
     "gradcam": ("layer", "normalize", "score"),
 }
 
+#: Methods in the order the panel lists them, with their labels and a one-line "what".
+METHOD_INFO: dict[str, tuple[str, str]] = {
+    "attention": ("Attention", "Where the model looked for the character (no gradients)."),
+    "gradient": ("Gradient", "Which pixels change the character's score most, locally."),
+    "integrated": ("Integrated gradients", "Gradients summed along a path from a blank baseline."),
+    "smoothgrad": ("SmoothGrad", "Gradient averaged over noisy copies of the image."),
+    "smoothgrad_sq": ("SmoothGrad²", "Mean squared gradient over noisy copies."),
+    "vargrad": ("VarGrad", "Variance of the gradient over noisy copies."),
+    "gradcam": ("GradCAM", "Feature-map evidence at a convolutional layer, upsampled."),
+}
+
 #: Defaults of the parameters the panel offers (SaliencyConfig's own defaults).
 DEFAULT_PARAMS: dict[str, Any] = {
     "num_steps": 50,

@@ -12,7 +12,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from thulium_desktop.app.client import EngineClient
-from thulium_desktop.app.method_panel import METHOD_INFO
+from thulium_desktop.app.jobs import METHOD_INFO
 from thulium_desktop.app.window import MainWindow
 from thulium_desktop.app.worker import RecognizerFactory
 

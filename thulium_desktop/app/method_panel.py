@@ -25,18 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from thulium_desktop.app.jobs import DEFAULT_PARAMS, METHOD_FIELDS
+from thulium_desktop.app.jobs import DEFAULT_PARAMS, METHOD_FIELDS, METHOD_INFO
 
-#: Methods in the order the panel lists them, with their labels and a one-line "what".
-METHOD_INFO: dict[str, tuple[str, str]] = {
-    "attention": ("Attention", "Where the model looked for the character (no gradients)."),
-    "gradient": ("Gradient", "Which pixels change the character's score most, locally."),
-    "integrated": ("Integrated gradients", "Gradients summed along a path from a blank baseline."),
-    "smoothgrad": ("SmoothGrad", "Gradient averaged over noisy copies of the image."),
-    "smoothgrad_sq": ("SmoothGrad²", "Mean squared gradient over noisy copies."),
-    "vargrad": ("VarGrad", "Variance of the gradient over noisy copies."),
-    "gradcam": ("GradCAM", "Feature-map evidence at a convolutional layer, upsampled."),
-}
 #: The five methods shown side by side in the Compare view.
 COMPARE_METHODS = ("attention", "gradient", "integrated", "smoothgrad", "gradcam")
 INTEGRATION_RULES = ("gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left", "riemann_right")

@@ -33,6 +33,8 @@ from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.colormaps import SIGNED_MAPS, UNSIGNED_MAPS, map_levels
 from thulium_desktop.app.compare_view import CompareView
 from thulium_desktop.app.details import progress_details, selection_details
+from thulium_desktop.app.export import ExportContent, ExportPlan, write_export
+from thulium_desktop.app.export_dialog import ExportDialog
 from thulium_desktop.app.files import FileList, RecentFiles, expand_paths
 from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
 from thulium_desktop.app.message_bar import MessageBar
@@ -57,6 +59,7 @@ class MainWindow(QMainWindow):
     """Thulium Desktop's window. `settled` fires when what was asked for is on screen."""
 
     settled = Signal()
+    exported = Signal(list)  # the paths written
 
     def __init__(self, client: EngineClient, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,6 +74,7 @@ class MainWindow(QMainWindow):
         self.partials: dict[MethodSpec, np.ndarray] = {}
         self.progress: dict[MethodSpec, tuple[int, int]] = {}
         self.pending_token: int | None = None
+        self.pending_export: ExportPlan | None = None
         self._saved_layer: str | None = None
         self.setWindowTitle("Thulium Desktop")
         self.setAcceptDrops(True)
@@ -247,6 +251,7 @@ class MainWindow(QMainWindow):
         self.image = image
         self.image_key = image_key(image)
         self.reading = None
+        self.pending_export = None
         self.results.clear()
         self.partials.clear()
         self.progress.clear()
@@ -306,12 +311,22 @@ class MainWindow(QMainWindow):
         return [self.current_spec()]
 
     def _request(self, want_reading: bool = False) -> None:
+        """Ask for what the view (and a pending export) needs; settle when all is cached."""
         if self.image is None:
             return
-        self.client.request(self.image, self.image_key, self._wanted_specs(), want_reading)
+        specs = self._wanted_specs()
+        if self.pending_export is not None:
+            specs += self._export_specs(self.pending_export.kind)
+        self.client.request(self.image, self.image_key, list(dict.fromkeys(specs)), want_reading)
         self._refresh()
         if not self.client.busy:
-            self.settled.emit()
+            self._settle()
+
+    def _settle(self) -> None:
+        """Everything asked for is here: finish a pending export, then say so."""
+        if self.pending_export is not None:
+            self._finish_export()
+        self.settled.emit()
 
     def _maps_for(self, spec: MethodSpec) -> tuple[np.ndarray | None, bool]:
         """The map of the selected character under `spec` (final, else the latest
@@ -453,11 +468,12 @@ class MainWindow(QMainWindow):
     def _on_job_finished(self, seconds: float) -> None:
         self.status.set_idle()
         self.status.set_last_time(seconds)
-        self.settled.emit()
+        self._settle()
 
     @Slot(str)
     def _on_job_failed(self, message: str) -> None:
         self.status.set_idle()
+        self.pending_export = None
         self.message.show_error(f"Computing the map failed: {message}")
         if self.reading is None:
             self.reading_label.show_status("The image could not be read by the model.")
@@ -465,11 +481,62 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_job_cancelled(self) -> None:
         self.status.set_idle()
+        self.pending_export = None
         self.status.showMessage("Cancelled", 3000)
 
     # -- export ----------------------------------------------------------------------
     def export_dialog(self) -> None:
-        self.message.show_error("Export is not available yet.")
+        """Ctrl+E: ask what to export, then export it (computing missing maps first)."""
+        if self.image is None or self.reading is None:
+            self.message.show_error("Open an image and wait for its reading before exporting.")
+            return
+        folder = Path(str(self.settings.value("export/dir", self._last_dir())))
+        stem = self.files.current.stem if self.files.current else "explanation"
+        kind = "compare" if self.panel.compare.isChecked() else str(self.settings.value("export/kind", "view"))
+        dialog = ExportDialog(folder / f"{stem}.{self.panel.method}", str(self.settings.value("export/format", "png")),
+                              kind, self)
+        if dialog.exec() == ExportDialog.DialogCode.Accepted:
+            plan = dialog.plan()
+            self.settings.setValue("export/dir", str(plan.path.parent))
+            self.settings.setValue("export/format", plan.path.suffix.lstrip("."))
+            self.settings.setValue("export/kind", plan.kind)
+            self.export(plan)
+
+    def export(self, plan: ExportPlan) -> None:
+        """Export now if every map the figure needs is computed, else once it is."""
+        self.pending_export = plan
+        if any(s not in self.results for s in self._export_specs(plan.kind)):
+            self.status.showMessage("Computing the maps to export…")
+        self._request()
+
+    def _export_specs(self, kind: str) -> list[MethodSpec]:
+        if kind == "compare":
+            return [self.current_spec(m) for m in COMPARE_METHODS]
+        if kind == "grid":
+            return [MethodSpec.build(self.panel.method, self.panel.params())]
+        return [self.current_spec()]
+
+    def _finish_export(self) -> None:
+        plan, self.pending_export = self.pending_export, None
+        specs = self._export_specs(plan.kind)
+        if any(s not in self.results for s in specs):
+            self.message.show_error(f"Export to {plan.path} stopped: its maps were not computed.")
+            return
+        index = -1 if plan.kind != "grid" and self.timeline.current == ALL else max(self.timeline.current, 0)
+        content = ExportContent(
+            self.image,
+            {s.method: self.results[s] for s in specs},
+            index,
+            (self.cmap_unsigned.currentText(), self.cmap_signed.currentText()),
+            str(self.files.current or ""),
+        )
+        try:
+            written = write_export(plan, content)
+        except (OSError, ValueError) as exc:
+            self.message.show_error(f"Export to {plan.path} failed: {exc}")
+            return
+        self.status.showMessage("Exported " + ", ".join(p.name for p in written), 8000)
+        self.exported.emit(written)
 
     # -- settings --------------------------------------------------------------------
     def _save_choices(self) -> None:

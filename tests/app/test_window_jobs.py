@@ -108,3 +108,12 @@ def test_revisiting_a_method_is_served_from_the_cache(qtbot, window):
         window.panel._buttons["gradient"].click()
     assert started == []
     assert not window.client.busy
+
+
+def test_an_exception_in_a_gui_slot_becomes_a_message(window, capsys):
+    try:
+        raise KeyError("lost in a slot")
+    except KeyError as exc:
+        window.report_unexpected(type(exc), exc, exc.__traceback__)
+    assert "KeyError" in window.message.text and "lost in a slot" in window.message.text
+    assert "Traceback" in capsys.readouterr().err

@@ -32,6 +32,10 @@ class ImageCanvas(QWidget):
         self.graphics.addItem(self.view, row=0, col=0)
         self.colorbar = make_colorbar()
         self.graphics.addItem(self.colorbar, row=0, col=1)
+        self.hint = pg.TextItem("Open an image (Ctrl+O) or drop one here", color="#9a9a9a", anchor=(0.5, 0.5))
+        self.hint.setPos(0.5, 0.5)
+        self.view.addItem(self.hint)
+        self.view.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self._show_colorbar(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -44,6 +48,7 @@ class ImageCanvas(QWidget):
 
     # -- content ---------------------------------------------------------------------
     def set_image(self, image: np.ndarray) -> None:
+        self.hint.setVisible(False)
         self.view.set_image(display_gray(image))
         self._show_colorbar(False)
         self._fit_height()

@@ -57,6 +57,7 @@ def run_app(args: argparse.Namespace, recognizer_factory: RecognizerFactory, def
         window.select_token(args.token)
     client.start()
     window.show()
+    sys.excepthook = window.report_unexpected
     paths = args.paths or [str(p) for p in default_paths]
     if paths and not window.open_paths(paths) and args.screenshot:
         window.close()

@@ -66,7 +66,7 @@ class TokenTimeline(QWidget):
         self._confidences = np.zeros(0)
         self._centres = np.zeros(0)
         self._current = 0
-        self._placeholder = "Open an image to see what the model reads."
+        self._placeholder = "The characters the model reads will appear here, under where it read them."
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)

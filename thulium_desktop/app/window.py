@@ -8,6 +8,7 @@ and are drawn by `_refresh`. It never computes a map itself.
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QMenu,
     QSlider,
     QSplitter,
@@ -44,6 +46,16 @@ from thulium_desktop.app.timeline import ALL, ReadingLabel, TokenTimeline
 from thulium_desktop.app.worker import ModelInfo, ReadingInfo
 from thulium_desktop.io.images import IMAGE_SUFFIXES, ImageLoadError, load_image
 
+SHORTCUTS = (
+    ("Left / Right", "previous / next character (“all” is left of the first)"),
+    ("Page Up / Page Down", "previous / next image"),
+    ("Ctrl+O, Ctrl+Shift+O", "open images, open a folder"),
+    ("Ctrl+E", "export a figure"),
+    ("Ctrl+M", "compare all methods"),
+    ("Ctrl+0", "fit the image to the window"),
+    ("Esc", "cancel the running job"),
+    ("Wheel / drag", "zoom / pan; click the image to pick the character strongest there"),
+)
 #: Unreadable files listed by name in one message; the rest are counted.
 MAX_PROBLEMS_SHOWN = 3
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
@@ -93,7 +105,6 @@ class MainWindow(QMainWindow):
         self.reading_label = ReadingLabel()
         self.details = QLabel()
         self.details.setTextFormat(Qt.TextFormat.RichText)
-        self.reading_label.show_status("Open an image (Ctrl+O) or drop one here.")
         self.message = MessageBar()
         left = QWidget()
         column = QVBoxLayout(left)
@@ -174,6 +185,18 @@ class MainWindow(QMainWindow):
         compare.setShortcut("Ctrl+M")
         compare.toggled.connect(self.panel.compare.setChecked)
         self.panel.compare.toggled.connect(compare.setChecked)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+
+    def report_unexpected(self, exc_type: type[BaseException], exc: BaseException, tb) -> None:
+        """sys.excepthook while the window runs: an error in a slot becomes a message
+        (and a traceback on stderr) instead of passing unseen."""
+        traceback.print_exception(exc_type, exc, tb)
+        self.message.show_error(f"Unexpected error: {exc_type.__name__}: {exc}")
 
     def _action(self, menu: QMenu, text: str, shortcut, slot) -> QAction:
         action = menu.addAction(text)

@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
 from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from gui_helpers import WAIT_MS, Models  # noqa: E402
@@ -15,6 +16,16 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from thulium_desktop.app.client import EngineClient  # noqa: E402
 from thulium_desktop.app.window import MainWindow  # noqa: E402
 from thulium_desktop.app.worker import default_engine  # noqa: E402
+
+def pytest_collection_modifyitems(config, items):
+    """Any Qt warning fails an app test (as in pyqtgraph's suite), except the offscreen
+    platform's note that it cannot resize native windows."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.qt_log_level_fail("WARNING"))
+            item.add_marker(pytest.mark.qt_log_ignore("propagateSizeHints"))
+
 
 @pytest.fixture
 def settings(tmp_path) -> QSettings:

@@ -131,3 +131,16 @@ def test_compare_view_shows_every_method_on_one_scale(qtbot, window):
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         qtbot.mouseClick(window.timeline, Qt.MouseButton.LeftButton, pos=pos)
     assert window.timeline.current == 1
+
+
+def test_changing_a_parameter_recomputes_with_it(qtbot, window, models):
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel._buttons["gradcam"].click()
+    default = shown_map(window)
+    layers = [window.panel.layer.itemData(i) for i in range(window.panel.layer.count())]
+    assert layers[0] is None and "features.4" in layers
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel.layer.setCurrentIndex(layers.index("features.4"))
+    spec = MethodSpec.build("gradcam", {"layer": "features.4"})
+    assert window.results[spec].meta["params"]["layer"] == "features.4"
+    assert not np.array_equal(shown_map(window), default)

@@ -117,3 +117,21 @@ def test_an_exception_in_a_gui_slot_becomes_a_message(window, capsys):
         window.report_unexpected(type(exc), exc, exc.__traceback__)
     assert "KeyError" in window.message.text and "lost in a slot" in window.message.text
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_model_that_fails_to_load_is_reported_and_images_still_open(qtbot, settings, word_image):
+    from thulium_desktop.app.client import EngineClient
+    from thulium_desktop.app.window import MainWindow
+
+    def broken():
+        raise OSError("weights file truncated")
+
+    window = MainWindow(EngineClient(broken), settings)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.client.modelFailed, timeout=WAIT_MS):
+        window.client.start()
+    window.show_image(word_image, "minimum")
+    assert "weights file truncated" in window.message.text
+    assert window.status.model.text() == "no model"
+    assert window.canvas.view.image_size() == word_image.shape[:2] and not window.client.busy

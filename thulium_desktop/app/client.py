@@ -55,6 +55,7 @@ class EngineClient(QObject):
         super().__init__(parent)
         self.cache = cache if cache is not None else ResultCache()
         self.model: ModelInfo | None = None
+        self.model_error: str | None = None
         self._readings: OrderedDict[tuple[str, str], ReadingInfo] = OrderedDict()
         self._ids = itertools.count(1)
         self._pending: dict[int, Job] = {}
@@ -66,7 +67,7 @@ class EngineClient(QObject):
         self._thread.started.connect(self._worker.load)
         self._submit.connect(self._worker.run)
         self._worker.ready.connect(self._on_ready)
-        self._worker.loadFailed.connect(self.modelFailed)
+        self._worker.loadFailed.connect(self._on_load_failed)
         self._worker.readingReady.connect(self._on_reading)
         self._worker.partial.connect(self._on_partial)
         self._worker.explained.connect(self._on_explained)
@@ -106,8 +107,11 @@ class EngineClient(QObject):
 
         A running job that already covers what is missing keeps running (clicking
         through characters while integrated gradients refine must not restart it);
-        any other running job is cancelled: the user has moved on.
+        any other running job is cancelled: the user has moved on. Without a model
+        nothing is asked (the window already says why).
         """
+        if self.model_error is not None:
+            return
         model = self._model_name()
         reading = self._readings.get((image_key, model))
         if reading is not None and want_reading:
@@ -163,6 +167,12 @@ class EngineClient(QObject):
     def _on_ready(self, info: ModelInfo) -> None:
         self.model = info
         self.modelReady.emit(info)
+
+    @Slot(str)
+    def _on_load_failed(self, message: str) -> None:
+        self.model_error = message
+        self._drop_current()
+        self.modelFailed.emit(message)
 
     @Slot(int, object)
     def _on_reading(self, job_id: int, info: ReadingInfo) -> None:

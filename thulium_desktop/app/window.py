@@ -478,6 +478,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object)
     def _on_explained(self, spec: MethodSpec, explanation: object) -> None:
+        if self.results.get(spec) is explanation:
+            return  # a cache hit for what is already here: `_request` redraws once
         self.results[spec] = explanation
         self.partials.pop(spec, None)
         self.progress.pop(spec, None)

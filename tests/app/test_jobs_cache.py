@@ -58,3 +58,14 @@ def test_cache_is_bounded_by_bytes_and_evicts_least_recently_used():
     assert cache.get(("huge",)) is None and cache.nbytes == 800
     cache.clear()
     assert len(cache) == 0 and cache.nbytes == 0
+
+
+@pytest.mark.parametrize("absolute", [True, False])
+def test_a_spec_knows_in_advance_whether_the_engine_signs_its_maps(recognizer, word_image, absolute):
+    from thulium_desktop.xai.saliency import SaliencyGenerator
+
+    engine = SaliencyGenerator(recognizer)
+    for method in METHODS:
+        spec = MethodSpec.build(method, {"absolute": absolute, "num_steps": 2, "num_samples": 2})
+        exp = engine.explain(word_image[:, :48], tokens=[0], config=SaliencyConfig(**spec.config_kwargs()))
+        assert spec.signed == exp.signed, method

@@ -105,8 +105,8 @@ def test_recent_files_and_choices_persist_across_windows(qtbot, make_window, set
     window.panel.num_samples.setValue(3)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["smoothgrad"].click()
-    window.opacity.setValue(40)
-    window.cmap_unsigned.setCurrentText("magma")
+    window.display.opacity.setValue(40)
+    window.display.cmap_unsigned.setCurrentText("magma")
     window.resize(720, 500)
     size = (window.width(), window.height())
     window.close()
@@ -119,8 +119,8 @@ def test_recent_files_and_choices_persist_across_windows(qtbot, make_window, set
     ]
     assert again.panel.method == "smoothgrad"
     assert again.panel.num_samples.value() == 3
-    assert again.opacity.value() == 40
-    assert again.cmap_unsigned.currentText() == "magma"
+    assert again.display.opacity.value() == 40
+    assert again.display.cmap_unsigned.currentText() == "magma"
     assert (again.width(), again.height()) == size != (1280, 760)
     again._fill_recent_menu()
     assert [a.data() for a in again.recent_menu.actions()][:1] == [str((image_folder / "e_plain.bmp").resolve())]

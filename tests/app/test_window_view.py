@@ -82,7 +82,7 @@ def test_unticking_absolute_gives_a_signed_map_on_a_diverging_scale(qtbot, windo
     assert values.min() < 0 < values.max()
     lo, hi = window.canvas.colorbar.levels()
     assert lo == -hi
-    assert window.canvas.colorbar.colorMap().name == window.cmap_signed.currentText()
+    assert window.canvas.colorbar.colorMap().name == window.display.cmap_signed.currentText()
 
 
 def test_clicking_the_image_selects_the_character_strongest_there(qtbot, window):
@@ -113,7 +113,7 @@ def test_fit_shows_the_whole_image_after_zooming(qtbot, window):
 
 
 def test_opacity_slider_sets_the_map_opacity(window):
-    window.opacity.setValue(30)
+    window.display.opacity.setValue(30)
     assert abs(window.canvas.view.heat.opacity() - 0.3) < 1e-6
 
 

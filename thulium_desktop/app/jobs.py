@@ -73,6 +73,12 @@ class MethodSpec:
         kept = tuple((name, merged[name]) for name in METHOD_FIELDS[method])
         return cls(method, kept, whole_reading)
 
+    @property
+    def signed(self) -> bool:
+        """Whether the maps keep their sign (as the engine decides), known before any arrive."""
+        params = dict(self.params)
+        return "absolute" in params and not params["absolute"]
+
     def config_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `SaliencyConfig`, method included."""
         return {"method": self.method, **dict(self.params)}

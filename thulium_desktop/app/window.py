@@ -13,18 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
-    QFormLayout,
-    QGroupBox,
     QLabel,
     QMainWindow,
     QMessageBox,
     QMenu,
-    QSlider,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -32,8 +28,9 @@ from PySide6.QtWidgets import (
 
 from thulium_desktop.app.canvas import ImageCanvas
 from thulium_desktop.app.client import EngineClient
-from thulium_desktop.app.colormaps import SIGNED_MAPS, UNSIGNED_MAPS, map_levels
+from thulium_desktop.app.colormaps import map_levels
 from thulium_desktop.app.compare_view import CompareView
+from thulium_desktop.app.display_panel import DisplayPanel
 from thulium_desktop.app.details import progress_details, selection_details
 from thulium_desktop.app.export import ExportContent, ExportPlan, write_export
 from thulium_desktop.app.export_dialog import ExportDialog
@@ -59,12 +56,6 @@ SHORTCUTS = (
 #: Unreadable files listed by name in one message; the rest are counted.
 MAX_PROBLEMS_SHOWN = 3
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
-
-
-def spec_signed(spec: MethodSpec) -> bool:
-    """Whether a method's maps keep their sign, known before the first partial arrives."""
-    params = dict(spec.params)
-    return "absolute" in params and not params["absolute"]
 
 
 class MainWindow(QMainWindow):
@@ -122,7 +113,9 @@ class MainWindow(QMainWindow):
         side_column = QVBoxLayout(side)
         side_column.setContentsMargins(4, 6, 6, 6)
         side_column.addWidget(self.panel)
-        side_column.addWidget(self._build_display_box())
+        self.display = DisplayPanel()
+        self.display.changed.connect(self._refresh)
+        side_column.addWidget(self.display)
         side_column.addStretch(1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
@@ -145,25 +138,6 @@ class MainWindow(QMainWindow):
         """The timeline follows whichever view is showing (both span its width)."""
         view = self.compare_view if self.panel.compare.isChecked() else self.canvas
         return view.image_x_to_widget(x)
-
-    def _build_display_box(self) -> QGroupBox:
-        box = QGroupBox("Display")
-        form = QFormLayout(box)
-        self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=80)
-        self.opacity.setToolTip("How strongly the map covers the image")
-        self.opacity.valueChanged.connect(self._on_opacity)
-        self.cmap_unsigned = QComboBox()
-        self.cmap_unsigned.addItems(UNSIGNED_MAPS)
-        self.cmap_unsigned.setToolTip("Colormap for maps without sign (perceptually uniform)")
-        self.cmap_signed = QComboBox()
-        self.cmap_signed.addItems(SIGNED_MAPS)
-        self.cmap_signed.setToolTip("Diverging colormap for signed maps, white at zero")
-        for combo in (self.cmap_unsigned, self.cmap_signed):
-            combo.currentIndexChanged.connect(self._refresh)
-        form.addRow("Opacity", self.opacity)
-        form.addRow("Colormap", self.cmap_unsigned)
-        form.addRow("Signed", self.cmap_signed)
-        return box
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -356,7 +330,7 @@ class MainWindow(QMainWindow):
         partial), and whether it is signed."""
         exp = self.results.get(spec)
         maps = exp.maps if exp is not None else self.partials.get(spec)
-        signed = bool(exp.signed) if exp is not None else spec_signed(spec)
+        signed = bool(exp.signed) if exp is not None else spec.signed
         if maps is None or len(maps) == 0:
             return None, signed
         if spec.whole_reading:
@@ -389,9 +363,9 @@ class MainWindow(QMainWindow):
         if values is None:
             self.canvas.clear_map()
             return
-        cmap = self._cmap(signed)
+        cmap = self.display.cmap(signed)
         self.canvas.set_map(values, map_levels(values, signed), cmap, signed)
-        self.canvas.set_opacity(self.opacity.value() / 100)
+        self.canvas.set_opacity(self.display.alpha)
 
     def _refresh_compare(self) -> None:
         maps, any_signed = {}, False
@@ -399,10 +373,7 @@ class MainWindow(QMainWindow):
             values, signed = self._maps_for(self.current_spec(method))
             maps[method] = values
             any_signed |= signed and values is not None
-        self.compare_view.show_maps(maps, any_signed, self._cmap(any_signed), self.opacity.value() / 100)
-
-    def _cmap(self, signed: bool) -> str:
-        return (self.cmap_signed if signed else self.cmap_unsigned).currentText()
+        self.compare_view.show_maps(maps, any_signed, self.display.cmap(any_signed), self.display.alpha)
 
     # -- user actions ----------------------------------------------------------------
     @Slot(int)
@@ -419,12 +390,6 @@ class MainWindow(QMainWindow):
         self.canvas.setVisible(not on)
         self.compare_view.setVisible(on)
         self._request()
-
-    @Slot(int)
-    def _on_opacity(self, value: int) -> None:
-        self.canvas.set_opacity(value / 100)
-        if self.panel.compare.isChecked():
-            self._refresh_compare()
 
     @Slot(int, int)
     def _on_image_clicked(self, x: int, y: int) -> None:
@@ -552,7 +517,7 @@ class MainWindow(QMainWindow):
             self.image,
             {s.method: self.results[s] for s in specs},
             index,
-            (self.cmap_unsigned.currentText(), self.cmap_signed.currentText()),
+            (self.display.cmap(False), self.display.cmap(True)),
             str(self.files.current or ""),
         )
         try:
@@ -569,9 +534,7 @@ class MainWindow(QMainWindow):
         s.setValue("method", self.panel.method)
         for name, value in self.panel.params().items():
             s.setValue(f"params/{name}", "" if value is None else value)
-        s.setValue("view/opacity", self.opacity.value())
-        s.setValue("view/cmap_unsigned", self.cmap_unsigned.currentText())
-        s.setValue("view/cmap_signed", self.cmap_signed.currentText())
+        self.display.save(s)
 
     def _restore_settings(self) -> None:
         s = self.settings
@@ -595,9 +558,7 @@ class MainWindow(QMainWindow):
                 self.panel.set_method(method)
         finally:
             self.panel.blockSignals(False)
-        self.opacity.setValue(int(s.value("view/opacity", 80)))
-        self.cmap_unsigned.setCurrentText(str(s.value("view/cmap_unsigned", UNSIGNED_MAPS[0])))
-        self.cmap_signed.setCurrentText(str(s.value("view/cmap_signed", SIGNED_MAPS[0])))
+        self.display.restore(s)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Save the layout and choices, cancel any job and wait for the worker thread."""

@@ -38,7 +38,7 @@ def open_and_settle(qtbot, window, paths) -> bool:
 def test_a_folder_opens_every_format_and_pages_through_them(qtbot, make_window, image_folder):
     window = make_window()
     assert open_and_settle(qtbot, window, [image_folder])
-    names = [p.name for p in window.files.paths]
+    names = [p.name for p in window.browser.files.paths]
     assert names == ["a_gray.png", "b_colour.jpg", "c_alpha.png", "d_16bit.tif", "e_plain.bmp"]
     readings = [window.reading.reading.text]
     for _ in names[1:]:
@@ -46,14 +46,14 @@ def test_a_folder_opens_every_format_and_pages_through_them(qtbot, make_window, 
             qtbot.keyClick(window, Qt.Key.Key_PageDown)
         readings.append(window.reading.reading.text)
         assert window.canvas.view.map is not None
-    assert window.files.current.name == "e_plain.bmp"
+    assert window.browser.files.current.name == "e_plain.bmp"
     assert "(5/5)" in window.windowTitle()
     qtbot.keyClick(window, Qt.Key.Key_PageDown)  # past the end: stays
-    assert window.files.current.name == "e_plain.bmp"
+    assert window.browser.files.current.name == "e_plain.bmp"
     assert len(set(readings[:1] + readings[3:])) == 1  # lossless encodings read the same
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         qtbot.keyClick(window, Qt.Key.Key_PageUp)
-    assert window.files.current.name == "d_16bit.tif"
+    assert window.browser.files.current.name == "d_16bit.tif"
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_paging_skips_an_unreadable_neighbour_with_a_message(qtbot, make_window,
     open_and_settle(qtbot, window, [image_folder])
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         qtbot.keyClick(window, Qt.Key.Key_PageDown)
-    assert window.files.current.name == "c_alpha.png"
+    assert window.browser.files.current.name == "c_alpha.png"
     assert "b_colour.jpg" in window.message.text
 
 
@@ -95,7 +95,7 @@ def test_dropping_a_file_opens_it(qtbot, make_window, image_folder):
                        Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.dropEvent(event)
-    assert window.files.current.name == "c_alpha.png"
+    assert window.browser.files.current.name == "c_alpha.png"
 
 
 def test_recent_files_and_choices_persist_across_windows(qtbot, make_window, settings, models, image_folder):
@@ -113,7 +113,7 @@ def test_recent_files_and_choices_persist_across_windows(qtbot, make_window, set
 
     again = MainWindow(EngineClient(models), settings)
     qtbot.addWidget(again)
-    assert again.recent.paths()[:2] == [
+    assert again.browser.recent.paths()[:2] == [
         str((image_folder / "e_plain.bmp").resolve()),
         str((image_folder / "a_gray.png").resolve()),
     ]

@@ -34,14 +34,14 @@ from thulium_desktop.app.display_panel import DisplayPanel
 from thulium_desktop.app.details import progress_details, selection_details
 from thulium_desktop.app.export import ExportContent, ExportPlan, write_export
 from thulium_desktop.app.export_dialog import ExportDialog
-from thulium_desktop.app.files import FileList, RecentFiles, expand_paths
+from thulium_desktop.app.files import ImageBrowser
 from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
 from thulium_desktop.app.message_bar import MessageBar
 from thulium_desktop.app.method_panel import COMPARE_METHODS, MethodPanel
 from thulium_desktop.app.status_bar import JobStatusBar
 from thulium_desktop.app.timeline import ALL, ReadingLabel, TokenTimeline
 from thulium_desktop.app.worker import ModelInfo, ReadingInfo
-from thulium_desktop.io.images import IMAGE_SUFFIXES, ImageLoadError, load_image
+from thulium_desktop.io.images import IMAGE_SUFFIXES
 
 SHORTCUTS = (
     ("Left / Right", "previous / next character (“all” is left of the first)"),
@@ -53,8 +53,6 @@ SHORTCUTS = (
     ("Esc", "cancel the running job"),
     ("Wheel / drag", "zoom / pan; click the image to pick the character strongest there"),
 )
-#: Unreadable files listed by name in one message; the rest are counted.
-MAX_PROBLEMS_SHOWN = 3
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
 
 
@@ -68,8 +66,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.client = client
         self.settings = settings
-        self.recent = RecentFiles(settings)
-        self.files = FileList()
+        self.browser = ImageBrowser(settings, self)
+        self.browser.opened.connect(self._on_file_opened)
+        self.browser.problems.connect(self._on_file_problems)
         self.image: np.ndarray | None = None
         self.image_key = ""
         self.reading: ReadingInfo | None = None
@@ -200,48 +199,22 @@ class MainWindow(QMainWindow):
 
     # -- files -----------------------------------------------------------------------
     def open_paths(self, paths: Sequence[str | os.PathLike]) -> bool:
-        """Open files and folders; the first readable one is shown. False (and a
-        message) when nothing could be opened, with the current view left as it was."""
-        found = expand_paths(paths)
-        if not found:
-            self.message.show_error("No images found in " + ", ".join(str(p) for p in paths))
-            return False
-        return self._open_readable(FileList(found), 0, 1)
+        """Open files and folders; False (and a message) when none could be read."""
+        return self.browser.open_paths(paths)
 
     def step_image(self, delta: int) -> None:
-        """Page Up/Down to the next readable image in that direction."""
-        index = self.files.neighbour(delta)
-        if index is not None:
-            self._open_readable(self.files, index, delta)
+        self.browser.step(delta)
 
-    def _open_readable(self, files: FileList, index: int, delta: int) -> bool:
-        """Show the first image from `index` on (stepping by `delta`) that decodes;
-        each unreadable one is named in the message bar with the reason."""
-        problems: list[str] = []
-        while 0 <= index < len(files.paths):
-            try:
-                image = load_image(files.paths[index])
-            except ImageLoadError as exc:
-                problems.append(str(exc))
-                index += delta
-                continue
-            files.index = index
-            self.files = files
-            self._show_file(files.paths[index], image)
-            break
-        if problems:
-            shown = problems[:MAX_PROBLEMS_SHOWN]
-            if len(problems) > len(shown):
-                shown.append(f"… and {len(problems) - len(shown)} more")
-            self.message.show_error("\n".join(shown))
+    @Slot(object, object, str)
+    def _on_file_opened(self, path: Path, image: np.ndarray, position: str) -> None:
+        self.show_image(image, title=f"{path.name} ({position})")
+
+    @Slot(str)
+    def _on_file_problems(self, text: str) -> None:
+        if text:
+            self.message.show_error(text)
         else:
             self.message.hide()
-        return 0 <= index < len(files.paths)
-
-    def _show_file(self, path: Path, image: np.ndarray) -> None:
-        self.recent.add(path)
-        self.settings.setValue("files/last_dir", str(path.parent))
-        self.show_image(image, title=f"{path.name} ({self.files.position()})")
 
     def show_image(self, image: np.ndarray, title: str = "") -> None:
         """Display an image array and ask for its reading and current map."""
@@ -260,21 +233,18 @@ class MainWindow(QMainWindow):
         self._request(want_reading=True)
 
     def open_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self._last_dir(), IMAGE_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.browser.last_dir(), IMAGE_FILTER)
         if paths:
             self.open_paths(paths)
 
     def open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder", self._last_dir())
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", self.browser.last_dir())
         if folder:
             self.open_paths([folder])
 
-    def _last_dir(self) -> str:
-        return str(self.settings.value("files/last_dir", str(Path.home())))
-
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
-        paths = self.recent.paths()
+        paths = self.browser.recent.paths()
         for path in paths:
             action = self.recent_menu.addAction(path)
             action.setData(path)
@@ -480,8 +450,8 @@ class MainWindow(QMainWindow):
         if self.image is None or self.reading is None:
             self.message.show_error("Open an image and wait for its reading before exporting.")
             return
-        folder = Path(str(self.settings.value("export/dir", self._last_dir())))
-        stem = self.files.current.stem if self.files.current else "explanation"
+        folder = Path(str(self.settings.value("export/dir", self.browser.last_dir())))
+        stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
         kind = "compare" if self.panel.compare.isChecked() else str(self.settings.value("export/kind", "view"))
         dialog = ExportDialog(folder / f"{stem}.{self.panel.method}", str(self.settings.value("export/format", "png")),
                               kind, self)
@@ -518,7 +488,7 @@ class MainWindow(QMainWindow):
             {s.method: self.results[s] for s in specs},
             index,
             (self.display.cmap(False), self.display.cmap(True)),
-            str(self.files.current or ""),
+            str(self.browser.files.current or ""),
         )
         try:
             written = write_export(plan, content)

@@ -144,3 +144,16 @@ def test_changing_a_parameter_recomputes_with_it(qtbot, window, models):
     spec = MethodSpec.build("gradcam", {"layer": "features.4"})
     assert window.results[spec].meta["params"]["layer"] == "features.4"
     assert not np.array_equal(shown_map(window), default)
+
+
+def test_clicking_the_image_on_the_whole_reading_picks_a_character_by_attention(qtbot, window):
+    click_cell(qtbot, window, ALL)
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel._buttons["gradient"].click()
+    assert MethodSpec.build("gradient", window.panel.params()) not in window.results
+    maps = window.results[MethodSpec.build("attention", {})].maps
+    y, x = np.unravel_index(np.argmax(maps[1] - np.delete(maps, 1, axis=0).max(axis=0)), maps[1].shape)
+    pos = window.canvas.widget_pos_of_pixel(x + 0.5, y + 0.5).toPoint()
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        qtbot.mouseClick(window.canvas.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert window.timeline.current == 1

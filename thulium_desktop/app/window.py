@@ -363,9 +363,11 @@ class MainWindow(QMainWindow):
 
     @Slot(int, int)
     def _on_image_clicked(self, x: int, y: int) -> None:
-        """Select the character whose map is strongest at the clicked pixel."""
-        spec = MethodSpec.build(self.panel.method, self.panel.params())
-        exp = self.results.get(spec)
+        """Select the character whose map is strongest at the clicked pixel (under the
+        current method, or attention, always at hand, while that is not computed)."""
+        exp = self.results.get(MethodSpec.build(self.panel.method, self.panel.params())) or self.results.get(
+            MethodSpec.build("attention", {})
+        )
         if exp is None or len(exp.maps) == 0:
             return
         self.timeline.select(int(np.argmax(np.abs(exp.maps[:, y, x]))))

@@ -12,7 +12,8 @@ from thulium_desktop.app.jobs import MethodSpec
 from thulium_desktop.xai.saliency import SaliencyGenerator
 
 
-def test_integrated_gradients_stream_partials_before_the_final_map(qtbot, window):
+def test_integrated_gradients_stream_partials_before_the_final_map(qtbot, window, monkeypatch):
+    monkeypatch.setattr("thulium_desktop.app.worker.PARTIAL_INTERVAL_S", 0.0)  # every chunk, however fast
     events: list[str] = []
     window.client.partial.connect(lambda spec, maps, done, total: events.append(f"partial {done}/{total}"))
     window.client.explained.connect(lambda spec, exp: events.append("final"))
@@ -22,7 +23,7 @@ def test_integrated_gradients_stream_partials_before_the_final_map(qtbot, window
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["integrated"].click()
     assert events[-1] == "final"
-    assert sum(e.startswith("partial") for e in events[:-1]) >= 2, events
+    assert sum(e.startswith("partial") for e in events[:-1]) == 7, events  # 16 steps in 8 chunks
     final = window.canvas.view.map
     assert not np.array_equal(shown[0], final), "the canvas did not show the refining map"
 

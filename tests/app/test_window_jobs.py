@@ -136,3 +136,19 @@ def test_a_model_that_fails_to_load_is_reported_and_images_still_open(qtbot, set
     assert "weights file truncated" in window.message.text
     assert window.status.model.text() == "no model"
     assert window.canvas.view.image_size() == word_image.shape[:2] and not window.client.busy
+
+
+def test_a_model_without_attention_still_reads_and_explains(qtbot, make_window, word_image):
+    class NoAttention(SaliencyGenerator):
+        def explain(self, image, *args, config=None, **kwargs):
+            if config is not None and config.method == "attention":
+                raise ValueError("this model has no attention to show")
+            return super().explain(image, *args, config=config, **kwargs)
+
+    window = make_window(NoAttention)
+    window.panel.set_method("gradient")
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.show_image(word_image, "minimum")
+    centres = window.reading.centres
+    assert len(centres) == window.timeline.count > 0 and np.all(np.diff(centres) > 0)
+    assert window.canvas.view.map is not None and window.message.text == ""

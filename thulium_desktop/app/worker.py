@@ -82,7 +82,6 @@ class Worker(QObject):
         self._engine_factory = engine_factory
         self._torch_threads = torch_threads
         self._engine: Any = None
-        self._model_name = ""
 
     @Slot()
     def load(self) -> None:
@@ -95,11 +94,11 @@ class Worker(QObject):
             log.error("loading the model failed:\n%s", traceback.format_exc())
             self.loadFailed.emit(f"{type(exc).__name__}: {exc}")
             return
-        self._model_name = recognizer.name
         self.ready.emit(_model_info(recognizer))
 
     @Slot(object)
     def run(self, job: Job) -> None:
+        """Do one job, reporting through signals; a job cancelled while queued is skipped."""
         if job.cancel.is_set():
             self.cancelled.emit(job.id)
             return
@@ -121,16 +120,22 @@ class Worker(QObject):
             return
         self.finished.emit(job.id, time.perf_counter() - started)
 
-    def _read(self, job: Job) -> tuple[Reading, MethodSpec]:
+    def _read(self, job: Job) -> tuple[Reading, MethodSpec | None]:
         """Read the image and locate each character by its attention centre.
 
         The attention maps are a by-product worth keeping: they are also the default
         view, so they are handed to the GUI as an ordinary explanation.
         """
         spec = MethodSpec.build("attention", {})
-        exp = self._engine.explain(job.image, config=self._config(spec), cancel=job.cancel.is_set)
-        centres = attention_centres(exp.maps, exp.reading)
-        self.readingReady.emit(job.id, ReadingInfo(exp.reading, centres))
+        try:
+            exp = self._engine.explain(job.image, config=self._config(spec), cancel=job.cancel.is_set)
+        except ValueError:  # a model without attention: place characters by their alignment
+            reading = self._engine.read(job.image)
+            width = job.image.shape[1]
+            centres = np.array([span_centre(span, reading.n_frames, width) for span in reading.spans])
+            self.readingReady.emit(job.id, ReadingInfo(reading, centres))
+            return reading, None
+        self.readingReady.emit(job.id, ReadingInfo(exp.reading, attention_centres(exp.maps, exp.reading)))
         self.explained.emit(job.id, spec, exp)
         return exp.reading, spec
 
@@ -173,12 +178,14 @@ def attention_centres(maps: np.ndarray, reading: Reading) -> np.ndarray:
     mass = columns.sum(axis=1)
     xs = np.arange(width, dtype=np.float64) + 0.5
     centres = np.empty(len(reading), dtype=np.float64)
-    for t, (start, stop) in enumerate(reading.spans):
-        if mass[t] > 0:
-            centres[t] = float(columns[t] @ xs / mass[t])
-        else:
-            centres[t] = (start + stop) / 2 / max(reading.n_frames, 1) * width
+    for t, span in enumerate(reading.spans):
+        centres[t] = float(columns[t] @ xs / mass[t]) if mass[t] > 0 else span_centre(span, reading.n_frames, width)
     return centres
+
+
+def span_centre(span: tuple[int, int], n_frames: int, width: int) -> float:
+    """The middle of a character's alignment span, frames spread evenly over the width."""
+    return (span[0] + span[1]) / 2 / max(n_frames, 1) * width
 
 
 def _model_info(recognizer: Recognizer) -> ModelInfo:

@@ -6,6 +6,8 @@ import cv2
 import pytest
 from PySide6.QtCore import QSettings
 
+from thulium_desktop import app as app_package
+from thulium_desktop.app import launch
 from thulium_desktop.app.launch import build_parser, run_app
 
 
@@ -26,7 +28,6 @@ def test_screenshot_mode_waits_for_the_map_saves_the_window_and_exits_0(
     args = build_parser().parse_args([str(image_path), "--method", "gradient", "--token", "2",
                                       "--screenshot", str(out)])
     assert run_app(args, models) == 0
-    import shutil; shutil.copy(out, "/tmp/launch_shot.png")
     shot = cv2.imread(str(out))
     assert shot is not None and shot.shape[0] > 300 and shot.shape[1] > 600
     assert shot.std() > 10  # a real window, not a blank grab
@@ -47,3 +48,20 @@ def test_the_parser_knows_every_method_and_rejects_others():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--method", "lime"])
     assert build_parser().parse_args(["a.png", "b"]).paths == ["a.png", "b"]
+
+
+def test_main_opens_the_samples_on_the_named_model_when_no_path_is_given(
+    qapp, tmp_path, user_settings, models, word_image, monkeypatch
+):
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    cv2.imwrite(str(samples / "first.png"), word_image)
+    asked: list[str | None] = []
+    monkeypatch.setattr(launch, "SAMPLES_DIR", samples)
+    monkeypatch.setattr(launch.models, "load_model", lambda name=None: asked.append(name) or models(), raising=False)
+    out = tmp_path / "shot.png"
+    assert app_package.main(["--model", "some-reader", "--screenshot", str(out)]) == 0
+    assert asked == ["some-reader"]
+    assert cv2.imread(str(out)) is not None
+    assert QSettings().value("files/recent") in (str((samples / "first.png").resolve()),
+                                                 [str((samples / "first.png").resolve())])

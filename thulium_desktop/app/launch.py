@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from thulium_desktop import models
 from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.jobs import METHOD_INFO
 from thulium_desktop.app.window import MainWindow
@@ -20,6 +21,16 @@ ORGANIZATION = "Thulium"
 APPLICATION = "Thulium Desktop"
 #: Screenshot mode gives up (exit 1) when the job has not finished by then.
 SCREENSHOT_TIMEOUT_S = 300
+#: Opened at start when no path is given, so the first launch shows a real explanation.
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "samples"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`thulium-desktop [PATH...] [--model NAME] [--method M] [--token N] [--screenshot PNG]`;
+    the exit status (0 unless a scripted screenshot could not be made)."""
+    args = build_parser().parse_args(argv)
+    defaults = [SAMPLES_DIR] if SAMPLES_DIR.is_dir() else []
+    return run_app(args, lambda: models.load_model(args.model), defaults)
 
 
 def build_parser() -> argparse.ArgumentParser:

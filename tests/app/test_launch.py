@@ -35,12 +35,14 @@ def test_screenshot_mode_waits_for_the_map_saves_the_window_and_exits_0(
     assert saved.value("method") == "gradient"
 
 
-def test_screenshot_mode_exits_1_when_the_image_cannot_be_read(qapp, tmp_path, user_settings, models):
+def test_screenshot_mode_exits_1_when_there_is_no_readable_image(qapp, tmp_path, user_settings, models, capsys):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
-    args = build_parser().parse_args([str(bad), "--screenshot", str(tmp_path / "shot.png")])
-    assert run_app(args, models) == 1
-    assert not (tmp_path / "shot.png").exists()
+    for paths in ([str(bad)], []):
+        args = build_parser().parse_args([*paths, "--screenshot", str(tmp_path / "shot.png")])
+        assert run_app(args, models) == 1
+        assert not (tmp_path / "shot.png").exists()
+    assert "bad.png" in capsys.readouterr().err
 
 
 def test_the_parser_knows_every_method_and_rejects_others():

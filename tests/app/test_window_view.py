@@ -61,6 +61,10 @@ def test_arrow_keys_step_through_characters_and_stop_at_the_ends(qtbot, window):
     for _ in range(window.timeline.count + 3):
         qtbot.keyClick(window.timeline, Qt.Key.Key_Right)
     assert window.timeline.current == window.timeline.count - 1
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Home)
+    assert window.timeline.current == 0
+    qtbot.keyClick(window.timeline, Qt.Key.Key_End)
+    assert window.timeline.current == window.timeline.count - 1
 
 
 def test_method_switch_recomputes_and_shows_that_method(qtbot, window):

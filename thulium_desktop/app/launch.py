@@ -70,10 +70,12 @@ def run_app(args: argparse.Namespace, recognizer_factory: RecognizerFactory, def
     window.show()
     sys.excepthook = window.report_unexpected
     paths = args.paths or [str(p) for p in default_paths]
-    if paths and not window.open_paths(paths) and args.screenshot:
-        window.close()
-        return 1
+    opened = bool(paths) and window.open_paths(paths)
     if args.screenshot:
+        if not opened:
+            print(f"no image to show: {window.message.label.text() or 'give an image path'}", file=sys.stderr)
+            window.close()
+            return 1
         return _screenshot(app, window, args.screenshot)
     app.exec()
     return 0

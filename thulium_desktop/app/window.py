@@ -45,6 +45,7 @@ from thulium_desktop.io.images import IMAGE_SUFFIXES
 
 SHORTCUTS = (
     ("Left / Right", "previous / next character (“all” is left of the first)"),
+    ("Home / End", "first / last character"),
     ("Page Up / Page Down", "previous / next image"),
     ("Ctrl+O, Ctrl+Shift+O", "open images, open a folder"),
     ("Ctrl+E", "export a figure"),
@@ -181,6 +182,8 @@ class MainWindow(QMainWindow):
         for key, slot in (
             (Qt.Key.Key_Left, lambda: self.timeline.step(-1)),
             (Qt.Key.Key_Right, lambda: self.timeline.step(1)),
+            (Qt.Key.Key_Home, lambda: self.timeline.select(0)),
+            (Qt.Key.Key_End, lambda: self.timeline.select(self.timeline.count - 1)),
             (Qt.Key.Key_Escape, self.client.cancel),
         ):
             QShortcut(QKeySequence(key), self, slot)

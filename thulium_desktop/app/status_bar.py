@@ -23,6 +23,7 @@ class JobStatusBar(QStatusBar):
         self.cancel.setToolTip("Stop the running job (Esc)")
         self.cancel.clicked.connect(self.cancelRequested)
         self.last_time = QLabel()
+        self.last_time.setMinimumWidth(self.last_time.fontMetrics().horizontalAdvance("last job 999 ms") + 8)
         self.model = QLabel("loading model…")
         self.device = QLabel()
         for widget in (self.progress, self.cancel, self.last_time, self.model, self.device):

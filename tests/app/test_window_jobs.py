@@ -152,3 +152,19 @@ def test_a_model_without_attention_still_reads_and_explains(qtbot, make_window, 
     centres = window.reading.centres
     assert len(centres) == window.timeline.count > 0 and np.all(np.diff(centres) > 0)
     assert window.canvas.view.map is not None and window.message.text == ""
+
+
+def test_switching_the_model_reads_the_open_image_again(qtbot, window):
+    from tiny_models import ALPHABET, tiny_crnn
+
+    from thulium_desktop.models import CTCRecognizer
+
+    before = window.reading.reading.text
+    other = CTCRecognizer(tiny_crnn(seed=11), ALPHABET, 32, name="other-crnn")
+    expected = other.read(other.prepare(window.image).tensor).text
+    assert expected != before
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.switch_model(lambda: other)
+    assert window.status.model.text() == "model: other-crnn"
+    assert window.reading.reading.text == expected
+    assert window.results[MethodSpec.build("attention", {})].meta["model"] == "other-crnn"

@@ -43,6 +43,7 @@ class EngineClient(QObject):
     jobCancelled = Signal()
 
     _submit = Signal(object)
+    _load = Signal(object)
 
     def __init__(
         self,
@@ -60,11 +61,12 @@ class EngineClient(QObject):
         self._ids = itertools.count(1)
         self._pending: dict[int, Job] = {}
         self._current: Job | None = None
+        self._recognizer_factory = recognizer_factory
         self._thread = QThread()
         self._thread.setObjectName("thulium-worker")
-        self._worker = Worker(recognizer_factory, engine_factory, torch_threads)
+        self._worker = Worker(engine_factory, torch_threads)
         self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.load)
+        self._load.connect(self._worker.load)
         self._submit.connect(self._worker.run)
         self._worker.ready.connect(self._on_ready)
         self._worker.loadFailed.connect(self._on_load_failed)
@@ -77,7 +79,17 @@ class EngineClient(QObject):
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
+        """Start the worker thread and load the first model there."""
         self._thread.start()
+        self._load.emit(self._recognizer_factory)
+
+    def switch_model(self, recognizer_factory: RecognizerFactory) -> None:
+        """Load another model; `modelReady` (or `modelFailed`) follows. Until then no job
+        runs: results of the old model are still cached under its name."""
+        self._drop_current()
+        self.model = None
+        self.model_error = None
+        self._load.emit(recognizer_factory)
 
     def shutdown(self) -> None:
         """Cancel whatever runs, stop the thread and wait for it (closing must not hang

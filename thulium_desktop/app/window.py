@@ -223,14 +223,26 @@ class MainWindow(QMainWindow):
         """Display an image array and ask for its reading and current map."""
         self.image = image
         self.image_key = image_key(image)
+        self.setWindowTitle(f"Thulium Desktop — {title}" if title else "Thulium Desktop")
+        self.canvas.set_image(image)
+        self.compare_view.set_image(image)
+        self._read_again()
+
+    def switch_model(self, recognizer_factory) -> None:
+        """Load another model and have it read the open image (its jobs queue behind the load)."""
+        self.status.model.setText("loading model…")
+        self.client.switch_model(recognizer_factory)
+        if self.image is not None:
+            self._read_again()
+
+    def _read_again(self) -> None:
+        """Forget this image's reading and maps (new image, or new model) and ask anew."""
         self.reading = None
         self.pending_export = None
         self.results.clear()
         self.partials.clear()
         self.progress.clear()
-        self.setWindowTitle(f"Thulium Desktop — {title}" if title else "Thulium Desktop")
-        self.canvas.set_image(image)
-        self.compare_view.set_image(image)
+        self.canvas.clear_map()
         self.timeline.clear("Reading…")
         self.reading_label.show_status("Reading…")
         self._request(want_reading=True)

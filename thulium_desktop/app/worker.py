@@ -71,24 +71,20 @@ class Worker(QObject):
     failed = Signal(int, str)
     cancelled = Signal(int)
 
-    def __init__(
-        self,
-        recognizer_factory: RecognizerFactory,
-        engine_factory: EngineFactory = default_engine,
-        torch_threads: int = 1,
-    ) -> None:
+    def __init__(self, engine_factory: EngineFactory = default_engine, torch_threads: int = 1) -> None:
         super().__init__()
-        self._recognizer_factory = recognizer_factory
         self._engine_factory = engine_factory
         self._torch_threads = torch_threads
         self._engine: Any = None
 
-    @Slot()
-    def load(self) -> None:
-        """Build the model and engine in this thread, so the window appears at once."""
+    @Slot(object)
+    def load(self, recognizer_factory: RecognizerFactory) -> None:
+        """Build a model and its engine in this thread (so the window appears at once);
+        the previous model is dropped first, even when the new one fails to load."""
+        self._engine = None
         try:
             torch.set_num_threads(self._torch_threads)
-            recognizer = self._recognizer_factory()
+            recognizer = recognizer_factory()
             self._engine = self._engine_factory(recognizer)
         except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
             log.error("loading the model failed:\n%s", traceback.format_exc())

@@ -66,9 +66,12 @@ class ExportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
-        self.format.currentTextChanged.connect(lambda fmt: self.dpi.setEnabled(fmt == "PNG"))
+        self.format.currentTextChanged.connect(self._on_format)
         if fmt in FIGURE_FORMATS:
             self.format.setCurrentText(fmt.upper())
+
+    def _on_format(self, fmt: str) -> None:
+        self.dpi.setEnabled(fmt == "PNG")  # vector formats have no resolution
 
     @property
     def kind(self) -> str:

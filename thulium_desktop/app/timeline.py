@@ -11,7 +11,7 @@ import html
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
 
@@ -112,9 +112,23 @@ class TokenTimeline(QWidget):
         self.update()
         self.selected.emit(index)
 
-    def step(self, delta: int) -> None:
-        """Left/Right arrows: move through ALL, 0, 1, ... and stop at the ends."""
-        self.select(self._current + delta)
+    @Slot()
+    def step_back(self) -> None:
+        """Left arrow: towards ALL (left of the first character); stops there."""
+        self.select(self._current - 1)
+
+    @Slot()
+    def step_forward(self) -> None:
+        """Right arrow: towards the last character; stops there."""
+        self.select(self._current + 1)
+
+    @Slot()
+    def select_first(self) -> None:
+        self.select(0)
+
+    @Slot()
+    def select_last(self) -> None:
+        self.select(len(self._tokens) - 1)
 
     # -- geometry --------------------------------------------------------------------
     def cell_rect(self, index: int) -> QRectF:

@@ -146,8 +146,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        self._action(file_menu, "&Previous image", "PgUp", lambda: self.step_image(-1))
-        self._action(file_menu, "&Next image", "PgDown", lambda: self.step_image(1))
+        self._action(file_menu, "&Previous image", "PgUp", self.previous_image)
+        self._action(file_menu, "&Next image", "PgDown", self.next_image)
         file_menu.addSeparator()
         self._action(file_menu, "&Export…", "Ctrl+E", self.export_dialog)
         file_menu.addSeparator()
@@ -180,10 +180,10 @@ class MainWindow(QMainWindow):
 
     def _build_shortcuts(self) -> None:
         for key, slot in (
-            (Qt.Key.Key_Left, lambda: self.timeline.step(-1)),
-            (Qt.Key.Key_Right, lambda: self.timeline.step(1)),
-            (Qt.Key.Key_Home, lambda: self.timeline.select(0)),
-            (Qt.Key.Key_End, lambda: self.timeline.select(self.timeline.count - 1)),
+            (Qt.Key.Key_Left, self.timeline.step_back),
+            (Qt.Key.Key_Right, self.timeline.step_forward),
+            (Qt.Key.Key_Home, self.timeline.select_first),
+            (Qt.Key.Key_End, self.timeline.select_last),
             (Qt.Key.Key_Escape, self.client.cancel),
         ):
             QShortcut(QKeySequence(key), self, slot)
@@ -205,8 +205,13 @@ class MainWindow(QMainWindow):
         """Open files and folders; False (and a message) when none could be read."""
         return self.browser.open_paths(paths)
 
-    def step_image(self, delta: int) -> None:
-        self.browser.step(delta)
+    @Slot()
+    def previous_image(self) -> None:
+        self.browser.step(-1)
+
+    @Slot()
+    def next_image(self) -> None:
+        self.browser.step(1)
 
     @Slot(object, object, str)
     def _on_file_opened(self, path: Path, image: np.ndarray, position: str) -> None:

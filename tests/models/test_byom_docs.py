@@ -9,7 +9,7 @@ from pathlib import Path
 
 import cv2
 import torch
-from conftest import render_word
+from word_images import render_word
 
 from thulium_desktop import cli
 from thulium_desktop.models import open_described

@@ -91,3 +91,14 @@ def test_overlay_blends_by_alpha():
     assert (overlay(image, np.ones((4, 4)), scale, alpha=0.0) == 0).all()
     with pytest.raises(ValueError):
         overlay(image, np.ones((4, 4)), scale, alpha=1.5)
+
+
+def test_outlier_percentage_ends_the_scale_below_hot_pixels_and_says_so():
+    values = np.concatenate([np.linspace(0.0, 1.0, 999), [50.0]]).reshape(1, -1)
+    plain = shared_scale([values], signed=False)
+    clipped = shared_scale([values], signed=False, outlier_perc=1.0)
+    assert plain.vmax == 50.0 and plain.extend == "neither"
+    assert clipped.vmax == pytest.approx(1.0, abs=0.02) and clipped.extend == "max"
+    signed = shared_scale([values - 0.5, -values], signed=True, outlier_perc=1.0)
+    assert signed.vmin == -signed.vmax and signed.extend == "both"
+    assert shared_scale([values], signed=False, vmin=0.5).extend == "min"

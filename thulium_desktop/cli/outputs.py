@@ -30,6 +30,12 @@ from thulium_desktop.render import (
 from thulium_desktop.xai.saliency import Explanation
 
 
+#: Figures end their colour scale at the top 1% of values (the colorbar shows an arrow):
+#: gradient maps have a few extreme pixels that would otherwise wash everything else
+#: into the bottom colour. Captum's `visualize_image_attr` clips 2% by default.
+FIGURE_OUTLIER_PERC = 1.0
+
+
 @dataclass(frozen=True)
 class OutputPlan:
     """Where outputs go and which ones (`formats` from `--format`)."""
@@ -90,6 +96,7 @@ def method_figure(image: np.ndarray, exp: Explanation) -> Figure:
         exp.maps,
         labels,
         signed=exp.signed,
+        outlier_perc=FIGURE_OUTLIER_PERC,
         caption=caption(exp.meta, f"read \u201c{exp.reading.text}\u201d"),
     )
 
@@ -111,6 +118,7 @@ def comparison(image: np.ndarray, explanations: Mapping[str, Explanation]) -> Fi
         row_labels,
         col_labels,
         signed=any(e.signed for e in explanations.values()),
+        outlier_perc=FIGURE_OUTLIER_PERC,
         caption=caption(
             {"model": first.meta.get("model")},
             f"methods on one scale (each map peaks at 1) \u00b7 read \u201c{first.reading.text}\u201d",

@@ -14,9 +14,10 @@ DEFAULT_FORMATS = ("png", "json")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thulium-desktop",
-        description=(
-            "See why a handwriting-recognition model reads what it reads. Without a "
-            "command (or with only image paths) the desktop app starts."
+        description="See why a handwriting-recognition model reads what it reads.",
+        epilog=(
+            "Without a command the desktop app starts: thulium-desktop [PATH...] "
+            "[--model NAME] [--method M] [--token N] (images or folders to open)."
         ),
     )
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")

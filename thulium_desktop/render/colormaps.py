@@ -34,6 +34,9 @@ class Scale:
     vmin: float
     vmax: float
     cmap: CmapSpec
+    #: Which ends of the range some values lie beyond ("neither", "min", "max", "both"):
+    #: the colorbar draws an arrow there, so clipping is never silent.
+    extend: str = "neither"
 
     def unit(self, values: np.ndarray) -> np.ndarray:
         """`values` mapped linearly to [0, 1] (clipped); NaN counts as the bottom of the range."""
@@ -53,26 +56,34 @@ def shared_scale(
     cmap: CmapSpec | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
+    outlier_perc: float = 0.0,
 ) -> Scale:
     """One range for every map given, so panels of a grid can be compared by colour.
 
     Unsigned maps run from 0 (or their minimum, when it is negative) to their maximum;
     signed maps from -m to +m with m the largest magnitude, which puts zero at the
-    diverging colormap's neutral centre. Explicit `vmin`/`vmax` win. A map that is
-    all zero (or all NaN) gets the range [0, 1] instead of an empty one.
+    diverging colormap's neutral centre. `outlier_perc` (Captum's name) ends the range
+    at that top percentage of values instead of the maximum, so that a few hot pixels
+    of a gradient map do not wash everything else into the bottom colour. Explicit
+    `vmin`/`vmax` win. A map that is all zero (or all NaN) gets the range [0, 1].
     """
     values = np.concatenate([np.asarray(m, np.float32).ravel() for m in maps])
     finite = values[np.isfinite(values)]
+    top = 100.0 - float(outlier_perc)
     if signed:
-        m = float(np.abs(finite).max()) if finite.size else 0.0
+        m = float(np.percentile(np.abs(finite), top)) if finite.size else 0.0
         lo, hi = (-m, m) if m > 0 else (-1.0, 1.0)
     else:
         lo = min(0.0, float(finite.min())) if finite.size else 0.0
-        hi = float(finite.max()) if finite.size else 1.0
+        hi = float(np.percentile(finite, top)) if finite.size else 1.0
         if hi <= lo:
             hi = lo + 1.0
-    return Scale(lo if vmin is None else float(vmin), hi if vmax is None else float(vmax),
-                 cmap if cmap is not None else default_cmap(signed))
+    lo = lo if vmin is None else float(vmin)
+    hi = hi if vmax is None else float(vmax)
+    below = bool(finite.size and finite.min() < lo)
+    above = bool(finite.size and finite.max() > hi)
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get((below, above), "both")
+    return Scale(lo, hi, cmap if cmap is not None else default_cmap(signed), extend)
 
 
 def matplotlib_cmap(cmap: CmapSpec) -> Colormap:

@@ -48,6 +48,7 @@ def overlay_figure(
     cmap: CmapSpec | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
+    outlier_perc: float = 0.0,
     alpha: float = 0.5,
     label: str | None = None,
     caption: str | None = None,
@@ -63,6 +64,7 @@ def overlay_figure(
         cmap=cmap,
         vmin=vmin,
         vmax=vmax,
+        outlier_perc=outlier_perc,
         alpha=alpha,
         caption=caption,
         width=width,
@@ -78,6 +80,7 @@ def token_grid_figure(
     cmap: CmapSpec | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
+    outlier_perc: float = 0.0,
     alpha: float = 0.5,
     caption: str | None = None,
     width: float = PAGE_WIDTH_IN,
@@ -95,7 +98,7 @@ def token_grid_figure(
     maps = _as_map_list(maps)
     if labels is not None and len(labels) != len(maps):
         raise ValueError(f"{len(labels)} labels for {len(maps)} maps")
-    scale = shared_scale(maps, signed, cmap, vmin, vmax)
+    scale = shared_scale(maps, signed, cmap, vmin, vmax, outlier_perc)
     aspect = _aspect(image)
     side = _label_side(labels, aspect)
     title_in = _TITLE_IN if side == "top" else 0.0
@@ -133,6 +136,7 @@ def comparison_figure(
     cmap: CmapSpec | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
+    outlier_perc: float = 0.0,
     alpha: float = 0.5,
     caption: str | None = None,
     width: float = PAGE_WIDTH_IN,
@@ -150,7 +154,7 @@ def comparison_figure(
         raise ValueError(
             f"maps must be {len(row_labels)} rows of {n_cols} maps to match the labels"
         )
-    scale = shared_scale([m for row in grid for m in row], signed, cmap, vmin, vmax)
+    scale = shared_scale([m for row in grid for m in row], signed, cmap, vmin, vmax, outlier_perc)
     aspect = _aspect(image)
     label_in = _label_width(row_labels)
     panel_w = max((width - label_in) / n_cols, _MIN_PANEL_H_IN * aspect, _MIN_PANEL_W_IN)
@@ -266,6 +270,7 @@ def _colorbar(fig: Figure, axes: list[Axes], scale: Scale, location: str) -> Non
         shrink=0.6 if location == "right" else 0.5,
         aspect=30,
         pad=0.02,
+        extend=scale.extend,
     )
     bar.ax.tick_params(labelsize=FONT_PT - 1, width=0.4, length=2)
     bar.outline.set_linewidth(0.4)

@@ -14,7 +14,7 @@ from thulium_desktop.xai.diagnostics import (
     map_diagnostics,
     text_region,
 )
-from conftest import render_word
+from word_images import render_word
 
 
 def _padded_word():

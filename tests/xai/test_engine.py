@@ -221,7 +221,7 @@ def test_constant_image_gives_finite_maps_and_a_warning(recognizer):
 
 
 def test_maps_come_back_in_the_original_image_pixels(recognizer):
-    from conftest import render_word
+    from word_images import render_word
 
     tall = render_word("minimum", height=57)
     for method in ("gradient", "gradcam", "attention"):

@@ -124,3 +124,15 @@ def _unit_range(arr: np.ndarray) -> np.ndarray:
             out = out / 255.0
         return np.clip(out, 0.0, 1.0)
     raise ValueError(f"unsupported image dtype {arr.dtype}")
+
+
+def unit_gray_at_height(image: np.ndarray, height: int) -> np.ndarray:
+    """`to_unit_gray`, scaled to `height` rows keeping the aspect ratio (untouched when it
+    already has that height): area averaging when shrinking, so thin strokes survive."""
+    gray = to_unit_gray(image)
+    h, w = gray.shape
+    if h == height:
+        return gray
+    new_w = max(1, round(w * height / h))
+    interp = cv2.INTER_AREA if h > height else cv2.INTER_LINEAR
+    return cv2.resize(gray, (new_w, height), interpolation=interp)

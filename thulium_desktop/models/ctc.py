@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thulium_desktop.io.images import to_unit_gray
+from thulium_desktop.io.images import unit_gray_at_height
 from thulium_desktop.models.layers import last_spatial_layer, resolve_layer
 from thulium_desktop.models.module_state import evaluating
 from thulium_desktop.models.protocol import (
@@ -17,6 +16,7 @@ from thulium_desktop.models.protocol import (
     Reading,
     model_device,
     model_dtype,
+    span_mask,
 )
 
 
@@ -57,20 +57,13 @@ class CTCRecognizer:
     def prepare(self, image: np.ndarray | torch.Tensor) -> Prepared:
         """Grayscale, scaled to `height` keeping the aspect ratio (untouched when it already
         has that height), divided by 255. A `[1, C, H, W]` tensor is taken as prepared."""
-        device, dtype = model_device(self.module), model_dtype(self.module)
         if isinstance(image, torch.Tensor):
-            if image.dim() != 4 or image.shape[0] != 1:
-                raise ValueError(f"a tensor input must be [1, C, H, W], got {tuple(image.shape)}")
-            size = (int(image.shape[-2]), int(image.shape[-1]))
-            return Prepared(image.to(device, dtype), size, (0, 0, *size))
-        gray = to_unit_gray(image)
-        h, w = gray.shape
-        if h != self.height:
-            new_w = max(1, round(w * self.height / h))
-            interp = cv2.INTER_AREA if h > self.height else cv2.INTER_LINEAR
-            gray = cv2.resize(gray, (new_w, self.height), interpolation=interp)
+            return Prepared.of_tensor(image, self.module)
+        device, dtype = model_device(self.module), model_dtype(self.module)
+        gray = unit_gray_at_height(image, self.height)
         tensor = torch.from_numpy(np.ascontiguousarray(gray))[None, None].to(device, dtype)
-        return Prepared(tensor, (h, w), (0, 0, self.height, tensor.shape[-1]))
+        size = (int(np.shape(image)[0]), int(np.shape(image)[1]))
+        return Prepared(tensor, size, (0, 0, self.height, tensor.shape[-1]))
 
     # -- reading --------------------------------------------------------------------
     def _log_probs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,15 +121,8 @@ class CTCRecognizer:
             )
         labels = torch.tensor(reading.labels, device=values.device, dtype=torch.long)
         per_class = values.index_select(-1, labels)  # [B, F, T]
-        runs = self._run_mask(reading, values.dtype, values.device)  # [T, F]
+        runs = span_mask(reading, values.dtype, values.device)  # [T, F]
         return torch.einsum("bft,tf->bt", per_class, runs)
-
-    @staticmethod
-    def _run_mask(reading: Reading, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        mask = torch.zeros(len(reading), reading.n_frames, dtype=dtype, device=device)
-        for t, (start, stop) in enumerate(reading.spans):
-            mask[t, start:stop] = 1
-        return mask
 
     def label_of(self, char: str) -> int:
         """The class index of one alphabet character (to score a character not read)."""

@@ -1,0 +1,25 @@
+"""The engine explains both bundled readers on a real sample image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thulium_desktop.io.images import load_image
+from thulium_desktop.models import load_model
+from thulium_desktop.xai.saliency import SaliencyGenerator
+
+SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "thulium.png"
+
+
+@pytest.mark.parametrize("name", ["attention-reader", "ctc-reader"])
+@pytest.mark.parametrize("method", ["gradient", "gradcam", "attention"])
+def test_saliency_generator_explains_bundled_models(name, method):
+    image = load_image(SAMPLE)
+    result = SaliencyGenerator(load_model(name)).explain(image, method=method)
+    assert len(result.tokens) == len(result.reading) > 0
+    assert result.maps.shape == (len(result.reading), *image.shape[:2])
+    assert np.isfinite(result.maps).all()
+    assert result.maps.reshape(len(result.tokens), -1).max(axis=1).min() > 0

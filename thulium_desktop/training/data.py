@@ -1,0 +1,60 @@
+"""Training and evaluation batches: a seeded stream of synthetic and real-digit samples.
+
+Samples are drawn in pools of several batches and grouped by width, so a batch pads
+little and the CPU spends its time on ink, not on paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from thulium_desktop.models.encoder import INPUT_HEIGHT, WIDTH_STRIDE
+from thulium_desktop.training.digits import digit_string
+from thulium_desktop.training.fonts import Font
+from thulium_desktop.training.synth import Sample, random_sample
+
+#: Share of training samples that are real handwritten digit strings.
+DIGIT_SHARE = 0.15
+
+
+def draw_sample(fonts: tuple[Font, ...], split: str, rng: np.random.Generator,
+                digit_share: float = DIGIT_SHARE) -> Sample:
+    """One sample of the training mix; augmentation strength varies so clean scans occur too."""
+    strength = rng.uniform(0.3, 1.0)
+    if rng.random() < digit_share:
+        return digit_string(split, rng, INPUT_HEIGHT, strength)
+    return random_sample(fonts, split, rng, INPUT_HEIGHT, strength=strength)
+
+
+@dataclass
+class Batch:
+    images: torch.Tensor  # [B, 1, 32, W] float in [0, 1], padded with paper
+    widths: torch.Tensor  # [B] real image widths in pixels
+    positions: torch.Tensor  # [B] encoder positions per image (width // 4)
+    texts: list[str]
+
+
+def collate(samples: list[Sample]) -> Batch:
+    widths = [s.image.shape[1] for s in samples]
+    width = -(-max(widths) // WIDTH_STRIDE) * WIDTH_STRIDE
+    images = np.ones((len(samples), 1, INPUT_HEIGHT, width), np.float32)
+    for i, s in enumerate(samples):
+        images[i, 0, :, : s.image.shape[1]] = s.image / 255.0
+    w = torch.tensor(widths)
+    return Batch(torch.from_numpy(images), w, torch.clamp(w // WIDTH_STRIDE, min=1),
+                 [s.text for s in samples])
+
+
+def batches(fonts: tuple[Font, ...], rng: np.random.Generator, batch_size: int,
+            pool: int = 8) -> Iterator[Batch]:
+    """An endless stream of width-grouped training batches."""
+    while True:
+        samples = [draw_sample(fonts, "train", rng) for _ in range(batch_size * pool)]
+        samples.sort(key=lambda s: s.image.shape[1])
+        groups = [samples[i : i + batch_size] for i in range(0, len(samples), batch_size)]
+        for k in rng.permutation(len(groups)):
+            yield collate(groups[k])

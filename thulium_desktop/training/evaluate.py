@@ -1,0 +1,154 @@
+"""Measure the bundled readers and write the numbers into their json and the model card.
+
+`python -m thulium_desktop.training.evaluate [--models DIR] [--n N] [--seed S]` reports:
+
+- held-out synthetic: training fonts (and Hershey faces), evaluation words, new seeds;
+- real digits: strings of scikit-learn digits 1400-1796 (never trained on);
+- unseen styles: the held-out font packages, evaluation words;
+- pointing game: over the held-out images a reader reads exactly right, the share of
+  (non-space) characters whose attention peak, mapped to image pixels, falls on a
+  column inside the character's box.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from thulium_desktop.models.registry import MODELS_DIR, list_models, load_model_files, read_card
+from thulium_desktop.models.weights import save_json
+from thulium_desktop.training.data import collate
+from thulium_desktop.training.decode import error_rates, read_batch
+from thulium_desktop.training.digits import digit_string
+from thulium_desktop.training.fonts import held_out_fonts, training_fonts
+from thulium_desktop.training.synth import Sample, random_sample
+
+CARD_START = "<!-- metrics:start -->"
+CARD_END = "<!-- metrics:end -->"
+
+
+def evaluation_sets(n: int, seed: int) -> dict[str, list[Sample]]:
+    """The three evaluation sets, each from its own seeded stream."""
+    held, unseen, digits = (np.random.default_rng([seed, k]) for k in range(3))
+    strength = lambda rng: rng.uniform(0.3, 1.0)  # noqa: E731
+    return {
+        "held_out": [random_sample(training_fonts(), "eval", held, strength=strength(held))
+                     for _ in range(n)],
+        "real_digits": [digit_string("eval", digits, strength=strength(digits))
+                        for _ in range(max(1, n // 2))],
+        "unseen_styles": [random_sample(held_out_fonts(), "eval", unseen, hershey=False,
+                                        strength=strength(unseen)) for _ in range(max(1, n // 2))],
+    }
+
+
+def read_all(module, samples: list[Sample], alphabet: str) -> list[str]:
+    order = sorted(range(len(samples)), key=lambda i: samples[i].image.shape[1])
+    out: list[str] = [""] * len(samples)
+    for k in range(0, len(order), 32):
+        idx = order[k : k + 32]
+        for i, text in zip(idx, read_batch(module, collate([samples[i] for i in idx]), alphabet)):
+            out[i] = text
+    return out
+
+
+def pointing_game(recognizer, samples: list[Sample], predictions: list[str]) -> float:
+    """Share of characters (of exactly-read images) whose attention peak is inside their box."""
+    hits = total = 0
+    for sample, text in zip(samples, predictions):
+        if text != sample.text:
+            continue
+        prepared = recognizer.prepare(sample.image)
+        reading = recognizer.read(prepared.tensor)
+        if reading.text != sample.text:
+            continue
+        maps = prepared.to_image(recognizer.attention(prepared.tensor, reading).float())
+        columns = maps.amax(dim=1).cpu().numpy()  # [T, W]: the peak over rows, per column
+        for t, ch in enumerate(reading.tokens):
+            if ch == " ":
+                continue
+            x0, _, x1, _ = sample.boxes[t]
+            peak = int(np.argmax(columns[t]))
+            hits += int(np.floor(x0) <= peak < np.ceil(x1))
+            total += 1
+    return hits / max(1, total)
+
+
+def evaluate_model(json_path: Path, sets: dict[str, list[Sample]]) -> dict:
+    card = read_card(json_path)
+    recognizer = load_model_files(json_path.with_suffix(".safetensors"), json_path)
+    metrics: dict = {}
+    for key, samples in sets.items():
+        preds = read_all(recognizer.module, samples, card["alphabet"])
+        rates = error_rates(preds, [s.text for s in samples])
+        metrics[key] = {"cer": round(rates["cer"], 4),
+                        "word_accuracy": round(rates["word_accuracy"], 4),
+                        "images": len(samples)}
+        if key == "held_out":
+            metrics["pointing_game"] = round(pointing_game(recognizer, samples, preds), 4)
+    return metrics
+
+
+def card_table(results: dict[str, dict], command: str, n: int) -> str:
+    rows = [
+        f"Measured by `{command}` ({n} held-out images, {max(1, n // 2)} digit strings, "
+        f"{max(1, n // 2)} unseen-style images; torch {torch.__version__}, CPU).",
+        "",
+        "| model | held-out CER | held-out word acc. | real digits CER | unseen styles CER "
+        "| unseen styles word acc. | pointing game |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, m in results.items():
+        rows.append(
+            f"| {name} | {m['held_out']['cer']:.2%} | {m['held_out']['word_accuracy']:.1%} "
+            f"| {m['real_digits']['cer']:.2%} | {m['unseen_styles']['cer']:.2%} "
+            f"| {m['unseen_styles']['word_accuracy']:.1%} | {m['pointing_game']:.1%} |"
+        )
+    return "\n".join(rows)
+
+
+def write_card(readme: Path, table: str) -> None:
+    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    block = f"{CARD_START}\n{table}\n{CARD_END}"
+    if CARD_START in text and CARD_END in text:
+        head, rest = text.split(CARD_START, 1)
+        text = head + block + rest.split(CARD_END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Measured metrics\n\n" + block + "\n"
+    readme.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m thulium_desktop.training.evaluate",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path, default=MODELS_DIR)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    command = "python -m thulium_desktop.training.evaluate " + shlex.join(
+        argv if argv is not None else sys.argv[1:])
+    sets = evaluation_sets(args.n, args.seed)
+    results = {}
+    for info in list_models(args.models):
+        results[info.name] = evaluate_model(info.json_path, sets)
+        print(info.name, results[info.name], flush=True)
+        if not args.no_write:
+            card = read_card(info.json_path)
+            card["metrics"] = {**results[info.name], "command": command, "seed": args.seed}
+            save_json(card, info.json_path)
+    table = card_table(results, command, args.n)
+    print(table)
+    if not args.no_write:
+        write_card(args.models / "README.md", table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

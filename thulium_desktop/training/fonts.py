@@ -1,0 +1,88 @@
+"""The handwriting fonts the synthetic data is drawn with, and which are held out.
+
+Fonts come from Debian packages (installed by the training instructions, never at
+run time). Two fonts never take part in training: their error rate is the
+"unseen handwriting styles" number, how well a reader generalises to a new writer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import logging
+
+from fontTools.ttLib import TTFont
+
+# Some Debian fonts carry a harmless post-table quirk that fontTools reports on import.
+logging.getLogger("fontTools").setLevel(logging.ERROR)
+
+FONT_ROOT = Path("/usr/share/fonts")
+
+#: (Debian package, file name, upper-case only). File names are looked up under FONT_ROOT.
+FONT_FILES: tuple[tuple[str, str, bool], ...] = (
+    ("fonts-dkg-handwriting", "dkg.ttf", False),
+    ("fonts-dkg-handwriting", "dkgIt.ttf", False),
+    ("fonts-dkg-handwriting", "dkgBd.ttf", False),
+    ("fonts-dkg-handwriting", "dkgBI.ttf", False),
+    ("fonts-breip", "Breip.ttf", False),
+    ("fonts-comic-neue", "ComicNeue-Regular.otf", False),
+    ("fonts-comic-neue", "ComicNeue-Italic.otf", False),
+    ("fonts-comic-neue", "ComicNeue-Light.otf", False),
+    ("fonts-comic-neue", "ComicNeue-Bold.otf", False),
+    ("fonts-comic-neue", "ComicNeue-LightItalic.otf", False),
+    ("fonts-dancingscript", "DancingScript-Regular.otf", False),
+    ("fonts-dancingscript", "DancingScript-Bold.otf", False),
+    ("fonts-kaushanscript", "KaushanScript-Regular.otf", False),
+    ("fonts-rufscript", "Rufscript010.ttf", False),
+    ("fonts-ecolier-court", "Ecolier-court.ttf", False),
+    ("fonts-leckerli-one", "LeckerliOne-Regular.otf", False),
+    ("fonts-leckerli-one", "LeckerliOne-Regular.ttf", False),
+    ("fonts-humor-sans", "Humor-Sans.ttf", True),
+    ("fonts-tomsontalks", "TomsonTalks.ttf", True),
+)
+
+#: Packages kept out of training entirely: the "unseen handwriting styles".
+HELD_OUT_PACKAGES = ("fonts-breip", "fonts-dancingscript")
+
+
+@dataclass(frozen=True)
+class Font:
+    package: str
+    path: Path
+    upper_only: bool
+    charset: frozenset[str]
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+@lru_cache(maxsize=None)
+def available_fonts() -> tuple[Font, ...]:
+    """Every listed font that is installed, with the characters its cmap covers."""
+    found: list[Font] = []
+    seen: set[str] = set()
+    for package, filename, upper_only in FONT_FILES:
+        hits = sorted(FONT_ROOT.rglob(filename))
+        if not hits or filename.rsplit(".", 1)[0] in seen:
+            continue
+        seen.add(filename.rsplit(".", 1)[0])
+        cmap = TTFont(str(hits[0]), lazy=True).getBestCmap() or {}
+        found.append(Font(package, hits[0], upper_only, frozenset(chr(c) for c in cmap)))
+    return tuple(found)
+
+
+def training_fonts() -> tuple[Font, ...]:
+    fonts = tuple(f for f in available_fonts() if f.package not in HELD_OUT_PACKAGES)
+    if not fonts:
+        raise RuntimeError(
+            "no handwriting fonts found under /usr/share/fonts; install them with the "
+            "apt command in resources/models/README.md"
+        )
+    return fonts
+
+
+def held_out_fonts() -> tuple[Font, ...]:
+    return tuple(f for f in available_fonts() if f.package in HELD_OUT_PACKAGES)

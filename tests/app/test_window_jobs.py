@@ -168,3 +168,30 @@ def test_switching_the_model_reads_the_open_image_again(qtbot, window):
     assert window.status.model.text() == "model: other-crnn"
     assert window.reading.reading.text == expected
     assert window.results[MethodSpec.build("attention", {})].meta["model"] == "other-crnn"
+
+
+def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeypatch):
+    from types import SimpleNamespace
+
+    from tiny_models import ALPHABET, tiny_crnn
+
+    from thulium_desktop import models as registry
+    from thulium_desktop.models import CTCRecognizer
+
+    loaded: list[str] = []
+
+    def load_model(name=None):
+        loaded.append(name)
+        return CTCRecognizer(tiny_crnn(seed=11), ALPHABET, 32, name=name)
+
+    bundled = [SimpleNamespace(name="tiny-crnn", description="the test model"),
+               SimpleNamespace(name="other-reader", description="another one")]
+    monkeypatch.setattr(registry, "list_models", lambda: bundled)
+    monkeypatch.setattr(registry, "load_model", load_model)
+    window._fill_model_menu()
+    actions = window.model_menu.actions()
+    assert [a.text() for a in actions] == ["tiny-crnn", "other-reader"]
+    assert [a.isChecked() for a in actions] == [True, False]
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        actions[1].trigger()
+    assert loaded == ["other-reader"] and window.status.model.text() == "model: other-reader"

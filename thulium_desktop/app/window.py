@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from thulium_desktop import models
 from thulium_desktop.app.canvas import ImageCanvas
 from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.colormaps import map_levels
@@ -159,6 +161,9 @@ class MainWindow(QMainWindow):
         compare.setShortcut("Ctrl+M")
         compare.toggled.connect(self.panel.compare.setChecked)
         self.panel.compare.toggled.connect(compare.setChecked)
+        self.model_menu = self.menuBar().addMenu("&Model")
+        self.model_menu.setToolTipsVisible(True)
+        self.model_menu.aboutToShow.connect(self._fill_model_menu)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
 
@@ -270,6 +275,26 @@ class MainWindow(QMainWindow):
             action.setData(path)
             action.triggered.connect(self._open_recent)
         self.recent_menu.setEnabled(bool(paths))
+
+    def _fill_model_menu(self) -> None:
+        """The bundled models, the loaded one checked; choosing one switches to it."""
+        self.model_menu.clear()
+        current = self.client.model.name if self.client.model else None
+        for info in models.list_models():
+            action = self.model_menu.addAction(info.name)
+            action.setToolTip(info.description)
+            action.setCheckable(True)
+            action.setChecked(info.name == current)
+            action.setData(info.name)
+            action.triggered.connect(self._choose_model)
+        if self.model_menu.isEmpty():
+            self.model_menu.addAction("No bundled models installed").setEnabled(False)
+
+    @Slot()
+    def _choose_model(self) -> None:
+        name = self.sender().data()
+        if self.client.model is None or name != self.client.model.name:
+            self.switch_model(partial(models.load_model, name))
 
     @Slot()
     def _open_recent(self) -> None:

@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
@@ -34,8 +35,6 @@ from thulium_desktop.app.colormaps import map_levels
 from thulium_desktop.app.compare_view import CompareView
 from thulium_desktop.app.display_panel import DisplayPanel
 from thulium_desktop.app.details import progress_details, selection_details
-from thulium_desktop.app.export import ExportContent, ExportPlan, write_export
-from thulium_desktop.app.export_dialog import ExportDialog
 from thulium_desktop.app.files import ImageBrowser
 from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
 from thulium_desktop.app.message_bar import MessageBar
@@ -44,6 +43,9 @@ from thulium_desktop.app.status_bar import JobStatusBar
 from thulium_desktop.app.timeline import ALL, ReadingLabel, TokenTimeline
 from thulium_desktop.app.worker import ModelInfo, ReadingInfo
 from thulium_desktop.io.images import IMAGE_SUFFIXES
+
+if TYPE_CHECKING:
+    from thulium_desktop.app.export import ExportPlan
 
 SHORTCUTS = (
     ("Left / Right", "previous / next character (“all” is left of the first)"),
@@ -500,6 +502,8 @@ class MainWindow(QMainWindow):
         folder = Path(str(self.settings.value("export/dir", self.browser.last_dir())))
         stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
         kind = "compare" if self.panel.compare.isChecked() else str(self.settings.value("export/kind", "view"))
+        from thulium_desktop.app.export_dialog import ExportDialog  # matplotlib: ~0.5 s, not at launch
+
         dialog = ExportDialog(folder / f"{stem}.{self.panel.method}", str(self.settings.value("export/format", "png")),
                               kind, self)
         if dialog.exec() == ExportDialog.DialogCode.Accepted:
@@ -530,6 +534,8 @@ class MainWindow(QMainWindow):
             self.message.show_error(f"Export to {plan.path} stopped: its maps were not computed.")
             return
         index = -1 if plan.kind != "grid" and self.timeline.current == ALL else max(self.timeline.current, 0)
+        from thulium_desktop.app.export import ExportContent, write_export  # matplotlib, as above
+
         content = ExportContent(
             self.image,
             {s.method: self.results[s] for s in specs},

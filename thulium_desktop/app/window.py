@@ -433,6 +433,7 @@ class MainWindow(QMainWindow):
         self.panel.set_layers(info.layers, info.default_layer)
         if self._saved_layer:
             self.panel.set_params({"layer": self._saved_layer})
+            self._saved_layer = None  # the saved choice belongs to the model it was made on
 
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:

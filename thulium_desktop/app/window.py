@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self.reading_label = ReadingLabel()
         self.details = QLabel()
         self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.details.setWordWrap(True)
         self.message = MessageBar()
         left = QWidget()
         column = QVBoxLayout(left)

@@ -30,7 +30,7 @@ from thulium_desktop.xai.quadrature import integration_points
 from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_IMAGE = ROOT / "resources" / "samples" / "line_01.png"
+DEFAULT_IMAGE = ROOT / "resources" / "samples" / "recognition.png"
 
 
 def captum_maps(rec: Recognizer, image, cfg: SaliencyConfig) -> np.ndarray:

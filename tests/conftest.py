@@ -9,21 +9,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One intra-op thread: on the 2-core CI machine more threads than cores make OpenMP
+# spin-wait against the Qt event loop and each other (measured: 8x slower under load).
+torch.set_num_threads(1)
 sys.path.insert(0, str(Path(__file__).parent))
 
 from tiny_models import ALPHABET, tiny_crnn  # noqa: E402
+from word_images import render_word  # noqa: E402
 
 from thulium_desktop.models import CTCRecognizer  # noqa: E402
-
-
-def render_word(text: str = "minimum", height: int = 32, scale: float = 0.9) -> np.ndarray:
-    """A real grayscale word image: dark ink on white paper, drawn by OpenCV."""
-    width = int(22 * len(text) * scale) + 12
-    img = np.full((height, width), 255, np.uint8)
-    cv2.putText(img, text, (5, int(height * 0.75)), cv2.FONT_HERSHEY_SIMPLEX, scale * height / 32, 0, 2, cv2.LINE_AA)
-    return img
 
 
 @pytest.fixture(scope="session")

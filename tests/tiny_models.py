@@ -44,3 +44,17 @@ def tiny_crnn(seed: int = 0, rnn: bool = True, smooth: bool = False) -> TinyCRNN
     with torch.no_grad():  # sharpen the head so a random model reads many characters
         model.head.weight.mul_(12.0)
     return model.eval()
+
+
+class LinearCTC(nn.Module):
+    """Logits linear in the pixels: frame f, class c = Σ W[c, h, j] x[h, 4f + j] + b[c]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(1)
+        self.conv = nn.Conv2d(1, len(ALPHABET) + 1, kernel_size=(32, 4), stride=(1, 4))
+        with torch.no_grad():
+            self.conv.weight.mul_(40)
+
+    def forward(self, x):
+        return self.conv(x)[:, :, 0].transpose(1, 2)

@@ -16,7 +16,7 @@ from thulium_desktop.xai.saliency import (
     SaliencyConfig,
     SaliencyGenerator,
 )
-from tiny_models import ALPHABET, tiny_crnn
+from tiny_models import ALPHABET, LinearCTC, tiny_crnn
 
 RAW = dict(absolute=False, normalize=False)
 
@@ -70,20 +70,6 @@ def test_whole_reading_is_the_sum_of_the_characters(recognizer, word_image):
     assert whole.whole_reading and whole.tokens == (per_char.reading.text,)
     np.testing.assert_allclose(whole.maps[0], per_char.maps.sum(0), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(gen.compute_gradient_saliency(word_image), whole.maps[0])
-
-
-class LinearCTC(nn.Module):
-    """Logits linear in the pixels: frame f, class c = Σ W[c, h, j] x[h, 4f + j] + b[c]."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(1)
-        self.conv = nn.Conv2d(1, len(ALPHABET) + 1, kernel_size=(32, 4), stride=(1, 4))
-        with torch.no_grad():
-            self.conv.weight.mul_(40)
-
-    def forward(self, x):
-        return self.conv(x)[:, :, 0].transpose(1, 2)
 
 
 def test_linear_model_has_the_analytic_gradient_and_integrated_gradients(word_image):
@@ -235,7 +221,7 @@ def test_constant_image_gives_finite_maps_and_a_warning(recognizer):
 
 
 def test_maps_come_back_in_the_original_image_pixels(recognizer):
-    from conftest import render_word
+    from word_images import render_word
 
     tall = render_word("minimum", height=57)
     for method in ("gradient", "gradcam", "attention"):
@@ -298,3 +284,51 @@ def test_token_selection_errors(recognizer, word_image):
 def test_config_rejects_bad_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SaliencyConfig(**kwargs)
+
+
+def test_contrastive_map_is_the_difference_of_the_two_characters_maps(recognizer64, word_image):
+    gen = SaliencyGenerator(recognizer64, SaliencyConfig(method="gradient", **RAW))
+    reading = gen.read(word_image)
+    t = 2
+    other = "q" if reading.tokens[t] != "q" else "z"
+    contrast = gen.explain_contrast(word_image, t, other)
+    assert contrast.signed and contrast.meta["contrast"] == {"token": t, "read": reading.tokens[t], "alternative": other}
+    alt = type(reading)(
+        tokens=reading.tokens[:t] + (other,) + reading.tokens[t + 1 :],
+        labels=reading.labels[:t] + (recognizer64.label_of(other),) + reading.labels[t + 1 :],
+        confidences=reading.confidences, spans=reading.spans, n_frames=reading.n_frames,
+    )
+    read_map = gen.explain(word_image, tokens=[t]).maps[0]
+    alt_map = gen.explain(word_image, tokens=[t], reading=alt).maps[0]
+    np.testing.assert_allclose(contrast.maps[0], read_map - alt_map, atol=1e-9)
+    assert contrast.scores[0] == pytest.approx(
+        float(recognizer64.token_scores(recognizer64.prepare(word_image).tensor, reading)[0, t])
+        - float(recognizer64.token_scores(recognizer64.prepare(word_image).tensor, alt)[0, t])
+    )
+
+
+def test_contrast_needs_a_known_character_and_a_gradient_method(recognizer, word_image):
+    gen = SaliencyGenerator(recognizer)
+    with pytest.raises(ValueError, match="not in the model's alphabet"):
+        gen.explain_contrast(word_image, 0, "Ä")
+    with pytest.raises(ValueError, match="gradient method"):
+        gen.explain_contrast(word_image, 0, "a", method="attention")
+    with pytest.raises(ValueError, match="out of range"):
+        gen.explain_contrast(word_image, 99, "a")
+
+
+@pytest.mark.parametrize("method", ["gradient", "gradcam"])
+def test_one_pass_methods_read_and_score_in_a_single_forward(recognizer, word_image, method):
+    recognizer.cam_layer()  # found once by a probe forward, before counting
+    calls = []
+    handle = recognizer.module.register_forward_pre_hook(lambda *_: calls.append(1))
+    try:
+        gen = SaliencyGenerator(recognizer, SaliencyConfig(method=method))
+        fresh = gen.explain(word_image)
+        assert len(calls) == 1
+        known = gen.explain(word_image, reading=fresh.reading)
+    finally:
+        handle.remove()
+    assert (fresh.reading.text, fresh.reading.spans) == (known.reading.text, known.reading.spans)
+    np.testing.assert_allclose(fresh.maps, known.maps, atol=1e-6)
+    np.testing.assert_allclose(fresh.scores, known.scores, rtol=1e-6)

@@ -16,6 +16,7 @@ from thulium_desktop.models.protocol import (
     Reading,
     model_device,
     model_dtype,
+    span_mask,
 )
 
 
@@ -56,12 +57,9 @@ class CTCRecognizer:
     def prepare(self, image: np.ndarray | torch.Tensor) -> Prepared:
         """Grayscale, scaled to `height` keeping the aspect ratio (untouched when it already
         has that height), divided by 255. A `[1, C, H, W]` tensor is taken as prepared."""
-        device, dtype = model_device(self.module), model_dtype(self.module)
         if isinstance(image, torch.Tensor):
-            if image.dim() != 4 or image.shape[0] != 1:
-                raise ValueError(f"a tensor input must be [1, C, H, W], got {tuple(image.shape)}")
-            size = (int(image.shape[-2]), int(image.shape[-1]))
-            return Prepared(image.to(device, dtype), size, (0, 0, *size))
+            return Prepared.of_tensor(image, self.module)
+        device, dtype = model_device(self.module), model_dtype(self.module)
         gray = unit_gray_at_height(image, self.height)
         tensor = torch.from_numpy(np.ascontiguousarray(gray))[None, None].to(device, dtype)
         size = (int(np.shape(image)[0]), int(np.shape(image)[1]))
@@ -90,8 +88,23 @@ class CTCRecognizer:
         """
         with evaluating(self.module), torch.no_grad():
             _, logp = self._log_probs(x)
-        best = logp[0].argmax(dim=-1).cpu().numpy()
-        probs = logp[0].exp().cpu().numpy()
+        return self._decode(logp[0])
+
+    def read_scored(self, x: torch.Tensor, score: str = "logprob") -> tuple[Reading, torch.Tensor]:
+        """Read `x` and score that reading `[1, T]` from the same forward pass.
+
+        The scores keep their graph, so a gradient explanation of an image nobody has
+        read yet needs one forward instead of two.
+        """
+        with evaluating(self.module):
+            logits, logp = self._log_probs(x)
+        reading = self._decode(logp[0].detach())
+        return reading, self._scores(logits, logp, reading, score)
+
+    def _decode(self, logp: torch.Tensor) -> Reading:
+        """Collapse the frame-wise best classes `[F, K]` into characters with their runs."""
+        best = logp.argmax(dim=-1).cpu().numpy()
+        probs = logp.exp().cpu().numpy()
         tokens, labels, confs, spans = [], [], [], []
         start = 0
         for f in range(1, len(best) + 1):
@@ -112,10 +125,17 @@ class CTCRecognizer:
     ) -> torch.Tensor:
         """`[B, T]`: for each character, the sum over its frame run of the chosen quantity
         (log-softmax by default, or the raw logit, or the probability) of its class."""
-        if score not in SCORE_KINDS:
-            raise ValueError(f"score must be one of {SCORE_KINDS}, got {score!r}")
         with evaluating(self.module):
             logits, logp = self._log_probs(x)
+        return self._scores(logits, logp, reading, score)
+
+    @staticmethod
+    def _scores(
+        logits: torch.Tensor, logp: torch.Tensor, reading: Reading, score: str
+    ) -> torch.Tensor:
+        """Sum the chosen quantity of each character's class over its frame run: `[B, T]`."""
+        if score not in SCORE_KINDS:
+            raise ValueError(f"score must be one of {SCORE_KINDS}, got {score!r}")
         values = {"logprob": logp, "logit": logits, "prob": logp.exp()}[score]
         if values.shape[1] != reading.n_frames:
             raise ValueError(
@@ -123,15 +143,14 @@ class CTCRecognizer:
             )
         labels = torch.tensor(reading.labels, device=values.device, dtype=torch.long)
         per_class = values.index_select(-1, labels)  # [B, F, T]
-        runs = self._run_mask(reading, values.dtype, values.device)  # [T, F]
+        runs = span_mask(reading, values.dtype, values.device)  # [T, F]
         return torch.einsum("bft,tf->bt", per_class, runs)
 
-    @staticmethod
-    def _run_mask(reading: Reading, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        mask = torch.zeros(len(reading), reading.n_frames, dtype=dtype, device=device)
-        for t, (start, stop) in enumerate(reading.spans):
-            mask[t, start:stop] = 1
-        return mask
+    def label_of(self, char: str) -> int:
+        """The class index of one alphabet character (to score a character not read)."""
+        if len(char) != 1 or char not in self.alphabet:
+            raise ValueError(f"{char!r} is not in the model's alphabet")
+        return self._classes[self.alphabet.index(char)]
 
     def attention(self, x: torch.Tensor, reading: Reading) -> torch.Tensor:
         """`[T, 1, frames]`: each character's class posterior per frame, as a column profile.

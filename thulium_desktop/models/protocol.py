@@ -31,6 +31,15 @@ class Prepared:
     image_size: tuple[int, int]
     content: tuple[int, int, int, int]
 
+    @classmethod
+    def of_tensor(cls, tensor: torch.Tensor, module: nn.Module) -> Prepared:
+        """A `[1, C, H, W]` tensor taken as model input as it is (moved to the module's
+        device and dtype): it is its own image, so maps come back onto it unchanged."""
+        if tensor.dim() != 4 or tensor.shape[0] != 1:
+            raise ValueError(f"a tensor input must be [1, C, H, W], got {tuple(tensor.shape)}")
+        size = (int(tensor.shape[-2]), int(tensor.shape[-1]))
+        return cls(tensor.to(model_device(module), model_dtype(module)), size, (0, 0, *size))
+
     @property
     def model_size(self) -> tuple[int, int]:
         return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])
@@ -55,6 +64,19 @@ class Prepared:
         if (height, width) != self.image_size:
             flat = F.interpolate(flat, size=self.image_size, mode="bilinear", align_corners=False)
         return flat.reshape(*lead, *self.image_size)
+
+    def from_image(self, maps: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """The inverse of `to_image`: maps `[..., H, W]` on image pixels laid onto the model
+        input `[..., Hm, Wm]` (bilinear; zero over the padding)."""
+        t = torch.as_tensor(maps, device=self.tensor.device)
+        lead = t.shape[:-2]
+        flat = t.reshape(-1, 1, *t.shape[-2:]).to(self.tensor.dtype)
+        top, left, height, width = self.content
+        if (height, width) != tuple(flat.shape[-2:]):
+            flat = F.interpolate(flat, size=(height, width), mode="bilinear", align_corners=False)
+        out = flat.new_zeros(flat.shape[0], 1, *self.model_size)
+        out[..., top : top + height, left : left + width] = flat
+        return out.reshape(*lead, *self.model_size)
 
 
 @dataclass(frozen=True)
@@ -104,6 +126,18 @@ class Recognizer(Protocol):
 
     def cam_layer(self) -> nn.Module | None:
         """The default GradCAM layer: the last spatial feature map after its nonlinearity."""
+
+    # Optional: `label_of(char: str) -> int`, the class index of a character, lets the
+    # engine score a character the model did not read (contrastive explanations).
+
+
+def span_mask(reading: Reading, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """`[T, n_frames]`: row t is 1 on character t's span (its CTC frame run or decoder
+    steps), so `scores @ mask.T` sums each character's per-frame scores."""
+    mask = torch.zeros(len(reading), reading.n_frames, dtype=dtype, device=device)
+    for t, (start, stop) in enumerate(reading.spans):
+        mask[t, start:stop] = 1
+    return mask
 
 
 def model_device(module: nn.Module) -> torch.device:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from thulium_desktop.models.attention_reader import AttentionReader, AttentionRecognizer
@@ -21,7 +22,7 @@ from thulium_desktop.models.crnn import CRNN
 from thulium_desktop.models.ctc import CTCRecognizer
 from thulium_desktop.models.encoder import INPUT_HEIGHT
 from thulium_desktop.models.protocol import Recognizer
-from thulium_desktop.models.weights import ModelLoadError, load_into
+from thulium_desktop.models.weights import ModelLoadError, load_into, read_tensors
 
 #: The model `load_model()` returns when no name is given.
 DEFAULT_MODEL = "attention-reader"
@@ -101,13 +102,25 @@ def load_model_files(
     (by default the json beside it, with the same stem)."""
     weights = Path(safetensors_path)
     card_path = Path(json_path) if json_path is not None else weights.with_suffix(".json")
-    card = read_card(card_path)
+    return recognizer_from_tensors(weights, read_tensors(weights), card_path)
+
+
+def recognizer_from_tensors(
+    weights_path: str | os.PathLike, tensors: dict[str, torch.Tensor], json_path: str | os.PathLike
+) -> Recognizer:
+    """A Recognizer of the bundled architecture that `json_path` describes, holding `tensors`
+    (read from `weights_path` by any safe reader: safetensors, or a weights-only state dict).
+
+    The tensors are checked name by name, shape by shape and dtype by dtype before any
+    is copied, so a mismatched file raises `ModelLoadError` and nothing is half-loaded.
+    """
+    card = read_card(json_path)
     try:
         module = build_module(card["architecture"], card["hparams"], card["alphabet"])
     except (TypeError, ValueError) as exc:
-        raise ModelLoadError(card_path, f"the hyper-parameters do not build a model: {exc}") from exc
-    load_into(weights, module)
-    name = card.get("name") or weights.stem
+        raise ModelLoadError(json_path, f"the hyper-parameters do not build a model: {exc}") from exc
+    load_into(weights_path, module, tensors)
+    name = card.get("name") or Path(weights_path).stem
     return ARCHITECTURES[card["architecture"]].wrap(module, card["alphabet"], name)
 
 

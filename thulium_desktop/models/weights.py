@@ -67,9 +67,12 @@ def check_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
         raise ModelLoadError(path, "; ".join(problems))
 
 
-def load_into(path: str | os.PathLike, module: nn.Module) -> nn.Module:
-    """Check the file against `module` and copy it in; `module` should be freshly built."""
-    tensors = read_tensors(path)
+def load_into(path: str | os.PathLike, module: nn.Module,
+              tensors: dict[str, torch.Tensor] | None = None) -> nn.Module:
+    """Check the file's tensors against `module` and copy them in; `module` should be
+    freshly built. `tensors`, when given, were already read from `path` by another safe
+    reader (a weights-only state dict) and are checked the same way."""
+    tensors = read_tensors(path) if tensors is None else tensors
     check_tensors(path, tensors, module)
     module.load_state_dict(tensors, strict=True)
     return module.eval()

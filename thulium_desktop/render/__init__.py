@@ -1,1 +1,40 @@
-"""Rendering: colormaps, overlays and figures (numpy, OpenCV and matplotlib; never Qt)."""
+"""Drawing explanation maps: colour scales, overlays, figures and their export (no Qt, no torch)."""
+
+from thulium_desktop.render.captions import caption, token_label
+from thulium_desktop.render.colormaps import (
+    SIGNED_CMAP,
+    UNSIGNED_CMAP,
+    Scale,
+    colorize,
+    default_cmap,
+    shared_scale,
+)
+from thulium_desktop.render.export import FIGURE_FORMATS, save_figure, save_image
+from thulium_desktop.render.figures import (
+    character_labels,
+    comparison_figure,
+    overlay_figure,
+    token_grid_figure,
+)
+from thulium_desktop.render.overlay import fit_map, overlay, to_bgr8
+
+__all__ = [
+    "FIGURE_FORMATS",
+    "SIGNED_CMAP",
+    "UNSIGNED_CMAP",
+    "Scale",
+    "caption",
+    "character_labels",
+    "colorize",
+    "comparison_figure",
+    "default_cmap",
+    "fit_map",
+    "overlay",
+    "overlay_figure",
+    "save_figure",
+    "save_image",
+    "shared_scale",
+    "to_bgr8",
+    "token_label",
+    "token_grid_figure",
+]

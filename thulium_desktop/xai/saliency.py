@@ -38,9 +38,16 @@ __all__ = [
 PartialCallback = Callable[[np.ndarray, int, int], None]
 CancelCheck = Callable[[], bool]
 
-#: Gradient elements (characters x copies x pixels) held at once when batch_size is None.
-AUTO_BATCH_ELEMENTS = 1 << 24
+#: When batch_size is None, a chunk holds about this many input elements (copies x
+#: pixels): measured on a small CRNN, backward passes are cheapest per copy at 10-30
+#: word-sized copies, and slower both below (overhead) and above (cache misses).
+AUTO_CHUNK_ELEMENTS = 1 << 17
+#: ... and never more gradient elements (characters x copies x pixels) than this.
+AUTO_GRADIENT_ELEMENTS = 1 << 24
 _SMOOTH = ("smoothgrad", "smoothgrad_sq", "vargrad")
+#: Methods with one forward pass on the image itself: a recognizer with `read_scored`
+#: reads the image in that same pass.
+_ONE_PASS = ("gradient", "gradcam")
 
 
 class Cancelled(Exception):
@@ -134,24 +141,70 @@ class SaliencyGenerator:
         on_partial: PartialCallback | None = None,
         cancel: CancelCheck | None = None,
         config: SaliencyConfig | None = None,
+        reading: Reading | None = None,
     ) -> Explanation:
         """Maps `[K, H, W]` for the chosen characters, all from the same passes.
 
         `tokens`: "all" (every character), a list of character indices, or None (one
         map for the whole reading). `on_partial(maps, done, total)` receives the
         running estimate after each chunk; `cancel()` is polled between chunks and
-        raises `Cancelled` when it returns True.
+        raises `Cancelled` when it returns True. `reading` holds a reading fixed
+        instead of reading the image (e.g. to explain a damaged copy of a model).
         """
+        cfg = self._config(method, config)
+        return self._explain(image, cfg, tokens, reading, None, on_partial, cancel)
+
+    def explain_contrast(
+        self,
+        image,
+        token: int,
+        alternative: str,
+        method: str | None = None,
+        on_partial: PartialCallback | None = None,
+        cancel: CancelCheck | None = None,
+        config: SaliencyConfig | None = None,
+        reading: Reading | None = None,
+    ) -> Explanation:
+        """Why character `token` was read rather than `alternative`: the map of
+        score(read) − score(alternative) at that position, the reading otherwise held
+        fixed (teacher-forced for attention models, the same frames for CTC models).
+
+        Needs a recognizer with `label_of(char)`; maps are signed unless `absolute`.
+        """
+        cfg = self._config(method, config)
+        if cfg.method == "attention":
+            raise ValueError("a contrastive map needs a gradient method, not attention")
+        label_of = getattr(self.model, "label_of", None)
+        if label_of is None:
+            raise ValueError(f"{getattr(self.model, 'name', 'this model')} cannot score another character")
+        prepared = self.model.prepare(image)
+        fixed = reading or self.model.read(prepared.tensor)
+        if not 0 <= token < len(fixed):
+            raise ValueError(f"token index {token} is out of range: the reading has {len(fixed)} characters")
+        labels = list(fixed.labels)
+        labels[token] = label_of(alternative)
+        tokens = list(fixed.tokens)
+        tokens[token] = alternative
+        alt = replace(fixed, labels=tuple(labels), tokens=tuple(tokens))
+        exp = self._explain(prepared.tensor if isinstance(image, torch.Tensor) else image,
+                            cfg, [token], fixed, alt, on_partial, cancel)
+        exp.meta["contrast"] = {"token": token, "read": fixed.tokens[token], "alternative": alternative}
+        return exp
+
+    def _config(self, method: str | None, config: SaliencyConfig | None) -> SaliencyConfig:
         cfg = config or self.config
-        if method is not None:
-            cfg = replace(cfg, method=method)
+        return cfg if method is None else replace(cfg, method=method)
+
+    def _explain(self, image, cfg, tokens, reading, alt_reading, on_partial, cancel) -> Explanation:
         t0 = time.perf_counter()
         prepared = self.model.prepare(image)
-        reading = self.model.read(prepared.tensor)
-        targets = _select_targets(reading, tokens, prepared.tensor)
+        fused = cfg.method in _ONE_PASS and hasattr(self.model, "read_scored")
+        if reading is None and not fused:
+            reading = self.model.read(prepared.tensor)
         t_read = time.perf_counter() - t0
-        run = _Run(self, cfg, prepared, reading, targets, on_partial, cancel)
+        run = _Run(self, cfg, prepared, reading, tokens, on_partial, cancel, alt_reading)
         maps, scores, deltas, signed = run.compute()
+        reading, targets = run.reading, run.targets
         t_total = time.perf_counter() - t0
         return Explanation(
             maps=maps,
@@ -205,24 +258,25 @@ class _Run:
     """One explanation job: the chunk loop, progress, cancellation and post-processing."""
 
     def __init__(self, gen: SaliencyGenerator, cfg: SaliencyConfig, prepared: Prepared,
-                 reading: Reading, targets: _Targets, on_partial, cancel) -> None:
+                 reading: Reading | None, tokens, on_partial, cancel,
+                 alt_reading: Reading | None = None) -> None:
         self.model = gen.model
         self.vjp = gen._vjp
         self.cfg = cfg
         self.prepared = prepared
         self.x = prepared.tensor
-        self.reading = reading
-        self.targets = targets
+        self.tokens = tokens
+        self.reading = reading  # None until a one-pass method reads the image itself
+        self.targets = None if reading is None else _select_targets(reading, tokens, self.x)
         self.on_partial = on_partial
         self.cancel = cancel
+        self.alt_reading = alt_reading
         self.batch_size = 1
         self.signed = not cfg.absolute and cfg.method in ("gradient", "integrated", "smoothgrad")
 
     def compute(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
-        if len(self.reading) == 0:
-            warnings.warn("the model read no characters: the map is empty", stacklevel=3)
-            k = len(self.targets.tokens)
-            return np.zeros((k, *self.prepared.image_size), np.float32), np.zeros(k, np.float32), None, False
+        if self.reading is not None and len(self.reading) == 0:
+            return self._empty()
         method = self.cfg.method
         if method == "attention":
             return self._attention()
@@ -234,10 +288,25 @@ class _Run:
             return self._smooth()
         return self._gradient()
 
+    def _empty(self):
+        warnings.warn("the model read no characters: the map is empty", stacklevel=4)
+        k = len(self.targets.tokens)
+        return np.zeros((k, *self.prepared.image_size), np.float32), np.zeros(k, np.float32), None, False
+
+    def _scored(self, x: torch.Tensor) -> torch.Tensor:
+        """`[1, T]` character scores of `x` with their graph, reading `x` in the same
+        forward pass when no reading was given (one-pass methods only)."""
+        if self.reading is None:
+            self.reading, scores = self.model.read_scored(x, self.cfg.score)
+            self.targets = _select_targets(self.reading, self.tokens, self.x)
+            return scores
+        return self._char_scores(x)
+
     # -- chunk bookkeeping -------------------------------------------------------------
     def _chunks(self, total: int) -> list[slice]:
         k = self.targets.weights.shape[0]
-        auto = max(1, AUTO_BATCH_ELEMENTS // max(1, k * self.x.numel()))
+        numel = self.x.numel()
+        auto = max(1, min(AUTO_CHUNK_ELEMENTS // numel, AUTO_GRADIENT_ELEMENTS // (k * numel)))
         self.batch_size = min(total, self.cfg.batch_size or auto)
         return [slice(i, min(i + self.batch_size, total)) for i in range(0, total, self.batch_size)]
 
@@ -250,24 +319,39 @@ class _Run:
             self.on_partial(self._finish(raw), done, total)
 
     def _grads(self, inputs: torch.Tensor, sample_weights: torch.Tensor) -> torch.Tensor:
-        """`[K, B, C, H, W]`: gradient of each target's weighted score for every input copy."""
+        """`[K, B, C, H, W]`: gradients of each target's weighted score for every input copy."""
         inputs = inputs.detach().requires_grad_(True)
         with torch.enable_grad():
-            scores = self.model.token_scores(inputs, self.reading, self.cfg.score)  # [B, T]
+            scores = self._char_scores(inputs)  # [B, T]
             cot = self.targets.weights[:, None, :] * sample_weights[None, :, None]
             return self.vjp(scores, inputs, cot.to(scores.dtype))
 
     def _scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """`[B, K]` target scores without a graph."""
         with torch.no_grad():
-            s = self.model.token_scores(inputs, self.reading, self.cfg.score)
-        return s @ self.targets.weights.to(s.dtype).T
+            return self._target_scores(self._char_scores(inputs))
+
+    def _char_scores(self, inputs: torch.Tensor) -> torch.Tensor:
+        """`[B, T]` character scores, or their contrast with the alternative reading."""
+        scores = self.model.token_scores(inputs, self.reading, self.cfg.score)
+        if self.alt_reading is not None:
+            scores = scores - self.model.token_scores(inputs, self.alt_reading, self.cfg.score)
+        return scores
+
+    def _target_scores(self, char_scores: torch.Tensor) -> torch.Tensor:
+        """`[B, T]` character scores mixed into `[B, K]` target scores."""
+        return char_scores.detach() @ self.targets.weights.to(char_scores.dtype).T
 
     # -- methods ------------------------------------------------------------------------
     def _gradient(self):
         self._check_cancel()
-        grads = self._grads(self.x, torch.ones(1, dtype=self.x.dtype, device=self.x.device))[:, 0]
-        return self._finish(grads), self._np(self._scores(self.x)[0]), None, self.signed
+        x = self.x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            scores = self._scored(x)
+            if len(self.reading) == 0:
+                return self._empty()
+            grads = self.vjp(scores, x, self.targets.weights[:, None, :].to(scores.dtype))
+        return self._finish(grads[:, 0]), self._np(self._target_scores(scores)[0]), None, self.signed
 
     def _integrated(self):
         cfg, x = self.cfg, self.x
@@ -323,7 +407,9 @@ class _Run:
             raise ValueError("the model has no spatial layer for GradCAM; choose one with layer=")
         x = self.x.detach().requires_grad_(True)  # so the layer output is in the graph
         with capture_output(layer) as seen, torch.enable_grad():
-            scores = self.model.token_scores(x, self.reading, self.cfg.score)
+            scores = self._scored(x)
+        if len(self.reading) == 0:
+            return self._empty()
         if not seen:
             raise ValueError(f"GradCAM layer {type(layer).__name__} did not run in the forward pass")
         activation = as_batch_first(seen[-1], layer, batch=1)
@@ -332,7 +418,7 @@ class _Run:
             grads = self.vjp(scores, seen[-1], cot)
         grads = torch.stack([as_batch_first(g, layer, batch=1) for g in grads])
         cams = upsample(cam_maps(activation.detach(), grads), self.prepared.model_size)
-        return self._finish(cams[:, None]), self._np(self._scores(self.x)[0]), None, False
+        return self._finish(cams[:, None]), self._np(self._target_scores(scores)[0]), None, False
 
     def _attention(self):
         self._check_cancel()

@@ -1,0 +1,141 @@
+"""All-characters explanation time against Captum looping over characters, and the floor.
+
+For each method, on the same model and image, side by side in one run:
+  ours     SaliencyGenerator.explain(image): every character's map, read included
+  captum   Captum's attribution once per character (the read done once, as ours)
+  floor    the bare passes the method needs, timed directly: the read plus, per chunk,
+           one forward and one batched backward for all characters (nothing else)
+and the largest difference between our maps and Captum's (raw maps: signed, unnormalised).
+
+    python benchmarks/bench_engine.py [--model ctc-reader] [--threads 1] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Saliency
+
+from thulium_desktop.io import load_image
+from thulium_desktop.models import Recognizer, load_model
+from thulium_desktop.xai.gradcam import capture_output
+from thulium_desktop.xai.perturb import smoothgrad_noise
+from thulium_desktop.xai.quadrature import integration_points
+from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_IMAGE = ROOT / "resources" / "samples" / "recognition.png"
+
+
+def captum_maps(rec: Recognizer, image, cfg: SaliencyConfig) -> np.ndarray:
+    """Captum, one character at a time, as a user of Captum would write it."""
+    x = rec.prepare(image).tensor
+    reading = rec.read(x)
+    out = []
+    for t in range(len(reading)):
+        def score(inp: torch.Tensor, t: int = t) -> torch.Tensor:
+            return rec.token_scores(inp, reading, cfg.score)[:, t]
+
+        if cfg.method == "gradient":
+            attr = Saliency(score).attribute(x, abs=False)
+        elif cfg.method == "integrated":
+            attr = IntegratedGradients(score).attribute(
+                x, baselines=torch.zeros_like(x), n_steps=cfg.num_steps, method=cfg.integration
+            )
+        elif cfg.method == "smoothgrad":
+            noisy = x + smoothgrad_noise(x, cfg.num_samples, cfg.noise_level, cfg.seed)
+            attr = Saliency(score).attribute(noisy, abs=False).mean(0, keepdim=True)
+        else:
+            cam = LayerGradCam(score, rec.cam_layer()).attribute(x, relu_attributions=True)
+            attr = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear")
+        out.append(attr.detach()[0].sum(0))
+    return torch.stack(out).numpy()
+
+
+def floor_pass(rec: Recognizer, image, cfg: SaliencyConfig, batched: bool, chunk: int) -> None:
+    """The passes a method cannot do without. Gradient and GradCAM: one forward on the
+    image (reading and scoring it) and the backward for all characters. Integrated
+    gradients and SmoothGrad: the read, then per chunk of `chunk` copies one forward and
+    the backward for all characters. The backward is one vmapped pass (`batched`) or a
+    loop over the retained graph."""
+    x = rec.prepare(image).tensor
+    if cfg.method in ("gradient", "gradcam"):
+        xg = x.detach().requires_grad_(True)
+        with capture_output(rec.cam_layer()) as seen:
+            reading, scores = rec.read_scored(xg, cfg.score)
+        n = len(reading)
+        target = seen[-1] if cfg.method == "gradcam" else xg
+        backward(scores, target, torch.eye(n)[:, None, :], batched)
+        return
+    reading = rec.read(x)
+    n = len(reading)
+    if cfg.method == "integrated":
+        alphas, _ = integration_points(cfg.num_steps, cfg.integration)
+        inputs = torch.as_tensor(alphas, dtype=x.dtype)[:, None, None, None] * x
+    else:
+        inputs = x + smoothgrad_noise(x, cfg.num_samples, cfg.noise_level, cfg.seed)
+    for part in inputs.split(chunk):
+        part = part.detach().requires_grad_(True)
+        scores = rec.token_scores(part, reading, cfg.score)
+        backward(scores, part, torch.eye(n)[:, None, :].expand(n, part.shape[0], n), batched)
+
+
+def backward(scores: torch.Tensor, inputs: torch.Tensor, cot: torch.Tensor, batched: bool) -> None:
+    if batched:
+        torch.autograd.grad(scores, inputs, cot, is_grads_batched=True)
+        return
+    for k in range(cot.shape[0]):
+        torch.autograd.grad(scores, inputs, cot[k], retain_graph=k < cot.shape[0] - 1)
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="ctc-reader")
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--samples", type=int, default=25)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rec = load_model(args.model)
+    image = load_image(args.image)
+    n_chars = len(rec.read(rec.prepare(image).tensor))
+    print(f"model {rec.name}, image {args.image.name} {image.shape[1]}x{image.shape[0]}, "
+          f"{n_chars} characters, torch {torch.__version__}, {args.threads} thread(s), "
+          f"median of {args.repeats}\n")
+    header = f"{'method':<12}{'ours ms':>10}{'captum ms':>11}{'speed-up':>10}{'floor ms':>10}{'ours/floor':>12}{'max |diff|':>12}"
+    print(header)
+    print("-" * len(header))
+    for method in ("gradient", "integrated", "smoothgrad", "gradcam"):
+        cfg = SaliencyConfig(method=method, num_steps=args.steps, num_samples=args.samples,
+                             absolute=False, normalize=False)
+        gen = SaliencyGenerator(rec, cfg)
+        explanation = gen.explain(image)
+        ours_maps, chunk = explanation.maps, explanation.meta["batch_size"]
+        theirs = captum_maps(rec, image, cfg)
+        runs = {"ours": [], "captum": [], "floor": []}
+        for _ in range(args.repeats):  # interleaved, so load changes hit all three alike
+            runs["ours"].append(timed(lambda: gen.explain(image)))
+            runs["captum"].append(timed(lambda: captum_maps(rec, image, cfg)))
+            runs["floor"].append(min(timed(lambda b=b: floor_pass(rec, image, cfg, b, chunk)) for b in (True, False)))
+        ours, captum, floor = (1000 * statistics.median(runs[k]) for k in ("ours", "captum", "floor"))
+        diff = float(np.abs(ours_maps - theirs).max())
+        print(f"{method:<12}{ours:>10.1f}{captum:>11.1f}{captum / ours:>9.2f}x{floor:>10.1f}"
+              f"{ours / floor:>11.2f}x{diff:>12.1e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Test doubles and constants shared by the app tests."""
+
+from __future__ import annotations
+
+import threading
+
+from tiny_models import ALPHABET, tiny_crnn
+
+from thulium_desktop.models import CTCRecognizer
+from thulium_desktop.xai.saliency import Cancelled, SaliencyGenerator
+
+#: Generous: the CI machine is shared; a passing run takes a fraction of it.
+WAIT_MS = 20_000
+
+
+class Models:
+    """Builds the tiny recognizer on demand and remembers the instances (for hook checks)."""
+
+    def __init__(self) -> None:
+        self.built: list[CTCRecognizer] = []
+
+    def __call__(self) -> CTCRecognizer:
+        recognizer = CTCRecognizer(tiny_crnn(seed=3), ALPHABET, 32, name="tiny-crnn")
+        self.built.append(recognizer)
+        return recognizer
+
+
+class GatedEngine:
+    """The real engine, but every `explain` waits for `gate` first (polling cancel, as
+    the engine does between chunks), so tests control when a job finishes."""
+
+    def __init__(self, recognizer, honour_cancel: bool = True) -> None:
+        self.inner = SaliencyGenerator(recognizer)
+        self.config = self.inner.config
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.completed: list[str] = []
+        self.honour_cancel = honour_cancel
+
+    def explain(self, image, cancel=None, **kwargs):
+        self.entered.set()
+        while not self.gate.wait(0.005):
+            if self.honour_cancel and cancel is not None and cancel():
+                raise Cancelled("cancelled while gated")
+        exp = self.inner.explain(image, cancel=cancel if self.honour_cancel else None, **kwargs)
+        self.completed.append(exp.reading.text)
+        return exp
+
+
+def engine_failing_on(method: str, error: Exception):
+    """An engine factory: the real engine, except that explaining with `method` raises `error`."""
+
+    class Failing(SaliencyGenerator):
+        def explain(self, image, *args, config=None, **kwargs):
+            if config is not None and config.method == method:
+                raise error
+            return super().explain(image, *args, config=config, **kwargs)
+
+    return Failing

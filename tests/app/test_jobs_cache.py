@@ -1,0 +1,71 @@
+"""Requests and the result cache, without Qt."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from thulium_desktop.app.jobs import DEFAULT_PARAMS, METHOD_FIELDS, MethodSpec, ResultCache, image_key
+from thulium_desktop.xai.saliency import METHODS, SaliencyConfig
+
+
+def test_every_engine_method_is_offered_with_real_config_fields():
+    assert set(METHOD_FIELDS) == set(METHODS)
+    names = {f.name for f in dataclasses.fields(SaliencyConfig)}
+    for method, fields in METHOD_FIELDS.items():
+        assert set(fields) <= names, method
+        SaliencyConfig(**MethodSpec.build(method, {}).config_kwargs())  # validates
+    assert set(DEFAULT_PARAMS) <= names
+
+
+def test_a_spec_ignores_parameters_its_method_does_not_use():
+    base = MethodSpec.build("gradient", {"noise_level": 0.1})
+    assert MethodSpec.build("gradient", {"noise_level": 0.3}) == base
+    assert MethodSpec.build("gradient", {"absolute": False}) != base
+    assert MethodSpec.build("smoothgrad", {"noise_level": 0.3}) != MethodSpec.build("smoothgrad", {})
+    assert MethodSpec.build("gradient", {}, whole_reading=True) != base
+    with pytest.raises(ValueError, match="unknown method"):
+        MethodSpec.build("lime", {})
+
+
+def test_image_key_follows_content_not_identity():
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert image_key(a) == image_key(a.copy())
+    assert image_key(a) != image_key(a.T.copy())
+    assert image_key(a) != image_key(a.astype(np.uint16))
+    b = a.copy()
+    b[0, 0] = 99
+    assert image_key(a) != image_key(b)
+
+
+def fake_explanation(nbytes: int) -> SimpleNamespace:
+    return SimpleNamespace(maps=np.zeros(nbytes // 4, np.float32))
+
+
+def test_cache_is_bounded_by_bytes_and_evicts_least_recently_used():
+    cache = ResultCache(max_bytes=1000)
+    for key in "abc":
+        cache.put((key,), fake_explanation(400))
+    assert len(cache) == 2 and cache.get(("a",)) is None
+    assert cache.get(("b",)) is not None  # b is now the most recent
+    cache.put(("d",), fake_explanation(400))
+    assert cache.get(("c",)) is None and cache.get(("b",)) is not None
+    assert cache.nbytes == 800
+    cache.put(("huge",), fake_explanation(4000))
+    assert cache.get(("huge",)) is None and cache.nbytes == 800
+    cache.clear()
+    assert len(cache) == 0 and cache.nbytes == 0
+
+
+@pytest.mark.parametrize("absolute", [True, False])
+def test_a_spec_knows_in_advance_whether_the_engine_signs_its_maps(recognizer, word_image, absolute):
+    from thulium_desktop.xai.saliency import SaliencyGenerator
+
+    engine = SaliencyGenerator(recognizer)
+    for method in METHODS:
+        spec = MethodSpec.build(method, {"absolute": absolute, "num_steps": 2, "num_samples": 2})
+        exp = engine.explain(word_image[:, :48], tokens=[0], config=SaliencyConfig(**spec.config_kwargs()))
+        assert spec.signed == exp.signed, method

@@ -1,0 +1,87 @@
+"""Export (Ctrl+E): every figure kind in every format, side files, failures leave no trace."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import cv2
+import numpy as np
+import pytest
+from gui_helpers import WAIT_MS
+
+from thulium_desktop.app.export import ExportPlan
+from thulium_desktop.app.export_dialog import ExportDialog
+
+
+@pytest.fixture
+def out(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+def check_figure(path) -> None:
+    """The file opens as its format and is not blank."""
+    data = path.read_bytes()
+    if path.suffix == ".png":
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and image.std() > 5
+    elif path.suffix == ".svg":
+        root = ET.fromstring(data)
+        assert root.tag.endswith("svg") and len(list(root.iter("{http://www.w3.org/2000/svg}image"))) > 0
+    else:
+        assert data.startswith(b"%PDF") and b"/Image" in data and len(data) > 5000
+
+
+def export_and_wait(qtbot, window, plan):
+    with qtbot.waitSignal(window.exported, timeout=WAIT_MS) as blocker:
+        window.export(plan)
+    return blocker.args[0]
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+@pytest.mark.parametrize("kind", ["view", "grid", "compare"])
+def test_each_figure_kind_exports_in_each_format(qtbot, window, out, kind, fmt):
+    window.panel.num_steps.setValue(4)
+    window.panel.num_samples.setValue(2)
+    path = out / f"word.{kind}.{fmt}"
+    written = export_and_wait(qtbot, window, ExportPlan(kind, path, dpi=80))
+    assert written == [path]
+    check_figure(path)
+    assert sorted(p.name for p in out.iterdir()) == [path.name]  # no temporary left behind
+
+
+def test_raw_maps_and_parameters_go_beside_the_figure(qtbot, window, out):
+    plan = ExportPlan("grid", out / "word.png", dpi=60, with_maps=True, with_params=True)
+    written = export_and_wait(qtbot, window, plan)
+    assert [p.name for p in written] == ["word.png", "word.npz", "word.json"]
+    with np.load(out / "word.npz") as npz:
+        maps = npz["attention"]
+        assert maps.shape == (window.timeline.count, *window.image.shape[:2])
+        assert "".join(npz["tokens"]) == window.reading.reading.text
+    record = json.loads((out / "word.json").read_text())
+    assert record["reading"] == window.reading.reading.text
+    assert record["methods"]["attention"]["meta"]["model"] == "tiny-crnn"
+
+
+def test_a_failed_export_keeps_the_existing_file_and_says_why(qtbot, window, out, monkeypatch):
+    path = out / "word.png"
+    path.write_bytes(b"the old figure")
+    monkeypatch.setattr("matplotlib.figure.Figure.savefig", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    window.export(ExportPlan("view", path))
+    assert "disk full" in window.message.text and str(path) in window.message.text
+    assert path.read_bytes() == b"the old figure"
+    assert sorted(p.name for p in out.iterdir()) == ["word.png"]
+
+
+def test_the_dialog_builds_a_plan_with_the_formats_extension(qtbot, tmp_path):
+    dialog = ExportDialog(tmp_path / "word.gradient", "svg", "grid")
+    qtbot.addWidget(dialog)
+    assert dialog.plan() == ExportPlan("grid", tmp_path / "word.gradient.svg", 300)
+    dialog.format.setCurrentText("PNG")
+    dialog.path.setText(str(tmp_path / "other.pdf"))
+    dialog.with_maps.setChecked(True)
+    dialog.set_kind("compare")
+    assert dialog.dpi.isEnabled()
+    assert dialog.plan() == ExportPlan("compare", tmp_path / "other.png", 300, with_maps=True)

@@ -1,0 +1,184 @@
+"""The worker under the window: streaming, cancel, stale results, failures, closing."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from gui_helpers import WAIT_MS, GatedEngine, engine_failing_on
+from PySide6.QtCore import Qt
+
+from thulium_desktop.app.jobs import MethodSpec
+
+
+def test_integrated_gradients_stream_partials_before_the_final_map(qtbot, window, monkeypatch):
+    monkeypatch.setattr("thulium_desktop.app.worker.PARTIAL_INTERVAL_S", 0.0)  # every chunk, however fast
+    events: list[str] = []
+    window.client.partial.connect(lambda spec, maps, done, total: events.append(f"partial {done}/{total}"))
+    window.client.explained.connect(lambda spec, exp: events.append("final"))
+    shown: list[np.ndarray] = []
+    window.client.partial.connect(lambda *_: shown.append(window.canvas.view.map.copy()))
+    window.panel.num_steps.setValue(16)
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel._buttons["integrated"].click()
+    assert events[-1] == "final"
+    assert sum(e.startswith("partial") for e in events[:-1]) == 7, events  # 16 steps in 8 chunks
+    final = window.canvas.view.map
+    assert not np.array_equal(shown[0], final), "the canvas did not show the refining map"
+
+
+def test_escape_cancels_the_running_job_and_the_app_stays_usable(qtbot, make_window, word_image):
+    engines: list[GatedEngine] = []
+    window = make_window(lambda r: engines.append(GatedEngine(r)) or engines[-1])
+    window.show_image(word_image, "minimum")
+    qtbot.waitUntil(engines[0].entered.is_set, timeout=WAIT_MS)
+    assert window.status.cancel.isVisible()
+    with qtbot.waitSignal(window.client.jobCancelled, timeout=WAIT_MS):
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.status.cancel.isVisible()
+    qtbot.waitUntil(lambda: window.client.pending_jobs == 0, timeout=WAIT_MS)
+    assert engines[0].completed == []
+    engines[0].gate.set()
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.show_image(word_image, "again")
+    assert window.canvas.view.map is not None
+
+
+def test_stale_results_are_dropped_when_the_image_changes_mid_job(qtbot, make_window, models, word_image):
+    engines: list[GatedEngine] = []
+    window = make_window(lambda r: engines.append(GatedEngine(r, honour_cancel=False)) or engines[-1])
+    first, second = word_image, word_image[:, ::-1].copy()
+    recognizer = models.built[0]
+    expected = recognizer.read(recognizer.prepare(second).tensor).text
+    assert expected != recognizer.read(recognizer.prepare(first).tensor).text
+    window.show_image(first, "first")
+    qtbot.waitUntil(engines[0].entered.is_set, timeout=WAIT_MS)
+    window.show_image(second, "second")  # the first job ignores the cancel and finishes
+    readings: list[str] = []
+    window.client.readingReady.connect(lambda info: readings.append(info.reading.text))
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        engines[0].gate.set()
+    assert engines[0].completed[0] != expected, "the stale job never delivered: nothing was tested"
+    assert readings == [expected]
+    assert window.reading.reading.text == expected
+    shown = window.results[MethodSpec.build("attention", {})]
+    assert shown.reading.text == expected
+    np.testing.assert_array_equal(window.canvas.view.map, shown.maps[0])
+
+
+def test_an_engine_exception_becomes_a_message_and_the_app_keeps_working(qtbot, make_window, word_image):
+    window = make_window(engine_failing_on("gradient", RuntimeError("boom in the engine")))
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.show_image(word_image, "minimum")
+    with qtbot.waitSignal(window.client.jobFailed, timeout=WAIT_MS):
+        window.panel._buttons["gradient"].click()
+    assert "boom in the engine" in window.message.text
+    assert not window.status.cancel.isVisible()
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel._buttons["gradcam"].click()
+    assert window.canvas.view.map is not None
+
+
+def test_closing_during_a_job_cancels_it_and_stops_the_thread(qtbot, make_window, word_image):
+    engines: list[GatedEngine] = []
+    window = make_window(lambda r: engines.append(GatedEngine(r)) or engines[-1])
+    window.show_image(word_image, "minimum")
+    qtbot.waitUntil(engines[0].entered.is_set, timeout=WAIT_MS)
+    started = time.perf_counter()
+    assert window.close()
+    assert time.perf_counter() - started < 5
+    assert not window.client._thread.isRunning()
+    assert engines[0].completed == []
+
+
+def test_revisiting_a_method_is_served_from_the_cache(qtbot, window):
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel._buttons["gradient"].click()
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel._buttons["attention"].click()
+    started: list[int] = []
+    window.client.jobStarted.connect(lambda: started.append(1))
+    with qtbot.waitSignal(window.settled, timeout=1000):
+        window.panel._buttons["gradient"].click()
+    assert started == []
+    assert not window.client.busy
+
+
+def test_an_exception_in_a_gui_slot_becomes_a_message(window, capsys):
+    try:
+        raise KeyError("lost in a slot")
+    except KeyError as exc:
+        window.report_unexpected(type(exc), exc, exc.__traceback__)
+    assert "KeyError" in window.message.text and "lost in a slot" in window.message.text
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_model_that_fails_to_load_is_reported_and_images_still_open(qtbot, settings, word_image):
+    from thulium_desktop.app.client import EngineClient
+    from thulium_desktop.app.window import MainWindow
+
+    def broken():
+        raise OSError("weights file truncated")
+
+    window = MainWindow(EngineClient(broken), settings)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.client.modelFailed, timeout=WAIT_MS):
+        window.client.start()
+    window.show_image(word_image, "minimum")
+    assert "weights file truncated" in window.message.text
+    assert window.status.model.text() == "no model"
+    assert window.canvas.view.image_size() == word_image.shape[:2] and not window.client.busy
+
+
+def test_a_model_without_attention_still_reads_and_explains(qtbot, make_window, word_image):
+    window = make_window(engine_failing_on("attention", ValueError("this model has no attention to show")))
+    window.panel.set_method("gradient")
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.show_image(word_image, "minimum")
+    centres = window.reading.centres
+    assert len(centres) == window.timeline.count > 0 and np.all(np.diff(centres) > 0)
+    assert window.canvas.view.map is not None and window.message.text == ""
+
+
+def test_switching_the_model_reads_the_open_image_again(qtbot, window):
+    from tiny_models import ALPHABET, tiny_crnn
+
+    from thulium_desktop.models import CTCRecognizer
+
+    before = window.reading.reading.text
+    other = CTCRecognizer(tiny_crnn(seed=11), ALPHABET, 32, name="other-crnn")
+    expected = other.read(other.prepare(window.image).tensor).text
+    assert expected != before
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.switch_model(lambda: other)
+    assert window.status.model.text() == "model: other-crnn"
+    assert window.reading.reading.text == expected
+    assert window.results[MethodSpec.build("attention", {})].meta["model"] == "other-crnn"
+
+
+def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeypatch):
+    from types import SimpleNamespace
+
+    from tiny_models import ALPHABET, tiny_crnn
+
+    from thulium_desktop import models as registry
+    from thulium_desktop.models import CTCRecognizer
+
+    loaded: list[str] = []
+
+    def load_model(name=None):
+        loaded.append(name)
+        return CTCRecognizer(tiny_crnn(seed=11), ALPHABET, 32, name=name)
+
+    bundled = [SimpleNamespace(name="tiny-crnn", description="the test model"),
+               SimpleNamespace(name="other-reader", description="another one")]
+    monkeypatch.setattr(registry, "list_models", lambda: bundled)
+    monkeypatch.setattr(registry, "load_model", load_model)
+    window._fill_model_menu()
+    actions = window.model_menu.actions()
+    assert [a.text() for a in actions] == ["tiny-crnn", "other-reader"]
+    assert [a.isChecked() for a in actions] == [True, False]
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        actions[1].trigger()
+    assert loaded == ["other-reader"] and window.status.model.text() == "model: other-reader"

@@ -1,0 +1,51 @@
+"""Corpus discovery, output names and shards: pure functions of the command line."""
+
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from thulium_desktop.io.corpus import collect_images, shard, unique_names
+
+
+def touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return path
+
+
+def test_folders_are_searched_recursively_in_sorted_order(tmp_path):
+    for rel in ["b.png", "a.jpg", "sub/c.TIF", "notes.txt", ".hidden.png", ".cache/d.png", "sub/.x.png.tmp"]:
+        touch(tmp_path / "in" / rel)
+    corpus = collect_images([tmp_path / "in"])
+    assert [i.name for i in corpus.items] == ["a", "b", "sub/c"]
+    assert corpus.missing == ()
+
+
+def test_output_folder_inside_the_input_is_not_explained(tmp_path):
+    touch(tmp_path / "a.png")
+    touch(tmp_path / "out" / "a.gradient.png")
+    assert [i.name for i in collect_images([tmp_path], exclude=[tmp_path / "out"]).items] == ["a"]
+
+
+def test_explicit_files_missing_paths_and_duplicates(tmp_path):
+    image = touch(tmp_path / "scan.data")  # an explicit file is tried whatever its suffix
+    corpus = collect_images([image, tmp_path / "nope.png", image, tmp_path])
+    assert [i.name for i in corpus.items] == ["scan"]
+    assert corpus.missing == ((str(tmp_path / "nope.png"), "no such file or folder"),)
+
+
+def test_clashing_names_keep_their_suffix_or_get_a_number():
+    rel = [PurePosixPath(p) for p in ["a.png", "A.jpg", "b.png", "x/c.png", "x/c.png", "d.png"]]
+    assert unique_names(rel) == ["a.png", "A.jpg", "b", "x/c.png", "x/c.png~2", "d"]
+
+
+def test_shards_partition_the_corpus(tmp_path):
+    for i in range(10):
+        touch(tmp_path / f"{i:02d}.png")
+    items = collect_images([tmp_path]).items
+    parts = [shard(items, i, 3) for i in range(3)]
+    names = [item.name for part in parts for item in part]
+    assert sorted(names) == [item.name for item in items]
+    assert [len(p) for p in parts] == [4, 3, 3]
+    with pytest.raises(ValueError):
+        shard(items, 3, 3)

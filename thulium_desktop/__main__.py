@@ -1,0 +1,47 @@
+"""`thulium-desktop` / `python -m thulium_desktop`: a headless command, or the desktop app.
+
+A first argument naming a command (explain, models, read) or asking for help
+runs the CLI; anything else (nothing, or image paths to open) starts the app.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from thulium_desktop.cli import COMMANDS
+
+_HELP = ("-h", "--help")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and (args[0] in COMMANDS or args[0] in _HELP):
+        from thulium_desktop.cli import main as cli_main
+
+        return cli_main(args)
+    return _start_app(args)
+
+
+def _start_app(args: list[str]) -> int:
+    """The GUI, imported only now: the headless commands must work without Qt installed."""
+    try:
+        app = importlib.import_module("thulium_desktop.app")
+    except ModuleNotFoundError as exc:
+        if exc.name != "thulium_desktop.app":
+            print(f"thulium-desktop: cannot start the app: {exc}", file=sys.stderr)
+            return 2
+        app = None
+    if getattr(app, "main", None) is None:
+        print(
+            "thulium-desktop: the desktop app is not part of this build; "
+            f"use a command: {', '.join(COMMANDS)} (see --help)",
+            file=sys.stderr,
+        )
+        return 2
+    return app.main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""The GUI-thread side of the worker: job ids, cancellation, stale results, the cache.
+
+The window asks `EngineClient.request(...)` for what it wants to see and listens to
+the client's signals; it never sees job ids. Only results of the newest request reach
+it: anything from an older job is cached (it is still correct for its own key) but
+never shown, so a slow old job cannot paint over a new image.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from thulium_desktop.app.jobs import Job, MethodSpec, ResultCache
+from thulium_desktop.app.worker import (
+    EngineFactory,
+    ModelInfo,
+    ReadingInfo,
+    RecognizerFactory,
+    Worker,
+    default_engine,
+)
+
+#: Readings are tiny; this just stops an endless folder walk from growing forever.
+MAX_READINGS = 512
+
+
+class EngineClient(QObject):
+    """Owns the worker thread and turns the window's wishes into jobs."""
+
+    modelReady = Signal(object)  # ModelInfo
+    modelFailed = Signal(str)
+    readingReady = Signal(object)  # ReadingInfo of the current image
+    partial = Signal(object, object, int, int)  # spec, maps, done, total
+    explained = Signal(object, object)  # spec, Explanation (also for cache hits)
+    jobStarted = Signal()
+    jobFinished = Signal(float)  # seconds the job took
+    jobFailed = Signal(str)
+    jobCancelled = Signal()
+
+    _submit = Signal(object)
+    _load = Signal(object)
+
+    def __init__(
+        self,
+        recognizer_factory: RecognizerFactory,
+        engine_factory: EngineFactory = default_engine,
+        cache: ResultCache | None = None,
+        torch_threads: int = 1,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.cache = cache if cache is not None else ResultCache()
+        self.model: ModelInfo | None = None
+        self.model_error: str | None = None
+        self._readings: OrderedDict[tuple[str, str], ReadingInfo] = OrderedDict()
+        self._ids = itertools.count(1)
+        self._pending: dict[int, Job] = {}
+        self._current: Job | None = None
+        self._recognizer_factory = recognizer_factory
+        self._thread = QThread()
+        self._thread.setObjectName("thulium-worker")
+        self._worker = Worker(engine_factory, torch_threads)
+        self._worker.moveToThread(self._thread)
+        self._load.connect(self._worker.load)
+        self._submit.connect(self._worker.run)
+        self._worker.ready.connect(self._on_ready)
+        self._worker.loadFailed.connect(self._on_load_failed)
+        self._worker.readingReady.connect(self._on_reading)
+        self._worker.partial.connect(self._on_partial)
+        self._worker.explained.connect(self._on_explained)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.cancelled.connect(self._on_cancelled)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker thread and load the first model there."""
+        self._thread.start()
+        self._load.emit(self._recognizer_factory)
+
+    def switch_model(self, recognizer_factory: RecognizerFactory) -> None:
+        """Load another model; `modelReady` (or `modelFailed`) follows. Until then no job
+        runs: results of the old model are still cached under its name."""
+        self._drop_current()
+        self.model = None
+        self.model_error = None
+        self._load.emit(recognizer_factory)
+
+    def shutdown(self) -> None:
+        """Cancel whatever runs, stop the thread and wait for it (closing must not hang
+        on a long job: the engine notices the cancel flag within one chunk)."""
+        self.cancel()
+        self._thread.quit()
+        self._thread.wait()
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    @property
+    def pending_jobs(self) -> int:
+        """Jobs sent to the worker and not yet answered (for leak checks)."""
+        return len(self._pending)
+
+    # -- requests --------------------------------------------------------------------
+    def request(
+        self,
+        image: np.ndarray,
+        image_key: str,
+        specs: Sequence[MethodSpec],
+        want_reading: bool = False,
+    ) -> None:
+        """Show `specs` for this image: cached ones at once, the rest from a new job.
+
+        A running job that already covers what is missing keeps running (clicking
+        through characters while integrated gradients refine must not restart it);
+        any other running job is cancelled: the user has moved on. Without a model
+        nothing is asked (the window already says why).
+        """
+        if self.model_error is not None:
+            return
+        model = self._model_name()
+        reading = self._readings.get((image_key, model))
+        if reading is not None and want_reading:
+            self.readingReady.emit(reading)
+        missing = []
+        for spec in specs:
+            cached = self.cache.get((image_key, model, spec))
+            if cached is None:
+                missing.append(spec)
+            else:
+                self.explained.emit(spec, cached)
+        need_reading = want_reading and reading is None
+        if self._covers(image_key, missing, need_reading):
+            return
+        self._drop_current()
+        if not missing and not need_reading:
+            return
+        known = reading.reading if reading is not None else None
+        job = Job(next(self._ids), image, image_key, tuple(missing), need_reading, known)
+        self._pending[job.id] = job
+        self._current = job
+        self.jobStarted.emit()
+        self._submit.emit(job)
+
+    @Slot()
+    def cancel(self) -> None:
+        """Stop the running job at the user's request (Esc, Cancel, closing)."""
+        if self._drop_current():
+            self.jobCancelled.emit()
+
+    def _drop_current(self) -> bool:
+        if self._current is None:
+            return False
+        self._current.cancel.set()
+        self._current = None
+        return True
+
+    def _covers(self, image_key: str, specs: Sequence[MethodSpec], need_reading: bool) -> bool:
+        """Whether the running job will deliver everything still missing (and something is)."""
+        job = self._current
+        if job is None or job.image_key != image_key or not (specs or need_reading):
+            return False
+        return set(specs) <= set(job.specs) and (job.want_reading or not need_reading)
+
+    def _is_current(self, job_id: int) -> bool:
+        return self._current is not None and self._current.id == job_id
+
+    def _model_name(self) -> str:
+        return self.model.name if self.model else ""
+
+    # -- worker answers ----------------------------------------------------------------
+    @Slot(object)
+    def _on_ready(self, info: ModelInfo) -> None:
+        self.model = info
+        self.modelReady.emit(info)
+
+    @Slot(str)
+    def _on_load_failed(self, message: str) -> None:
+        self.model_error = message
+        self._drop_current()
+        self.modelFailed.emit(message)
+
+    @Slot(int, object)
+    def _on_reading(self, job_id: int, info: ReadingInfo) -> None:
+        job = self._pending.get(job_id)
+        if job is None:
+            return
+        self._readings[(job.image_key, self._model_name())] = info
+        while len(self._readings) > MAX_READINGS:
+            self._readings.popitem(last=False)
+        if self._is_current(job_id):
+            self.readingReady.emit(info)
+
+    @Slot(int, object, object, int, int)
+    def _on_partial(self, job_id: int, spec: MethodSpec, maps: np.ndarray, done: int, total: int) -> None:
+        if self._is_current(job_id):
+            self.partial.emit(spec, maps, done, total)
+
+    @Slot(int, object, object)
+    def _on_explained(self, job_id: int, spec: MethodSpec, explanation: object) -> None:
+        job = self._pending.get(job_id)
+        if job is None:
+            return
+        self.cache.put((job.image_key, self._model_name(), spec), explanation)
+        if self._is_current(job_id):
+            self.explained.emit(spec, explanation)
+
+    @Slot(int, float)
+    def _on_finished(self, job_id: int, seconds: float) -> None:
+        if self._close(job_id):
+            self.jobFinished.emit(seconds)
+
+    @Slot(int, str)
+    def _on_failed(self, job_id: int, message: str) -> None:
+        if self._close(job_id):
+            self.jobFailed.emit(message)
+
+    @Slot(int)
+    def _on_cancelled(self, job_id: int) -> None:
+        self._close(job_id)
+
+    def _close(self, job_id: int) -> bool:
+        """Forget a finished job; True when it was the current one."""
+        self._pending.pop(job_id, None)
+        if self._is_current(job_id):
+            self._current = None
+            return True
+        return False

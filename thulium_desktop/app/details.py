@@ -1,0 +1,36 @@
+"""The line under the timeline that says what the shown map is of, in numbers.
+
+A map alone does not say how sure the model was or, for integrated gradients,
+whether the path integral converged; this line does.
+"""
+
+from __future__ import annotations
+
+import html
+
+from thulium_desktop.app.jobs import MethodSpec
+from thulium_desktop.app.jobs import METHOD_INFO
+from thulium_desktop.app.timeline import shown_char
+
+
+def selection_details(spec: MethodSpec, explanation, index: int) -> str:
+    """Rich text for the character `index` (ignored for a whole-reading spec)."""
+    method = METHOD_INFO[spec.method][0]
+    if explanation.whole_reading:
+        what = f"the whole reading “{html.escape(explanation.reading.text)}”"
+        k = 0
+    else:
+        k = index
+        what = f"‘{html.escape(shown_char(explanation.tokens[k]))}’ (character {k + 1} of {len(explanation.tokens)})"
+    parts = [f"<b>{method}</b> of {what}", f"confidence {explanation.confidences[k]:.0%}",
+             f"score {explanation.scores[k]:.3g}"]
+    if explanation.deltas is not None:
+        parts.append(f"completeness gap {explanation.deltas[k]:.2g}")
+    seconds = explanation.meta.get("timings", {}).get("total_s")
+    if seconds is not None:
+        parts.append(f"computed in {seconds:.2f} s")
+    return " · ".join(parts)
+
+
+def progress_details(spec: MethodSpec, done: int, total: int) -> str:
+    return f"<b>{METHOD_INFO[spec.method][0]}</b>: refining… {done} of {total}"

@@ -1,0 +1,162 @@
+"""What Export writes: the chosen figure, and optionally the raw maps and parameters.
+
+Plain numpy + the render layer (no Qt), so the app's export is the same drawing
+code as the CLI's figures. Each file is written atomically by the render/io
+layer: a failed export leaves no partial file and never damages an existing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from thulium_desktop.app.jobs import METHOD_INFO
+from thulium_desktop.io.atomic import write_json, write_npz
+from thulium_desktop.render import (
+    caption,
+    character_labels,
+    comparison_figure,
+    overlay_figure,
+    save_figure,
+    token_grid_figure,
+    token_label,
+)
+
+#: Figure kinds offered, with their labels in the dialog.
+FIGURE_KINDS: dict[str, str] = {
+    "view": "Current view (selected character)",
+    "grid": "Every character (grid)",
+    "compare": "Method comparison (selected character)",
+}
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """Where and what to export; `path`'s extension picks PNG, SVG or PDF."""
+
+    kind: str
+    path: Path
+    dpi: int = 300
+    with_maps: bool = False
+    with_params: bool = False
+
+    def outputs(self) -> list[Path]:
+        extra = [self.path.with_suffix(".npz")] if self.with_maps else []
+        return [self.path, *extra, *([self.path.with_suffix(".json")] if self.with_params else [])]
+
+
+@dataclass(frozen=True)
+class ExportContent:
+    """What is on screen: the image, the explanations by method, the selected character
+    (`index`, or -1 for the whole reading), and the display choices."""
+
+    image: np.ndarray
+    explanations: Mapping[str, Any]
+    index: int
+    cmaps: tuple[str, str]  # (unsigned, signed)
+    source: str = ""
+
+    def cmap(self, signed: bool) -> str:
+        return self.cmaps[1] if signed else self.cmaps[0]
+
+
+def build_figure(kind: str, content: ExportContent) -> Figure:
+    if kind == "view":
+        return _view_figure(content)
+    if kind == "grid":
+        return _grid_figure(content)
+    if kind == "compare":
+        return _compare_figure(content)
+    raise ValueError(f"unknown figure kind {kind!r}; choose from {', '.join(FIGURE_KINDS)}")
+
+
+def write_export(plan: ExportPlan, content: ExportContent) -> list[Path]:
+    """Write the figure and the requested side files; returns the paths written."""
+    save_figure(build_figure(plan.kind, content), plan.path, dpi=plan.dpi)
+    if plan.with_maps:
+        write_npz(plan.path.with_suffix(".npz"), **maps_arrays(content))
+    if plan.with_params:
+        write_json(plan.path.with_suffix(".json"), export_record(plan, content))
+    return plan.outputs()
+
+
+def selected_label(exp: Any, index: int) -> str:
+    """The panel label of the selected character, or the quoted reading for "all"."""
+    if exp.whole_reading:
+        return f"\u201c{exp.reading.text}\u201d"
+    return token_label(exp.tokens[index], index, float(exp.confidences[index]))
+
+
+def _selected_map(exp: Any, index: int) -> np.ndarray:
+    return exp.maps[0] if exp.whole_reading else exp.maps[index]
+
+
+def _view_figure(content: ExportContent) -> Figure:
+    exp = next(iter(content.explanations.values()))
+    label = selected_label(exp, content.index)
+    return overlay_figure(
+        content.image, _selected_map(exp, content.index), signed=exp.signed,
+        cmap=content.cmap(exp.signed), label=label, caption=caption(exp.meta),
+    )
+
+
+def _grid_figure(content: ExportContent) -> Figure:
+    exp = next(iter(content.explanations.values()))
+    labels = character_labels(exp.tokens, exp.token_indices, exp.confidences)
+    return token_grid_figure(
+        content.image, exp.maps, labels, signed=exp.signed, cmap=content.cmap(exp.signed),
+        caption=caption(exp.meta, f"read \u201c{exp.reading.text}\u201d"),
+    )
+
+
+def _compare_figure(content: ExportContent) -> Figure:
+    exps = content.explanations
+    first = next(iter(exps.values()))
+    label = selected_label(first, content.index)
+    signed = any(e.signed for e in exps.values())
+    return comparison_figure(
+        content.image,
+        [[_selected_map(e, content.index)] for e in exps.values()],
+        [METHOD_INFO[m][0] for m in exps],
+        [label],
+        signed=signed,
+        cmap=content.cmap(signed),
+        caption=caption({"model": first.meta.get("model")}, "methods on one scale (each map peaks at 1)"),
+    )
+
+
+def maps_arrays(content: ExportContent) -> dict[str, np.ndarray]:
+    """The `.npz`: each method's maps `[T, H, W]` and scores, and the characters they explain."""
+    first = next(iter(content.explanations.values()))
+    arrays = {
+        "tokens": np.asarray(first.tokens, dtype=str),
+        "token_indices": np.asarray(first.token_indices, dtype=np.int64),
+        "confidences": np.asarray(first.confidences, dtype=np.float32),
+    }
+    for method, exp in content.explanations.items():
+        arrays[method] = exp.maps
+        arrays[f"{method}_scores"] = np.asarray(exp.scores)
+    return arrays
+
+
+def export_record(plan: ExportPlan, content: ExportContent) -> dict[str, Any]:
+    """The `.json`: enough to reproduce the figure (source, model, methods, parameters)."""
+    first = next(iter(content.explanations.values()))
+    return {
+        "source": content.source,
+        "figure": plan.kind,
+        "reading": first.reading.text,
+        "confidences": first.reading.confidences,
+        "selected": None if content.index < 0 else content.index,
+        "dpi": plan.dpi if plan.path.suffix.lower() == ".png" else None,
+        "colormaps": {"unsigned": content.cmaps[0], "signed": content.cmaps[1]},
+        "methods": {
+            method: {"meta": exp.meta, "signed": exp.signed, "deltas": exp.deltas}
+            for method, exp in content.explanations.items()
+        },
+    }

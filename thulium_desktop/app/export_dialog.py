@@ -1,0 +1,96 @@
+"""The Export dialog (Ctrl+E): which figure, which format and resolution, where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from thulium_desktop.app.export import FIGURE_KINDS, ExportPlan
+from thulium_desktop.render import FIGURE_FORMATS
+
+
+class ExportDialog(QDialog):
+    """Collects an `ExportPlan`; the window does the writing."""
+
+    def __init__(self, stem: Path, fmt: str = "png", kind: str = "view", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export figure")
+        self._kinds = QButtonGroup(self)
+        kinds = QVBoxLayout()
+        self._kind_buttons: dict[str, QRadioButton] = {}
+        for name, label in FIGURE_KINDS.items():
+            button = QRadioButton(label)
+            self._kinds.addButton(button)
+            self._kind_buttons[name] = button
+            kinds.addWidget(button)
+        self._kind_buttons.get(kind, self._kind_buttons["view"]).setChecked(True)
+        self.format = QComboBox()
+        self.format.addItems([f.upper() for f in FIGURE_FORMATS])
+        self.dpi = QSpinBox(minimum=50, maximum=1200, singleStep=50, value=300, suffix=" dpi")
+        self.with_maps = QCheckBox("Also save the raw maps (.npz)")
+        self.with_params = QCheckBox("Also save the parameters (.json)")
+        self.path = QLineEdit(str(stem))
+        self.path.setMinimumWidth(380)
+        self.path.setToolTip("The format's extension is added to this name")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        where = QHBoxLayout()
+        where.addWidget(self.path, 1)
+        where.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Figure", kinds)
+        form.addRow("Format", self.format)
+        form.addRow("Resolution", self.dpi)
+        form.addRow("", self.with_maps)
+        form.addRow("", self.with_params)
+        form.addRow("File", where)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.format.currentTextChanged.connect(self._on_format)
+        if fmt in FIGURE_FORMATS:
+            self.format.setCurrentText(fmt.upper())
+
+    def _on_format(self, fmt: str) -> None:
+        self.dpi.setEnabled(fmt == "PNG")  # vector formats have no resolution
+
+    @property
+    def kind(self) -> str:
+        return next(k for k, b in self._kind_buttons.items() if b.isChecked())
+
+    def set_kind(self, kind: str) -> None:
+        self._kind_buttons[kind].setChecked(True)
+
+    def plan(self) -> ExportPlan:
+        """The plan as filled in; the extension always matches the chosen format."""
+        stem = Path(self.path.text().strip()).expanduser()
+        if stem.suffix.lower().lstrip(".") in FIGURE_FORMATS:
+            stem = stem.with_suffix("")
+        path = Path(f"{stem}.{self.format.currentText().lower()}")
+        return ExportPlan(self.kind, path, self.dpi.value(), self.with_maps.isChecked(),
+                          self.with_params.isChecked())
+
+    def _browse(self) -> None:
+        fmt = self.format.currentText().lower()
+        chosen, _ = QFileDialog.getSaveFileName(self, "Export to", self.path.text(), f"{fmt.upper()} (*.{fmt})")
+        if chosen:
+            self.path.setText(chosen)

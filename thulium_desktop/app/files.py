@@ -1,0 +1,129 @@
+"""Which images the window can step through, opening them, and the recent-files list."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Signal
+
+from thulium_desktop.io.images import IMAGE_SUFFIXES, ImageLoadError, load_image
+
+MAX_RECENT = 10
+#: Unreadable files listed by name in one message; the rest are counted.
+MAX_PROBLEMS_SHOWN = 3
+
+
+def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given, folders replaced by the images inside them (recursively, sorted).
+
+    Files are kept whatever their suffix: opening one explicitly should say why it
+    cannot be read rather than silently skip it.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            )
+        else:
+            out.append(path)
+    return out
+
+
+class FileList:
+    """An ordered list of image paths with a current position (Page Up/Down)."""
+
+    def __init__(self, paths: Iterable[Path] = ()) -> None:
+        self.paths = list(paths)
+        self.index = 0 if self.paths else -1
+
+    @property
+    def current(self) -> Path | None:
+        return self.paths[self.index] if 0 <= self.index < len(self.paths) else None
+
+    def neighbour(self, delta: int) -> int | None:
+        """Index `delta` steps away, or None past either end."""
+        target = self.index + delta
+        return target if 0 <= target < len(self.paths) else None
+
+    def position(self) -> str:
+        return f"{self.index + 1}/{len(self.paths)}" if self.paths else ""
+
+
+class RecentFiles:
+    """Most-recent-first list of opened files, persisted in QSettings."""
+
+    KEY = "files/recent"
+
+    def __init__(self, settings: QSettings) -> None:
+        self._settings = settings
+
+    def paths(self) -> list[str]:
+        value = self._settings.value(self.KEY, [])
+        if isinstance(value, str):  # QSettings returns a lone string for a 1-item list
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def add(self, path: Path) -> None:
+        entry = str(path.resolve())
+        items = [entry, *(p for p in self.paths() if p != entry)][:MAX_RECENT]
+        self._settings.setValue(self.KEY, items)
+
+
+class ImageBrowser(QObject):
+    """Opening images and paging through them.
+
+    An unreadable file never replaces what is open: it is reported (path and reason)
+    and the next readable one in the direction of travel is opened instead.
+    """
+
+    opened = Signal(object, object, str)  # path, image array, position such as "2/5"
+    problems = Signal(str)  # one line per unreadable file; "" when everything opened
+
+    def __init__(self, settings: QSettings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self.files = FileList()
+        self.recent = RecentFiles(settings)
+
+    def open_paths(self, paths: Iterable[str | os.PathLike]) -> bool:
+        """Open files and folders, showing the first readable image; False when none is."""
+        paths = list(paths)
+        found = expand_paths(paths)
+        if not found:
+            self.problems.emit("No images found in " + ", ".join(str(p) for p in paths))
+            return False
+        return self._open_readable(FileList(found), 0, 1)
+
+    def step(self, delta: int) -> None:
+        """Page Up/Down: the next readable image in that direction, if any."""
+        index = self.files.neighbour(delta)
+        if index is not None:
+            self._open_readable(self.files, index, delta)
+
+    def last_dir(self) -> str:
+        return str(self._settings.value("files/last_dir", str(Path.home())))
+
+    def _open_readable(self, files: FileList, index: int, delta: int) -> bool:
+        problems: list[str] = []
+        while 0 <= index < len(files.paths):
+            try:
+                image = load_image(files.paths[index])
+            except ImageLoadError as exc:
+                problems.append(str(exc))
+                index += delta
+                continue
+            files.index = index
+            self.files = files
+            self.recent.add(files.current)
+            self._settings.setValue("files/last_dir", str(files.current.parent))
+            self.opened.emit(files.current, image, files.position())
+            break
+        shown = problems[:MAX_PROBLEMS_SHOWN]
+        if len(problems) > len(shown):
+            shown.append(f"… and {len(problems) - len(shown)} more")
+        self.problems.emit("\n".join(shown))
+        return 0 <= index < len(files.paths)

@@ -1,0 +1,159 @@
+"""What the GUI asks the worker for, and the cache of what it already got.
+
+Plain Python (no Qt, no torch), so the request/caching logic is testable alone.
+A `MethodSpec` keeps only the parameters its method actually uses: changing the
+SmoothGrad noise level must not invalidate a cached gradient map.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: The SaliencyConfig fields each method reads; everything else is irrelevant to it.
+METHOD_FIELDS: dict[str, tuple[str, ...]] = {
+    "attention": ("normalize",),
+    "gradient": ("absolute", "normalize", "score"),
+    "integrated": ("num_steps", "baseline", "integration", "absolute", "normalize", "score"),
+    "smoothgrad": ("num_samples", "noise_level", "seed", "absolute", "normalize", "score"),
+    "smoothgrad_sq": ("num_samples", "noise_level", "seed", "normalize", "score"),
+    "vargrad": ("num_samples", "noise_level", "seed", "normalize", "score"),
+    "gradcam": ("layer", "normalize", "score"),
+}
+
+#: Methods in the order the panel lists them, with their labels and a one-line "what".
+METHOD_INFO: dict[str, tuple[str, str]] = {
+    "attention": ("Attention", "Where the model looked for the character (no gradients)."),
+    "gradient": ("Gradient", "Which pixels change the character's score most, locally."),
+    "integrated": ("Integrated gradients", "Gradients summed along a path from a blank baseline."),
+    "smoothgrad": ("SmoothGrad", "Gradient averaged over noisy copies of the image."),
+    "smoothgrad_sq": ("SmoothGrad²", "Mean squared gradient over noisy copies."),
+    "vargrad": ("VarGrad", "Variance of the gradient over noisy copies."),
+    "gradcam": ("GradCAM", "Feature-map evidence at a convolutional layer, upsampled."),
+}
+
+#: Defaults of the parameters the panel offers (SaliencyConfig's own defaults).
+DEFAULT_PARAMS: dict[str, Any] = {
+    "num_steps": 50,
+    "num_samples": 25,
+    "noise_level": 0.1,
+    "absolute": True,
+    "normalize": True,
+    "baseline": "zeros",
+    "integration": "gausslegendre",
+    "seed": 0,
+    "layer": None,
+    "score": "logprob",
+}
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One explanation request: a method, the parameters it uses, and which maps.
+
+    `whole_reading=True` asks for a single map of the whole reading (the timeline's
+    "all" cell) instead of one map per character.
+    """
+
+    method: str
+    params: tuple[tuple[str, Any], ...]
+    whole_reading: bool = False
+
+    @classmethod
+    def build(cls, method: str, params: Mapping[str, Any], whole_reading: bool = False) -> MethodSpec:
+        if method not in METHOD_FIELDS:
+            raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHOD_FIELDS)}")
+        merged = {**DEFAULT_PARAMS, **params}
+        kept = tuple((name, merged[name]) for name in METHOD_FIELDS[method])
+        return cls(method, kept, whole_reading)
+
+    @property
+    def signed(self) -> bool:
+        """Whether the maps keep their sign (as the engine decides), known before any arrive."""
+        params = dict(self.params)
+        return "absolute" in params and not params["absolute"]
+
+    def config_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `SaliencyConfig`, method included."""
+        return {"method": self.method, **dict(self.params)}
+
+    def describe(self) -> str:
+        """A short human caption, e.g. ``integrated · num_steps=50 · baseline=zeros``."""
+        shown = [f"{k}={v}" for k, v in self.params if k not in ("normalize", "score")]
+        return " · ".join([self.method, *shown])
+
+
+def image_key(image: np.ndarray) -> str:
+    """A content hash of an image array: the same pixels give the same key wherever they
+    came from, so reopening a file (or a copy of it) finds its cached maps."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{image.dtype.str}{image.shape}".encode())
+    digest.update(np.ascontiguousarray(image).data)
+    return digest.hexdigest()
+
+
+@dataclass
+class Job:
+    """A unit of work for the worker: read the image (optionally) and explain it under
+    each spec in turn. `cancel` is set by the GUI thread, polled by the engine.
+    `reading`, when the GUI already has it, spares the engine a forward pass per spec."""
+
+    id: int
+    image: np.ndarray
+    image_key: str
+    specs: tuple[MethodSpec, ...]
+    want_reading: bool
+    reading: Any = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class ResultCache:
+    """Least-recently-used store of finished explanations, bounded by their map bytes.
+
+    Keys are ``(image_key, model_name, spec)``; a per-character map stack of a long
+    line image can be tens of megabytes, so the bound is in bytes, not entries.
+    """
+
+    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple) -> Any | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key: tuple, explanation: Any) -> None:
+        self.pop(key)
+        size = int(explanation.maps.nbytes)
+        if size > self.max_bytes:
+            return
+        self._items[key] = explanation
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            _, old = self._items.popitem(last=False)
+            self._bytes -= int(old.maps.nbytes)
+
+    def pop(self, key: tuple) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._bytes -= int(old.maps.nbytes)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes

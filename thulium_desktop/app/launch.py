@@ -1,0 +1,119 @@
+"""Starting the app: command line, QApplication, worker, window, screenshot mode."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from thulium_desktop import models
+from thulium_desktop.app.client import EngineClient
+from thulium_desktop.app.gui_gc import collect_in_gui_thread
+from thulium_desktop.app.jobs import METHOD_INFO
+from thulium_desktop.app.window import MainWindow
+from thulium_desktop.app.worker import RecognizerFactory
+
+ORGANIZATION = "Thulium"
+APPLICATION = "Thulium Desktop"
+#: Screenshot mode gives up (exit 1) when the job has not finished by then.
+SCREENSHOT_TIMEOUT_S = 300
+#: Opened at start when no path is given, so the first launch shows a real explanation.
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "samples"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`thulium-desktop [PATH...] [--model NAME] [--method M] [--token N] [--screenshot PNG]`;
+    the exit status (0 unless a scripted screenshot could not be made)."""
+    args = build_parser().parse_args(argv)
+    defaults = [SAMPLES_DIR] if SAMPLES_DIR.is_dir() else []
+    return run_app(args, lambda: models.load_model(args.model), defaults)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thulium-desktop",
+        description="See where a handwriting recognizer looked for each character it read.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="images or folders to open")
+    parser.add_argument("--model", metavar="NAME", help="bundled model to load (default: the default model)")
+    parser.add_argument("--method", choices=list(METHOD_INFO), help="explanation method to show first")
+    parser.add_argument("--token", type=int, metavar="N", help="character to select first (0-based; -1 = all)")
+    parser.add_argument("--screenshot", metavar="PNG", type=Path,
+                        help="wait for the map, save a screenshot of the window there and exit")
+    return parser
+
+
+def run_app(args: argparse.Namespace, recognizer_factory: RecognizerFactory, default_paths: Sequence[Path] = ()) -> int:
+    """Run the window until it closes (or, with --screenshot, until the map is shown).
+
+    `recognizer_factory` runs on the worker thread, so the window appears before the
+    model has finished loading.
+    """
+    if args.screenshot and sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # scripted runs on headless hosts
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    with collect_in_gui_thread():
+        return _run_window(app, args, recognizer_factory, default_paths)
+
+
+def _run_window(
+    app: QApplication, args: argparse.Namespace, recognizer_factory: RecognizerFactory, default_paths: Sequence[Path]
+) -> int:
+    client = EngineClient(recognizer_factory)
+    window = MainWindow(client, QSettings())
+    if args.method:
+        window.panel.set_method(args.method)
+    if args.token is not None:
+        window.select_token(args.token)
+    client.start()
+    window.show()
+    previous_hook, sys.excepthook = sys.excepthook, window.report_unexpected
+    try:
+        paths = args.paths or [str(p) for p in default_paths]
+        opened = bool(paths) and window.open_paths(paths)
+        if args.screenshot and not opened:
+            print(f"no image to show: {window.message.label.text() or 'give an image path'}", file=sys.stderr)
+            return 1
+        if args.screenshot:
+            return _screenshot(app, window, args.screenshot)
+        app.exec()
+        return 0
+    finally:
+        sys.excepthook = previous_hook
+        window.close()  # idempotent; it stops the worker thread before anything is freed
+        window.deleteLater()  # freed here, in the GUI thread, not by a later garbage collection
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:
+    """Save the whole window once the requested map is final; 1 on failure or timeout."""
+    outcome = {"code": 1}
+
+    def save() -> None:
+        if window.isVisible():
+            app.processEvents()
+            outcome["code"] = 0 if window.grab().save(str(path)) else 1
+            if outcome["code"]:
+                print(f"could not write the screenshot {path}", file=sys.stderr)
+            window.close()
+
+    def fail(message: str) -> None:
+        print(message, file=sys.stderr)
+        window.close()
+
+    window.settled.connect(save)
+    window.client.jobFailed.connect(fail)
+    window.client.modelFailed.connect(fail)
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, lambda: fail("timed out waiting for the map"))
+    if window.isVisible():
+        app.exec()
+    return outcome["code"]

@@ -1,0 +1,200 @@
+"""The method panel: which explanation to compute and with which parameters.
+
+Each method shows only the parameters it uses. Edits are debounced so that a
+spin box being stepped does not start a job per click; the panel then emits
+`changed` once and the window recomputes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from thulium_desktop.app.jobs import DEFAULT_PARAMS, METHOD_FIELDS, METHOD_INFO
+
+#: The five methods shown side by side in the Compare view.
+COMPARE_METHODS = ("attention", "gradient", "integrated", "smoothgrad", "gradcam")
+INTEGRATION_RULES = ("gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left", "riemann_right")
+BASELINES = ("zeros", "white", "blur")
+DEBOUNCE_MS = 250
+
+
+class MethodPanel(QWidget):
+    """Method choice, its parameters, and the Compare switch."""
+
+    changed = Signal()
+    compareToggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.changed)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._build_methods())
+        layout.addWidget(self._build_params())
+        self.compare = QCheckBox("Compare all methods")
+        self.compare.setToolTip("Show the selected character under every method, on one colour scale")
+        self.compare.toggled.connect(self.compareToggled)
+        layout.addWidget(self.compare)
+        self._show_fields()
+
+    # -- construction ------------------------------------------------------------------
+    def _build_methods(self) -> QGroupBox:
+        box = QGroupBox("Method")
+        column = QVBoxLayout(box)
+        self._group = QButtonGroup(self)
+        self._buttons: dict[str, QRadioButton] = {}
+        for method, (label, what) in METHOD_INFO.items():
+            button = QRadioButton(label)
+            button.setToolTip(what)
+            self._group.addButton(button)
+            self._buttons[method] = button
+            column.addWidget(button)
+        self._buttons["attention"].setChecked(True)
+        self._about = QLabel()
+        self._about.setWordWrap(True)
+        self._about.setStyleSheet("color: palette(placeholder-text);")
+        column.addWidget(self._about)
+        self._group.buttonToggled.connect(self._on_method_toggled)
+        return box
+
+    def _build_params(self) -> QGroupBox:
+        box = QGroupBox("Parameters")
+        self._form = QFormLayout(box)
+        self._form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        d = DEFAULT_PARAMS
+        self.num_steps = self._spin(2, 1024, d["num_steps"], "Points on the path from baseline to image")
+        self.integration = self._combo(INTEGRATION_RULES, "Quadrature rule of the path integral")
+        self.baseline = self._combo(BASELINES, "The 'absent' image the path starts from")
+        self.num_samples = self._spin(1, 1000, d["num_samples"], "Noisy copies averaged")
+        self.noise_level = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2, value=d["noise_level"])
+        self.noise_level.setToolTip("Noise σ as a fraction of the image's value range")
+        self.noise_level.setKeyboardTracking(False)
+        self.noise_level.valueChanged.connect(self._debounce.start)
+        self.seed = self._spin(0, 2**31 - 1, d["seed"], "Seed of the noise: same seed, same map")
+        self.layer = self._combo((), "Layer whose feature maps GradCAM weighs")
+        self.absolute = QCheckBox("Absolute value", checked=d["absolute"])
+        self.absolute.setToolTip("Off: keep the sign (red raises the score, blue lowers it)")
+        self.absolute.toggled.connect(self._debounce.start)
+        self.normalize = QCheckBox("Normalize each map", checked=d["normalize"])
+        self.normalize.setToolTip("Scale each character's map to its own maximum")
+        self.normalize.toggled.connect(self._debounce.start)
+        self._fields: dict[str, QWidget] = {
+            "num_steps": self.num_steps,
+            "integration": self.integration,
+            "baseline": self.baseline,
+            "num_samples": self.num_samples,
+            "noise_level": self.noise_level,
+            "seed": self.seed,
+            "layer": self.layer,
+            "absolute": self.absolute,
+            "normalize": self.normalize,
+        }
+        labels = {
+            "num_steps": "Steps",
+            "integration": "Rule",
+            "baseline": "Baseline",
+            "num_samples": "Samples",
+            "noise_level": "Noise level",
+            "seed": "Seed",
+            "layer": "Layer",
+        }
+        for name, widget in self._fields.items():
+            if name in labels:
+                self._form.addRow(labels[name], widget)
+            else:
+                self._form.addRow(widget)
+        return box
+
+    def _spin(self, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+        spin = QSpinBox(minimum=lo, maximum=hi, value=value)
+        spin.setToolTip(tip)
+        spin.setKeyboardTracking(False)
+        spin.valueChanged.connect(self._debounce.start)
+        return spin
+
+    def _combo(self, items: Sequence[str], tip: str) -> QComboBox:
+        combo = QComboBox()
+        combo.addItems(list(items))
+        combo.setToolTip(tip)
+        combo.currentIndexChanged.connect(self._debounce.start)
+        return combo
+
+    # -- state -----------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return next(m for m, b in self._buttons.items() if b.isChecked())
+
+    def set_method(self, method: str) -> None:
+        """Select a method; emits `changed` at once (not debounced: it is one click)."""
+        self._buttons[method].setChecked(True)
+
+    def params(self) -> dict[str, Any]:
+        """Every parameter's current value (a MethodSpec keeps those its method uses)."""
+        return {
+            "num_steps": self.num_steps.value(),
+            "integration": self.integration.currentText(),
+            "baseline": self.baseline.currentText(),
+            "num_samples": self.num_samples.value(),
+            "noise_level": round(self.noise_level.value(), 4),
+            "seed": self.seed.value(),
+            "layer": self.layer.currentData(),
+            "absolute": self.absolute.isChecked(),
+            "normalize": self.normalize.isChecked(),
+        }
+
+    def set_params(self, values: dict[str, Any]) -> None:
+        """Restore saved values (unknown or invalid ones are ignored) without emitting:
+        the fields' own signals only reach the debounce timer, stopped here."""
+        for name, value in values.items():
+            self._set_field(name, value)
+        self._debounce.stop()
+
+    def _set_field(self, name: str, value: Any) -> None:
+        widget = self._fields.get(name)
+        if isinstance(widget, QSpinBox):
+            widget.setValue(int(value))
+        elif isinstance(widget, QDoubleSpinBox):
+            widget.setValue(float(value))
+        elif isinstance(widget, QCheckBox):
+            widget.setChecked(value in (True, "true", 1))
+        elif isinstance(widget, QComboBox) and widget.findText(str(value)) >= 0:
+            widget.setCurrentIndex(widget.findText(str(value)))
+
+    def set_layers(self, layers: Sequence[str], default: str | None) -> None:
+        """Fill the GradCAM layer chooser from the loaded model (default listed first)."""
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        self.layer.addItem(f"default ({default})" if default else "default", None)
+        for name in layers:
+            self.layer.addItem(name, name)
+        self.layer.blockSignals(False)
+
+    # -- reactions -------------------------------------------------------------------
+    def _on_method_toggled(self, button: QRadioButton, checked: bool) -> None:
+        if checked:
+            self._show_fields()
+            self._debounce.stop()
+            self.changed.emit()
+
+    def _show_fields(self) -> None:
+        used = METHOD_FIELDS[self.method]
+        for name, widget in self._fields.items():
+            self._form.setRowVisible(widget, name in used)
+        self._about.setText(METHOD_INFO[self.method][1])

@@ -1,0 +1,258 @@
+"""The token timeline: one clickable cell per read character, under where it was read.
+
+Cells sit below the canvas at the x where the model read each character (its
+attention centre), follow the canvas's zoom and pan, and are pushed apart just
+enough not to overlap; a thin leader connects each cell to its true position.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPen
+from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
+
+#: Selecting this index shows the map of the whole reading.
+ALL = -1
+#: Characters below this confidence are marked as doubtful.
+LOW_CONFIDENCE = 0.5
+
+CELL_MIN_WIDTH = 16.0
+CELL_MAX_WIDTH = 40.0
+CELL_GAP = 2.0
+ALL_WIDTH = 38.0
+LEADER = 8.0
+
+
+def confidence_colour(conf: float) -> QColor:
+    """Red (0) through amber to green (1): the bar under each character."""
+    hue = 120.0 * float(np.clip(conf, 0.0, 1.0)) / 360.0
+    return QColor.fromHsvF(hue, 0.75, 0.85)
+
+
+def shown_char(token: str) -> str:
+    return "␣" if token.isspace() else token
+
+
+def cell_width(centres: Sequence[float], available: float) -> float:
+    """As wide as the characters are apart on screen, so each cell sits under its own
+    character; at least legible (CELL_MIN_WIDTH), at most CELL_MAX_WIDTH, and never so
+    wide that the cells cannot all fit."""
+    n = len(centres)
+    fit = available / max(n, 1) - CELL_GAP
+    spacing = float(np.median(np.diff(np.sort(centres)))) - CELL_GAP if n > 1 else CELL_MAX_WIDTH
+    return float(max(min(spacing, CELL_MAX_WIDTH, fit), min(CELL_MIN_WIDTH, fit)))
+
+
+def spread(centres: Sequence[float], width: float, lo: float, hi: float) -> np.ndarray:
+    """Left edges for cells of `width` as near their `centres` as possible without
+    overlapping, kept inside [lo, hi] when they fit."""
+    n = len(centres)
+    left = np.asarray(centres, dtype=np.float64) - width / 2
+    step = width + CELL_GAP
+    for i in range(n):  # push right past the previous cell (and the left bound)
+        floor = lo if i == 0 else left[i - 1] + step
+        left[i] = max(left[i], floor)
+    for i in range(n - 1, -1, -1):  # then pull back inside the right bound
+        ceiling = hi - width if i == n - 1 else left[i + 1] - step
+        left[i] = min(left[i], ceiling)
+    if n and left[0] < lo:  # too many to fit: pack from the left
+        left = lo + step * np.arange(n)
+    return left
+
+
+class TokenTimeline(QWidget):
+    """Clickable character cells; `selected` is emitted with the index (or ALL)."""
+
+    selected = Signal(int)
+
+    def __init__(self, image_x_to_widget: Callable[[float], float], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._to_widget = image_x_to_widget
+        self._tokens: tuple[str, ...] = ()
+        self._confidences = np.zeros(0)
+        self._centres = np.zeros(0)
+        self._current = 0
+        self._placeholder = "The characters the model reads will appear here, under where it read them."
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 1.35)
+        self._char_font = font
+
+    def sizeHint(self) -> QSize:
+        return QSize(400, 56)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(120, 56)
+
+    # -- state -----------------------------------------------------------------------
+    def set_reading(self, tokens: Sequence[str], confidences: np.ndarray, centres: np.ndarray) -> None:
+        self._tokens = tuple(tokens)
+        self._confidences = np.asarray(confidences, dtype=np.float64)
+        self._centres = np.asarray(centres, dtype=np.float64)
+        self._current = min(self._current, len(self._tokens) - 1)
+        self.update()
+
+    def clear(self, placeholder: str) -> None:
+        self._tokens = ()
+        self._confidences = np.zeros(0)
+        self._centres = np.zeros(0)
+        self._placeholder = placeholder
+        self.update()
+
+    @property
+    def count(self) -> int:
+        return len(self._tokens)
+
+    @property
+    def current(self) -> int:
+        return self._current
+
+    def select(self, index: int) -> None:
+        """Select a character (or ALL); out-of-range indices are clamped. Emits `selected`."""
+        if not self._tokens:
+            return
+        index = max(ALL, min(index, len(self._tokens) - 1))
+        self._current = index
+        self.update()
+        self.selected.emit(index)
+
+    @Slot()
+    def step_back(self) -> None:
+        """Left arrow: towards ALL (left of the first character); stops there."""
+        self.select(self._current - 1)
+
+    @Slot()
+    def step_forward(self) -> None:
+        """Right arrow: towards the last character; stops there."""
+        self.select(self._current + 1)
+
+    @Slot()
+    def select_first(self) -> None:
+        self.select(0)
+
+    @Slot()
+    def select_last(self) -> None:
+        self.select(len(self._tokens) - 1)
+
+    # -- geometry --------------------------------------------------------------------
+    def cell_rect(self, index: int) -> QRectF:
+        """Rectangle of a cell in widget coordinates (ALL = the "all" cell)."""
+        top, height = LEADER, self.height() - LEADER - 2
+        if index == ALL:
+            return QRectF(2, top, ALL_WIDTH, height)
+        return self._cell_rects()[index]
+
+    def _cell_rects(self) -> list[QRectF]:
+        n = len(self._tokens)
+        lo, hi = ALL_WIDTH + 8, float(self.width() - 2)
+        if n == 0:
+            return []
+        centres = [self._to_widget(c) for c in self._centres]
+        width = cell_width(centres, hi - lo)
+        lefts = spread(centres, width, lo, hi)
+        top, height = LEADER, self.height() - LEADER - 2
+        return [QRectF(x, top, width, height) for x in lefts]
+
+    def index_at(self, x: float, y: float) -> int | None:
+        if self.cell_rect(ALL).contains(x, y):
+            return ALL
+        for i, rect in enumerate(self._cell_rects()):
+            if rect.contains(x, y):
+                return i
+        return None
+
+    # -- events ----------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        index = self.index_at(event.position().x(), event.position().y())
+        if index is not None and self._tokens:
+            self.select(index)
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        index = self.index_at(event.position().x(), event.position().y())
+        if index is None or not self._tokens:
+            QToolTip.hideText()
+        elif index == ALL:
+            QToolTip.showText(event.globalPosition().toPoint(), "The whole reading", self)
+        else:
+            tip = f"'{shown_char(self._tokens[index])}'  #{index + 1}  confidence {self._confidences[index]:.0%}"
+            QToolTip.showText(event.globalPosition().toPoint(), tip, self)
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = self.palette()
+        if not self._tokens:
+            painter.setPen(pal.placeholderText().color())
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
+            return
+        rects = self._cell_rects()
+        painter.setPen(QPen(pal.mid().color(), 1))
+        for centre, rect in zip(self._centres, rects):
+            x = self._to_widget(centre)
+            painter.drawLine(int(x), 0, int(rect.center().x()), int(rect.top()))
+        self._paint_cell(painter, self.cell_rect(ALL), "all", None, self._current == ALL)
+        for i, rect in enumerate(rects):
+            self._paint_cell(painter, rect, shown_char(self._tokens[i]), self._confidences[i], i == self._current)
+
+    def _paint_cell(self, painter: QPainter, rect: QRectF, text: str, conf: float | None, current: bool) -> None:
+        pal = self.palette()
+        if current:
+            fill, border = pal.highlight().color(), pal.highlight().color().darker(130)
+        elif conf is not None and conf < LOW_CONFIDENCE:
+            fill, border = QColor("#fbe3d6"), QColor("#d9825b")
+        else:
+            fill, border = pal.base().color(), pal.mid().color()
+        painter.setPen(QPen(border, 2 if current else 1))
+        painter.setBrush(fill)
+        painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+        text_rect = QRectF(rect.left(), rect.top(), rect.width(), rect.height() - 6)
+        painter.setPen(pal.highlightedText().color() if current else pal.text().color())
+        painter.setFont(self._char_font if conf is not None else self.font())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, text)
+        if conf is not None:
+            bar = QRectF(rect.left() + 3, rect.bottom() - 6, (rect.width() - 6) * float(conf), 3)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(confidence_colour(conf))
+            painter.drawRect(bar)
+
+
+def reading_html(tokens: Sequence[str], confidences: np.ndarray) -> str:
+    """The reading as rich text, doubtful characters in red and underlined."""
+    parts = []
+    for token, conf in zip(tokens, confidences):
+        char = html.escape(token)
+        if conf < LOW_CONFIDENCE:
+            parts.append(f'<span style="color:#c0392b; text-decoration:underline">{char}</span>')
+        else:
+            parts.append(char)
+    return "".join(parts)
+
+
+class ReadingLabel(QLabel):
+    """“Reads: hello  (mean confidence 87%, 1 doubtful)”, selectable for copying."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setTextFormat(Qt.TextFormat.RichText)
+
+    def show_reading(self, tokens: Sequence[str], confidences: np.ndarray) -> None:
+        if not tokens:
+            self.setText("Reads: <i>nothing</i> (the model found no characters)")
+            return
+        doubtful = int(np.sum(np.asarray(confidences) < LOW_CONFIDENCE))
+        note = f"mean confidence {float(np.mean(confidences)):.0%}"
+        if doubtful:
+            note += f', <span style="color:#c0392b">{doubtful} below {LOW_CONFIDENCE:.0%}</span>'
+        big = f'<span style="font-size:large; font-family:monospace">{reading_html(tokens, confidences)}</span>'
+        self.setText(f"Reads: {big} &nbsp; ({note})")
+
+    def show_status(self, text: str) -> None:
+        self.setText(html.escape(text))

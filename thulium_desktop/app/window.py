@@ -1,0 +1,595 @@
+"""The main window: wires canvas, timeline, method panel, compare view and worker client.
+
+The window holds the view state (which image, which character, which method) and
+turns every change into one `EngineClient.request`; results come back as signals
+and are drawn by `_refresh`. It never computes a map itself.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QMenu,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from thulium_desktop import models
+from thulium_desktop.app.canvas import ImageCanvas
+from thulium_desktop.app.client import EngineClient
+from thulium_desktop.app.colormaps import map_levels
+from thulium_desktop.app.compare_view import CompareView
+from thulium_desktop.app.display_panel import DisplayPanel
+from thulium_desktop.app.details import progress_details, selection_details
+from thulium_desktop.app.files import ImageBrowser
+from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
+from thulium_desktop.app.message_bar import MessageBar
+from thulium_desktop.app.method_panel import COMPARE_METHODS, MethodPanel
+from thulium_desktop.app.status_bar import JobStatusBar
+from thulium_desktop.app.timeline import ALL, ReadingLabel, TokenTimeline
+from thulium_desktop.app.worker import ModelInfo, ReadingInfo
+from thulium_desktop.io.images import IMAGE_SUFFIXES
+
+if TYPE_CHECKING:
+    from thulium_desktop.app.export import ExportPlan
+
+SHORTCUTS = (
+    ("Left / Right", "previous / next character (“all” is left of the first)"),
+    ("Home / End", "first / last character"),
+    ("Page Up / Page Down", "previous / next image"),
+    ("Ctrl+O, Ctrl+Shift+O", "open images, open a folder"),
+    ("Ctrl+E", "export a figure"),
+    ("Ctrl+M", "compare all methods"),
+    ("Ctrl+0", "fit the image to the window"),
+    ("Esc", "cancel the running job"),
+    ("Wheel / drag", "zoom / pan; click the image to pick the character strongest there"),
+)
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """Thulium Desktop's window. `settled` fires when what was asked for is on screen."""
+
+    settled = Signal()
+    exported = Signal(list)  # the paths written
+
+    def __init__(self, client: EngineClient, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.settings = settings
+        self.browser = ImageBrowser(settings, self)
+        self.browser.opened.connect(self._on_file_opened)
+        self.browser.problems.connect(self._on_file_problems)
+        self.image: np.ndarray | None = None
+        self.image_key = ""
+        self.reading: ReadingInfo | None = None
+        self.results: dict[MethodSpec, object] = {}
+        self.partials: dict[MethodSpec, np.ndarray] = {}
+        self.progress: dict[MethodSpec, tuple[int, int]] = {}
+        self.pending_token: int | None = None
+        self.pending_export: ExportPlan | None = None
+        self._saved_layer: str | None = None
+        self.setWindowTitle("Thulium Desktop")
+        self.setAcceptDrops(True)
+        self._build_widgets()
+        self._build_menus()
+        self._build_shortcuts()
+        self._connect_client()
+        self._restore_settings()
+
+    # -- construction ----------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.canvas = ImageCanvas()
+        self.compare_view = CompareView()
+        self.compare_view.hide()
+        self.timeline = TokenTimeline(self._image_x_to_widget)
+        self.reading_label = ReadingLabel()
+        self.details = QLabel()
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.details.setWordWrap(True)
+        self.message = MessageBar()
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(6, 6, 0, 6)
+        column.setSpacing(4)
+        column.addWidget(self.message)
+        column.addWidget(self.reading_label)
+        column.addWidget(self.canvas, 1)
+        column.addWidget(self.compare_view, 1)
+        column.addWidget(self.timeline)
+        column.addWidget(self.details)
+        column.addStretch(0)
+        self.panel = MethodPanel()
+        side = QWidget()
+        side_column = QVBoxLayout(side)
+        side_column.setContentsMargins(4, 6, 6, 6)
+        side_column.addWidget(self.panel)
+        self.display = DisplayPanel()
+        self.display.changed.connect(self._refresh)
+        side_column.addWidget(self.display)
+        side_column.addStretch(1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.setCentralWidget(self.splitter)
+        self.status = JobStatusBar()
+        self.setStatusBar(self.status)
+        self.canvas.hovered.connect(self.status.hover.setText)
+        self.canvas.clicked.connect(self._on_image_clicked)
+        self.canvas.viewChanged.connect(self.timeline.update)
+        self.compare_view.viewChanged.connect(self.timeline.update)
+        self.timeline.selected.connect(self._on_token_selected)
+        self.panel.changed.connect(self._on_method_changed)
+        self.panel.compareToggled.connect(self._on_compare_toggled)
+        self.status.cancelRequested.connect(self.client.cancel)
+
+    def _image_x_to_widget(self, x: float) -> float:
+        """The timeline follows whichever view is showing (both span its width)."""
+        view = self.compare_view if self.panel.compare.isChecked() else self.canvas
+        return view.image_x_to_widget(x)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open images…", QKeySequence.StandardKey.Open, self.open_dialog)
+        self._action(file_menu, "Open &folder…", "Ctrl+Shift+O", self.open_folder_dialog)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Previous image", "PgUp", self.previous_image)
+        self._action(file_menu, "&Next image", "PgDown", self.next_image)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Export…", "Ctrl+E", self.export_dialog)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        view_menu = self.menuBar().addMenu("&View")
+        self._action(view_menu, "&Fit image", "Ctrl+0", self.canvas.fit)
+        compare = view_menu.addAction("&Compare methods")
+        compare.setCheckable(True)
+        compare.setShortcut("Ctrl+M")
+        compare.toggled.connect(self.panel.compare.setChecked)
+        self.panel.compare.toggled.connect(compare.setChecked)
+        self.model_menu = self.menuBar().addMenu("&Model")
+        self.model_menu.setToolTipsVisible(True)
+        self.model_menu.aboutToShow.connect(self._fill_model_menu)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+
+    def report_unexpected(self, exc_type: type[BaseException], exc: BaseException, tb) -> None:
+        """sys.excepthook while the window runs: an error in a slot becomes a message
+        (and a traceback on stderr) instead of passing unseen."""
+        traceback.print_exception(exc_type, exc, tb)
+        self.message.show_error(f"Unexpected error: {exc_type.__name__}: {exc}")
+
+    def _action(self, menu: QMenu, text: str, shortcut, slot) -> QAction:
+        action = menu.addAction(text)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        return action
+
+    def _build_shortcuts(self) -> None:
+        for key, slot in (
+            (Qt.Key.Key_Left, self.timeline.step_back),
+            (Qt.Key.Key_Right, self.timeline.step_forward),
+            (Qt.Key.Key_Home, self.timeline.select_first),
+            (Qt.Key.Key_End, self.timeline.select_last),
+            (Qt.Key.Key_Escape, self.client.cancel),
+        ):
+            QShortcut(QKeySequence(key), self, slot)
+
+    def _connect_client(self) -> None:
+        c = self.client
+        c.modelReady.connect(self._on_model_ready)
+        c.modelFailed.connect(self._on_model_failed)
+        c.readingReady.connect(self._on_reading)
+        c.partial.connect(self._on_partial)
+        c.explained.connect(self._on_explained)
+        c.jobStarted.connect(self._on_job_started)
+        c.jobFinished.connect(self._on_job_finished)
+        c.jobFailed.connect(self._on_job_failed)
+        c.jobCancelled.connect(self._on_job_cancelled)
+
+    # -- files -----------------------------------------------------------------------
+    def open_paths(self, paths: Sequence[str | os.PathLike]) -> bool:
+        """Open files and folders; False (and a message) when none could be read."""
+        return self.browser.open_paths(paths)
+
+    @Slot()
+    def previous_image(self) -> None:
+        self.browser.step(-1)
+
+    @Slot()
+    def next_image(self) -> None:
+        self.browser.step(1)
+
+    @Slot(object, object, str)
+    def _on_file_opened(self, path: Path, image: np.ndarray, position: str) -> None:
+        self.show_image(image, title=f"{path.name} ({position})")
+
+    @Slot(str)
+    def _on_file_problems(self, text: str) -> None:
+        if text:
+            self.message.show_error(text)
+        else:
+            self.message.hide()
+
+    def show_image(self, image: np.ndarray, title: str = "") -> None:
+        """Display an image array and ask for its reading and current map."""
+        self.image = image
+        self.image_key = image_key(image)
+        self.setWindowTitle(f"Thulium Desktop — {title}" if title else "Thulium Desktop")
+        self.canvas.set_image(image)
+        self.compare_view.set_image(image)
+        self._read_again()
+
+    def switch_model(self, recognizer_factory) -> None:
+        """Load another model and have it read the open image (its jobs queue behind the load)."""
+        self.status.model.setText("loading model…")
+        self.client.switch_model(recognizer_factory)
+        if self.image is not None:
+            self._read_again()
+
+    def _read_again(self) -> None:
+        """Forget this image's reading and maps (new image, or new model) and ask anew."""
+        self.reading = None
+        self.pending_export = None
+        self.results.clear()
+        self.partials.clear()
+        self.progress.clear()
+        self.canvas.clear_map()
+        self.timeline.clear("Reading…")
+        self.reading_label.show_status("Reading…")
+        self._request(want_reading=True)
+
+    def open_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.browser.last_dir(), IMAGE_FILTER)
+        if paths:
+            self.open_paths(paths)
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", self.browser.last_dir())
+        if folder:
+            self.open_paths([folder])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = self.browser.recent.paths()
+        for path in paths:
+            action = self.recent_menu.addAction(path)
+            action.setData(path)
+            action.triggered.connect(self._open_recent)
+        self.recent_menu.setEnabled(bool(paths))
+
+    def _fill_model_menu(self) -> None:
+        """The bundled models, the loaded one checked; choosing one switches to it."""
+        self.model_menu.clear()
+        current = self.client.model.name if self.client.model else None
+        for info in models.list_models():
+            action = self.model_menu.addAction(info.name)
+            action.setToolTip(info.description)
+            action.setCheckable(True)
+            action.setChecked(info.name == current)
+            action.setData(info.name)
+            action.triggered.connect(self._choose_model)
+        if self.model_menu.isEmpty():
+            self.model_menu.addAction("No bundled models installed").setEnabled(False)
+
+    @Slot()
+    def _choose_model(self) -> None:
+        name = self.sender().data()
+        if self.client.model is None or name != self.client.model.name:
+            self.switch_model(partial(models.load_model, name))
+
+    @Slot()
+    def _open_recent(self) -> None:
+        self.open_paths([self.sender().data()])
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # -- what to show ------------------------------------------------------------------
+    def current_spec(self, method: str | None = None) -> MethodSpec:
+        """The spec for the selected character (or whole reading) under `method`."""
+        return MethodSpec.build(
+            method or self.panel.method, self.panel.params(), whole_reading=self.timeline.current == ALL
+        )
+
+    def _wanted_specs(self) -> list[MethodSpec]:
+        if self.panel.compare.isChecked():
+            return [self.current_spec(m) for m in COMPARE_METHODS]
+        return [self.current_spec()]
+
+    def _request(self, want_reading: bool = False) -> None:
+        """Ask for what the view (and a pending export) needs; settle when all is cached."""
+        if self.image is None:
+            return
+        specs = self._wanted_specs()
+        if self.pending_export is not None:
+            specs += self._export_specs(self.pending_export.kind)
+        self.client.request(self.image, self.image_key, list(dict.fromkeys(specs)), want_reading)
+        self._refresh()
+        if not self.client.busy:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Everything asked for is here: finish a pending export, then say so."""
+        if self.pending_export is not None:
+            self._finish_export()
+        self.settled.emit()
+
+    def _maps_for(self, spec: MethodSpec) -> tuple[np.ndarray | None, bool]:
+        """The map of the selected character under `spec` (final, else the latest
+        partial), and whether it is signed."""
+        exp = self.results.get(spec)
+        maps = exp.maps if exp is not None else self.partials.get(spec)
+        signed = bool(exp.signed) if exp is not None else spec.signed
+        if maps is None or len(maps) == 0:
+            return None, signed
+        if spec.whole_reading:
+            return maps[0], signed
+        index = self.timeline.current
+        return (maps[index], signed) if 0 <= index < len(maps) else (None, signed)
+
+    @Slot()
+    def _refresh(self) -> None:
+        """Redraw the visible view from results and partials; never requests anything."""
+        if self.panel.compare.isChecked():
+            self._refresh_compare()
+        else:
+            self._refresh_single()
+        self._refresh_details()
+
+    def _refresh_details(self) -> None:
+        spec = self.current_spec()
+        exp = self.results.get(spec)
+        index = self.timeline.current
+        if exp is not None and (exp.whole_reading or 0 <= index < len(exp.tokens)):
+            self.details.setText(selection_details(spec, exp, index))
+        elif spec in self.progress:
+            self.details.setText(progress_details(spec, *self.progress[spec]))
+        else:
+            self.details.clear()
+
+    def _refresh_single(self) -> None:
+        values, signed = self._maps_for(self.current_spec())
+        if values is None:
+            self.canvas.clear_map()
+            return
+        cmap = self.display.cmap(signed)
+        self.canvas.set_map(values, map_levels(values, signed), cmap, signed)
+        self.canvas.set_opacity(self.display.alpha)
+
+    def _refresh_compare(self) -> None:
+        maps, any_signed = {}, False
+        for method in COMPARE_METHODS:
+            values, signed = self._maps_for(self.current_spec(method))
+            maps[method] = values
+            any_signed |= signed and values is not None
+        self.compare_view.show_maps(maps, any_signed, self.display.cmap(any_signed), self.display.alpha)
+
+    # -- user actions ----------------------------------------------------------------
+    @Slot(int)
+    def _on_token_selected(self, _index: int) -> None:
+        self._request()
+
+    @Slot()
+    def _on_method_changed(self) -> None:
+        self._save_choices()
+        self._request()
+
+    @Slot(bool)
+    def _on_compare_toggled(self, on: bool) -> None:
+        self.canvas.setVisible(not on)
+        self.compare_view.setVisible(on)
+        self._request()
+
+    @Slot(int, int)
+    def _on_image_clicked(self, x: int, y: int) -> None:
+        """Select the character whose map is strongest at the clicked pixel (under the
+        current method, or attention, always at hand, while that is not computed)."""
+        exp = self.results.get(MethodSpec.build(self.panel.method, self.panel.params())) or self.results.get(
+            MethodSpec.build("attention", {})
+        )
+        if exp is None or len(exp.maps) == 0:
+            return
+        self.timeline.select(int(np.argmax(np.abs(exp.maps[:, y, x]))))
+
+    def select_token(self, index: int) -> None:
+        """Select a character, or remember it until the reading arrives (--token)."""
+        if self.reading is None:
+            self.pending_token = index
+        else:
+            self.timeline.select(index)
+
+    # -- worker answers --------------------------------------------------------------
+    @Slot(object)
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        self.status.set_model(info.name, info.device)
+        self.panel.set_layers(info.layers, info.default_layer)
+        if self._saved_layer:
+            self.panel.set_params({"layer": self._saved_layer})
+            self._saved_layer = None  # the saved choice belongs to the model it was made on
+
+    @Slot(str)
+    def _on_model_failed(self, message: str) -> None:
+        self.status.model.setText("no model")
+        self.message.show_error(f"The model could not be loaded: {message}")
+
+    @Slot(object)
+    def _on_reading(self, info: ReadingInfo) -> None:
+        first = self.reading is None
+        self.reading = info
+        tokens, confidences = info.reading.tokens, info.reading.confidences
+        self.timeline.set_reading(tokens, confidences, info.centres)
+        self.reading_label.show_reading(tokens, confidences)
+        if self.pending_token is not None:
+            index, self.pending_token = self.pending_token, None
+            self.timeline.select(index)
+        elif first and tokens and self.timeline.current != ALL:
+            self.timeline.select(0)
+        self._refresh()
+
+    @Slot(object, object, int, int)
+    def _on_partial(self, spec: MethodSpec, maps: np.ndarray, done: int, total: int) -> None:
+        self.partials[spec] = maps
+        self.progress[spec] = (done, total)
+        self.status.set_busy(done, total)
+        self._refresh()
+
+    @Slot(object, object)
+    def _on_explained(self, spec: MethodSpec, explanation: object) -> None:
+        if self.results.get(spec) is explanation:
+            return  # a cache hit for what is already here: `_request` redraws once
+        self.results[spec] = explanation
+        self.partials.pop(spec, None)
+        self.progress.pop(spec, None)
+        self._refresh()
+
+    @Slot()
+    def _on_job_started(self) -> None:
+        self.status.set_busy()
+
+    @Slot(float)
+    def _on_job_finished(self, seconds: float) -> None:
+        self.status.set_idle()
+        self.status.set_last_time(seconds)
+        self._settle()
+
+    @Slot(str)
+    def _on_job_failed(self, message: str) -> None:
+        self.status.set_idle()
+        self.pending_export = None
+        self.message.show_error(f"Computing the map failed: {message}")
+        if self.reading is None:
+            self.reading_label.show_status("The image could not be read by the model.")
+
+    @Slot()
+    def _on_job_cancelled(self) -> None:
+        self.status.set_idle()
+        self.pending_export = None
+        self.status.showMessage("Cancelled", 3000)
+
+    # -- export ----------------------------------------------------------------------
+    def export_dialog(self) -> None:
+        """Ctrl+E: ask what to export, then export it (computing missing maps first)."""
+        if self.image is None or self.reading is None:
+            self.message.show_error("Open an image and wait for its reading before exporting.")
+            return
+        folder = Path(str(self.settings.value("export/dir", self.browser.last_dir())))
+        stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
+        kind = "compare" if self.panel.compare.isChecked() else str(self.settings.value("export/kind", "view"))
+        from thulium_desktop.app.export_dialog import ExportDialog  # matplotlib: ~0.5 s, not at launch
+
+        dialog = ExportDialog(folder / f"{stem}.{self.panel.method}", str(self.settings.value("export/format", "png")),
+                              kind, self)
+        if dialog.exec() == ExportDialog.DialogCode.Accepted:
+            plan = dialog.plan()
+            self.settings.setValue("export/dir", str(plan.path.parent))
+            self.settings.setValue("export/format", plan.path.suffix.lstrip("."))
+            self.settings.setValue("export/kind", plan.kind)
+            self.export(plan)
+
+    def export(self, plan: ExportPlan) -> None:
+        """Export now if every map the figure needs is computed, else once it is."""
+        self.pending_export = plan
+        if any(s not in self.results for s in self._export_specs(plan.kind)):
+            self.status.showMessage("Computing the maps to export…")
+        self._request()
+
+    def _export_specs(self, kind: str) -> list[MethodSpec]:
+        if kind == "compare":
+            return [self.current_spec(m) for m in COMPARE_METHODS]
+        if kind == "grid":
+            return [MethodSpec.build(self.panel.method, self.panel.params())]
+        return [self.current_spec()]
+
+    def _finish_export(self) -> None:
+        plan, self.pending_export = self.pending_export, None
+        specs = self._export_specs(plan.kind)
+        if any(s not in self.results for s in specs):
+            self.message.show_error(f"Export to {plan.path} stopped: its maps were not computed.")
+            return
+        index = -1 if plan.kind != "grid" and self.timeline.current == ALL else max(self.timeline.current, 0)
+        from thulium_desktop.app.export import ExportContent, write_export  # matplotlib, as above
+
+        content = ExportContent(
+            self.image,
+            {s.method: self.results[s] for s in specs},
+            index,
+            (self.display.cmap(False), self.display.cmap(True)),
+            str(self.browser.files.current or ""),
+        )
+        try:
+            written = write_export(plan, content)
+        except (OSError, ValueError) as exc:
+            self.message.show_error(f"Export to {plan.path} failed: {exc}")
+            return
+        self.status.showMessage("Exported " + ", ".join(p.name for p in written), 8000)
+        self.exported.emit(written)
+
+    # -- settings --------------------------------------------------------------------
+    def _save_choices(self) -> None:
+        s = self.settings
+        s.setValue("method", self.panel.method)
+        for name, value in self.panel.params().items():
+            s.setValue(f"params/{name}", "" if value is None else value)
+        self.display.save(s)
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 760)
+        splitter = s.value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        else:
+            self.splitter.setSizes([960, 320])
+        saved = {k.split("/", 1)[1]: s.value(k) for k in s.allKeys() if k.startswith("params/")}
+        self._saved_layer = saved.pop("layer", None) or None
+        method = str(s.value("method", "attention"))
+        self.panel.blockSignals(True)
+        try:
+            self.panel.set_params(saved)
+            if method in METHOD_FIELDS:
+                self.panel.set_method(method)
+        finally:
+            self.panel.blockSignals(False)
+        self.display.restore(s)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Save the layout and choices, cancel any job and wait for the worker thread."""
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self._save_choices()
+        self.settings.sync()
+        self.client.shutdown()
+        event.accept()

@@ -1,0 +1,193 @@
+"""The worker: a QObject living in one long-lived QThread that owns model and engine.
+
+Everything torch-related happens here, off the GUI thread. The GUI talks to it only
+through queued signals (see `client.py`), and receives numpy arrays back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, Signal, Slot
+
+from thulium_desktop.app.jobs import Job, MethodSpec
+from thulium_desktop.models import Reading, Recognizer, layer_names, model_device
+from thulium_desktop.xai.saliency import Cancelled, SaliencyConfig, SaliencyGenerator
+
+log = logging.getLogger(__name__)
+
+#: Partial maps closer together than this are coalesced: the canvas cannot show more
+#: than a few updates per second anyway, and each one costs a GUI-thread repaint.
+PARTIAL_INTERVAL_S = 0.05
+#: Streaming methods run in about this many chunks (unless the engine's config fixes
+#: a batch size): enough partial maps to watch the map refine, and a cancel is
+#: noticed within one chunk.
+STREAM_CHUNKS = 8
+STREAMING_METHODS = ("integrated", "smoothgrad", "smoothgrad_sq", "vargrad")
+
+RecognizerFactory = Callable[[], Recognizer]
+EngineFactory = Callable[[Recognizer], Any]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI shows about the loaded model."""
+
+    name: str
+    device: str
+    layers: tuple[str, ...]
+    default_layer: str | None
+
+
+@dataclass(frozen=True)
+class ReadingInfo:
+    """A reading plus where along the image (x, in image pixels) each character was read."""
+
+    reading: Reading
+    centres: np.ndarray
+
+
+def default_engine(recognizer: Recognizer) -> SaliencyGenerator:
+    return SaliencyGenerator(recognizer, SaliencyConfig())
+
+
+class Worker(QObject):
+    """Runs jobs one at a time; every signal carries the job id it belongs to."""
+
+    ready = Signal(object)  # ModelInfo
+    loadFailed = Signal(str)
+    readingReady = Signal(int, object)  # job id, ReadingInfo
+    partial = Signal(int, object, object, int, int)  # job id, spec, maps, done, total
+    explained = Signal(int, object, object)  # job id, spec, Explanation
+    finished = Signal(int, float)  # job id, seconds
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+
+    def __init__(self, engine_factory: EngineFactory = default_engine, torch_threads: int = 1) -> None:
+        super().__init__()
+        self._engine_factory = engine_factory
+        self._torch_threads = torch_threads
+        self._engine: Any = None
+
+    @Slot(object)
+    def load(self, recognizer_factory: RecognizerFactory) -> None:
+        """Build a model and its engine in this thread (so the window appears at once);
+        the previous model is dropped first, even when the new one fails to load."""
+        self._engine = None
+        try:
+            torch.set_num_threads(self._torch_threads)
+            recognizer = recognizer_factory()
+            self._engine = self._engine_factory(recognizer)
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
+            log.error("loading the model failed:\n%s", traceback.format_exc())
+            self.loadFailed.emit(f"{type(exc).__name__}: {exc}")
+            return
+        self.ready.emit(_model_info(recognizer))
+
+    @Slot(object)
+    def run(self, job: Job) -> None:
+        """Do one job, reporting through signals; a job cancelled while queued is skipped."""
+        if job.cancel.is_set():
+            self.cancelled.emit(job.id)
+            return
+        if self._engine is None:
+            self.failed.emit(job.id, "no model is loaded")
+            return
+        started = time.perf_counter()
+        try:
+            reading, skip = self._read(job) if job.want_reading else (job.reading, None)
+            for spec in job.specs:
+                if spec != skip:
+                    self._explain(job, spec, reading)
+        except Cancelled:
+            self.cancelled.emit(job.id)
+            return
+        except Exception as exc:  # noqa: BLE001 - the app must survive any engine error
+            log.error("job %d failed:\n%s", job.id, traceback.format_exc())
+            self.failed.emit(job.id, f"{type(exc).__name__}: {exc}")
+            return
+        self.finished.emit(job.id, time.perf_counter() - started)
+
+    def _read(self, job: Job) -> tuple[Reading, MethodSpec | None]:
+        """Read the image and locate each character by its attention centre.
+
+        The attention maps are a by-product worth keeping: they are also the default
+        view, so they are handed to the GUI as an ordinary explanation.
+        """
+        spec = MethodSpec.build("attention", {})
+        try:
+            exp = self._engine.explain(job.image, config=self._config(spec), cancel=job.cancel.is_set)
+        except ValueError:  # a model without attention: place characters by their alignment
+            reading = self._engine.read(job.image)
+            width = job.image.shape[1]
+            centres = np.array([span_centre(span, reading.n_frames, width) for span in reading.spans])
+            self.readingReady.emit(job.id, ReadingInfo(reading, centres))
+            return reading, None
+        self.readingReady.emit(job.id, ReadingInfo(exp.reading, attention_centres(exp.maps, exp.reading)))
+        self.explained.emit(job.id, spec, exp)
+        return exp.reading, spec
+
+    def _explain(self, job: Job, spec: MethodSpec, reading: Reading | None) -> None:
+        last = [0.0]
+
+        def on_partial(maps: np.ndarray, done: int, total: int) -> None:
+            now = time.perf_counter()
+            if done < total and now - last[0] < PARTIAL_INTERVAL_S:
+                return
+            last[0] = now
+            self.partial.emit(job.id, spec, np.array(maps, dtype=np.float32), done, total)
+
+        exp = self._engine.explain(
+            job.image,
+            config=self._config(spec),
+            tokens=None if spec.whole_reading else "all",
+            on_partial=on_partial,
+            cancel=job.cancel.is_set,
+            reading=reading,
+        )
+        self.explained.emit(job.id, spec, exp)
+
+    def _config(self, spec: MethodSpec) -> SaliencyConfig:
+        """The spec over the engine's own config (which may fix batch size etc.)."""
+        config = replace(self._engine.config, **spec.config_kwargs())
+        if config.batch_size is None and spec.method in STREAMING_METHODS:
+            count = config.num_steps if spec.method == "integrated" else config.num_samples
+            config = replace(config, batch_size=max(1, math.ceil(count / STREAM_CHUNKS)))
+        return config
+
+
+def attention_centres(maps: np.ndarray, reading: Reading) -> np.ndarray:
+    """x of each character's attention centre of mass, in image pixels.
+
+    Falls back to the middle of its CTC frame run when a map is empty.
+    """
+    width = maps.shape[-1]
+    columns = np.clip(maps, 0, None).sum(axis=1)  # [T, W]
+    mass = columns.sum(axis=1)
+    xs = np.arange(width, dtype=np.float64) + 0.5
+    centres = np.empty(len(reading), dtype=np.float64)
+    for t, span in enumerate(reading.spans):
+        centres[t] = float(columns[t] @ xs / mass[t]) if mass[t] > 0 else span_centre(span, reading.n_frames, width)
+    return centres
+
+
+def span_centre(span: tuple[int, int], n_frames: int, width: int) -> float:
+    """The middle of a character's alignment span, frames spread evenly over the width."""
+    return (span[0] + span[1]) / 2 / max(n_frames, 1) * width
+
+
+def _model_info(recognizer: Recognizer) -> ModelInfo:
+    device = model_device(recognizer.module)
+    label = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    names = tuple(layer_names(recognizer.module))
+    cam = recognizer.cam_layer()
+    default = next((n for n, m in recognizer.module.named_modules() if m is cam and n), None)
+    return ModelInfo(recognizer.name, label, names, default)

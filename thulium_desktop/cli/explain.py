@@ -1,0 +1,203 @@
+"""`thulium-desktop explain`: maps and figures for every image of a corpus (or one shard of it).
+
+The model is loaded once and the images run one after the other through the
+same `SaliencyGenerator` the app uses. An image that cannot be read or explained
+is reported with its path and reason and the run goes on; the exit code says
+whether anything failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from thulium_desktop import __version__
+from thulium_desktop.cli import recognizers
+from thulium_desktop.cli.errors import INTERRUPTED, OK, SOME_FAILED, UsageError
+from thulium_desktop.cli.interrupt import stop_after_current
+from thulium_desktop.cli.outputs import OutputPlan, method_record, write_image_outputs
+from thulium_desktop.io.atomic import write_json
+from thulium_desktop.io.corpus import CorpusItem, collect_images, shard
+from thulium_desktop.io.images import ImageLoadError, load_image
+from thulium_desktop.models.protocol import model_device
+from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts, read_truth
+from thulium_desktop.xai.saliency import METHODS, Explanation, SaliencyConfig, SaliencyGenerator
+from thulium_desktop.xai.trust import trust_report
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """Explain the selected shard of the corpus; returns the exit code."""
+    plan = OutputPlan(Path(args.out), args.format, args.dpi)
+    corpus = collect_images(args.paths, exclude=[plan.out_dir])
+    if not corpus.items and not corpus.missing:
+        raise UsageError(f"no images found in {', '.join(args.paths)}")
+    index, count = args.shard
+    items = shard(corpus.items, index, count)
+    generator = SaliencyGenerator(recognizers.prepared_recognizer(args.model, args.device, args.trust), _config(args))
+    try:
+        plan.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output folder {plan.out_dir}: {exc.strerror or exc}") from exc
+    methods = METHODS if args.method == "all" else (args.method,)
+    # Arguments that name nothing are reported by shard 0 only, so a job array counts them once.
+    records = [_failed(path, reason) for path, reason in corpus.missing] if index == 0 else []
+    for record in records:
+        _report(record)
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        with stop_after_current(_say) as stop:
+            for item in tqdm(items, unit="image", disable=args.quiet, file=sys.stderr, dynamic_ncols=True):
+                records.append(_explain_one(generator, methods, args.token, item, plan, _checks(args)))
+                _report(records[-1])
+                if stop.requested:
+                    interrupted = True
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        elapsed = time.perf_counter() - started
+        summary = _summary(args, generator, methods, items, records, interrupted, elapsed)
+        write_json(plan.out_dir / _summary_name(index, count), summary)
+    if interrupted:
+        _say(f"interrupted: {summary['counts']['done']} of {len(items)} images done")
+        return INTERRUPTED
+    return SOME_FAILED if summary["counts"]["failed"] else OK
+
+
+def _config(args: argparse.Namespace) -> SaliencyConfig:
+    try:
+        return SaliencyConfig(
+            num_steps=args.steps,
+            num_samples=args.samples,
+            noise_level=args.noise,
+            baseline=args.baseline,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _checks(args: argparse.Namespace) -> dict[str, bool] | None:
+    """Which trust measures to add to each method's record (None: none)."""
+    if not (args.diagnostics or args.sanity):
+        return None
+    return {"curves": True, "sanity": args.sanity}
+
+
+def _explain_one(
+    generator: SaliencyGenerator,
+    methods: tuple[str, ...],
+    token: str | int,
+    item: CorpusItem,
+    plan: OutputPlan,
+    checks: dict[str, bool] | None = None,
+) -> dict[str, Any]:
+    """Every method on one image, its outputs written; the image's record for the summary."""
+    started = time.perf_counter()
+    try:
+        image = load_image(item.path)
+    except ImageLoadError as exc:
+        return _failed(str(item.path), exc.reason, item.name)
+    explanations: dict[str, Explanation] = {}
+    records: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for method in methods:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                exp = generator.explain(image, method=method, tokens="all" if token == "all" else [token])
+        except Exception as exc:  # one method failing on one image must not end the run
+            errors[method] = _reason(exc)
+            continue
+        explanations[method] = exp
+        records[method] = method_record(exp, [str(w.message) for w in caught])
+        if checks is not None:
+            config = replace(generator.config, method=method)
+            records[method]["trust"] = trust_report(generator.model, image, exp, config, **checks).as_dict()
+    record = _record(item, explanations, records, errors)
+    record.update(_truth_record(item.path, record["reading"]))
+    try:
+        record["outputs"] = write_image_outputs(plan, item, image, explanations, record)
+    except Exception as exc:
+        errors["outputs"] = f"cannot write the outputs: {_reason(exc)}"
+        record = _record(item, explanations, records, errors)
+    record["seconds"] = time.perf_counter() - started
+    return record
+
+
+def _record(item: CorpusItem, explanations: dict[str, Explanation], methods: dict, errors: dict) -> dict[str, Any]:
+    reading = next(iter(explanations.values())).reading if explanations else None
+    return {
+        "path": str(item.path),
+        "name": item.name,
+        "status": "failed" if errors else "ok",
+        "error": "; ".join(f"{k}: {v}" for k, v in errors.items()) or None,
+        "reading": None if reading is None else reading.text,
+        "tokens": None if reading is None else list(reading.tokens),
+        "confidences": None if reading is None else reading.confidences,
+        "methods": methods,
+        "outputs": [],
+    }
+
+
+def _truth_record(path: Path, reading: str | None) -> dict[str, Any]:
+    """The character error rate and edit counts against `IMAGE.gt.txt`, when it exists."""
+    truth = read_truth(path)
+    if truth is None or reading is None:
+        return {}
+    return {
+        "truth": truth,
+        "cer": character_error_rate(reading, truth),
+        "edits": edit_counts(align(reading, truth)),
+    }
+
+
+def _failed(path: str, reason: str, name: str | None = None) -> dict[str, Any]:
+    return {"path": path, "name": name, "status": "failed", "error": reason, "outputs": []}
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else 'no message'}"
+
+
+def _report(record: dict[str, Any]) -> None:
+    """Failures always go to stderr (even with --quiet); successes only move the progress bar."""
+    if record["status"] == "failed":
+        _say(f"failed: {record['path']}: {record['error']}")
+
+
+def _say(message: str) -> None:
+    """A line on stderr that does not tear the progress bar."""
+    tqdm.write(message, file=sys.stderr)
+
+
+def _summary_name(index: int, count: int) -> str:
+    return "summary.json" if count == 1 else f"summary.shard-{index}-of-{count}.json"
+
+
+def _summary(args, generator, methods, items, records, interrupted, elapsed) -> dict[str, Any]:
+    done = [r for r in records if r.get("name") is not None]
+    failed = sum(r["status"] == "failed" for r in records)
+    return {
+        "tool": f"thulium-desktop {__version__}",
+        "model": getattr(generator.model, "name", type(generator.model).__name__),
+        "methods": list(methods),
+        "token": args.token,
+        "config": {k: v for k, v in asdict(generator.config).items() if k != "method"},
+        "device": str(model_device(generator.model.module)),
+        "shard": {"index": args.shard[0], "count": args.shard[1]},
+        "interrupted": interrupted,
+        "counts": {"images": len(items), "done": len(done), "ok": len(records) - failed, "failed": failed},
+        "seconds": elapsed,
+        "images_per_second": len(done) / elapsed if elapsed > 0 else None,
+        "images": records,
+    }

@@ -1,0 +1,155 @@
+"""One image's output set (figures, maps, record) and the run's summary, written atomically.
+
+Names: `<out>/<name>.<method>.<png|svg|pdf>` (one figure per method: a panel per
+character), `<name>.compare.<fmt>` when several methods ran, `<name>.npz` (every
+method's maps) and `<name>.json` (the image's record, the same one the summary
+lists). Each file is complete or absent, so an interrupted run never leaves a
+file that looks finished but is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from thulium_desktop.io.atomic import write_json, write_npz
+from thulium_desktop.io.corpus import CorpusItem
+from thulium_desktop.render import (
+    FIGURE_FORMATS,
+    caption,
+    character_labels,
+    comparison_figure,
+    save_figure,
+    token_grid_figure,
+)
+from thulium_desktop.xai.saliency import Explanation
+
+
+#: Figures end their colour scale at the top 1% of values (the colorbar shows an arrow):
+#: gradient maps have a few extreme pixels that would otherwise wash everything else
+#: into the bottom colour. Captum's `visualize_image_attr` clips 2% by default.
+FIGURE_OUTLIER_PERC = 1.0
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where outputs go and which ones (`formats` from `--format`)."""
+
+    out_dir: Path
+    formats: tuple[str, ...]
+    dpi: int = 300
+
+    def path(self, item: CorpusItem, suffix: str) -> Path:
+        target = self.out_dir / f"{item.name}.{suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    @property
+    def figure_formats(self) -> tuple[str, ...]:
+        return tuple(f for f in self.formats if f in FIGURE_FORMATS)
+
+
+def write_image_outputs(
+    plan: OutputPlan,
+    item: CorpusItem,
+    image: np.ndarray,
+    explanations: Mapping[str, Explanation],
+    record: dict[str, Any],
+) -> list[str]:
+    """Write everything `plan` asks for; returns the written paths relative to the out folder.
+
+    Figures are skipped for a method with no maps (the model read nothing).
+    """
+    written: list[Path] = []
+    drawable = {m: e for m, e in explanations.items() if len(e.maps)}
+    for method, exp in drawable.items():
+        written += _save_all(plan, item, method, method_figure(image, exp))
+    if len(drawable) > 1:
+        written += _save_all(plan, item, "compare", comparison(image, drawable))
+    if "npz" in plan.formats and explanations:
+        written.append(plan.path(item, "npz"))
+        write_npz(written[-1], **maps_arrays(explanations))
+    outputs = [p.relative_to(plan.out_dir).as_posix() for p in written]
+    if "json" in plan.formats:
+        outputs.append(f"{item.name}.json")
+        write_json(plan.path(item, "json"), {**record, "outputs": outputs})
+    return outputs
+
+
+def _save_all(plan: OutputPlan, item: CorpusItem, stem: str, fig: Figure) -> list[Path]:
+    paths = [plan.path(item, f"{stem}.{fmt}") for fmt in plan.figure_formats]
+    for path in paths:
+        save_figure(fig, path, dpi=plan.dpi)
+    return paths
+
+
+def method_figure(image: np.ndarray, exp: Explanation) -> Figure:
+    """A panel per explained character, captioned with model, method, parameters and reading."""
+    labels = character_labels(exp.tokens, exp.token_indices, exp.confidences)
+    return token_grid_figure(
+        image,
+        exp.maps,
+        labels,
+        signed=exp.signed,
+        outlier_perc=FIGURE_OUTLIER_PERC,
+        caption=caption(exp.meta, f"read \u201c{exp.reading.text}\u201d"),
+    )
+
+
+def comparison(image: np.ndarray, explanations: Mapping[str, Explanation]) -> Figure:
+    """Methods side by side on one scale: rows = methods and columns = characters when there
+    are fewer characters than methods (e.g. `--token N`), else the transpose, so the grid
+    stays tall rather than wide."""
+    methods = list(explanations)
+    first = explanations[methods[0]]
+    labels = character_labels(first.tokens, first.token_indices)  # short: they head narrow columns
+    by_method = [list(explanations[m].maps) for m in methods]
+    rows, row_labels, col_labels = by_method, methods, labels
+    if len(labels) > len(methods):
+        rows, row_labels, col_labels = [list(r) for r in zip(*by_method)], labels, methods
+    return comparison_figure(
+        image,
+        rows,
+        row_labels,
+        col_labels,
+        signed=any(e.signed for e in explanations.values()),
+        outlier_perc=FIGURE_OUTLIER_PERC,
+        caption=caption(
+            {"model": first.meta.get("model")},
+            f"methods on one scale (each map peaks at 1) \u00b7 read \u201c{first.reading.text}\u201d",
+        ),
+    )
+
+
+def maps_arrays(explanations: Mapping[str, Explanation]) -> dict[str, np.ndarray]:
+    """The `.npz` content: `<method>` maps `[T, H, W]` and `<method>_scores`, plus the
+    explained characters, their indices and confidences (shared by all methods)."""
+    first = next(iter(explanations.values()))
+    arrays = {
+        "tokens": np.asarray(first.tokens, dtype=str),
+        "token_indices": np.asarray(first.token_indices, dtype=np.int64),
+        "confidences": np.asarray(first.confidences, dtype=np.float32),
+    }
+    for method, exp in explanations.items():
+        arrays[method] = exp.maps
+        arrays[f"{method}_scores"] = np.asarray(exp.scores)
+    return arrays
+
+
+def method_record(exp: Explanation, warnings: list[str]) -> dict[str, Any]:
+    """What the summary says about one method on one image (no maps: those go to .npz)."""
+    return {
+        "params": exp.meta.get("params", {}),
+        "signed": exp.signed,
+        "token_indices": list(exp.token_indices),
+        "scores": exp.scores,
+        "deltas": exp.deltas,
+        "timings": exp.meta.get("timings", {}),
+        "device": exp.meta.get("device"),
+        "warnings": warnings,
+    }

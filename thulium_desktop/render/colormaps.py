@@ -1,0 +1,120 @@
+"""Colour scales for explanation maps: which colormap, which value range, and the colours.
+
+Unsigned maps (attention, |gradient|, GradCAM) use a perceptually uniform map
+(viridis) so that equal steps in value look like equal steps in colour and the
+map survives grayscale printing; jet invents edges where there are none.
+Signed maps (raw gradients, integrated gradients) use a diverging map centred
+on zero, so that "pushes towards the character" and "pushes away" are told apart
+and zero is neutral.
+
+The same lookup tables colour the app's overlays, the exported PNGs and the
+figures' colorbars, so what the colorbar says is what the overlay shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import matplotlib
+import numpy as np
+from matplotlib.colors import Colormap, ListedColormap
+
+UNSIGNED_CMAP = "viridis"
+SIGNED_CMAP = "RdBu_r"
+
+#: A matplotlib colormap name, or an OpenCV constant such as `cv2.COLORMAP_JET`.
+CmapSpec = str | int
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A value range and a colormap: everything needed to colour a map and draw its colorbar."""
+
+    vmin: float
+    vmax: float
+    cmap: CmapSpec
+    #: Which ends of the range some values lie beyond ("neither", "min", "max", "both"):
+    #: the colorbar draws an arrow there, so clipping is never silent.
+    extend: str = "neither"
+
+    def unit(self, values: np.ndarray) -> np.ndarray:
+        """`values` mapped linearly to [0, 1] (clipped); NaN counts as the bottom of the range."""
+        span = self.vmax - self.vmin
+        unit = (np.asarray(values, np.float32) - self.vmin) / (span if span > 0 else 1.0)
+        return np.clip(np.nan_to_num(unit, nan=0.0), 0.0, 1.0)
+
+
+def default_cmap(signed: bool) -> str:
+    """The colormap for a map that may be negative (`signed`) or not."""
+    return SIGNED_CMAP if signed else UNSIGNED_CMAP
+
+
+def shared_scale(
+    maps: np.ndarray | list[np.ndarray],
+    signed: bool,
+    cmap: CmapSpec | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    outlier_perc: float = 0.0,
+) -> Scale:
+    """One range for every map given, so panels of a grid can be compared by colour.
+
+    Unsigned maps run from 0 (or their minimum, when it is negative) to their maximum;
+    signed maps from -m to +m with m the largest magnitude, which puts zero at the
+    diverging colormap's neutral centre. `outlier_perc` (Captum's name) ends the range
+    at that top percentage of values instead of the maximum, so that a few hot pixels
+    of a gradient map do not wash everything else into the bottom colour. Explicit
+    `vmin`/`vmax` win. A map that is all zero (or all NaN) gets the range [0, 1].
+    """
+    values = np.concatenate([np.asarray(m, np.float32).ravel() for m in maps])
+    finite = values[np.isfinite(values)]
+    top = 100.0 - float(outlier_perc)
+    if signed:
+        m = float(np.percentile(np.abs(finite), top)) if finite.size else 0.0
+        lo, hi = (-m, m) if m > 0 else (-1.0, 1.0)
+    else:
+        lo = min(0.0, float(finite.min())) if finite.size else 0.0
+        hi = float(np.percentile(finite, top)) if finite.size else 1.0
+        if hi <= lo:
+            hi = lo + 1.0
+    lo = lo if vmin is None else float(vmin)
+    hi = hi if vmax is None else float(vmax)
+    below = bool(finite.size and finite.min() < lo)
+    above = bool(finite.size and finite.max() > hi)
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get((below, above), "both")
+    return Scale(lo, hi, cmap if cmap is not None else default_cmap(signed), extend)
+
+
+def matplotlib_cmap(cmap: CmapSpec) -> Colormap:
+    """The matplotlib colormap for a spec; OpenCV constants are rebuilt from OpenCV's own LUT,
+    so a colorbar next to a `cv2.COLORMAP_JET` overlay shows OpenCV's colours."""
+    if isinstance(cmap, str):
+        return _named(cmap)
+    rgb = _lut_bgr(cmap)[:, ::-1].astype(np.float32) / 255.0
+    return ListedColormap(rgb, name=f"opencv-{cmap}")
+
+
+def colorize(values: np.ndarray, scale: Scale) -> np.ndarray:
+    """uint8 BGR `[H, W, 3]` colours of a 2-D map under `scale` (OpenCV's channel order)."""
+    index = np.round(scale.unit(values) * 255.0).astype(np.uint8)
+    return _lut_bgr(scale.cmap)[index]
+
+
+def _lut_bgr(cmap: CmapSpec) -> np.ndarray:
+    """The 256-entry BGR lookup table of a colormap."""
+    ramp = np.arange(256, dtype=np.uint8)[:, None]
+    if isinstance(cmap, str):
+        rgba = _named(cmap)(np.linspace(0.0, 1.0, 256))
+        return np.round(rgba[:, 2::-1] * 255.0).astype(np.uint8)
+    try:
+        return cv2.applyColorMap(ramp, int(cmap))[:, 0, :]
+    except cv2.error as exc:
+        raise ValueError(f"{cmap!r} is not an OpenCV colormap constant") from exc
+
+
+def _named(name: str) -> Colormap:
+    try:
+        return matplotlib.colormaps[name]
+    except KeyError as exc:
+        raise ValueError(f"{name!r} is not a matplotlib colormap name") from exc

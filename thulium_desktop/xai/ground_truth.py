@@ -1,0 +1,87 @@
+"""Reading against ground truth: edit-distance alignment and character error rate.
+
+Terms, from the reading's point of view: a *substitution* reads one character for
+another, an *insertion* reads a character that is not in the truth, a *deletion*
+misses a character of the truth.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MATCH, SUBSTITUTION, INSERTION, DELETION = "match", "substitution", "insertion", "deletion"
+
+
+@dataclass(frozen=True)
+class AlignOp:
+    """One step of the alignment; an index is None where that side has no character."""
+
+    kind: str
+    read_index: int | None
+    truth_index: int | None
+    read: str = ""
+    truth: str = ""
+
+
+def align(read: str, truth: str) -> list[AlignOp]:
+    """A minimum-edit alignment of `read` to `truth` (Levenshtein, unit costs).
+
+    Ties prefer a match or substitution over an insertion/deletion pair, so a
+    misread character shows as one substitution at its own position.
+    """
+    n, m = len(read), len(truth)
+    cost = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        cost[i][0] = i
+    for j in range(m + 1):
+        cost[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            diag = cost[i - 1][j - 1] + (read[i - 1] != truth[j - 1])
+            cost[i][j] = min(diag, cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+    ops: list[AlignOp] = []
+    i, j = n, m
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + (read[i - 1] != truth[j - 1]):
+            kind = MATCH if read[i - 1] == truth[j - 1] else SUBSTITUTION
+            ops.append(AlignOp(kind, i - 1, j - 1, read[i - 1], truth[j - 1]))
+            i, j = i - 1, j - 1
+        elif i > 0 and cost[i][j] == cost[i - 1][j] + 1:
+            ops.append(AlignOp(INSERTION, i - 1, None, read[i - 1], ""))
+            i -= 1
+        else:
+            ops.append(AlignOp(DELETION, None, j - 1, "", truth[j - 1]))
+            j -= 1
+    return ops[::-1]
+
+
+def edit_counts(ops: list[AlignOp]) -> dict[str, int]:
+    """How many of each kind of step an alignment has."""
+    counts = {MATCH: 0, SUBSTITUTION: 0, INSERTION: 0, DELETION: 0}
+    for op in ops:
+        counts[op.kind] += 1
+    return counts
+
+
+def character_error_rate(read: str, truth: str) -> float:
+    """Edits needed to turn the reading into the truth, per character of the truth."""
+    counts = edit_counts(align(read, truth))
+    edits = counts[SUBSTITUTION] + counts[INSERTION] + counts[DELETION]
+    return edits / max(1, len(truth))
+
+
+def truth_path(image_path: str | os.PathLike) -> Path:
+    """Where an image's transcription lives: `IMAGE.gt.txt` beside it."""
+    p = Path(image_path)
+    return p.with_name(p.name + ".gt.txt") if not p.name.endswith(".gt.txt") else p
+
+
+def read_truth(image_path: str | os.PathLike, truth_file: str | os.PathLike | None = None) -> str | None:
+    """The image's ground truth (first line, stripped), or None when there is none."""
+    path = Path(truth_file) if truth_file is not None else truth_path(image_path)
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return text[0].strip() if text else ""

@@ -1,0 +1,105 @@
+"""One call that answers "can I trust this map?" for the app's Trust panel and the CLI.
+
+It gathers, for an explanation already computed: the interpretation measures of
+each map (`diagnostics`), the deletion and insertion curves against a random order
+(`faithfulness`), and optionally the model-randomisation check (`sanity`, which
+recomputes the maps once per layer and so costs the most).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from thulium_desktop.models.protocol import Recognizer
+from thulium_desktop.xai.config import SaliencyConfig
+from thulium_desktop.xai.diagnostics import MapDiagnostics, column_centres, explanation_diagnostics
+from thulium_desktop.xai.faithfulness import Curves, perturbation_curves
+from thulium_desktop.xai.saliency import Explanation, SaliencyGenerator
+from thulium_desktop.xai.sanity import SanityResult, randomisation_check
+
+
+@dataclass(frozen=True)
+class TrustReport:
+    """Measures for each explained character (index k follows `Explanation.maps[k]`)."""
+
+    diagnostics: list[MapDiagnostics]
+    deletion: Curves | None
+    insertion: Curves | None
+    sanity: SanityResult | None
+
+    def as_dict(self) -> dict:
+        """Plain JSON-able numbers, for `summary.json` and the app's export."""
+        out: dict = {"diagnostics": [d.as_dict() for d in self.diagnostics]}
+        for curves in (self.deletion, self.insertion):
+            if curves is not None:
+                out[curves.mode] = {
+                    "fractions": curves.fractions.tolist(),
+                    "auc": curves.auc.tolist(),
+                    "random_auc": curves.random_auc.tolist(),
+                    "beats_random": curves.beats_random().tolist(),
+                }
+        if self.sanity is not None:
+            out["sanity"] = {
+                "method": self.sanity.method,
+                "layers": list(self.sanity.layers),
+                "mean_correlation": np.nanmean(self.sanity.correlations, axis=1).tolist(),
+                "final": self.sanity.final,
+                "flagged": self.sanity.flagged,
+            }
+        return out
+
+
+def trust_report(
+    model: Recognizer,
+    image,
+    explanation: Explanation,
+    config: SaliencyConfig,
+    curves: bool = True,
+    sanity: bool = False,
+    steps: int = 20,
+    progress: Callable[[str], None] | None = None,
+) -> TrustReport:
+    """Diagnostics of `explanation` (made by `config` on `image`), see module docs.
+
+    Curves and sanity need per-character maps (not the whole-reading map).
+    """
+    say = progress or (lambda _stage: None)
+    say("diagnostics")
+    centres = _alignment_centres(model, image, explanation)
+    diagnostics = explanation_diagnostics(_as_image(image), explanation.maps, centres)
+    per_char = not explanation.whole_reading and len(explanation.token_indices) > 0
+    deletion = insertion = None
+    if curves and per_char:
+        say("deletion curve")
+        args = (model, image, explanation.maps, explanation.token_indices, explanation.reading)
+        deletion = perturbation_curves(*args, mode="deletion", steps=steps, seed=config.seed)
+        say("insertion curve")
+        insertion = perturbation_curves(*args, mode="insertion", steps=steps, seed=config.seed)
+    check = None
+    if sanity and per_char and config.method != "attention":
+        say("randomisation check")
+        check = randomisation_check(model, image, config, tokens=list(explanation.token_indices), seed=config.seed)
+    return TrustReport(diagnostics, deletion, insertion, check)
+
+
+def _alignment_centres(model: Recognizer, image, explanation: Explanation) -> np.ndarray | None:
+    """Where the model aligned each explained character: its attention's centre (pixels)."""
+    if explanation.whole_reading or len(explanation.reading) == 0:
+        return None
+    try:
+        attention = SaliencyGenerator(model, SaliencyConfig(method="attention")).explain(
+            image, tokens=list(explanation.token_indices), reading=explanation.reading
+        )
+    except ValueError:  # a model without attention: no localisation
+        return None
+    return column_centres(attention.maps)
+
+
+def _as_image(image) -> np.ndarray:
+    """Tensors `[1, C, H, W]` (already prepared) become a grayscale array for ink finding."""
+    if isinstance(image, np.ndarray):
+        return image
+    return image.detach().cpu().numpy()[0].mean(axis=0)

@@ -109,13 +109,13 @@ def _explain_one(
             continue
         explanations[method] = exp
         records[method] = method_record(exp, [str(w.message) for w in caught])
-    record = _record(item, explanations, records, errors)
+    # Seconds to decode and explain, set before writing so the image's own .json has it too.
+    record = _record(item, explanations, records, errors) | {"seconds": time.perf_counter() - started}
     try:
         record["outputs"] = write_image_outputs(plan, item, image, explanations, record)
     except Exception as exc:
         errors["outputs"] = f"cannot write the outputs: {_reason(exc)}"
-        record = _record(item, explanations, records, errors)
-    record["seconds"] = time.perf_counter() - started
+        record |= _record(item, explanations, records, errors)
     return record
 
 

@@ -30,7 +30,7 @@ from thulium_desktop.xai.quadrature import integration_points
 from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_IMAGE = ROOT / "resources" / "samples" / "line_01.png"
+DEFAULT_IMAGE = ROOT / "resources" / "samples" / "recognition.png"
 
 
 def captum_maps(rec: Recognizer, image, cfg: SaliencyConfig) -> np.ndarray:
@@ -59,24 +59,27 @@ def captum_maps(rec: Recognizer, image, cfg: SaliencyConfig) -> np.ndarray:
 
 
 def floor_pass(rec: Recognizer, image, cfg: SaliencyConfig, batched: bool, chunk: int) -> None:
-    """The read, then per chunk of `chunk` copies one forward and the backward passes for
-    all characters: one vmapped backward (`batched`) or a loop over the retained graph."""
+    """The passes a method cannot do without. Gradient and GradCAM: one forward on the
+    image (reading and scoring it) and the backward for all characters. Integrated
+    gradients and SmoothGrad: the read, then per chunk of `chunk` copies one forward and
+    the backward for all characters. The backward is one vmapped pass (`batched`) or a
+    loop over the retained graph."""
     x = rec.prepare(image).tensor
-    reading = rec.read(x)
-    n = len(reading)
-    if cfg.method == "gradcam":
+    if cfg.method in ("gradient", "gradcam"):
         xg = x.detach().requires_grad_(True)
         with capture_output(rec.cam_layer()) as seen:
-            scores = rec.token_scores(xg, reading, cfg.score)
-        backward(scores, seen[-1], torch.eye(n)[:, None, :], batched)
+            reading, scores = rec.read_scored(xg, cfg.score)
+        n = len(reading)
+        target = seen[-1] if cfg.method == "gradcam" else xg
+        backward(scores, target, torch.eye(n)[:, None, :], batched)
         return
+    reading = rec.read(x)
+    n = len(reading)
     if cfg.method == "integrated":
         alphas, _ = integration_points(cfg.num_steps, cfg.integration)
         inputs = torch.as_tensor(alphas, dtype=x.dtype)[:, None, None, None] * x
-    elif cfg.method == "smoothgrad":
-        inputs = x + smoothgrad_noise(x, cfg.num_samples, cfg.noise_level, cfg.seed)
     else:
-        inputs = x
+        inputs = x + smoothgrad_noise(x, cfg.num_samples, cfg.noise_level, cfg.seed)
     for part in inputs.split(chunk):
         part = part.detach().requires_grad_(True)
         scores = rec.token_scores(part, reading, cfg.score)

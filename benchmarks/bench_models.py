@@ -1,6 +1,7 @@
 """Inference latency of the bundled readers at batch 1 on the sample images.
 
-`python benchmarks/bench_models.py [--repeats N] [--threads T]` prints, per model and
+`python benchmarks/bench_models.py [--repeats N] [--threads T]` (after `pip install -e .`,
+or with `PYTHONPATH=.`) prints, per model and
 image, the median time of `prepare` + `read` (target: under 30 ms for a word image),
 and of one `token_scores` forward + backward over all characters (what a gradient
 map costs per input copy).

@@ -45,3 +45,15 @@ class GatedEngine:
         exp = self.inner.explain(image, cancel=cancel if self.honour_cancel else None, **kwargs)
         self.completed.append(exp.reading.text)
         return exp
+
+
+def engine_failing_on(method: str, error: Exception):
+    """An engine factory: the real engine, except that explaining with `method` raises `error`."""
+
+    class Failing(SaliencyGenerator):
+        def explain(self, image, *args, config=None, **kwargs):
+            if config is not None and config.method == method:
+                raise error
+            return super().explain(image, *args, config=config, **kwargs)
+
+    return Failing

@@ -79,3 +79,34 @@ def test_thousands_of_event_loop_turns_run_clean():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                             env=env, cwd=Path(__file__).parent)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_garbage_is_collected_on_the_gui_thread_even_when_a_worker_allocates(qtbot):
+    """A worker allocating cyclic garbage must not trigger collections on its thread."""
+    import gc
+    import threading
+
+    from thulium_desktop.app.gui_gc import collect_in_gui_thread
+
+    threads: list[int] = []
+
+    def record(phase, info):
+        if phase == "start":
+            threads.append(threading.get_ident())
+
+    def allocate_cycles():
+        for _ in range(50_000):
+            a: list = []
+            a.append(a)
+
+    gc.callbacks.append(record)
+    try:
+        with collect_in_gui_thread(interval_ms=5):
+            worker = threading.Thread(target=allocate_cycles)
+            worker.start()
+            qtbot.waitUntil(lambda: not worker.is_alive(), timeout=WAIT_MS)
+            qtbot.wait(50)
+    finally:
+        gc.callbacks.remove(record)
+    assert threads, "nothing was collected: the timer did not run"
+    assert set(threads) == {threading.get_ident()}

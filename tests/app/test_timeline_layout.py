@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from thulium_desktop.app.timeline import CELL_GAP, ReadingLabel, reading_html, spread
+from thulium_desktop.app.timeline import (
+    CELL_GAP,
+    CELL_MAX_WIDTH,
+    CELL_MIN_WIDTH,
+    ReadingLabel,
+    cell_width,
+    reading_html,
+    spread,
+)
 
 
 @given(
@@ -36,3 +44,10 @@ def test_doubtful_characters_are_marked_in_the_reading(qtbot, conf, marked):
     qtbot.addWidget(label)
     label.show_reading(["a", "<"], np.array([0.9, conf]))
     assert ("below 50%" in label.text()) is marked
+
+
+def test_cells_are_as_wide_as_the_characters_are_apart_within_limits():
+    assert cell_width([100.0, 130.0, 160.0], 1000.0) == 30.0 - CELL_GAP
+    assert cell_width([100.0, 105.0, 110.0], 1000.0) == CELL_MIN_WIDTH  # legible when zoomed out
+    assert cell_width([0.0, 500.0], 1000.0) == CELL_MAX_WIDTH
+    assert cell_width(list(range(0, 400, 20)), 200.0) == 200.0 / 20 - CELL_GAP  # never more than fits

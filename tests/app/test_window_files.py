@@ -10,6 +10,7 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from thulium_desktop.app.client import EngineClient
+from thulium_desktop.app.jobs import MethodSpec
 from thulium_desktop.app.window import MainWindow
 
 
@@ -124,3 +125,16 @@ def test_recent_files_and_choices_persist_across_windows(qtbot, make_window, set
     assert (again.width(), again.height()) == size != (1280, 760)
     again._fill_recent_menu()
     assert [a.data() for a in again.recent_menu.actions()][:1] == [str((image_folder / "e_plain.bmp").resolve())]
+
+
+def test_a_saved_gradcam_layer_is_restored_and_used(qtbot, make_window, settings, word_image):
+    settings.setValue("method", "gradcam")
+    settings.setValue("params/layer", "features.4")
+    window = make_window(wait_model=False)
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.show_image(word_image, "minimum")  # asked before the model (and its layers) is there
+    assert window.panel.layer.currentData() == "features.4"
+    assert MethodSpec.build("gradcam", {"layer": "features.4"}) in window.results
+    np.testing.assert_array_equal(
+        window.canvas.view.map, window.results[MethodSpec.build("gradcam", {"layer": "features.4"})].maps[0]
+    )

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from gui_helpers import WAIT_MS, GatedEngine
+from gui_helpers import WAIT_MS, GatedEngine, engine_failing_on
 from PySide6.QtCore import Qt
 
 from thulium_desktop.app.jobs import MethodSpec
-from thulium_desktop.xai.saliency import SaliencyGenerator
 
 
 def test_integrated_gradients_stream_partials_before_the_final_map(qtbot, window, monkeypatch):
@@ -68,13 +67,7 @@ def test_stale_results_are_dropped_when_the_image_changes_mid_job(qtbot, make_wi
 
 
 def test_an_engine_exception_becomes_a_message_and_the_app_keeps_working(qtbot, make_window, word_image):
-    class Failing(SaliencyGenerator):
-        def explain(self, image, *args, config=None, **kwargs):
-            if config is not None and config.method == "gradient":
-                raise RuntimeError("boom in the engine")
-            return super().explain(image, *args, config=config, **kwargs)
-
-    window = make_window(Failing)
+    window = make_window(engine_failing_on("gradient", RuntimeError("boom in the engine")))
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.show_image(word_image, "minimum")
     with qtbot.waitSignal(window.client.jobFailed, timeout=WAIT_MS):
@@ -139,13 +132,7 @@ def test_a_model_that_fails_to_load_is_reported_and_images_still_open(qtbot, set
 
 
 def test_a_model_without_attention_still_reads_and_explains(qtbot, make_window, word_image):
-    class NoAttention(SaliencyGenerator):
-        def explain(self, image, *args, config=None, **kwargs):
-            if config is not None and config.method == "attention":
-                raise ValueError("this model has no attention to show")
-            return super().explain(image, *args, config=config, **kwargs)
-
-    window = make_window(NoAttention)
+    window = make_window(engine_failing_on("attention", ValueError("this model has no attention to show")))
     window.panel.set_method("gradient")
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.show_image(word_image, "minimum")
@@ -168,3 +155,30 @@ def test_switching_the_model_reads_the_open_image_again(qtbot, window):
     assert window.status.model.text() == "model: other-crnn"
     assert window.reading.reading.text == expected
     assert window.results[MethodSpec.build("attention", {})].meta["model"] == "other-crnn"
+
+
+def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeypatch):
+    from types import SimpleNamespace
+
+    from tiny_models import ALPHABET, tiny_crnn
+
+    from thulium_desktop import models as registry
+    from thulium_desktop.models import CTCRecognizer
+
+    loaded: list[str] = []
+
+    def load_model(name=None):
+        loaded.append(name)
+        return CTCRecognizer(tiny_crnn(seed=11), ALPHABET, 32, name=name)
+
+    bundled = [SimpleNamespace(name="tiny-crnn", description="the test model"),
+               SimpleNamespace(name="other-reader", description="another one")]
+    monkeypatch.setattr(registry, "list_models", lambda: bundled)
+    monkeypatch.setattr(registry, "load_model", load_model)
+    window._fill_model_menu()
+    actions = window.model_menu.actions()
+    assert [a.text() for a in actions] == ["tiny-crnn", "other-reader"]
+    assert [a.isChecked() for a in actions] == [True, False]
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        actions[1].trigger()
+    assert loaded == ["other-reader"] and window.status.model.text() == "model: other-reader"

@@ -74,3 +74,23 @@ def test_unknown_model_is_a_usage_error_naming_the_bundled_ones(few_samples, cap
     assert cli.main(["read", str(few_samples), "--model", "no-such-reader"]) == 2
     err = capsys.readouterr().err
     assert "no-such-reader" in err and "attention-reader" in err and "Traceback" not in err
+
+
+def test_diagnostics_sanity_and_ground_truth_in_the_record(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "hello.png").write_bytes((SAMPLES / "hello.png").read_bytes())
+    (folder / "hello.png.gt.txt").write_text("hallo\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code = cli.main(["explain", str(folder), "--model", "ctc-reader", "--method", "gradient",
+                     "--diagnostics", "--sanity", "--out", str(out), "--quiet", "--format", "json"])
+    assert code == 0
+    record = json.loads((out / "hello.json").read_text())
+    assert record["reading"] == "hello" and record["truth"] == "hallo"
+    assert record["cer"] == pytest.approx(0.2)
+    assert record["edits"] == {"match": 4, "substitution": 1, "insertion": 0, "deletion": 0}
+    trust = record["methods"]["gradient"]["trust"]
+    assert len(trust["diagnostics"]) == 5
+    assert {d["label"] for d in trust["diagnostics"]} <= {"focused on strokes", "scattered", "background activation"}
+    assert len(trust["deletion"]["auc"]) == 5 and len(trust["insertion"]["random_auc"]) == 5
+    assert trust["sanity"]["layers"][0] == "classify" and isinstance(trust["sanity"]["flagged"], bool)

@@ -41,7 +41,9 @@ def test_attention_covers_only_an_images_own_columns(pair):
     assert logits.shape == (2, 3, 6) and alphas.shape == (2, 3, 16)
     assert (alphas[0, :, 10:] == 0).all() and (alphas[0, :, :10] > 0).all()
     torch.testing.assert_close(alphas.sum(-1), torch.ones(2, 3))
-    assert model.greedy(padded, torch.tensor([10, 16])).shape[0] == 2
+    classes, probs = model.greedy(padded, torch.tensor([10, 16]))
+    assert classes.shape == probs.shape and classes.shape[0] == 2
+    assert ((probs > 0) & (probs <= 1)).all()
 
 
 def test_crnn_gives_one_frame_per_four_columns(pair):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thulium_desktop.training.data import draw_sample
-from thulium_desktop.training.digits import digit_string
-from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, held_out_fonts, training_fonts
-from thulium_desktop.training.synth import random_sample
-from thulium_desktop.training.text import ALPHABET, words
+pytest.importorskip("sklearn", reason="training extras (pip install -e .[train]) are not installed")
+pytest.importorskip("fontTools", reason="training extras (pip install -e .[train]) are not installed")
+
+from thulium_desktop.training.data import draw_sample  # noqa: E402
+from thulium_desktop.training.digits import digit_string  # noqa: E402
+from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, held_out_fonts, training_fonts  # noqa: E402
+from thulium_desktop.training.synth import random_sample  # noqa: E402
+from thulium_desktop.training.text import ALPHABET, words  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     len(held_out_fonts()) == 0, reason="the Debian handwriting fonts are not installed"

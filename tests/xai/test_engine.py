@@ -315,3 +315,20 @@ def test_contrast_needs_a_known_character_and_a_gradient_method(recognizer, word
         gen.explain_contrast(word_image, 0, "a", method="attention")
     with pytest.raises(ValueError, match="out of range"):
         gen.explain_contrast(word_image, 99, "a")
+
+
+@pytest.mark.parametrize("method", ["gradient", "gradcam"])
+def test_one_pass_methods_read_and_score_in_a_single_forward(recognizer, word_image, method):
+    recognizer.cam_layer()  # found once by a probe forward, before counting
+    calls = []
+    handle = recognizer.module.register_forward_pre_hook(lambda *_: calls.append(1))
+    try:
+        gen = SaliencyGenerator(recognizer, SaliencyConfig(method=method))
+        fresh = gen.explain(word_image)
+        assert len(calls) == 1
+        known = gen.explain(word_image, reading=fresh.reading)
+    finally:
+        handle.remove()
+    assert (fresh.reading.text, fresh.reading.spans) == (known.reading.text, known.reading.spans)
+    np.testing.assert_allclose(fresh.maps, known.maps, atol=1e-6)
+    np.testing.assert_allclose(fresh.scores, known.scores, rtol=1e-6)

@@ -8,11 +8,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from thulium_desktop import models
 from thulium_desktop.app.client import EngineClient
+from thulium_desktop.app.gui_gc import collect_in_gui_thread
 from thulium_desktop.app.jobs import METHOD_INFO
 from thulium_desktop.app.window import MainWindow
 from thulium_desktop.app.worker import RecognizerFactory
@@ -60,6 +61,13 @@ def run_app(args: argparse.Namespace, recognizer_factory: RecognizerFactory, def
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    with collect_in_gui_thread():
+        return _run_window(app, args, recognizer_factory, default_paths)
+
+
+def _run_window(
+    app: QApplication, args: argparse.Namespace, recognizer_factory: RecognizerFactory, default_paths: Sequence[Path]
+) -> int:
     client = EngineClient(recognizer_factory)
     window = MainWindow(client, QSettings())
     if args.method:
@@ -68,17 +76,22 @@ def run_app(args: argparse.Namespace, recognizer_factory: RecognizerFactory, def
         window.select_token(args.token)
     client.start()
     window.show()
-    sys.excepthook = window.report_unexpected
-    paths = args.paths or [str(p) for p in default_paths]
-    opened = bool(paths) and window.open_paths(paths)
-    if args.screenshot:
-        if not opened:
+    previous_hook, sys.excepthook = sys.excepthook, window.report_unexpected
+    try:
+        paths = args.paths or [str(p) for p in default_paths]
+        opened = bool(paths) and window.open_paths(paths)
+        if args.screenshot and not opened:
             print(f"no image to show: {window.message.label.text() or 'give an image path'}", file=sys.stderr)
-            window.close()
             return 1
-        return _screenshot(app, window, args.screenshot)
-    app.exec()
-    return 0
+        if args.screenshot:
+            return _screenshot(app, window, args.screenshot)
+        app.exec()
+        return 0
+    finally:
+        sys.excepthook = previous_hook
+        window.close()  # idempotent; it stops the worker thread before anything is freed
+        window.deleteLater()  # freed here, in the GUI thread, not by a later garbage collection
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:

@@ -20,7 +20,7 @@ ALL = -1
 #: Characters below this confidence are marked as doubtful.
 LOW_CONFIDENCE = 0.5
 
-CELL_MIN_WIDTH = 24.0
+CELL_MIN_WIDTH = 16.0
 CELL_MAX_WIDTH = 40.0
 CELL_GAP = 2.0
 ALL_WIDTH = 38.0
@@ -35,6 +35,16 @@ def confidence_colour(conf: float) -> QColor:
 
 def shown_char(token: str) -> str:
     return "␣" if token.isspace() else token
+
+
+def cell_width(centres: Sequence[float], available: float) -> float:
+    """As wide as the characters are apart on screen, so each cell sits under its own
+    character; at least legible (CELL_MIN_WIDTH), at most CELL_MAX_WIDTH, and never so
+    wide that the cells cannot all fit."""
+    n = len(centres)
+    fit = available / max(n, 1) - CELL_GAP
+    spacing = float(np.median(np.diff(np.sort(centres)))) - CELL_GAP if n > 1 else CELL_MAX_WIDTH
+    return float(max(min(spacing, CELL_MAX_WIDTH, fit), min(CELL_MIN_WIDTH, fit)))
 
 
 def spread(centres: Sequence[float], width: float, lo: float, hi: float) -> np.ndarray:
@@ -143,9 +153,8 @@ class TokenTimeline(QWidget):
         lo, hi = ALL_WIDTH + 8, float(self.width() - 2)
         if n == 0:
             return []
-        width = float(np.clip((hi - lo) / n - CELL_GAP, 8.0, CELL_MAX_WIDTH))
-        width = max(width, min(CELL_MIN_WIDTH, (hi - lo) / n - CELL_GAP))
         centres = [self._to_widget(c) for c in self._centres]
+        width = cell_width(centres, hi - lo)
         lefts = spread(centres, width, lo, hi)
         top, height = LEADER, self.height() - LEADER - 2
         return [QRectF(x, top, width, height) for x in lefts]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
@@ -26,14 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from thulium_desktop import models
 from thulium_desktop.app.canvas import ImageCanvas
 from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.colormaps import map_levels
 from thulium_desktop.app.compare_view import CompareView
 from thulium_desktop.app.display_panel import DisplayPanel
 from thulium_desktop.app.details import progress_details, selection_details
-from thulium_desktop.app.export import ExportContent, ExportPlan, write_export
-from thulium_desktop.app.export_dialog import ExportDialog
 from thulium_desktop.app.files import ImageBrowser
 from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
 from thulium_desktop.app.message_bar import MessageBar
@@ -42,6 +43,9 @@ from thulium_desktop.app.status_bar import JobStatusBar
 from thulium_desktop.app.timeline import ALL, ReadingLabel, TokenTimeline
 from thulium_desktop.app.worker import ModelInfo, ReadingInfo
 from thulium_desktop.io.images import IMAGE_SUFFIXES
+
+if TYPE_CHECKING:
+    from thulium_desktop.app.export import ExportPlan
 
 SHORTCUTS = (
     ("Left / Right", "previous / next character (“all” is left of the first)"),
@@ -96,6 +100,7 @@ class MainWindow(QMainWindow):
         self.reading_label = ReadingLabel()
         self.details = QLabel()
         self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.details.setWordWrap(True)
         self.message = MessageBar()
         left = QWidget()
         column = QVBoxLayout(left)
@@ -159,6 +164,9 @@ class MainWindow(QMainWindow):
         compare.setShortcut("Ctrl+M")
         compare.toggled.connect(self.panel.compare.setChecked)
         self.panel.compare.toggled.connect(compare.setChecked)
+        self.model_menu = self.menuBar().addMenu("&Model")
+        self.model_menu.setToolTipsVisible(True)
+        self.model_menu.aboutToShow.connect(self._fill_model_menu)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
 
@@ -270,6 +278,26 @@ class MainWindow(QMainWindow):
             action.setData(path)
             action.triggered.connect(self._open_recent)
         self.recent_menu.setEnabled(bool(paths))
+
+    def _fill_model_menu(self) -> None:
+        """The bundled models, the loaded one checked; choosing one switches to it."""
+        self.model_menu.clear()
+        current = self.client.model.name if self.client.model else None
+        for info in models.list_models():
+            action = self.model_menu.addAction(info.name)
+            action.setToolTip(info.description)
+            action.setCheckable(True)
+            action.setChecked(info.name == current)
+            action.setData(info.name)
+            action.triggered.connect(self._choose_model)
+        if self.model_menu.isEmpty():
+            self.model_menu.addAction("No bundled models installed").setEnabled(False)
+
+    @Slot()
+    def _choose_model(self) -> None:
+        name = self.sender().data()
+        if self.client.model is None or name != self.client.model.name:
+            self.switch_model(partial(models.load_model, name))
 
     @Slot()
     def _open_recent(self) -> None:
@@ -406,6 +434,7 @@ class MainWindow(QMainWindow):
         self.panel.set_layers(info.layers, info.default_layer)
         if self._saved_layer:
             self.panel.set_params({"layer": self._saved_layer})
+            self._saved_layer = None  # the saved choice belongs to the model it was made on
 
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:
@@ -475,6 +504,8 @@ class MainWindow(QMainWindow):
         folder = Path(str(self.settings.value("export/dir", self.browser.last_dir())))
         stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
         kind = "compare" if self.panel.compare.isChecked() else str(self.settings.value("export/kind", "view"))
+        from thulium_desktop.app.export_dialog import ExportDialog  # matplotlib: ~0.5 s, not at launch
+
         dialog = ExportDialog(folder / f"{stem}.{self.panel.method}", str(self.settings.value("export/format", "png")),
                               kind, self)
         if dialog.exec() == ExportDialog.DialogCode.Accepted:
@@ -505,6 +536,8 @@ class MainWindow(QMainWindow):
             self.message.show_error(f"Export to {plan.path} stopped: its maps were not computed.")
             return
         index = -1 if plan.kind != "grid" and self.timeline.current == ALL else max(self.timeline.current, 0)
+        from thulium_desktop.app.export import ExportContent, write_export  # matplotlib, as above
+
         content = ExportContent(
             self.image,
             {s.method: self.results[s] for s in specs},

@@ -12,7 +12,7 @@ import argparse
 import sys
 import time
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,9 @@ from thulium_desktop.io.atomic import write_json
 from thulium_desktop.io.corpus import CorpusItem, collect_images, shard
 from thulium_desktop.io.images import ImageLoadError, load_image
 from thulium_desktop.models.protocol import model_device
+from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts, read_truth
 from thulium_desktop.xai.saliency import METHODS, Explanation, SaliencyConfig, SaliencyGenerator
+from thulium_desktop.xai.trust import trust_report
 
 
 def run_explain(args: argparse.Namespace) -> int:
@@ -53,7 +55,7 @@ def run_explain(args: argparse.Namespace) -> int:
     try:
         with stop_after_current(_say) as stop:
             for item in tqdm(items, unit="image", disable=args.quiet, file=sys.stderr, dynamic_ncols=True):
-                records.append(_explain_one(generator, methods, args.token, item, plan))
+                records.append(_explain_one(generator, methods, args.token, item, plan, _checks(args)))
                 _report(records[-1])
                 if stop.requested:
                     interrupted = True
@@ -83,12 +85,20 @@ def _config(args: argparse.Namespace) -> SaliencyConfig:
         raise UsageError(str(exc)) from exc
 
 
+def _checks(args: argparse.Namespace) -> dict[str, bool] | None:
+    """Which trust measures to add to each method's record (None: none)."""
+    if not (args.diagnostics or args.sanity):
+        return None
+    return {"curves": True, "sanity": args.sanity}
+
+
 def _explain_one(
     generator: SaliencyGenerator,
     methods: tuple[str, ...],
     token: str | int,
     item: CorpusItem,
     plan: OutputPlan,
+    checks: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
     """Every method on one image, its outputs written; the image's record for the summary."""
     started = time.perf_counter()
@@ -109,8 +119,12 @@ def _explain_one(
             continue
         explanations[method] = exp
         records[method] = method_record(exp, [str(w.message) for w in caught])
-    # Seconds to decode and explain, set before writing so the image's own .json has it too.
+        if checks is not None:
+            config = replace(generator.config, method=method)
+            records[method]["trust"] = trust_report(generator.model, image, exp, config, **checks).as_dict()
+    # Seconds to decode and explain (and check), set before writing so the image's own .json has it too.
     record = _record(item, explanations, records, errors) | {"seconds": time.perf_counter() - started}
+    record.update(_truth_record(item.path, record["reading"]))
     try:
         record["outputs"] = write_image_outputs(plan, item, image, explanations, record)
     except Exception as exc:
@@ -131,6 +145,18 @@ def _record(item: CorpusItem, explanations: dict[str, Explanation], methods: dic
         "confidences": None if reading is None else reading.confidences,
         "methods": methods,
         "outputs": [],
+    }
+
+
+def _truth_record(path: Path, reading: str | None) -> dict[str, Any]:
+    """The character error rate and edit counts against `IMAGE.gt.txt`, when it exists."""
+    truth = read_truth(path)
+    if truth is None or reading is None:
+        return {}
+    return {
+        "truth": truth,
+        "cer": character_error_rate(reading, truth),
+        "edits": edit_counts(align(reading, truth)),
     }
 
 

@@ -59,6 +59,15 @@ def _explain(commands) -> None:
         "--shard", type=_shard, default=(0, 1), metavar="I/N",
         help="process only shard I of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)",
     )
+    p.add_argument(
+        "--diagnostics", action="store_true",
+        help="add to each method's record the interpretation measures (stroke focus, spread, "
+        "background, localisation and their label) and deletion/insertion curves against a random order",
+    )
+    p.add_argument(
+        "--sanity", action="store_true",
+        help="also run the model-randomisation sanity check (recomputes the maps once per layer: slow)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

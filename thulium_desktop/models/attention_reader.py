@@ -103,21 +103,24 @@ class AttentionReader(nn.Module):
         return torch.stack(logits, 1), torch.stack(alphas, 1)
 
     @torch.no_grad()
-    def greedy(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def greedy(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
         """Greedy decoding of a batch: classes `[B, S]` (S <= max_steps), end token (0) after
-        the text; stops early once every image has emitted it."""
+        the text, and each emitted class's softmax probability `[B, S]`; stops early once
+        every image has emitted the end token."""
         mem, keys, mask, state = self.encode(x, lengths)
         prev = torch.full((x.shape[0],), self.n_classes, dtype=torch.long, device=x.device)
         done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-        out = []
+        classes, probs = [], []
         for _ in range(self.max_steps):
             logits, state, _ = self.step(mem, keys, mask, prev, state)
-            prev = logits.argmax(-1).masked_fill(done, END)
-            out.append(prev)
+            p, best = torch.softmax(logits.float(), -1).max(-1)
+            prev = best.masked_fill(done, END)
+            classes.append(prev)
+            probs.append(p)
             done |= prev == END
             if done.all():
                 break
-        return torch.stack(out, 1)
+        return torch.stack(classes, 1), torch.stack(probs, 1)
 
 
 class AttentionRecognizer:
@@ -156,17 +159,14 @@ class AttentionRecognizer:
 
     def read(self, x: torch.Tensor) -> Reading:
         """Greedy decoding to the end token; confidence = softmax probability of each character."""
-        with evaluating(self.module), torch.no_grad():
-            classes = self.module.greedy(x)[0].tolist()
-            labels = tuple(classes[: classes.index(END)] if END in classes else classes)
-            probs = np.zeros(len(labels), np.float32)
-            if labels:
-                logits, _ = self._forced(x, labels)
-                index = torch.tensor(labels, device=logits.device)[:, None]
-                probs = torch.softmax(logits[0].float(), -1).gather(-1, index)[:, 0].cpu().numpy()
+        with evaluating(self.module):
+            classes, probs = self.module.greedy(x)
+        row = classes[0].tolist()
+        labels = tuple(row[: row.index(END)] if END in row else row)
+        confidences = probs[0, : len(labels)].cpu().numpy().astype(np.float32)
         tokens = tuple(self.alphabet[c - 1] for c in labels)
         spans = tuple((t, t + 1) for t in range(len(labels)))
-        return Reading(tokens, labels, probs.astype(np.float32), spans, len(labels))
+        return Reading(tokens, labels, confidences, spans, len(labels))
 
     def _forced(self, x: torch.Tensor, labels: tuple[int, ...]):
         """Teacher-forced logits `[B, T, K]` and attention `[B, T, W']` on `labels`."""

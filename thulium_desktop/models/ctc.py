@@ -88,8 +88,23 @@ class CTCRecognizer:
         """
         with evaluating(self.module), torch.no_grad():
             _, logp = self._log_probs(x)
-        best = logp[0].argmax(dim=-1).cpu().numpy()
-        probs = logp[0].exp().cpu().numpy()
+        return self._decode(logp[0])
+
+    def read_scored(self, x: torch.Tensor, score: str = "logprob") -> tuple[Reading, torch.Tensor]:
+        """Read `x` and score that reading `[1, T]` from the same forward pass.
+
+        The scores keep their graph, so a gradient explanation of an image nobody has
+        read yet needs one forward instead of two.
+        """
+        with evaluating(self.module):
+            logits, logp = self._log_probs(x)
+        reading = self._decode(logp[0].detach())
+        return reading, self._scores(logits, logp, reading, score)
+
+    def _decode(self, logp: torch.Tensor) -> Reading:
+        """Collapse the frame-wise best classes `[F, K]` into characters with their runs."""
+        best = logp.argmax(dim=-1).cpu().numpy()
+        probs = logp.exp().cpu().numpy()
         tokens, labels, confs, spans = [], [], [], []
         start = 0
         for f in range(1, len(best) + 1):
@@ -110,10 +125,17 @@ class CTCRecognizer:
     ) -> torch.Tensor:
         """`[B, T]`: for each character, the sum over its frame run of the chosen quantity
         (log-softmax by default, or the raw logit, or the probability) of its class."""
-        if score not in SCORE_KINDS:
-            raise ValueError(f"score must be one of {SCORE_KINDS}, got {score!r}")
         with evaluating(self.module):
             logits, logp = self._log_probs(x)
+        return self._scores(logits, logp, reading, score)
+
+    @staticmethod
+    def _scores(
+        logits: torch.Tensor, logp: torch.Tensor, reading: Reading, score: str
+    ) -> torch.Tensor:
+        """Sum the chosen quantity of each character's class over its frame run: `[B, T]`."""
+        if score not in SCORE_KINDS:
+            raise ValueError(f"score must be one of {SCORE_KINDS}, got {score!r}")
         values = {"logprob": logp, "logit": logits, "prob": logp.exp()}[score]
         if values.shape[1] != reading.n_frames:
             raise ValueError(

@@ -19,7 +19,7 @@ def read_batch(module: nn.Module, batch: Batch, alphabet: str) -> list[str]:
     """Greedy texts of a padded batch, for either bundled architecture."""
     with evaluating(module), torch.no_grad():
         if isinstance(module, AttentionReader):
-            classes = module.greedy(batch.images, batch.positions).tolist()
+            classes = module.greedy(batch.images, batch.positions)[0].tolist()
             texts = []
             for row in classes:
                 row = row[: row.index(END)] if END in row else row

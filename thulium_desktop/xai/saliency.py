@@ -45,6 +45,9 @@ AUTO_CHUNK_ELEMENTS = 1 << 17
 #: ... and never more gradient elements (characters x copies x pixels) than this.
 AUTO_GRADIENT_ELEMENTS = 1 << 24
 _SMOOTH = ("smoothgrad", "smoothgrad_sq", "vargrad")
+#: Methods with one forward pass on the image itself: a recognizer with `read_scored`
+#: reads the image in that same pass.
+_ONE_PASS = ("gradient", "gradcam")
 
 
 class Cancelled(Exception):
@@ -195,12 +198,13 @@ class SaliencyGenerator:
     def _explain(self, image, cfg, tokens, reading, alt_reading, on_partial, cancel) -> Explanation:
         t0 = time.perf_counter()
         prepared = self.model.prepare(image)
-        if reading is None:
+        fused = cfg.method in _ONE_PASS and hasattr(self.model, "read_scored")
+        if reading is None and not fused:
             reading = self.model.read(prepared.tensor)
-        targets = _select_targets(reading, tokens, prepared.tensor)
         t_read = time.perf_counter() - t0
-        run = _Run(self, cfg, prepared, reading, targets, on_partial, cancel, alt_reading)
+        run = _Run(self, cfg, prepared, reading, tokens, on_partial, cancel, alt_reading)
         maps, scores, deltas, signed = run.compute()
+        reading, targets = run.reading, run.targets
         t_total = time.perf_counter() - t0
         return Explanation(
             maps=maps,
@@ -254,15 +258,16 @@ class _Run:
     """One explanation job: the chunk loop, progress, cancellation and post-processing."""
 
     def __init__(self, gen: SaliencyGenerator, cfg: SaliencyConfig, prepared: Prepared,
-                 reading: Reading, targets: _Targets, on_partial, cancel,
+                 reading: Reading | None, tokens, on_partial, cancel,
                  alt_reading: Reading | None = None) -> None:
         self.model = gen.model
         self.vjp = gen._vjp
         self.cfg = cfg
         self.prepared = prepared
         self.x = prepared.tensor
-        self.reading = reading
-        self.targets = targets
+        self.tokens = tokens
+        self.reading = reading  # None until a one-pass method reads the image itself
+        self.targets = None if reading is None else _select_targets(reading, tokens, self.x)
         self.on_partial = on_partial
         self.cancel = cancel
         self.alt_reading = alt_reading
@@ -270,10 +275,8 @@ class _Run:
         self.signed = not cfg.absolute and cfg.method in ("gradient", "integrated", "smoothgrad")
 
     def compute(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
-        if len(self.reading) == 0:
-            warnings.warn("the model read no characters: the map is empty", stacklevel=3)
-            k = len(self.targets.tokens)
-            return np.zeros((k, *self.prepared.image_size), np.float32), np.zeros(k, np.float32), None, False
+        if self.reading is not None and len(self.reading) == 0:
+            return self._empty()
         method = self.cfg.method
         if method == "attention":
             return self._attention()
@@ -284,6 +287,20 @@ class _Run:
         if method in _SMOOTH:
             return self._smooth()
         return self._gradient()
+
+    def _empty(self):
+        warnings.warn("the model read no characters: the map is empty", stacklevel=4)
+        k = len(self.targets.tokens)
+        return np.zeros((k, *self.prepared.image_size), np.float32), np.zeros(k, np.float32), None, False
+
+    def _scored(self, x: torch.Tensor) -> torch.Tensor:
+        """`[1, T]` character scores of `x` with their graph, reading `x` in the same
+        forward pass when no reading was given (one-pass methods only)."""
+        if self.reading is None:
+            self.reading, scores = self.model.read_scored(x, self.cfg.score)
+            self.targets = _select_targets(self.reading, self.tokens, self.x)
+            return scores
+        return self._char_scores(x)
 
     # -- chunk bookkeeping -------------------------------------------------------------
     def _chunks(self, total: int) -> list[slice]:
@@ -301,17 +318,13 @@ class _Run:
         if self.on_partial is not None and done < total:
             self.on_partial(self._finish(raw), done, total)
 
-    def _grads(
-        self, inputs: torch.Tensor, sample_weights: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`[K, B, C, H, W]` gradients of each target's weighted score for every input copy,
-        and the `[B, K]` target scores of that same forward pass."""
+    def _grads(self, inputs: torch.Tensor, sample_weights: torch.Tensor) -> torch.Tensor:
+        """`[K, B, C, H, W]`: gradients of each target's weighted score for every input copy."""
         inputs = inputs.detach().requires_grad_(True)
         with torch.enable_grad():
             scores = self._char_scores(inputs)  # [B, T]
             cot = self.targets.weights[:, None, :] * sample_weights[None, :, None]
-            grads = self.vjp(scores, inputs, cot.to(scores.dtype))
-        return grads, self._target_scores(scores)
+            return self.vjp(scores, inputs, cot.to(scores.dtype))
 
     def _scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """`[B, K]` target scores without a graph."""
@@ -332,8 +345,13 @@ class _Run:
     # -- methods ------------------------------------------------------------------------
     def _gradient(self):
         self._check_cancel()
-        grads, scores = self._grads(self.x, torch.ones(1, dtype=self.x.dtype, device=self.x.device))
-        return self._finish(grads[:, 0]), self._np(scores[0]), None, self.signed
+        x = self.x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            scores = self._scored(x)
+            if len(self.reading) == 0:
+                return self._empty()
+            grads = self.vjp(scores, x, self.targets.weights[:, None, :].to(scores.dtype))
+        return self._finish(grads[:, 0]), self._np(self._target_scores(scores)[0]), None, self.signed
 
     def _integrated(self):
         cfg, x = self.cfg, self.x
@@ -347,7 +365,7 @@ class _Run:
         for i, sl in enumerate(chunks):
             self._check_cancel()
             path = baseline + alphas_t[sl, None, None, None] * diff
-            total_grad += self._grads(path, weights_t[sl])[0].sum(dim=1)
+            total_grad += self._grads(path, weights_t[sl]).sum(dim=1)
             done_weight = float(weights_t[: sl.stop].sum())
             self._report(diff * total_grad / done_weight, sl.stop, cfg.num_steps)
         attributions = diff * total_grad
@@ -366,7 +384,7 @@ class _Run:
         for sl in self._chunks(cfg.num_samples):
             self._check_cancel()
             ones = torch.ones(sl.stop - sl.start, dtype=x.dtype, device=x.device)
-            grads, _ = self._grads(x + noise[sl], ones)
+            grads = self._grads(x + noise[sl], ones)
             g_sum += grads.sum(dim=1)
             g_sq += (grads * grads).sum(dim=1)
             self._report(self._smooth_estimate(g_sum, g_sq, sl.stop), sl.stop, cfg.num_samples)
@@ -389,7 +407,9 @@ class _Run:
             raise ValueError("the model has no spatial layer for GradCAM; choose one with layer=")
         x = self.x.detach().requires_grad_(True)  # so the layer output is in the graph
         with capture_output(layer) as seen, torch.enable_grad():
-            scores = self._char_scores(x)
+            scores = self._scored(x)
+        if len(self.reading) == 0:
+            return self._empty()
         if not seen:
             raise ValueError(f"GradCAM layer {type(layer).__name__} did not run in the forward pass")
         activation = as_batch_first(seen[-1], layer, batch=1)

@@ -5,7 +5,7 @@ batch job) on a folder of N images made from the bundled samples (or from the
 images in --images), once writing only the JSON record (engine cost) and once
 also drawing the PNG figure (engine + rendering), and prints images per second.
 
-    python benchmarks/explain_throughput.py [--count 200] [--model NAME] [--images DIR]
+    python benchmarks/explain_throughput.py [--count 200] [--model NAME] [--images DIR] [--threads N]
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+import torch
 
 from thulium_desktop import cli
 from thulium_desktop.io.corpus import collect_images
@@ -47,13 +49,16 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=SAMPLES)
     parser.add_argument("--model", default=None)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     extra = ["--device", args.device] + (["--model", args.model] if args.model else [])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "corpus"
         folder.mkdir()
         make_corpus(args.images, args.count, folder)
-        print(f"{'outputs':<10} {'images':>6} {'seconds':>8} {'images/s':>9} {'model':<20} device")
+        print(f"{'outputs':<10} {'images':>6} {'seconds':>8} {'images/s':>9} {'model':<20} device, threads={torch.get_num_threads()}")
         for formats in ("json", "png,json"):
             s = run(folder, Path(tmp) / formats.replace(",", "_"), formats, extra)
             print(f"{formats:<10} {s['counts']['done']:>6} {s['seconds']:>8.1f} "

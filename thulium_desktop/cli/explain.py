@@ -122,14 +122,14 @@ def _explain_one(
         if checks is not None:
             config = replace(generator.config, method=method)
             records[method]["trust"] = trust_report(generator.model, image, exp, config, **checks).as_dict()
-    record = _record(item, explanations, records, errors)
+    # Seconds to decode and explain (and check), set before writing so the image's own .json has it too.
+    record = _record(item, explanations, records, errors) | {"seconds": time.perf_counter() - started}
     record.update(_truth_record(item.path, record["reading"]))
     try:
         record["outputs"] = write_image_outputs(plan, item, image, explanations, record)
     except Exception as exc:
         errors["outputs"] = f"cannot write the outputs: {_reason(exc)}"
-        record = _record(item, explanations, records, errors)
-    record["seconds"] = time.perf_counter() - started
+        record |= _record(item, explanations, records, errors)
     return record
 
 

@@ -161,3 +161,9 @@ def test_clicking_the_image_on_the_whole_reading_picks_a_character_by_attention(
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         qtbot.mouseClick(window.canvas.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert window.timeline.current == 1
+
+
+def test_integrated_gradients_start_from_blank_paper(window):
+    """On dark ink over white paper, the white baseline is the 'absent' image by default."""
+    assert window.panel.baseline.currentText() == "white"
+    assert window.panel.params()["baseline"] == "white"

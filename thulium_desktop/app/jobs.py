@@ -31,21 +31,25 @@ METHOD_FIELDS: dict[str, tuple[str, ...]] = {
 METHOD_INFO: dict[str, tuple[str, str]] = {
     "attention": ("Attention", "Where the model looked for the character (no gradients)."),
     "gradient": ("Gradient", "Which pixels change the character's score most, locally."),
-    "integrated": ("Integrated gradients", "Gradients summed along a path from a blank baseline."),
+    "integrated": ("Integrated gradients", "Gradients summed along a path from blank paper (or another baseline) to the image."),
     "smoothgrad": ("SmoothGrad", "Gradient averaged over noisy copies of the image."),
     "smoothgrad_sq": ("SmoothGrad²", "Mean squared gradient over noisy copies."),
     "vargrad": ("VarGrad", "Variance of the gradient over noisy copies."),
     "gradcam": ("GradCAM", "Feature-map evidence at a convolutional layer, upsampled."),
 }
 
-#: Defaults of the parameters the panel offers (SaliencyConfig's own defaults).
+#: Defaults of the parameters the panel offers: SaliencyConfig's own, except the
+#: integrated-gradients baseline. The library keeps Captum's zeros (black: ink
+#: everywhere), where IG gives ink pixels no attribution since they equal the
+#: baseline; on dark ink over light paper the "absent" image a user means is blank
+#: white paper, so the app starts from that.
 DEFAULT_PARAMS: dict[str, Any] = {
     "num_steps": 50,
     "num_samples": 25,
     "noise_level": 0.1,
     "absolute": True,
     "normalize": True,
-    "baseline": "zeros",
+    "baseline": "white",
     "integration": "gausslegendre",
     "seed": 0,
     "layer": None,

@@ -82,6 +82,7 @@ class MethodPanel(QWidget):
         self.num_steps = self._spin(2, 1024, d["num_steps"], "Points on the path from baseline to image")
         self.integration = self._combo(INTEGRATION_RULES, "Quadrature rule of the path integral")
         self.baseline = self._combo(BASELINES, "The 'absent' image the path starts from")
+        self.baseline.setCurrentText(d["baseline"])
         self.num_samples = self._spin(1, 1000, d["num_samples"], "Noisy copies averaged")
         self.noise_level = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2, value=d["noise_level"])
         self.noise_level.setToolTip("Noise σ as a fraction of the image's value range")

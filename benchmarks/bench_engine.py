@@ -35,7 +35,8 @@ DEFAULT_IMAGE = ROOT / "resources" / "samples" / "recognition.png"
 
 def captum_maps(rec: Recognizer, image, cfg: SaliencyConfig) -> np.ndarray:
     """Captum, one character at a time, as a user of Captum would write it."""
-    x = rec.prepare(image).tensor
+    prepared = rec.prepare(image)
+    x = prepared.tensor
     reading = rec.read(x)
     out = []
     for t in range(len(reading)):
@@ -55,7 +56,7 @@ def captum_maps(rec: Recognizer, image, cfg: SaliencyConfig) -> np.ndarray:
             cam = LayerGradCam(score, rec.cam_layer()).attribute(x, relu_attributions=True)
             attr = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear")
         out.append(attr.detach()[0].sum(0))
-    return torch.stack(out).numpy()
+    return prepared.to_image(torch.stack(out)).numpy()  # onto image pixels, as ours
 
 
 def floor_pass(rec: Recognizer, image, cfg: SaliencyConfig, batched: bool, chunk: int) -> None:

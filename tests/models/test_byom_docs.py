@@ -1,4 +1,4 @@
-"""The "Bring your own model" worked example runs exactly as written in the docs."""
+"""The README's "Bring your own model" worked example runs exactly as written."""
 
 from __future__ import annotations
 
@@ -16,16 +16,24 @@ from thulium_desktop.models import open_described
 from thulium_desktop.models.registry import build_module
 from thulium_desktop.models.weights import save_weights
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "bring_your_own_model.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def section() -> str:
+    """The README's "Bring your own model" section, up to the next top-level heading."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Bring your own model")
+    end = text.find("\n## ", start + 3)
+    return text[start : end if end != -1 else len(text)]
 
 
 def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    return re.findall(r"```python\n(.*?)```", section(), flags=re.S)
 
 
 def command_line() -> list[str]:
     """The arguments of the `thulium-desktop explain ...` line the docs show."""
-    (line,) = re.findall(r"`thulium-desktop (explain [^`]*)`", DOC.read_text(encoding="utf-8"))
+    (line,) = re.findall(r"`thulium-desktop (explain [^`]*)`", section())
     return shlex.split(line)
 
 
@@ -50,7 +58,7 @@ def test_the_ctc_plugin_example_runs(tmp_path, monkeypatch, capsys):
 
 
 def test_the_json_description_builds_the_network_its_weights_fill(tmp_path, word_image):
-    (block,) = re.findall(r"```json\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    (block,) = re.findall(r"```json\n(.*?)```", section(), flags=re.S)
     card = json.loads(block)
     (tmp_path / "mine.json").write_text(block)
     save_weights(build_module(card["architecture"], card["hparams"], card["alphabet"]), tmp_path / "mine.safetensors")

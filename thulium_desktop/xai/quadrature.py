@@ -16,11 +16,12 @@ def integration_points(n: int, rule: str = "gausslegendre") -> tuple[np.ndarray,
     """Nodes alpha in [0, 1] and weights (float64, summing to 1) of an n-point rule."""
     if rule not in RULES:
         raise ValueError(f"integration must be one of {RULES}, got {rule!r}")
-    if n < (2 if rule == "riemann_trapezoid" else 1):
-        raise ValueError(f"the {rule} rule needs at least {2 if rule == 'riemann_trapezoid' else 1} steps, got {n}")
+    least = 2 if rule == "riemann_trapezoid" else 1
+    if n < least:
+        raise ValueError(f"the {rule} rule needs at least {least} steps, got {n}")
     if rule == "gausslegendre":
         nodes, weights = np.polynomial.legendre.leggauss(n)
-        return 0.5 * (nodes + 1.0), 0.5 * weights
+        return 0.5 * (nodes + 1.0), weights / weights.sum()  # sums to 1 to the last bit
     k = np.arange(n, dtype=np.float64)
     if rule == "riemann_trapezoid":
         weights = np.full(n, 1.0 / (n - 1))

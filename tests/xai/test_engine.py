@@ -332,3 +332,10 @@ def test_one_pass_methods_read_and_score_in_a_single_forward(recognizer, word_im
     assert (fresh.reading.text, fresh.reading.spans) == (known.reading.text, known.reading.spans)
     np.testing.assert_allclose(fresh.maps, known.maps, atol=1e-6)
     np.testing.assert_allclose(fresh.scores, known.scores, rtol=1e-6)
+
+
+def test_parameters_are_described_in_words():
+    assert SaliencyConfig(method="gradcam").describe()["layer"] == "default"
+    assert SaliencyConfig(method="integrated").describe()["baseline"] == "zeros"
+    assert SaliencyConfig(method="integrated", baseline=np.ones((2, 2))).describe()["baseline"] == "array"
+    assert "num_steps" not in SaliencyConfig(method="gradient").describe()

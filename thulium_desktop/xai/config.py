@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -91,22 +91,23 @@ class SaliencyConfig:
         }.get(self.method, ())
         out = {"method": self.method, "score": self.score, "absolute": self.absolute,
                "normalize": self.normalize}
-        values = asdict(self) if self.layer is None or isinstance(self.layer, str) else {
-            f.name: getattr(self, f.name) for f in fields(self)
-        }
         for name in relevant:
-            out[name] = _plain(values[name])
+            out[name] = _plain(name, getattr(self, name))
         if self.method in ("smoothgrad", "smoothgrad_sq", "vargrad"):
             out["seed"] = self.seed
         return out
 
 
-def _plain(value: object) -> object:
+#: What a None parameter means, in words, for captions and records.
+_NONE_MEANS = {"baseline": "zeros", "layer": "default"}
+
+
+def _plain(name: str, value: object) -> object:
     if isinstance(value, (np.ndarray, torch.Tensor)):
         return "array"
     if isinstance(value, nn.Module):
         return type(value).__name__
-    return "zeros" if value is None else value
+    return _NONE_MEANS.get(name) if value is None else value
 
 
 def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:

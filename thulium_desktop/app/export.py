@@ -21,6 +21,7 @@ from thulium_desktop.render import (
     caption,
     character_labels,
     comparison_figure,
+    explanation_arrays,
     overlay_figure,
     save_figure,
     token_grid_figure,
@@ -79,7 +80,7 @@ def write_export(plan: ExportPlan, content: ExportContent) -> list[Path]:
     """Write the figure and the requested side files; returns the paths written."""
     save_figure(build_figure(plan.kind, content), plan.path, dpi=plan.dpi)
     if plan.with_maps:
-        write_npz(plan.path.with_suffix(".npz"), **maps_arrays(content))
+        write_npz(plan.path.with_suffix(".npz"), **explanation_arrays(content.explanations))
     if plan.with_params:
         write_json(plan.path.with_suffix(".json"), export_record(plan, content))
     return plan.outputs()
@@ -128,20 +129,6 @@ def _compare_figure(content: ExportContent) -> Figure:
         cmap=content.cmap(signed),
         caption=caption({"model": first.meta.get("model")}, "methods on one scale (each map peaks at 1)"),
     )
-
-
-def maps_arrays(content: ExportContent) -> dict[str, np.ndarray]:
-    """The `.npz`: each method's maps `[T, H, W]` and scores, and the characters they explain."""
-    first = next(iter(content.explanations.values()))
-    arrays = {
-        "tokens": np.asarray(first.tokens, dtype=str),
-        "token_indices": np.asarray(first.token_indices, dtype=np.int64),
-        "confidences": np.asarray(first.confidences, dtype=np.float32),
-    }
-    for method, exp in content.explanations.items():
-        arrays[method] = exp.maps
-        arrays[f"{method}_scores"] = np.asarray(exp.scores)
-    return arrays
 
 
 def export_record(plan: ExportPlan, content: ExportContent) -> dict[str, Any]:

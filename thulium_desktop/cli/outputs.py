@@ -24,6 +24,7 @@ from thulium_desktop.render import (
     caption,
     character_labels,
     comparison_figure,
+    explanation_arrays,
     save_figure,
     token_grid_figure,
 )
@@ -73,7 +74,7 @@ def write_image_outputs(
         written += _save_all(plan, item, "compare", comparison(image, drawable))
     if "npz" in plan.formats and explanations:
         written.append(plan.path(item, "npz"))
-        write_npz(written[-1], **maps_arrays(explanations))
+        write_npz(written[-1], **explanation_arrays(explanations))
     outputs = [p.relative_to(plan.out_dir).as_posix() for p in written]
     if "json" in plan.formats:
         outputs.append(f"{item.name}.json")
@@ -124,21 +125,6 @@ def comparison(image: np.ndarray, explanations: Mapping[str, Explanation]) -> Fi
             f"methods on one scale (each map peaks at 1) \u00b7 read \u201c{first.reading.text}\u201d",
         ),
     )
-
-
-def maps_arrays(explanations: Mapping[str, Explanation]) -> dict[str, np.ndarray]:
-    """The `.npz` content: `<method>` maps `[T, H, W]` and `<method>_scores`, plus the
-    explained characters, their indices and confidences (shared by all methods)."""
-    first = next(iter(explanations.values()))
-    arrays = {
-        "tokens": np.asarray(first.tokens, dtype=str),
-        "token_indices": np.asarray(first.token_indices, dtype=np.int64),
-        "confidences": np.asarray(first.confidences, dtype=np.float32),
-    }
-    for method, exp in explanations.items():
-        arrays[method] = exp.maps
-        arrays[f"{method}_scores"] = np.asarray(exp.scores)
-    return arrays
 
 
 def method_record(exp: Explanation, warnings: list[str]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from thulium_desktop.render.colormaps import (
     default_cmap,
     shared_scale,
 )
-from thulium_desktop.render.export import FIGURE_FORMATS, save_figure, save_image
+from thulium_desktop.render.export import FIGURE_FORMATS, explanation_arrays, save_figure, save_image
 from thulium_desktop.render.figures import (
     character_labels,
     comparison_figure,
@@ -19,6 +19,7 @@ from thulium_desktop.render.figures import (
 from thulium_desktop.render.overlay import fit_map, overlay, to_bgr8
 
 __all__ = [
+    "explanation_arrays",
     "FIGURE_FORMATS",
     "SIGNED_CMAP",
     "UNSIGNED_CMAP",

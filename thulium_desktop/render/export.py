@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -59,3 +61,20 @@ def save_image(image_bgr: np.ndarray, path: str | os.PathLike) -> Path:
         raise ValueError(f"OpenCV cannot encode {ext!r} images")
     write_bytes(path, encoded.tobytes())
     return Path(path)
+
+
+def explanation_arrays(explanations: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The `.npz` content of explanations keyed by method: `<method>` maps `[T, H, W]` and
+    `<method>_scores`, plus the explained characters, their indices and confidences
+    (shared by all methods). Values are `xai.saliency.Explanation`s (duck-typed: the
+    render layer sits below the engine)."""
+    first = next(iter(explanations.values()))
+    arrays = {
+        "tokens": np.asarray(first.tokens, dtype=str),
+        "token_indices": np.asarray(first.token_indices, dtype=np.int64),
+        "confidences": np.asarray(first.confidences, dtype=np.float32),
+    }
+    for method, exp in explanations.items():
+        arrays[method] = exp.maps
+        arrays[f"{method}_scores"] = np.asarray(exp.scores)
+    return arrays

@@ -60,7 +60,7 @@ def test_main_opens_the_samples_on_the_named_model_when_no_path_is_given(
     cv2.imwrite(str(samples / "first.png"), word_image)
     asked: list[str | None] = []
     monkeypatch.setattr(launch, "SAMPLES_DIR", samples)
-    monkeypatch.setattr(launch.models, "load_model", lambda name=None: asked.append(name) or models(), raising=False)
+    monkeypatch.setattr("thulium_desktop.models.user_models.load_model", lambda name=None: asked.append(name) or models())
     out = tmp_path / "shot.png"
     assert app_package.main(["--model", "some-reader", "--screenshot", str(out)]) == 0
     assert asked == ["some-reader"]

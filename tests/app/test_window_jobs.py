@@ -176,7 +176,7 @@ def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeyp
     monkeypatch.setattr(registry, "list_models", lambda: bundled)
     monkeypatch.setattr(registry, "load_model", load_model)
     window._fill_model_menu()
-    actions = window.model_menu.actions()
+    actions = window.model_menu.actions()[:2]  # then Open model file/folder (test_model_open.py)
     assert [a.text() for a in actions] == ["tiny-crnn", "other-reader"]
     assert [a.isChecked() for a in actions] == [True, False]
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):

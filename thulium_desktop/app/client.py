@@ -34,6 +34,7 @@ class EngineClient(QObject):
 
     modelReady = Signal(object)  # ModelInfo
     modelFailed = Signal(str)
+    modelOpenFailed = Signal(str, object)  # path, the exception; the model in use stays
     readingReady = Signal(object)  # ReadingInfo of the current image
     partial = Signal(object, object, int, int)  # spec, maps, done, total
     explained = Signal(object, object)  # spec, Explanation (also for cache hits)
@@ -44,6 +45,7 @@ class EngineClient(QObject):
 
     _submit = Signal(object)
     _load = Signal(object)
+    _open = Signal(str, bool)
 
     def __init__(
         self,
@@ -67,9 +69,11 @@ class EngineClient(QObject):
         self._worker = Worker(engine_factory, torch_threads)
         self._worker.moveToThread(self._thread)
         self._load.connect(self._worker.load)
+        self._open.connect(self._worker.open)
         self._submit.connect(self._worker.run)
         self._worker.ready.connect(self._on_ready)
         self._worker.loadFailed.connect(self._on_load_failed)
+        self._worker.openFailed.connect(self.modelOpenFailed)
         self._worker.readingReady.connect(self._on_reading)
         self._worker.partial.connect(self._on_partial)
         self._worker.explained.connect(self._on_explained)
@@ -90,6 +94,16 @@ class EngineClient(QObject):
         self.model = None
         self.model_error = None
         self._load.emit(recognizer_factory)
+
+    def open_model(self, path: str, trust: bool = False) -> None:
+        """Open a user's model file in place of the loaded one; `modelReady` follows, or
+        `modelOpenFailed` with the model in use unchanged. `trust` is the user's consent,
+        given for this one file, to run code it contains.
+
+        Jobs asked for meanwhile queue behind the open and are cached under the name of
+        whichever model answers them (names are read when results arrive).
+        """
+        self._open.emit(str(path), trust)
 
     def shutdown(self) -> None:
         """Cancel whatever runs, stop the thread and wait for it (closing must not hang
@@ -178,6 +192,7 @@ class EngineClient(QObject):
     @Slot(object)
     def _on_ready(self, info: ModelInfo) -> None:
         self.model = info
+        self.model_error = None  # an opened model replaces one that failed to load
         self.modelReady.emit(info)
 
     @Slot(str)

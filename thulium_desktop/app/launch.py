@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
@@ -27,11 +28,15 @@ SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`thulium-desktop [PATH...] [--model NAME] [--method M] [--token N] [--screenshot PNG]`;
-    the exit status (0 unless a scripted screenshot could not be made)."""
+    """`thulium-desktop [PATH...] [--model NAME|FILE] [--trust] [--method M] [--token N]
+    [--screenshot PNG]`; the exit status (0 unless a scripted screenshot could not be made).
+
+    The model goes through the library's safe door: a file that runs code without
+    `--trust` is refused there (nothing from it runs) and the window says why.
+    """
     args = build_parser().parse_args(argv)
     defaults = [SAMPLES_DIR] if SAMPLES_DIR.is_dir() else []
-    return run_app(args, lambda: models.load_model(args.model), defaults)
+    return run_app(args, partial(models.open_described, args.model, args.trust), defaults)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="See where a handwriting recognizer looked for each character it read.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="images or folders to open")
-    parser.add_argument("--model", metavar="NAME", help="bundled model to load (default: the default model)")
+    parser.add_argument("--model", metavar="NAME|FILE",
+                        help="bundled model name, or a model file or Hugging Face folder (default: the default model)")
+    parser.add_argument("--trust", action="store_true",
+                        help="allow a --model file that runs code when loaded (adapter plugin, TorchScript, "
+                        "full pickle); only for files you trust")
     parser.add_argument("--method", choices=list(METHOD_INFO), help="explanation method to show first")
     parser.add_argument("--token", type=int, metavar="N", help="character to select first (0-based; -1 = all)")
     parser.add_argument("--screenshot", metavar="PNG", type=Path,

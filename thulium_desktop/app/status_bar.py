@@ -34,6 +34,11 @@ class JobStatusBar(QStatusBar):
         self.model.setText(f"model: {name}")
         self.device.setText(f"device: {device}")
 
+    def set_caption(self, caption: str) -> None:
+        """A model opened from a file: its summary already names the device."""
+        self.model.setText(f"model: {caption}")
+        self.device.clear()
+
     def set_busy(self, done: int = 0, total: int = 0) -> None:
         """Indeterminate until the engine reports chunk counts."""
         self.progress.setRange(0, total)

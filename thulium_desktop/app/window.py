@@ -43,6 +43,7 @@ from thulium_desktop.app.status_bar import JobStatusBar
 from thulium_desktop.app.timeline import ALL, ReadingLabel, TokenTimeline
 from thulium_desktop.app.worker import ModelInfo, ReadingInfo
 from thulium_desktop.io.images import IMAGE_SUFFIXES
+from thulium_desktop.models import MODEL_SUFFIXES, ModelLoadError, UntrustedModelError
 
 if TYPE_CHECKING:
     from thulium_desktop.app.export import ExportPlan
@@ -59,6 +60,7 @@ SHORTCUTS = (
     ("Wheel / drag", "zoom / pan; click the image to pick the character strongest there"),
 )
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
+MODEL_FILTER = "Models (" + " ".join(f"*{s}" for s in MODEL_SUFFIXES) + ");;All files (*)"
 
 
 class MainWindow(QMainWindow):
@@ -82,6 +84,7 @@ class MainWindow(QMainWindow):
         self.progress: dict[MethodSpec, tuple[int, int]] = {}
         self.pending_token: int | None = None
         self.pending_export: ExportPlan | None = None
+        self.opening_model: str | None = None  # a user's model file on its way in
         self._saved_layer: str | None = None
         self.setWindowTitle("Thulium Desktop")
         self.setAcceptDrops(True)
@@ -167,6 +170,11 @@ class MainWindow(QMainWindow):
         self.model_menu = self.menuBar().addMenu("&Model")
         self.model_menu.setToolTipsVisible(True)
         self.model_menu.aboutToShow.connect(self._fill_model_menu)
+        # Owned by the window, so the menu's clear() on every show keeps them.
+        self.open_model_action = QAction("&Open…", self)
+        self.open_model_action.triggered.connect(self.open_model_dialog)
+        self.open_model_folder_action = QAction("Open Hugging Face &folder…", self)
+        self.open_model_folder_action.triggered.connect(self.open_model_folder_dialog)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
 
@@ -200,6 +208,7 @@ class MainWindow(QMainWindow):
         c = self.client
         c.modelReady.connect(self._on_model_ready)
         c.modelFailed.connect(self._on_model_failed)
+        c.modelOpenFailed.connect(self._on_model_open_failed)
         c.readingReady.connect(self._on_reading)
         c.partial.connect(self._on_partial)
         c.explained.connect(self._on_explained)
@@ -292,6 +301,38 @@ class MainWindow(QMainWindow):
             action.triggered.connect(self._choose_model)
         if self.model_menu.isEmpty():
             self.model_menu.addAction("No bundled models installed").setEnabled(False)
+        self.model_menu.addSeparator()
+        self.model_menu.addAction(self.open_model_action)
+        self.model_menu.addAction(self.open_model_folder_action)
+
+    @Slot()
+    def open_model_dialog(self) -> None:
+        """Model ▸ Open…: a user's weights, checkpoint or plugin."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", self._model_dir(), MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    @Slot()
+    def open_model_folder_dialog(self) -> None:
+        """Model ▸ Open Hugging Face folder…: a checkpoint is a folder, not a file."""
+        folder = QFileDialog.getExistingDirectory(self, "Open Hugging Face model folder", self._model_dir())
+        if folder:
+            self.open_model(folder)
+
+    def _model_dir(self) -> str:
+        """Models live apart from images: the dialogs remember their own folder."""
+        return str(self.settings.value("model/dir", self.browser.last_dir()))
+
+    def open_model(self, path: str | os.PathLike, trust: bool = False) -> None:
+        """Open a user's model file; the model in use stays until it has loaded.
+
+        Files that would run code are refused by the library unless `trust`; the
+        refusal comes back to `_on_model_open_failed`, which asks the user.
+        """
+        self.opening_model = str(path)
+        self.settings.setValue("model/dir", str(Path(path).parent))
+        self.status.model.setText(f"opening {Path(path).name}…")
+        self.client.open_model(str(path), trust)
 
     @Slot()
     def _choose_model(self) -> None:
@@ -430,11 +471,50 @@ class MainWindow(QMainWindow):
     # -- worker answers --------------------------------------------------------------
     @Slot(object)
     def _on_model_ready(self, info: ModelInfo) -> None:
-        self.status.set_model(info.name, info.device)
+        self._show_model(info)
         self.panel.set_layers(info.layers, info.default_layer)
         if self._saved_layer:
             self.panel.set_params({"layer": self._saved_layer})
             self._saved_layer = None  # the saved choice belongs to the model it was made on
+        if self.opening_model is not None:
+            self.opening_model = None
+            self.message.hide()  # an earlier model error no longer applies
+            if self.image is not None:
+                self._read_again()  # only now: had the open failed, the old reading stays
+
+    def _show_model(self, info: ModelInfo | None) -> None:
+        if info is None:
+            self.status.model.setText("no model")
+        elif info.caption:
+            self.status.set_caption(info.caption)
+        else:
+            self.status.set_model(info.name, info.device)
+
+    @Slot(str, object)
+    def _on_model_open_failed(self, path: str, error: Exception) -> None:
+        """A refusal asks for consent (never remembered: the next open asks again); any
+        other failure is named in the message bar, and the model in use stays."""
+        self.opening_model = None
+        self._show_model(self.client.model)
+        if isinstance(error, UntrustedModelError):
+            if self._consents_to_run(error):
+                self.open_model(path, trust=True)
+            else:
+                self.status.showMessage(f"{Path(path).name} was not opened", 5000)
+            return
+        reason = error.reason if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
+        still = f" {self.client.model.name} is still in use." if self.client.model else ""
+        self.message.show_error(f"Could not open the model {path}: {reason.rstrip('.')}.{still}")
+
+    def _consents_to_run(self, error: UntrustedModelError) -> bool:
+        answer = QMessageBox.warning(
+            self,
+            "Run code from this model file?",
+            str(error),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:

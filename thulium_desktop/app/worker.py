@@ -6,6 +6,7 @@ through queued signals (see `client.py`), and receives numpy arrays back.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -19,7 +20,15 @@ import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 from thulium_desktop.app.jobs import Job, MethodSpec
-from thulium_desktop.models import Reading, Recognizer, layer_names, model_device
+from thulium_desktop.models import (
+    OpenedModel,
+    Reading,
+    Recognizer,
+    UntrustedModelError,
+    layer_names,
+    model_device,
+    open_described,
+)
 from thulium_desktop.xai.saliency import Cancelled, SaliencyConfig, SaliencyGenerator
 
 log = logging.getLogger(__name__)
@@ -33,7 +42,8 @@ PARTIAL_INTERVAL_S = 0.05
 STREAM_CHUNKS = 8
 STREAMING_METHODS = ("integrated", "smoothgrad", "smoothgrad_sq", "vargrad")
 
-RecognizerFactory = Callable[[], Recognizer]
+#: Builds the model on the worker thread; an `OpenedModel` also says what to caption it.
+RecognizerFactory = Callable[[], Recognizer | OpenedModel]
 EngineFactory = Callable[[Recognizer], Any]
 
 
@@ -45,6 +55,7 @@ class ModelInfo:
     device: str
     layers: tuple[str, ...]
     default_layer: str | None
+    caption: str = ""  # "name · format · device · N parameters" when opened with a summary
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,7 @@ class Worker(QObject):
 
     ready = Signal(object)  # ModelInfo
     loadFailed = Signal(str)
+    openFailed = Signal(str, object)  # path, the exception (the model in use stays)
     readingReady = Signal(int, object)  # job id, ReadingInfo
     partial = Signal(int, object, object, int, int)  # job id, spec, maps, done, total
     explained = Signal(int, object, object)  # job id, spec, Explanation
@@ -84,13 +96,37 @@ class Worker(QObject):
         self._engine = None
         try:
             torch.set_num_threads(self._torch_threads)
-            recognizer = recognizer_factory()
-            self._engine = self._engine_factory(recognizer)
+            info = self._install(recognizer_factory)
         except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
             log.error("loading the model failed:\n%s", traceback.format_exc())
             self.loadFailed.emit(f"{type(exc).__name__}: {exc}")
             return
-        self.ready.emit(_model_info(recognizer))
+        self.ready.emit(info)
+
+    @Slot(str, bool)
+    def open(self, path: str, trust: bool) -> None:
+        """Open a user's model file through the library's one safe door.
+
+        Unlike `load`, the model in use stays until the new one is built: a refused,
+        broken or mismatched file must not leave the user with nothing to read with.
+        The exception goes back whole, so the GUI can tell a refusal that needs consent
+        (`UntrustedModelError`) from a file that is simply bad.
+        """
+        try:
+            info = self._install(functools.partial(open_described, path, trust))
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
+            if not isinstance(exc, UntrustedModelError):  # a refusal is expected, not a bug
+                log.error("opening the model %s failed:\n%s", path, traceback.format_exc())
+            self.openFailed.emit(path, exc.with_traceback(None))  # no worker frames kept alive
+            return
+        self.ready.emit(info)
+
+    def _install(self, recognizer_factory: RecognizerFactory) -> ModelInfo:
+        """Build the model and its engine, and make them the ones jobs run on."""
+        made = recognizer_factory()
+        recognizer, caption = (made.recognizer, made.summary.caption()) if isinstance(made, OpenedModel) else (made, "")
+        self._engine = self._engine_factory(recognizer)
+        return _model_info(recognizer, caption)
 
     @Slot(object)
     def run(self, job: Job) -> None:
@@ -184,10 +220,10 @@ def span_centre(span: tuple[int, int], n_frames: int, width: int) -> float:
     return (span[0] + span[1]) / 2 / max(n_frames, 1) * width
 
 
-def _model_info(recognizer: Recognizer) -> ModelInfo:
+def _model_info(recognizer: Recognizer, caption: str = "") -> ModelInfo:
     device = model_device(recognizer.module)
     label = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     names = tuple(layer_names(recognizer.module))
     cam = recognizer.cam_layer()
     default = next((n for n, m in recognizer.module.named_modules() if m is cam and n), None)
-    return ModelInfo(recognizer.name, label, names, default)
+    return ModelInfo(recognizer.name, label, names, default, caption)

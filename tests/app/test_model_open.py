@@ -121,6 +121,8 @@ def test_a_user_copy_of_the_ctc_reader_opens_and_reads_the_image_again(qtbot, wi
         window.open_model_action.trigger()
     assert window.status.model.text() == f"model: {opened.summary.caption()}"
     assert "safetensors" in window.status.model.text()
+    # exported captions are made from the explanation's meta: they name the same
+    assert {exp.meta["model"] for exp in window.results.values()} >= {opened.summary.caption()}
     assert window.reading.reading.text == expected
     assert window.settings.value("model/dir") == str(tmp_path)
 

@@ -163,7 +163,7 @@ def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeyp
     from tiny_models import ALPHABET, tiny_crnn
 
     from thulium_desktop import models as registry
-    from thulium_desktop.models import CTCRecognizer
+    from thulium_desktop.models import CTCRecognizer, user_models
 
     loaded: list[str] = []
 
@@ -174,11 +174,12 @@ def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeyp
     bundled = [SimpleNamespace(name="tiny-crnn", description="the test model"),
                SimpleNamespace(name="other-reader", description="another one")]
     monkeypatch.setattr(registry, "list_models", lambda: bundled)
-    monkeypatch.setattr(registry, "load_model", load_model)
+    monkeypatch.setattr(user_models, "load_model", load_model)  # what open_described calls
     window._fill_model_menu()
     actions = window.model_menu.actions()[:2]  # then Open model file/folder (test_model_open.py)
     assert [a.text() for a in actions] == ["tiny-crnn", "other-reader"]
     assert [a.isChecked() for a in actions] == [True, False]
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         actions[1].trigger()
-    assert loaded == ["other-reader"] and window.status.model.text() == "model: other-reader"
+    assert loaded == ["other-reader"]
+    assert window.status.model.text().startswith("model: other-reader · bundled · cpu · ")

@@ -11,6 +11,7 @@ from tiny_models import ALPHABET, tiny_crnn
 
 from thulium_desktop.cli import recognizers
 from thulium_desktop.models import CTCRecognizer
+from thulium_desktop.models.user_models import ModelFormat, OpenedModel, summarize
 
 
 def write_line(path, seed: int, width: int = 96) -> None:
@@ -29,7 +30,8 @@ def tiny_model(monkeypatch):
 
     def load(spec, trust=False):
         seen.append(spec)
-        return CTCRecognizer(tiny_crnn(), ALPHABET, height=32, name=f"tiny-{spec}")
+        recognizer = CTCRecognizer(tiny_crnn(), ALPHABET, height=32, name=f"tiny-{spec}")
+        return OpenedModel(recognizer, summarize(recognizer, ModelFormat.STATE_DICT))
 
     monkeypatch.setattr(recognizers, "load_recognizer", load)
     return seen

@@ -94,3 +94,13 @@ def test_diagnostics_sanity_and_ground_truth_in_the_record(tmp_path):
     assert {d["label"] for d in trust["diagnostics"]} <= {"focused on strokes", "scattered", "background activation"}
     assert len(trust["deletion"]["auc"]) == 5 and len(trust["insertion"]["random_auc"]) == 5
     assert trust["sanity"]["layers"][0] == "classify" and isinstance(trust["sanity"]["flagged"], bool)
+
+
+def test_captions_name_the_models_format_device_and_size(tmp_path):
+    out = tmp_path / "out"
+    code = cli.main(["explain", str(SAMPLES / "hello.png"), "--model", str(MODELS / "ctc-reader.safetensors"),
+                     "--out", str(out), "--quiet", "--format", "json"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model_description"].startswith("ctc-reader · safetensors · cpu · ")
+    assert summary["model_description"].endswith(" parameters")

@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
     def _choose_model(self) -> None:
         name = self.sender().data()
         if self.client.model is None or name != self.client.model.name:
-            self.switch_model(partial(models.load_model, name))
+            self.switch_model(partial(models.open_described, name))
 
     @Slot()
     def _open_recent(self) -> None:

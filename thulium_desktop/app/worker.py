@@ -126,6 +126,8 @@ class Worker(QObject):
         made = recognizer_factory()
         recognizer, caption = (made.recognizer, made.summary.caption()) if isinstance(made, OpenedModel) else (made, "")
         self._engine = self._engine_factory(recognizer)
+        if caption:
+            self._engine.model_label = caption  # exported captions name format, device, size
         return _model_info(recognizer, caption)
 
     @Slot(object)

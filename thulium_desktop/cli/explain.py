@@ -40,7 +40,8 @@ def run_explain(args: argparse.Namespace) -> int:
         raise UsageError(f"no images found in {', '.join(args.paths)}")
     index, count = args.shard
     items = shard(corpus.items, index, count)
-    generator = SaliencyGenerator(recognizers.prepared_recognizer(args.model, args.device, args.trust), _config(args))
+    opened = recognizers.prepared_recognizer(args.model, args.device, args.trust)
+    generator = SaliencyGenerator(opened.recognizer, _config(args), model_label=opened.summary.caption())
     try:
         plan.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -190,6 +191,7 @@ def _summary(args, generator, methods, items, records, interrupted, elapsed) -> 
     return {
         "tool": f"thulium-desktop {__version__}",
         "model": getattr(generator.model, "name", type(generator.model).__name__),
+        "model_description": generator.model_label,
         "methods": list(methods),
         "token": args.token,
         "config": {k: v for k, v in asdict(generator.config).items() if k != "method"},

@@ -45,7 +45,7 @@ def run_read(args: argparse.Namespace) -> int:
     corpus = collect_images(args.paths)
     if not corpus.items and not corpus.missing:
         raise UsageError(f"no images found in {', '.join(args.paths)}")
-    recognizer = recognizers.prepared_recognizer(args.model, args.device, args.trust)
+    recognizer = recognizers.prepared_recognizer(args.model, args.device, args.trust).recognizer
     failures = [f"{path}: {reason}" for path, reason in corpus.missing]
     for item in corpus.items:
         try:

@@ -7,15 +7,15 @@ import torch
 from thulium_desktop import models
 from thulium_desktop.cli.errors import UsageError
 from thulium_desktop.models import ModelLoadError
-from thulium_desktop.models.protocol import Recognizer
+from thulium_desktop.models.user_models import OpenedModel, summarize
 
 
-def load_recognizer(spec: str | None, trust: bool = False) -> Recognizer:
+def load_recognizer(spec: str | None, trust: bool = False) -> OpenedModel:
     """`--model`: a bundled model's name (None: the default) or a model file or folder of
-    the user's, opened by `models.open_model`; `--trust` is the consent that files which
-    run code (plugins, TorchScript, full pickles) need. Failures are usage errors."""
+    the user's, opened by `models.open_described`; `--trust` is the consent that files
+    which run code (plugins, TorchScript, full pickles) need. Failures are usage errors."""
     try:
-        return models.open_model(spec, trust=trust)
+        return models.open_described(spec, trust=trust)
     except ModelLoadError as exc:
         raise UsageError(str(exc)) from exc
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -31,9 +31,11 @@ def choose_device(choice: str) -> torch.device:
     return torch.device(choice)
 
 
-def prepared_recognizer(spec: str | None, device: str, trust: bool = False) -> Recognizer:
-    """The recognizer for `--model` (with `--trust`), moved to the `--device`."""
+def prepared_recognizer(spec: str | None, device: str, trust: bool = False) -> OpenedModel:
+    """The recognizer for `--model` (with `--trust`), moved to the `--device`, with the
+    summary (name, format, device, parameters) that captions name it by."""
     target = choose_device(device)
-    recognizer = load_recognizer(spec, trust)
-    recognizer.module.to(target)
-    return recognizer
+    opened = load_recognizer(spec, trust)
+    opened.recognizer.module.to(target)
+    summary = summarize(opened.recognizer, opened.summary.format, opened.summary.path)
+    return OpenedModel(opened.recognizer, summary)

@@ -95,9 +95,14 @@ class SaliencyGenerator:
     Computation runs on the model's device.
     """
 
-    def __init__(self, model: Recognizer, config: SaliencyConfig | None = None) -> None:
+    def __init__(
+        self, model: Recognizer, config: SaliencyConfig | None = None, model_label: str | None = None
+    ) -> None:
         self.model = model
         self.config = config or SaliencyConfig()
+        #: How explanations name the model (`meta["model"]`, hence figure captions): e.g.
+        #: "name · format · device · N parameters" for a user's model; default its name.
+        self.model_label = model_label
         self._vjp = BatchedVJP()
 
     # -- seed-documentation calls: one [H, W] map ------------------------------------
@@ -221,7 +226,7 @@ class SaliencyGenerator:
                 "params": cfg.describe(),
                 "seed": cfg.seed,
                 "device": str(prepared.tensor.device),
-                "model": getattr(self.model, "name", type(self.model).__name__),
+                "model": self.model_label or getattr(self.model, "name", type(self.model).__name__),
                 "batch_size": run.batch_size,
                 "timings": {"read_s": t_read, "explain_s": t_total - t_read, "total_s": t_total},
             },

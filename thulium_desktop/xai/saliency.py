@@ -366,8 +366,7 @@ class _Run:
         weights_t = torch.as_tensor(weights, dtype=x.dtype, device=x.device)
         diff = x - baseline
         total_grad = torch.zeros((self.targets.weights.shape[0], *x.shape[1:]), dtype=x.dtype, device=x.device)
-        chunks = self._chunks(cfg.num_steps)
-        for i, sl in enumerate(chunks):
+        for sl in self._chunks(cfg.num_steps):
             self._check_cancel()
             path = baseline + alphas_t[sl, None, None, None] * diff
             total_grad += self._grads(path, weights_t[sl]).sum(dim=1)
@@ -391,7 +390,8 @@ class _Run:
             ones = torch.ones(sl.stop - sl.start, dtype=x.dtype, device=x.device)
             grads = self._grads(x + noise[sl], ones)
             g_sum += grads.sum(dim=1)
-            g_sq += (grads * grads).sum(dim=1)
+            if cfg.method != "smoothgrad":  # plain SmoothGrad needs no second moment
+                g_sq += (grads * grads).sum(dim=1)
             self._report(self._smooth_estimate(g_sum, g_sq, sl.stop), sl.stop, cfg.num_samples)
         final = self._smooth_estimate(g_sum, g_sq, cfg.num_samples)
         return self._finish(final), self._np(self._scores(x)[0]), None, self.signed

@@ -29,6 +29,7 @@ from thulium_desktop.models import (
     model_device,
     open_described,
 )
+from thulium_desktop.xai.diagnostics import column_centres
 from thulium_desktop.xai.saliency import Cancelled, SaliencyConfig, SaliencyGenerator
 
 log = logging.getLogger(__name__)
@@ -203,17 +204,16 @@ class Worker(QObject):
 
 
 def attention_centres(maps: np.ndarray, reading: Reading) -> np.ndarray:
-    """x of each character's attention centre of mass, in image pixels.
+    """x of each character's attention centre of mass, in image pixels (scene coordinates:
+    column c spans [c, c + 1), hence the half pixel).
 
     Falls back to the middle of its CTC frame run when a map is empty.
     """
+    centres = column_centres(maps) + 0.5
     width = maps.shape[-1]
-    columns = np.clip(maps, 0, None).sum(axis=1)  # [T, W]
-    mass = columns.sum(axis=1)
-    xs = np.arange(width, dtype=np.float64) + 0.5
-    centres = np.empty(len(reading), dtype=np.float64)
     for t, span in enumerate(reading.spans):
-        centres[t] = float(columns[t] @ xs / mass[t]) if mass[t] > 0 else span_centre(span, reading.n_frames, width)
+        if not np.isfinite(centres[t]):
+            centres[t] = span_centre(span, reading.n_frames, width)
     return centres
 
 

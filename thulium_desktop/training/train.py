@@ -3,7 +3,9 @@
 The learning rate follows the elapsed share of the time budget (warm-up, then a
 cosine), so a run of N minutes always ends annealed. A checkpoint is written every
 few minutes (a stop loses little; `--resume` continues it) and at the end the
-weights and their json description land in `--out`.
+weights and their json description land in `--out`. `--init` fine-tunes from
+shipped weights instead of a random start (the checkpoints are not committed), and
+the json keeps the earlier run's record under `training.started_from`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -24,7 +27,8 @@ from torch import nn
 
 from thulium_desktop.models.attention_reader import END, AttentionReader
 from thulium_desktop.models.registry import build_module
-from thulium_desktop.models.weights import save_json, save_weights
+from thulium_desktop.models.registry import read_card
+from thulium_desktop.models.weights import load_into, save_json, save_weights
 from thulium_desktop.training.data import DIGIT_SHARE, batches, collate, draw_sample
 from thulium_desktop.training.decode import error_rates, read_batch
 from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, training_fonts
@@ -106,7 +110,7 @@ def validate(module: nn.Module, val) -> dict[str, float]:
 
 
 def train(kind: str, minutes: float, seed: int, out: Path, batch_size: int, lr: float,
-          resume: bool, command: str) -> Path:
+          resume: bool, command: str, init: Path | None = None) -> Path:
     name = KIND_TO_NAME[kind]
     architecture, hparams, description = MODELS[name]
     torch.manual_seed(seed)
@@ -116,6 +120,11 @@ def train(kind: str, minutes: float, seed: int, out: Path, batch_size: int, lr: 
     loss_fn = attention_loss if kind == "attention" else ctc_loss
     ckpt_path = out / "checkpoints" / f"{name}.ckpt.pt"
     step, elapsed, samples = 0, 0.0, 0
+    started_from = None
+    if init is not None:
+        load_into(init, module)
+        started_from = read_card(init.with_suffix(".json")).get("training")
+        log.info("starting %s from the weights in %s", name, init)
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=True)
         module.load_state_dict(state["module"])
@@ -181,6 +190,8 @@ def train(kind: str, minutes: float, seed: int, out: Path, batch_size: int, lr: 
             "batch_size": batch_size,
             "final_loss": running,
             "torch": torch.__version__,
+            "opencv": cv2.__version__,
+            "started_from": started_from,
         },
         "metrics": {},
     }
@@ -208,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the checkpoint in OUT/checkpoints")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="fine-tune from these .safetensors weights (json beside them)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -219,5 +233,5 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m thulium_desktop.training " + shlex.join(
         argv if argv is not None else sys.argv[1:])
     train(args.model, args.minutes, args.seed, args.out, args.batch_size, args.lr,
-          args.resume, command)
+          args.resume, command, args.init)
     return 0

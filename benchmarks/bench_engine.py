@@ -69,7 +69,7 @@ def floor_pass(rec: Recognizer, image, cfg: SaliencyConfig, batched: bool, chunk
     if cfg.method in ("gradient", "gradcam"):
         xg = x.detach().requires_grad_(True)
         with capture_output(rec.cam_layer()) as seen:
-            reading, scores = rec.read_scored(xg, cfg.score)
+            reading, scores = read_and_score(rec, xg, cfg.score)
         n = len(reading)
         target = seen[-1] if cfg.method == "gradcam" else xg
         backward(scores, target, torch.eye(n)[:, None, :], batched)
@@ -85,6 +85,15 @@ def floor_pass(rec: Recognizer, image, cfg: SaliencyConfig, batched: bool, chunk
         part = part.detach().requires_grad_(True)
         scores = rec.token_scores(part, reading, cfg.score)
         backward(scores, part, torch.eye(n)[:, None, :].expand(n, part.shape[0], n), batched)
+
+
+def read_and_score(rec: Recognizer, x: torch.Tensor, score: str):
+    """One forward where the recognizer can read and score together (as the engine
+    does), else the read and the scoring forward."""
+    if hasattr(rec, "read_scored"):
+        return rec.read_scored(x, score)
+    reading = rec.read(x)
+    return reading, rec.token_scores(x, reading, score)
 
 
 def backward(scores: torch.Tensor, inputs: torch.Tensor, cot: torch.Tensor, batched: bool) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
 
 from thulium_desktop.app.truths import Comparison
@@ -195,8 +195,8 @@ class TokenTimeline(QWidget):
     def deletion_rect(self, gap: int) -> QRectF:
         """The tag naming the truth characters missed at gap `gap`."""
         missed = self._missed_text(gap)
-        width = max(12.0, self.fontMetrics().horizontalAdvance(missed) + 6.0)
-        return QRectF(self.gap_x(gap) - width / 2, 0, width, LEADER - 3)
+        width = max(12.0, QFontMetricsF(self._badge_font).horizontalAdvance(missed) + 6.0)
+        return QRectF(self.gap_x(gap) - width / 2, 0, width, 13)
 
     def deletion_at(self, x: float, y: float) -> int | None:
         """The gap whose deletion tag is at (x, y), if any."""
@@ -307,9 +307,21 @@ class TokenTimeline(QWidget):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(rect.adjusted(1.5, 1.5, -1.5, -1.5), 4, 4)
         badge = shown_char(self._comparison.truth_chars[index]) if kind == SUBSTITUTION else "+"
+        self._paint_tag(painter, self._badge_rect(rect, badge), colour, badge)
+
+    def _badge_rect(self, cell: QRectF, text: str) -> QRectF:
+        """A small tab on the cell's top-right corner, reaching into the band above."""
+        width = max(11.0, QFontMetricsF(self._badge_font).horizontalAdvance(text) + 5.0)
+        return QRectF(cell.right() - width + 2, cell.top() - 7, width, 13)
+
+    def _paint_tag(self, painter: QPainter, rect: QRectF, colour: QColor, text: str) -> None:
+        """White bold text on a filled tab: legible on any cell, selected or not."""
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(rect, 3, 3)
         painter.setFont(self._badge_font)
-        painter.setPen(colour)
-        painter.drawText(rect.adjusted(0, 2, -4, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, badge)
+        painter.setPen(QColor("white"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_deletion(self, painter: QPainter, gap: int) -> None:
         """A tag above the gap with the missed characters, and a bar down into the gap."""
@@ -318,11 +330,7 @@ class TokenTimeline(QWidget):
         x = self.gap_x(gap)
         painter.setPen(QPen(colour, 2.5))
         painter.drawLine(int(round(x)), int(tag.bottom()), int(round(x)), self.height() - 4)
-        painter.setBrush(colour)
-        painter.drawRoundedRect(tag, 3, 3)
-        painter.setFont(self._badge_font)
-        painter.setPen(QColor("white"))
-        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, self._missed_text(gap))
+        self._paint_tag(painter, tag, colour, self._missed_text(gap))
 
     def _missed_text(self, gap: int) -> str:
         return "".join(map(shown_char, self._comparison.missed[gap])) if self._comparison else ""

@@ -17,9 +17,9 @@ from thulium_desktop.app.truths import Comparison, describe_edits
 from thulium_desktop.xai.ground_truth import DELETION, INSERTION, MATCH, SUBSTITUTION
 
 LEGEND = (
-    (SUBSTITUTION, "▭", "substitution: read for another (the truth in the corner)"),
-    (INSERTION, "+", "insertion: read, not in the truth (dashed)"),
-    (DELETION, "▼", "deletion: a truth character skipped"),
+    (SUBSTITUTION, "▭", "substituted (the truth on its tab)"),
+    (INSERTION, "+", "inserted (dashed)"),
+    (DELETION, "▼", "missed (tag over the gap)"),
 )
 
 

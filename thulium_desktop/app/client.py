@@ -192,6 +192,7 @@ class EngineClient(QObject):
         """
         self.cancel_survey()
         self._survey = Survey(list(paths), len(paths))
+        self.surveyProgress.emit(0, len(paths))
         self._survey_next()
 
     @Slot()

@@ -9,7 +9,7 @@ import pytest
 
 from thulium_desktop.io.images import load_image
 from thulium_desktop.models import load_model
-from thulium_desktop.xai.saliency import SaliencyGenerator
+from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "thulium.png"
 
@@ -23,3 +23,13 @@ def test_saliency_generator_explains_bundled_models(name, method):
     assert result.maps.shape == (len(result.reading), *image.shape[:2])
     assert np.isfinite(result.maps).all()
     assert result.maps.reshape(len(result.tokens), -1).max(axis=1).min() > 0
+
+
+@pytest.mark.parametrize("name", ["attention-reader", "ctc-reader"])
+def test_both_bundled_readers_contrast_a_character_with_another(name):
+    """Both can score a character they did not read (`label_of`), as contrast needs."""
+    image = load_image(SAMPLE.with_name("real-digits.png"))
+    gen = SaliencyGenerator(load_model(name))
+    contrast = gen.explain_contrast(image, 1, "5", config=SaliencyConfig(method="gradient", absolute=False))
+    assert contrast.signed and contrast.maps.shape == (1, *image.shape[:2])
+    assert contrast.maps.min() < 0 < contrast.maps.max()

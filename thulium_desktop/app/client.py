@@ -11,11 +11,13 @@ from __future__ import annotations
 import itertools
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from thulium_desktop.app.jobs import Job, MethodSpec, ResultCache
+from thulium_desktop.app.jobs import Job, MethodSpec, ResultCache, image_key
 from thulium_desktop.app.worker import (
     EngineFactory,
     ModelInfo,
@@ -24,9 +26,21 @@ from thulium_desktop.app.worker import (
     Worker,
     default_engine,
 )
+from thulium_desktop.io.images import ImageLoadError, load_image
 
 #: Readings are tiny; this just stops an endless folder walk from growing forever.
 MAX_READINGS = 512
+
+
+@dataclass
+class Survey:
+    """Reading every image of a folder in the background: what is left, and the job out."""
+
+    queue: list[Path]
+    total: int
+    job: Job | None = None
+    path: Path | None = None  # the image `job` reads, until it is answered
+    done: int = 0
 
 
 class EngineClient(QObject):
@@ -42,6 +56,9 @@ class EngineClient(QObject):
     jobFinished = Signal(float)  # seconds the job took
     jobFailed = Signal(str)
     jobCancelled = Signal()
+    surveyRead = Signal(object, object, str)  # path, ReadingInfo (None on failure), problem
+    surveyProgress = Signal(int, int)  # done, total
+    surveyFinished = Signal(bool)  # True when every image was read, False when cancelled
 
     _submit = Signal(object)
     _load = Signal(object)
@@ -63,6 +80,7 @@ class EngineClient(QObject):
         self._ids = itertools.count(1)
         self._pending: dict[int, Job] = {}
         self._current: Job | None = None
+        self._survey: Survey | None = None
         self._recognizer_factory = recognizer_factory
         self._thread = QThread()
         self._thread.setObjectName("thulium-worker")
@@ -109,6 +127,7 @@ class EngineClient(QObject):
         """Cancel whatever runs, stop the thread and wait for it (closing must not hang
         on a long job: the engine notices the cancel flag within one chunk)."""
         self.cancel()
+        self.cancel_survey()
         self._thread.quit()
         self._thread.wait()
 
@@ -162,6 +181,65 @@ class EngineClient(QObject):
         self.jobStarted.emit()
         self._submit.emit(job)
 
+    def survey(self, paths: Sequence[Path]) -> None:
+        """Read every image in `paths` in the background (`surveyRead` per image, then
+        `surveyFinished`), replacing any survey under way.
+
+        One image is out at a time, and each is an ordinary job outside the view's:
+        what the user asks for meanwhile is queued behind at most one reading, never
+        behind the whole folder, and neither cancels the other. Readings already known
+        for the loaded model answer at once.
+        """
+        self.cancel_survey()
+        self._survey = Survey(list(paths), len(paths))
+        self.surveyProgress.emit(0, len(paths))
+        self._survey_next()
+
+    @Slot()
+    def cancel_survey(self) -> None:
+        """Stop the survey (the Cancel button, a new folder, another model)."""
+        survey, self._survey = self._survey, None
+        if survey is None:
+            return
+        if survey.job is not None:
+            survey.job.cancel.set()
+        self.surveyFinished.emit(False)
+
+    @property
+    def surveying(self) -> bool:
+        return self._survey is not None
+
+    def _survey_next(self) -> None:
+        """Send the next unread image of the survey, or say it is finished."""
+        survey = self._survey
+        while survey.queue:
+            path = survey.queue.pop(0)
+            try:
+                image = load_image(path)
+            except ImageLoadError as exc:
+                self._survey_answer(path, None, str(exc))
+                continue
+            key = image_key(image)
+            known = self._readings.get((key, self._model_name()))
+            if known is not None:
+                self._survey_answer(path, known, "")
+                continue
+            survey.job, survey.path = Job(next(self._ids), image, key, (), True), path
+            self._pending[survey.job.id] = survey.job
+            self._submit.emit(survey.job)
+            return
+        self._survey = None
+        self.surveyFinished.emit(True)
+
+    def _survey_answer(self, path: Path, info: ReadingInfo | None, problem: str) -> None:
+        self._survey.done += 1
+        self._survey.path = None
+        self.surveyRead.emit(path, info, problem)
+        self.surveyProgress.emit(self._survey.done, self._survey.total)
+
+    def _survey_job(self, job_id: int) -> bool:
+        return self._survey is not None and self._survey.job is not None and self._survey.job.id == job_id
+
     @Slot()
     def cancel(self) -> None:
         """Stop the running job at the user's request (Esc, Cancel, closing)."""
@@ -211,6 +289,8 @@ class EngineClient(QObject):
             self._readings.popitem(last=False)
         if self._is_current(job_id):
             self.readingReady.emit(info)
+        if self._survey_job(job_id):
+            self._survey_answer(self._survey.path, info, "")
 
     @Slot(int, object, object, int, int)
     def _on_partial(self, job_id: int, spec: MethodSpec, maps: np.ndarray, done: int, total: int) -> None:
@@ -233,6 +313,8 @@ class EngineClient(QObject):
 
     @Slot(int, str)
     def _on_failed(self, job_id: int, message: str) -> None:
+        if self._survey_job(job_id) and self._survey.path is not None:
+            self._survey_answer(self._survey.path, None, f"the model could not read it: {message}")
         if self._close(job_id):
             self.jobFailed.emit(message)
 
@@ -241,8 +323,12 @@ class EngineClient(QObject):
         self._close(job_id)
 
     def _close(self, job_id: int) -> bool:
-        """Forget a finished job; True when it was the current one."""
+        """Forget a finished job (a survey's: send its next image); True when it was the
+        current one."""
         self._pending.pop(job_id, None)
+        if self._survey_job(job_id):
+            self._survey.job = None
+            self._survey_next()
         if self._is_current(job_id):
             self._current = None
             return True

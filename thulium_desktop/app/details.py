@@ -14,16 +14,22 @@ from thulium_desktop.app.timeline import shown_char
 
 
 def selection_details(spec: MethodSpec, explanation, index: int) -> str:
-    """Rich text for the character `index` (ignored for a whole-reading spec)."""
+    """Rich text for the character `index` (ignored for a whole-reading or contrast spec,
+    whose single map is of the whole reading or of the contrasted character)."""
     method = METHOD_INFO[spec.method][0]
+    k = 0 if explanation.whole_reading or spec.contrast is not None else index
     if explanation.whole_reading:
         what = f"the whole reading “{html.escape(explanation.reading.text)}”"
-        k = 0
+    elif spec.contrast is not None:
+        t, truth = spec.contrast
+        read = html.escape(shown_char(explanation.reading.tokens[t]))
+        what = (f"‘{read}’ rather than the true ‘{html.escape(shown_char(truth))}’ (character {t + 1}): "
+                f"red favours ‘{read}’, blue ‘{html.escape(shown_char(truth))}’")
     else:
-        k = index
         what = f"‘{html.escape(shown_char(explanation.tokens[k]))}’ (character {k + 1} of {len(explanation.tokens)})"
+    score = "score difference" if spec.contrast is not None else "score"
     parts = [f"<b>{method}</b> of {what}", f"confidence {explanation.confidences[k]:.0%}",
-             f"score {explanation.scores[k]:.3g}"]
+             f"{score} {explanation.scores[k]:.3g}"]
     if explanation.deltas is not None:
         parts.append(f"completeness gap {explanation.deltas[k]:.2g}")
     seconds = explanation.meta.get("timings", {}).get("total_s")

@@ -1,9 +1,16 @@
-"""Which images the window can step through, opening them, and the recent-files list."""
+"""Which images the window can step through, in which order, opening them, and the
+recent-files list.
+
+Besides by name, a folder can be ordered "errors first": by character error rate
+(highest first) or by the least confident character (lowest first), from each
+image's `ImageStats`; images not yet measured go last, in name order.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
@@ -13,6 +20,17 @@ from thulium_desktop.io.images import IMAGE_SUFFIXES, ImageLoadError, load_image
 MAX_RECENT = 10
 #: Unreadable files listed by name in one message; the rest are counted.
 MAX_PROBLEMS_SHOWN = 3
+#: The orders a folder can be listed in, with their labels.
+SORT_ORDERS = {"name": "Name", "error": "Error (CER, highest first)", "confidence": "Lowest confidence first"}
+
+
+@dataclass(frozen=True)
+class ImageStats:
+    """What the file list shows and sorts by: the image's error rate against its truth
+    (None without one) and its least confident character (None: not read)."""
+
+    cer: float | None = None
+    min_confidence: float | None = None
 
 
 def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
@@ -52,6 +70,26 @@ class FileList:
     def position(self) -> str:
         return f"{self.index + 1}/{len(self.paths)}" if self.paths else ""
 
+    def reorder(self, paths: list[Path]) -> None:
+        """The same images in another order; the current one stays current."""
+        current = self.current
+        self.paths = list(paths)
+        self.index = self.paths.index(current) if current is not None else self.index
+
+
+def sorted_paths(paths: Iterable[Path], by: str, stats: Mapping[Path, ImageStats]) -> list[Path]:
+    """`paths` in the order `by` (a key of SORT_ORDERS) asks for; ties keep name order."""
+    named = sorted(paths)
+    if by == "name":
+        return named
+    if by == "error":
+        cer = {p: stats[p].cer if p in stats else None for p in named}
+        return sorted(named, key=lambda p: (cer[p] is None, -(cer[p] or 0.0)))
+    if by == "confidence":
+        conf = {p: stats[p].min_confidence if p in stats else None for p in named}
+        return sorted(named, key=lambda p: (conf[p] is None, conf[p] or 0.0))
+    raise ValueError(f"unknown order {by!r}; choose from {', '.join(SORT_ORDERS)}")
+
 
 class RecentFiles:
     """Most-recent-first list of opened files, persisted in QSettings."""
@@ -81,6 +119,7 @@ class ImageBrowser(QObject):
     """
 
     opened = Signal(object, object, str)  # path, image array, position such as "2/5"
+    listed = Signal()  # another list of images replaced `files`
     problems = Signal(str)  # one line per unreadable file; "" when everything opened
 
     def __init__(self, settings: QSettings, parent: QObject | None = None) -> None:
@@ -104,6 +143,11 @@ class ImageBrowser(QObject):
         if index is not None:
             self._open_readable(self.files, index, delta)
 
+    def go_to(self, path: Path) -> None:
+        """Open one image of the list (chosen in the file list)."""
+        if path in self.files.paths:
+            self._open_readable(self.files, self.files.paths.index(path), 1)
+
     def last_dir(self) -> str:
         return str(self._settings.value("files/last_dir", str(Path.home())))
 
@@ -117,7 +161,9 @@ class ImageBrowser(QObject):
                 index += delta
                 continue
             files.index = index
-            self.files = files
+            listed, self.files = files is not self.files, files
+            if listed:
+                self.listed.emit()
             self.recent.add(files.current)
             self._settings.setValue("files/last_dir", str(files.current.parent))
             self.opened.emit(files.current, image, files.position())

@@ -38,6 +38,9 @@ METHOD_INFO: dict[str, tuple[str, str]] = {
     "gradcam": ("GradCAM", "Feature-map evidence at a convolutional layer, upsampled."),
 }
 
+#: Contrastive maps need gradients: what a method without them falls back to.
+CONTRAST_FALLBACK = {"attention": "gradient"}
+
 #: Defaults of the parameters the panel offers: SaliencyConfig's own, except the
 #: integrated-gradients baseline. The library keeps Captum's zeros (black: ink
 #: everywhere), where IG gives ink pixels no attribution since they equal the
@@ -62,20 +65,34 @@ class MethodSpec:
     """One explanation request: a method, the parameters it uses, and which maps.
 
     `whole_reading=True` asks for a single map of the whole reading (the timeline's
-    "all" cell) instead of one map per character.
+    "all" cell) instead of one map per character. `contrast=(t, c)` asks for the one
+    signed map of score(read character t) − score(c) at that position: why the model
+    read its character rather than the true one.
     """
 
     method: str
     params: tuple[tuple[str, Any], ...]
     whole_reading: bool = False
+    contrast: tuple[int, str] | None = None
 
     @classmethod
-    def build(cls, method: str, params: Mapping[str, Any], whole_reading: bool = False) -> MethodSpec:
+    def build(
+        cls,
+        method: str,
+        params: Mapping[str, Any],
+        whole_reading: bool = False,
+        contrast: tuple[int, str] | None = None,
+    ) -> MethodSpec:
+        """A contrast is a difference of gradients, so it takes gradients where the method
+        has none (attention), and keeps its sign: which pixels favour which character."""
         if method not in METHOD_FIELDS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHOD_FIELDS)}")
         merged = {**DEFAULT_PARAMS, **params}
+        if contrast is not None:
+            method = CONTRAST_FALLBACK.get(method, method)
+            merged["absolute"] = False
         kept = tuple((name, merged[name]) for name in METHOD_FIELDS[method])
-        return cls(method, kept, whole_reading)
+        return cls(method, kept, whole_reading and contrast is None, contrast)
 
     @property
     def signed(self) -> bool:
@@ -90,6 +107,8 @@ class MethodSpec:
     def describe(self) -> str:
         """A short human caption, e.g. ``integrated · num_steps=50 · baseline=zeros``."""
         shown = [f"{k}={v}" for k, v in self.params if k not in ("normalize", "score")]
+        if self.contrast is not None:
+            shown.append(f"contrast with {self.contrast[1]!r}")
         return " · ".join([self.method, *shown])
 
 

@@ -35,7 +35,7 @@ DEBOUNCE_MS = 250
 
 
 class MethodPanel(QWidget):
-    """Method choice, its parameters, and the Compare switch."""
+    """Method choice, its parameters, and the Compare and Contrast switches."""
 
     changed = Signal()
     compareToggled = Signal(bool)
@@ -52,6 +52,13 @@ class MethodPanel(QWidget):
         self.compare.setToolTip("Show the selected character under every method, on one colour scale")
         self.compare.toggled.connect(self.compareToggled)
         layout.addWidget(self.compare)
+        self.contrast = QCheckBox("Contrast with truth")
+        self.contrast.setToolTip(
+            "For a substituted character: which pixels made the model read its character rather "
+            "than the true one (score(read) − score(truth), signed; red favours the read one)"
+        )
+        self.contrast.toggled.connect(self.changed)
+        layout.addWidget(self.contrast)
         self._show_fields()
 
     # -- construction ------------------------------------------------------------------

@@ -3,6 +3,11 @@
 Cells sit below the canvas at the x where the model read each character (its
 attention centre), follow the canvas's zoom and pan, and are pushed apart just
 enough not to overlap; a thin leader connects each cell to its true position.
+
+Against a ground truth, errors are marked by colour *and* shape, so they read
+without colour vision: a substitution has a solid border and the true character
+in its corner, an insertion a dashed border and a "+", and a deletion (a truth
+character the model skipped) a tag with that character above the gap.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
+
+from thulium_desktop.app.truths import Comparison
+from thulium_desktop.xai.ground_truth import DELETION, INSERTION, MATCH, SUBSTITUTION
 
 #: Selecting this index shows the map of the whole reading.
 ALL = -1
@@ -24,7 +32,9 @@ CELL_MIN_WIDTH = 16.0
 CELL_MAX_WIDTH = 40.0
 CELL_GAP = 2.0
 ALL_WIDTH = 38.0
-LEADER = 8.0
+LEADER = 16.0  # the band above the cells: leaders, and the tags of deletions
+#: Okabe & Ito's colour-blind-safe palette: vermillion, blue, reddish purple.
+EDIT_COLOURS = {SUBSTITUTION: "#D55E00", INSERTION: "#0072B2", DELETION: "#CC79A7"}
 
 
 def confidence_colour(conf: float) -> QColor:
@@ -75,6 +85,7 @@ class TokenTimeline(QWidget):
         self._tokens: tuple[str, ...] = ()
         self._confidences = np.zeros(0)
         self._centres = np.zeros(0)
+        self._comparison: Comparison | None = None
         self._current = 0
         self._placeholder = "The characters the model reads will appear here, under where it read them."
         self.setMouseTracking(True)
@@ -83,12 +94,15 @@ class TokenTimeline(QWidget):
         font = QFont(self.font())
         font.setPointSizeF(font.pointSizeF() * 1.35)
         self._char_font = font
+        self._badge_font = QFont(self.font())
+        self._badge_font.setBold(True)
+        self._badge_font.setPointSizeF(self.font().pointSizeF() * 0.8)
 
     def sizeHint(self) -> QSize:
-        return QSize(400, 56)
+        return QSize(400, 64)
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(120, 56)
+        return QSize(120, 64)
 
     # -- state -----------------------------------------------------------------------
     def set_reading(self, tokens: Sequence[str], confidences: np.ndarray, centres: np.ndarray) -> None:
@@ -98,7 +112,17 @@ class TokenTimeline(QWidget):
         self._current = min(self._current, len(self._tokens) - 1)
         self.update()
 
+    def set_comparison(self, comparison: Comparison | None) -> None:
+        """Mark the reading's errors against its truth (None: no truth, no marks)."""
+        self._comparison = comparison
+        self.update()
+
+    @property
+    def comparison(self) -> Comparison | None:
+        return self._comparison
+
     def clear(self, placeholder: str) -> None:
+        self._comparison = None
         self._tokens = ()
         self._confidences = np.zeros(0)
         self._centres = np.zeros(0)
@@ -159,6 +183,28 @@ class TokenTimeline(QWidget):
         top, height = LEADER, self.height() - LEADER - 2
         return [QRectF(x, top, width, height) for x in lefts]
 
+    def gap_x(self, gap: int) -> float:
+        """x of gap `gap` (just before cell `gap`; after the last cell for gap == count)."""
+        rects = self._cell_rects()
+        if gap == 0:
+            return rects[0].left() - CELL_GAP / 2
+        if gap == len(rects):
+            return rects[-1].right() + CELL_GAP / 2
+        return (rects[gap - 1].right() + rects[gap].left()) / 2
+
+    def deletion_rect(self, gap: int) -> QRectF:
+        """The tag naming the truth characters missed at gap `gap`."""
+        missed = self._missed_text(gap)
+        width = max(12.0, QFontMetricsF(self._badge_font).horizontalAdvance(missed) + 6.0)
+        return QRectF(self.gap_x(gap) - width / 2, 0, width, 13)
+
+    def deletion_at(self, x: float, y: float) -> int | None:
+        """The gap whose deletion tag is at (x, y), if any."""
+        for gap in self._comparison.missed if self._comparison else ():
+            if self.deletion_rect(gap).contains(x, y):
+                return gap
+        return None
+
     def index_at(self, x: float, y: float) -> int | None:
         if self.cell_rect(ALL).contains(x, y):
             return ALL
@@ -175,14 +221,38 @@ class TokenTimeline(QWidget):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        index = self.index_at(event.position().x(), event.position().y())
-        if index is None or not self._tokens:
-            QToolTip.hideText()
-        elif index == ALL:
-            QToolTip.showText(event.globalPosition().toPoint(), "The whole reading", self)
-        else:
-            tip = f"'{shown_char(self._tokens[index])}'  #{index + 1}  confidence {self._confidences[index]:.0%}"
+        tip = self.tooltip_at(event.position().x(), event.position().y())
+        if tip:
             QToolTip.showText(event.globalPosition().toPoint(), tip, self)
+        else:
+            QToolTip.hideText()
+
+    def tooltip_at(self, x: float, y: float) -> str:
+        """What the tooltip says at (x, y): the character, its confidence, its error."""
+        if not self._tokens:
+            return ""
+        gap = self.deletion_at(x, y)
+        if gap is not None:
+            return f"Deletion: truth '{self._missed_text(gap)}' missed here"
+        index = self.index_at(x, y)
+        if index is None:
+            return ""
+        if index == ALL:
+            return "The whole reading"
+        tip = f"'{shown_char(self._tokens[index])}'  #{index + 1}  confidence {self._confidences[index]:.0%}"
+        return tip + self._error_note(index)
+
+    def _error_note(self, index: int) -> str:
+        kind = self._edit_kind(index)
+        read = shown_char(self._tokens[index])
+        if kind == SUBSTITUTION:
+            return f"\nSubstitution: read '{read}', truth '{self._comparison.truth_chars[index]}'"
+        if kind == INSERTION:
+            return f"\nInsertion: read '{read}', not in the truth"
+        return ""
+
+    def _edit_kind(self, index: int) -> str:
+        return self._comparison.kinds[index] if self._comparison else MATCH
 
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)
@@ -200,6 +270,9 @@ class TokenTimeline(QWidget):
         self._paint_cell(painter, self.cell_rect(ALL), "all", None, self._current == ALL)
         for i, rect in enumerate(rects):
             self._paint_cell(painter, rect, shown_char(self._tokens[i]), self._confidences[i], i == self._current)
+            self._paint_edit(painter, rect, i)
+        for gap in self._comparison.missed if self._comparison else ():
+            self._paint_deletion(painter, gap)
 
     def _paint_cell(self, painter: QPainter, rect: QRectF, text: str, conf: float | None, current: bool) -> None:
         pal = self.palette()
@@ -221,6 +294,46 @@ class TokenTimeline(QWidget):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(confidence_colour(conf))
             painter.drawRect(bar)
+
+
+    def _paint_edit(self, painter: QPainter, rect: QRectF, index: int) -> None:
+        """A substitution's solid border and true character, an insertion's dashes and "+"."""
+        kind = self._edit_kind(index)
+        if kind == MATCH:
+            return
+        colour = QColor(EDIT_COLOURS[kind])
+        style = Qt.PenStyle.SolidLine if kind == SUBSTITUTION else Qt.PenStyle.DashLine
+        painter.setPen(QPen(colour, 2.5, style))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect.adjusted(1.5, 1.5, -1.5, -1.5), 4, 4)
+        badge = shown_char(self._comparison.truth_chars[index]) if kind == SUBSTITUTION else "+"
+        self._paint_tag(painter, self._badge_rect(rect, badge), colour, badge)
+
+    def _badge_rect(self, cell: QRectF, text: str) -> QRectF:
+        """A small tab on the cell's top-right corner, reaching into the band above."""
+        width = max(11.0, QFontMetricsF(self._badge_font).horizontalAdvance(text) + 5.0)
+        return QRectF(cell.right() - width + 2, cell.top() - 7, width, 13)
+
+    def _paint_tag(self, painter: QPainter, rect: QRectF, colour: QColor, text: str) -> None:
+        """White bold text on a filled tab: legible on any cell, selected or not."""
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(rect, 3, 3)
+        painter.setFont(self._badge_font)
+        painter.setPen(QColor("white"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_deletion(self, painter: QPainter, gap: int) -> None:
+        """A tag above the gap with the missed characters, and a bar down into the gap."""
+        colour = QColor(EDIT_COLOURS[DELETION])
+        tag = self.deletion_rect(gap)
+        x = self.gap_x(gap)
+        painter.setPen(QPen(colour, 2.5))
+        painter.drawLine(int(round(x)), int(tag.bottom()), int(round(x)), self.height() - 4)
+        self._paint_tag(painter, tag, colour, self._missed_text(gap))
+
+    def _missed_text(self, gap: int) -> str:
+        return "".join(map(shown_char, self._comparison.missed[gap])) if self._comparison else ""
 
 
 def reading_html(tokens: Sequence[str], confidences: np.ndarray) -> str:

@@ -35,6 +35,7 @@ from thulium_desktop.app.colormaps import map_levels
 from thulium_desktop.app.compare_view import CompareView
 from thulium_desktop.app.display_panel import DisplayPanel
 from thulium_desktop.app.details import progress_details, selection_details
+from thulium_desktop.app.error_review import ErrorReview
 from thulium_desktop.app.files import ImageBrowser
 from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
 from thulium_desktop.app.message_bar import MessageBar
@@ -55,6 +56,7 @@ SHORTCUTS = (
     ("Ctrl+O, Ctrl+Shift+O", "open images, open a folder"),
     ("Ctrl+E", "export a figure"),
     ("Ctrl+M", "compare all methods"),
+    ("Ctrl+T", "contrast a substituted character with its truth"),
     ("Ctrl+0", "fit the image to the window"),
     ("Esc", "cancel the running job"),
     ("Wheel / drag", "zoom / pan; click the image to pick the character strongest there"),
@@ -105,12 +107,16 @@ class MainWindow(QMainWindow):
         self.details.setTextFormat(Qt.TextFormat.RichText)
         self.details.setWordWrap(True)
         self.message = MessageBar()
+        self.review = ErrorReview(self.client, self.browser, self.timeline, self)
+        self.review.problem.connect(self.message.show_error)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.review.dock)
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(6, 6, 0, 6)
         column.setSpacing(4)
         column.addWidget(self.message)
         column.addWidget(self.reading_label)
+        column.addWidget(self.review.truth_bar)
         column.addWidget(self.canvas, 1)
         column.addWidget(self.compare_view, 1)
         column.addWidget(self.timeline)
@@ -151,6 +157,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open images…", QKeySequence.StandardKey.Open, self.open_dialog)
         self._action(file_menu, "Open &folder…", "Ctrl+Shift+O", self.open_folder_dialog)
+        self._action(file_menu, "Open &transcriptions…", "Ctrl+Shift+T", self.open_transcriptions_dialog)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
@@ -167,6 +174,12 @@ class MainWindow(QMainWindow):
         compare.setShortcut("Ctrl+M")
         compare.toggled.connect(self.panel.compare.setChecked)
         self.panel.compare.toggled.connect(compare.setChecked)
+        contrast = view_menu.addAction("Contrast with &truth")
+        contrast.setCheckable(True)
+        contrast.setShortcut("Ctrl+T")
+        contrast.toggled.connect(self.panel.contrast.setChecked)
+        self.panel.contrast.toggled.connect(contrast.setChecked)
+        view_menu.addAction(self.review.dock.toggleViewAction())
         self.model_menu = self.menuBar().addMenu("&Model")
         self.model_menu.setToolTipsVisible(True)
         self.model_menu.aboutToShow.connect(self._fill_model_menu)
@@ -232,7 +245,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object, str)
     def _on_file_opened(self, path: Path, image: np.ndarray, position: str) -> None:
-        self.show_image(image, title=f"{path.name} ({position})")
+        self.show_image(image, title=f"{path.name} ({position})", path=path)
 
     @Slot(str)
     def _on_file_problems(self, text: str) -> None:
@@ -241,8 +254,10 @@ class MainWindow(QMainWindow):
         else:
             self.message.hide()
 
-    def show_image(self, image: np.ndarray, title: str = "") -> None:
-        """Display an image array and ask for its reading and current map."""
+    def show_image(self, image: np.ndarray, title: str = "", path: Path | None = None) -> None:
+        """Display an image array (read from `path`, whose truth is looked up) and ask for
+        its reading and current map."""
+        self.review.set_image(path)
         self.image = image
         self.image_key = image_key(image)
         self.setWindowTitle(f"Thulium Desktop — {title}" if title else "Thulium Desktop")
@@ -273,6 +288,19 @@ class MainWindow(QMainWindow):
         paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.browser.last_dir(), IMAGE_FILTER)
         if paths:
             self.open_paths(paths)
+
+    def open_transcriptions_dialog(self) -> None:
+        """File ▸ Open transcriptions…: a table of image file → truth (as ground_truth.tsv)."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open transcriptions", self.browser.last_dir(),
+                                              "Transcriptions (*.tsv *.txt);;All files (*)")
+        if path:
+            self.open_transcriptions(path)
+
+    def open_transcriptions(self, path: str | os.PathLike) -> None:
+        count = self.review.choose_transcriptions(path)
+        if count is not None:
+            self.message.hide()
+            self.status.showMessage(f"{count} transcriptions from {Path(path).name}", 5000)
 
     def open_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open folder", self.browser.last_dir())
@@ -361,10 +389,18 @@ class MainWindow(QMainWindow):
             method or self.panel.method, self.panel.params(), whole_reading=self.timeline.current == ALL
         )
 
+    def view_spec(self) -> MethodSpec:
+        """The single view's spec: the contrast with the truth when it is switched on and
+        the selected character is a substitution, else the selected character's map."""
+        target = self.review.contrast_target(self.timeline.current) if self.panel.contrast.isChecked() else None
+        if target is None:
+            return self.current_spec()
+        return MethodSpec.build(self.panel.method, self.panel.params(), contrast=target)
+
     def _wanted_specs(self) -> list[MethodSpec]:
         if self.panel.compare.isChecked():
             return [self.current_spec(m) for m in COMPARE_METHODS]
-        return [self.current_spec()]
+        return [self.view_spec()]
 
     def _request(self, want_reading: bool = False) -> None:
         """Ask for what the view (and a pending export) needs; settle when all is cached."""
@@ -392,7 +428,7 @@ class MainWindow(QMainWindow):
         signed = bool(exp.signed) if exp is not None else spec.signed
         if maps is None or len(maps) == 0:
             return None, signed
-        if spec.whole_reading:
+        if spec.whole_reading or spec.contrast is not None:
             return maps[0], signed
         index = self.timeline.current
         return (maps[index], signed) if 0 <= index < len(maps) else (None, signed)
@@ -407,10 +443,10 @@ class MainWindow(QMainWindow):
         self._refresh_details()
 
     def _refresh_details(self) -> None:
-        spec = self.current_spec()
+        spec = self.view_spec()
         exp = self.results.get(spec)
         index = self.timeline.current
-        if exp is not None and (exp.whole_reading or 0 <= index < len(exp.tokens)):
+        if exp is not None and (spec.contrast or exp.whole_reading or 0 <= index < len(exp.tokens)):
             self.details.setText(selection_details(spec, exp, index))
         elif spec in self.progress:
             self.details.setText(progress_details(spec, *self.progress[spec]))
@@ -418,7 +454,7 @@ class MainWindow(QMainWindow):
             self.details.clear()
 
     def _refresh_single(self) -> None:
-        values, signed = self._maps_for(self.current_spec())
+        values, signed = self._maps_for(self.view_spec())
         if values is None:
             self.canvas.clear_map()
             return
@@ -528,6 +564,7 @@ class MainWindow(QMainWindow):
         tokens, confidences = info.reading.tokens, info.reading.confidences
         self.timeline.set_reading(tokens, confidences, info.centres)
         self.reading_label.show_reading(tokens, confidences)
+        self.review.set_reading(info)
         if self.pending_token is not None:
             index, self.pending_token = self.pending_token, None
             self.timeline.select(index)

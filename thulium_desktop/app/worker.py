@@ -184,14 +184,12 @@ class Worker(QObject):
             last[0] = now
             self.partial.emit(job.id, spec, np.array(maps, dtype=np.float32), done, total)
 
-        exp = self._engine.explain(
-            job.image,
-            config=self._config(spec),
-            tokens=None if spec.whole_reading else "all",
-            on_partial=on_partial,
-            cancel=job.cancel.is_set,
-            reading=reading,
-        )
+        common = {"config": self._config(spec), "on_partial": on_partial, "cancel": job.cancel.is_set,
+                  "reading": reading}
+        if spec.contrast is not None:
+            exp = self._engine.explain_contrast(job.image, *spec.contrast, **common)
+        else:
+            exp = self._engine.explain(job.image, tokens=None if spec.whole_reading else "all", **common)
         self.explained.emit(job.id, spec, exp)
 
     def _config(self, spec: MethodSpec) -> SaliencyConfig:

@@ -26,6 +26,7 @@ from thulium_desktop.cli.outputs import OutputPlan, method_record, write_image_o
 from thulium_desktop.io.atomic import write_json
 from thulium_desktop.io.corpus import CorpusItem, collect_images, shard
 from thulium_desktop.io.images import ImageLoadError, load_image
+from thulium_desktop.io.transcriptions import TranscriptionError
 from thulium_desktop.models.protocol import model_device
 from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts, read_truth
 from thulium_desktop.xai.saliency import METHODS, Explanation, SaliencyConfig, SaliencyGenerator
@@ -151,7 +152,10 @@ def _record(item: CorpusItem, explanations: dict[str, Explanation], methods: dic
 
 def _truth_record(path: Path, reading: str | None) -> dict[str, Any]:
     """The character error rate and edit counts against `IMAGE.gt.txt`, when it exists."""
-    truth = read_truth(path)
+    try:
+        truth = read_truth(path)
+    except TranscriptionError as exc:
+        return {"truth_error": exc.reason}
     if truth is None or reading is None:
         return {}
     return {

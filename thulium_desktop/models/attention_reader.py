@@ -168,6 +168,12 @@ class AttentionRecognizer:
         spans = tuple((t, t + 1) for t in range(len(labels)))
         return Reading(tokens, labels, confidences, spans, len(labels))
 
+    def label_of(self, char: str) -> int:
+        """The class index of one alphabet character (to score a character not read)."""
+        if len(char) != 1 or char not in self.alphabet:
+            raise ValueError(f"{char!r} is not in the model's alphabet")
+        return self.alphabet.index(char) + 1  # class 0 is the end token
+
     def _forced(self, x: torch.Tensor, labels: tuple[int, ...]):
         """Teacher-forced logits `[B, T, K]` and attention `[B, T, W']` on `labels`."""
         targets = torch.tensor(labels, dtype=torch.long, device=x.device)

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from thulium_desktop.io.transcriptions import load_truth
+
 MATCH, SUBSTITUTION, INSERTION, DELETION = "match", "substitution", "insertion", "deletion"
 
 
@@ -79,9 +81,10 @@ def truth_path(image_path: str | os.PathLike) -> Path:
 
 
 def read_truth(image_path: str | os.PathLike, truth_file: str | os.PathLike | None = None) -> str | None:
-    """The image's ground truth (first line, stripped), or None when there is none."""
+    """The image's ground truth (first line, stripped), or None when there is none.
+
+    A file that exists but is not a transcription (binary, not UTF-8, empty) raises
+    `TranscriptionError`: scoring a reading against garbage would mislead.
+    """
     path = Path(truth_file) if truth_file is not None else truth_path(image_path)
-    if not path.is_file():
-        return None
-    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return text[0].strip() if text else ""
+    return load_truth(path) if path.is_file() else None

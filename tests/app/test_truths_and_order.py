@@ -1,0 +1,51 @@
+"""The plain logic under errors first: per-token marks, lookup order, file orders, specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from thulium_desktop.app.files import ImageStats, sorted_paths
+from thulium_desktop.app.jobs import MethodSpec
+from thulium_desktop.app.truths import TruthSource, compare, describe_edits
+
+
+def test_marks_follow_the_hand_worked_alignment():
+    c = compare(tuple("hamdwritng"), "handwriting")
+    assert [i for i, k in enumerate(c.kinds) if k != "match"] == [2]
+    assert c.substituted(2) == "n" and c.substituted(0) is None
+    assert c.missed == {8: "i"}  # the skipped i sits before the read "n" (index 8)
+    assert abs(c.cer - 2 / 11) < 1e-12
+    assert describe_edits(c.counts) == "1 substitution, 1 deletion"
+
+
+def test_a_multi_character_token_takes_its_first_error():
+    c = compare(("he", "llo"), "hallo")
+    assert c.kinds == ("substitution", "match") and c.truth_chars == ("ha", "llo")
+
+
+def test_a_chosen_table_comes_before_the_file_beside_the_image(tmp_path):
+    image = tmp_path / "sub" / "a.png"
+    image.parent.mkdir()
+    (tmp_path / "sub" / "a.png.gt.txt").write_text("beside", encoding="utf-8")
+    source = TruthSource()
+    assert source.lookup(image).text == "beside"
+    table = tmp_path / "t.tsv"
+    table.write_text("sub/a.png\tfrom the table\n", encoding="utf-8")
+    assert source.choose(table) == 1
+    assert source.lookup(image).text == "from the table"  # by path relative to the table
+    assert source.lookup(None).text is None
+
+
+def test_errors_first_orders_with_unknowns_last():
+    a, b, c, d = (Path(n) for n in "abcd")
+    stats = {a: ImageStats(0.1, 0.9), b: ImageStats(0.5, 0.2), c: ImageStats(None, 0.05)}
+    assert sorted_paths([d, c, b, a], "name", stats) == [a, b, c, d]
+    assert sorted_paths([a, b, c, d], "error", stats) == [b, a, c, d]
+    assert sorted_paths([a, b, c, d], "confidence", stats) == [c, b, a, d]
+
+
+def test_a_contrast_spec_is_signed_and_takes_gradients_for_attention():
+    spec = MethodSpec.build("attention", {"absolute": True}, whole_reading=True, contrast=(2, "o"))
+    assert spec.method == "gradient" and spec.signed and not spec.whole_reading
+    assert spec != MethodSpec.build("gradient", {"absolute": False})
+    assert "contrast with 'o'" in spec.describe()

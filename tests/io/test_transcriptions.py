@@ -1,0 +1,56 @@
+"""Transcription files: `.gt.txt` and tables of file → text, and their failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from thulium_desktop.io.transcriptions import TranscriptionError, load_transcriptions, load_truth
+
+SAMPLES = Path(__file__).parents[2] / "resources" / "samples"
+
+
+def test_a_truth_is_the_first_line_without_bom_or_spaces(tmp_path):
+    path = tmp_path / "w.png.gt.txt"
+    path.write_bytes("\ufeff  minimum wage \nsecond line\n".encode())
+    assert load_truth(path) == "minimum wage"
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (None, "no such file"),
+        (b"", "empty"),
+        (b" \n\n", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        ("caf\u00e9".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_a_bad_truth_file_says_why(tmp_path, content, reason):
+    path = tmp_path / "w.png.gt.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(TranscriptionError, match=reason) as caught:
+        load_truth(path)
+    assert str(path) in str(caught.value)
+
+
+def test_the_bundled_table_reads_its_text_column():
+    table = load_transcriptions(SAMPLES / "ground_truth.tsv")
+    assert table["short-line.png"] == "see where it looked"
+    assert table["question.png"] == '"maybe?"'  # quotes are text, not CSV quoting
+    assert len(table) == len(list(SAMPLES.glob("*.png")))
+
+
+def test_a_headerless_table_is_name_then_text(tmp_path):
+    path = tmp_path / "truths.tsv"
+    path.write_text("a.png\tfirst word\n\nb.png\tsecond\n", encoding="utf-8")
+    assert load_transcriptions(path) == {"a.png": "first word", "b.png": "second"}
+
+
+def test_a_line_without_text_is_named(tmp_path):
+    path = tmp_path / "truths.tsv"
+    path.write_text("a.png\tfirst\nb.png second\n", encoding="utf-8")
+    with pytest.raises(TranscriptionError, match="line 2"):
+        load_transcriptions(path)

@@ -1,0 +1,204 @@
+"""Errors first: the open image's ground truth against its reading, and the file list
+with every image's error rate and least confident character, sortable by them.
+
+The window hands over what happens (an image opened, its reading arrived); this
+controller finds the truth (`truths.TruthSource`), compares, marks the timeline,
+fills the truth bar and the file list, and, when the list is to be ordered by
+error or confidence, has the client read the images not read yet in the background.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QDockWidget, QWidget
+
+from thulium_desktop.app.client import EngineClient
+from thulium_desktop.app.file_panel import FilePanel
+from thulium_desktop.app.files import ImageBrowser, ImageStats, sorted_paths
+from thulium_desktop.app.timeline import TokenTimeline
+from thulium_desktop.app.truth_bar import TruthBar
+from thulium_desktop.app.truths import Comparison, Truth, TruthSource, compare
+from thulium_desktop.app.worker import ReadingInfo
+from thulium_desktop.io.transcriptions import TranscriptionError
+from thulium_desktop.models import Reading
+
+
+def image_stats(reading: Reading | None, truth: Truth) -> ImageStats:
+    """An image's numbers for the file list; an empty reading is as unsure as can be."""
+    if reading is None:
+        return ImageStats()
+    cer = compare(reading.tokens, truth.text).cer if truth.text is not None else None
+    conf = float(np.min(reading.confidences)) if len(reading) else 0.0
+    return ImageStats(cer, conf)
+
+
+def truth_note(truth: Truth) -> str:
+    if truth.problem is not None:
+        return truth.problem
+    return f"truth: {truth.text}" if truth.text is not None else "no truth (no IMAGE.gt.txt, none in a chosen table)"
+
+
+class ErrorReview(QObject):
+    """Ground truth, comparison and the errors-first file list. `problem` carries a
+    chosen table's failure to the message bar; an image's own unusable `.gt.txt` is
+    named in the truth bar, beside the image it belongs to."""
+
+    problem = Signal(str)
+
+    def __init__(self, client: EngineClient, browser: ImageBrowser, timeline: TokenTimeline,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.browser = browser
+        self.timeline = timeline
+        self.source = TruthSource()
+        self.truth_bar = TruthBar()
+        self.files = FilePanel()
+        self.dock = QDockWidget("Images", parent)
+        self.dock.setObjectName("images-dock")
+        self.dock.setWidget(self.files)
+        self.dock.hide()
+        self.path: Path | None = None
+        self.truth = Truth()
+        self.comparison: Comparison | None = None
+        self._truths: dict[Path, Truth] = {}
+        self._readings: dict[Path, Reading] = {}
+        self._unreadable: dict[Path, str] = {}  # why the survey could not read an image
+        browser.listed.connect(self._on_listed)
+        self.files.chosen.connect(browser.go_to)
+        self.files.orderChanged.connect(self._on_order)
+        self.files.cancelRequested.connect(client.cancel_survey)
+        client.surveyRead.connect(self._on_surveyed)
+        client.surveyProgress.connect(self.files.show_progress)
+        client.surveyFinished.connect(self._on_survey_finished)
+        client.modelReady.connect(self._on_model_ready)
+
+    # -- what the window tells ---------------------------------------------------------
+    def choose_transcriptions(self, path: str | os.PathLike) -> int | None:
+        """File ▸ Open transcriptions…: use a table of file → truth; its size, or None
+        (and `problem`) when it cannot be read, the previous table staying in use."""
+        try:
+            count = self.source.choose(path)
+        except TranscriptionError as exc:
+            self.problem.emit(str(exc))
+            return None
+        self._truths.clear()
+        self.set_image(self.path)
+        reading = self._readings.get(self.path) if self.path is not None else None
+        if reading is not None:
+            self._compare(reading)
+        self._show_list()
+        return count
+
+    def set_image(self, path: Path | None) -> None:
+        """A new image is shown (None: not from a file); its truth, if any, is looked up."""
+        self.path = path
+        self.comparison = None
+        self.timeline.set_comparison(None)
+        self.truth = self._truth(path) if path is not None else Truth()
+        if self.truth.problem is not None:
+            self.truth_bar.show_problem(self.truth.problem)
+        elif self.truth.text is not None:
+            self.truth_bar.show_pending(self.truth.text)
+        else:
+            self.truth_bar.hide()
+        if path is not None:
+            self.files.select(path)
+
+    def set_reading(self, info: ReadingInfo) -> None:
+        """The shown image's reading arrived: compare, mark, and update its row."""
+        if self.path is None:
+            return
+        self._readings[self.path] = info.reading
+        self._compare(info.reading)
+        self._show_stats(self.path)
+        if self.files.order_key != "name":
+            self._show_list()
+
+    def contrast_target(self, index: int) -> tuple[int, str] | None:
+        """(index, true character) when read character `index` is a substitution."""
+        if self.comparison is None:
+            return None
+        truth = self.comparison.substituted(index)
+        return None if truth is None else (index, truth)
+
+    # -- internals -------------------------------------------------------------------
+    def _truth(self, path: Path) -> Truth:
+        if path not in self._truths:
+            self._truths[path] = self.source.lookup(path)
+        return self._truths[path]
+
+    def _compare(self, reading: Reading) -> None:
+        if self.truth.text is None:
+            return
+        self.comparison = compare(reading.tokens, self.truth.text)
+        self.timeline.set_comparison(self.comparison)
+        self.truth_bar.show_comparison(self.comparison)
+
+    def _stats(self) -> dict[Path, ImageStats]:
+        return {p: image_stats(self._readings.get(p), self._truth(p)) for p in self.browser.files.paths}
+
+    def _note(self, path: Path) -> str:
+        return self._unreadable.get(path) or truth_note(self._truth(path))
+
+    def _show_stats(self, path: Path) -> None:
+        self.files.show_stats(path, image_stats(self._readings.get(path), self._truth(path)), self._note(path))
+
+    def _show_list(self) -> None:
+        """List the images in the chosen order, the open one still current."""
+        files = self.browser.files
+        stats = self._stats()
+        files.reorder(sorted_paths(files.paths, self.files.order_key, stats))
+        notes = {p: self._note(p) for p in files.paths}
+        self.files.show_paths(files.paths, files.current, stats, notes)
+
+    def _survey_unread(self) -> None:
+        """Errors first needs every image read: read those not read yet, in the background."""
+        unread = [p for p in self.browser.files.paths if p not in self._readings]
+        if unread:
+            self.client.survey(unread)
+
+    # -- signals -----------------------------------------------------------------------
+    @Slot()
+    def _on_listed(self) -> None:
+        self.client.cancel_survey()
+        self._truths.clear()
+        self._unreadable.clear()
+        self._show_list()
+        self.dock.setVisible(len(self.browser.files.paths) > 1)
+        if self.files.order_key != "name":
+            self._survey_unread()
+
+    @Slot(str)
+    def _on_order(self, key: str) -> None:
+        self._show_list()
+        if key != "name":
+            self._survey_unread()
+
+    @Slot(object, object, str)
+    def _on_surveyed(self, path: Path, info: ReadingInfo | None, problem: str) -> None:
+        if info is not None:
+            self._readings[path] = info.reading
+        else:
+            self._unreadable[path] = problem
+        self._show_stats(path)
+        if self.files.order_key != "name":
+            self._show_list()
+
+    @Slot(bool)
+    def _on_survey_finished(self, _complete: bool) -> None:
+        self.files.hide_progress()
+
+    @Slot(object)
+    def _on_model_ready(self, _info) -> None:
+        """Readings belong to a model: another one reads the list anew."""
+        self._readings.clear()
+        if self.browser.files.paths:
+            self._show_list()
+            if self.files.order_key != "name":
+                self._survey_unread()
+

@@ -1,0 +1,155 @@
+"""The list of the open folder's images, with each one's error rate and least confident
+character, sortable "errors first", and the progress of reading them all.
+
+A thin view: the order and the numbers come from the window's controller
+(`error_review.py`); choosing a row or an order is only announced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from thulium_desktop.app.files import SORT_ORDERS, ImageStats
+from thulium_desktop.app.timeline import EDIT_COLOURS, LOW_CONFIDENCE
+from thulium_desktop.xai.ground_truth import SUBSTITUTION
+
+NAME, CER, CONFIDENCE = range(3)
+
+
+def stats_texts(stats: ImageStats | None) -> tuple[str, str]:
+    """The CER and confidence cells: a percentage, or "–" while unknown."""
+    if stats is None:
+        return "–", "–"
+    cer = "–" if stats.cer is None else f"{stats.cer:.0%}"
+    conf = "–" if stats.min_confidence is None else f"{stats.min_confidence:.0%}"
+    return cer, conf
+
+
+class FilePanel(QWidget):
+    """Images of the open list; `chosen(path)`, `orderChanged(key)`, `cancelRequested`."""
+
+    chosen = Signal(object)
+    orderChanged = Signal(str)
+    cancelRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.order = QComboBox()
+        for key, label in SORT_ORDERS.items():
+            self.order.addItem(label, key)
+        self.order.setToolTip("Errors first: reads every image of the list in the background")
+        self.order.currentIndexChanged.connect(self._on_order)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Image", "CER", "Min conf."])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        for column in (CER, CONFIDENCE):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.currentItemChanged.connect(self._on_current)
+        self.progress = QProgressBar()
+        self.progress.setFormat("reading %v of %m")
+        self.cancel = QPushButton("Cancel")
+        self.cancel.clicked.connect(self.cancelRequested)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.cancel)
+        self._progress_box = QWidget()
+        self._progress_box.setLayout(progress_row)
+        progress_row.setContentsMargins(0, 0, 0, 0)
+        self._progress_box.hide()
+        order_row = QHBoxLayout()
+        order_row.addWidget(QLabel("Sort by"))
+        order_row.addWidget(self.order, 1)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(4, 4, 4, 4)
+        column.addLayout(order_row)
+        column.addWidget(self.tree, 1)
+        column.addWidget(self._progress_box)
+        self._items: dict[Path, QTreeWidgetItem] = {}
+
+    @property
+    def order_key(self) -> str:
+        return str(self.order.currentData())
+
+    @property
+    def shown_paths(self) -> list[Path]:
+        """The rows, top to bottom (what a user sees as the order)."""
+        return [self.tree.topLevelItem(i).data(NAME, Qt.ItemDataRole.UserRole) for i in range(self.tree.topLevelItemCount())]
+
+    def show_paths(self, paths: Sequence[Path], current: Path | None, stats: dict[Path, ImageStats],
+                   notes: dict[Path, str]) -> None:
+        """List `paths` in this order, `current` selected, without announcing a choice."""
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        self._items = {}
+        for path in paths:
+            item = QTreeWidgetItem([path.name, "", ""])
+            item.setData(NAME, Qt.ItemDataRole.UserRole, path)
+            item.setTextAlignment(CER, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setTextAlignment(CONFIDENCE, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self._items[path] = item
+            self.tree.addTopLevelItem(item)
+            self.show_stats(path, stats.get(path), notes.get(path, ""))
+        if current in self._items:
+            self.tree.setCurrentItem(self._items[current])
+        self.tree.blockSignals(False)
+
+    def show_stats(self, path: Path, stats: ImageStats | None, note: str) -> None:
+        """Fill one row; `note` (the truth, or a problem) is its tooltip."""
+        item = self._items.get(path)
+        if item is None:
+            return
+        cer, conf = stats_texts(stats)
+        item.setText(CER, cer)
+        item.setText(CONFIDENCE, conf)
+        wrong = stats is not None and stats.cer is not None and stats.cer > 0
+        doubtful = stats is not None and stats.min_confidence is not None and stats.min_confidence < LOW_CONFIDENCE
+        item.setForeground(CER, QColor(EDIT_COLOURS[SUBSTITUTION]) if wrong else self.palette().text().color())
+        item.setForeground(CONFIDENCE, QColor("#c0392b") if doubtful else self.palette().text().color())
+        for column in (NAME, CER, CONFIDENCE):
+            item.setToolTip(column, f"{path}\n{note}".strip())
+
+    def select(self, path: Path) -> None:
+        """Mark the open image's row, without announcing a choice."""
+        item = self._items.get(path)
+        if item is not None:
+            self.tree.blockSignals(True)
+            self.tree.setCurrentItem(item)
+            self.tree.blockSignals(False)
+            self.tree.scrollToItem(item)
+
+    def show_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self._progress_box.show()
+
+    def hide_progress(self) -> None:
+        self._progress_box.hide()
+
+    @Slot(int)
+    def _on_order(self, _index: int) -> None:
+        self.orderChanged.emit(self.order_key)
+
+    @Slot(QTreeWidgetItem, QTreeWidgetItem)
+    def _on_current(self, item: QTreeWidgetItem | None, _previous) -> None:
+        if item is not None:
+            self.chosen.emit(item.data(NAME, Qt.ItemDataRole.UserRole))

@@ -1,0 +1,133 @@
+"""Where each image's ground truth comes from, and how a reading compares with it.
+
+Plain Python (no Qt), so what the timeline and the file list show is testable alone:
+the window asks `TruthSource.lookup(path)` when a file opens and `compare(...)` when
+its reading arrives.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from thulium_desktop.io.transcriptions import TranscriptionError, load_transcriptions, load_truth
+from thulium_desktop.xai.ground_truth import (
+    DELETION,
+    MATCH,
+    SUBSTITUTION,
+    AlignOp,
+    align,
+    character_error_rate,
+    edit_counts,
+    truth_path,
+)
+
+
+@dataclass(frozen=True)
+class Truth:
+    """An image's truth (None: there is none), or why the one there could not be used."""
+
+    text: str | None = None
+    problem: str | None = None
+
+
+class TruthSource:
+    """A chosen transcription table, then `IMAGE.gt.txt` beside the image.
+
+    The table is looked up by the image's file name (as in the samples'
+    `ground_truth.tsv`) and, failing that, by its path relative to the table.
+    """
+
+    def __init__(self) -> None:
+        self.table: dict[str, str] = {}
+        self.table_path: Path | None = None
+
+    def choose(self, path: str | os.PathLike) -> int:
+        """Use a transcription table from now on; its number of entries. A bad table
+        raises `TranscriptionError` and leaves the previous one in use."""
+        table = load_transcriptions(path)
+        self.table, self.table_path = table, Path(path)
+        return len(table)
+
+    def lookup(self, image_path: Path | None) -> Truth:
+        if image_path is None:
+            return Truth()
+        text = self._from_table(image_path)
+        if text is not None:
+            return Truth(text)
+        beside = truth_path(image_path)
+        if not beside.exists():
+            return Truth()
+        try:
+            return Truth(load_truth(beside))
+        except TranscriptionError as exc:
+            return Truth(problem=str(exc))
+
+    def _from_table(self, image_path: Path) -> str | None:
+        if self.table_path is None:
+            return None
+        if image_path.name in self.table:
+            return self.table[image_path.name]
+        try:
+            relative = image_path.resolve().relative_to(self.table_path.resolve().parent)
+        except ValueError:
+            return None
+        return self.table.get(relative.as_posix())
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A reading aligned with its truth, in the terms the timeline draws.
+
+    `kinds[i]` is what happened to read character i (match, substitution or
+    insertion); `missed[g]` are the truth characters the model skipped in gap g,
+    where gap g lies just before read character g (gap len(read) is after the last).
+    """
+
+    truth: str
+    ops: tuple[AlignOp, ...]
+    cer: float
+    kinds: tuple[str, ...]
+    truth_chars: tuple[str, ...]  # the truth aligned with each token ('' for an insertion)
+    missed: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return edit_counts(list(self.ops))
+
+    def substituted(self, index: int) -> str | None:
+        """The true character where read character `index` was substituted, else None."""
+        if 0 <= index < len(self.kinds) and self.kinds[index] == SUBSTITUTION:
+            return self.truth_chars[index]
+        return None
+
+
+def compare(tokens: tuple[str, ...], truth: str) -> Comparison:
+    """Align the reading with the truth character by character (xai.ground_truth), then
+    say per token what happened to it (a multi-character token, as a BPE model reads,
+    takes the first error among its characters)."""
+    read = "".join(tokens)
+    owner = [i for i, token in enumerate(tokens) for _ in token]
+    ops = tuple(align(read, truth))
+    kinds = [MATCH] * len(tokens)
+    truth_chars = [""] * len(tokens)
+    missed: dict[int, str] = {}
+    gap = 0
+    for op in ops:
+        if op.kind == DELETION:
+            missed[gap] = missed.get(gap, "") + op.truth
+            continue
+        token = owner[op.read_index]
+        if kinds[token] == MATCH:
+            kinds[token] = op.kind
+        truth_chars[token] += op.truth
+        gap = token + 1
+    return Comparison(truth, ops, character_error_rate(read, truth), tuple(kinds), tuple(truth_chars), missed)
+
+
+def describe_edits(counts: dict[str, int]) -> str:
+    """“1 substitution, 2 deletions” (the kinds that occur), or “no errors”."""
+    parts = [f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in counts.items() if kind != MATCH and n]
+    return ", ".join(parts) or "no errors"
+

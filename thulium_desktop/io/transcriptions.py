@@ -1,0 +1,82 @@
+"""Reading ground-truth transcriptions: `IMAGE.gt.txt` files and tables of file → text.
+
+A transcription file is small, hand-made text, and the tools that make them go
+wrong in familiar ways (a binary file picked by mistake, a Latin-1 export, an
+empty file). Each becomes a `TranscriptionError` naming the file and the reason,
+so the app and the CLI can say so instead of scoring a reading against garbage.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+#: A transcription table of a few thousand lines is a few hundred kilobytes; anything
+#: this big was not meant as one.
+MAX_BYTES = 16 * 2**20
+#: Column names (first row) that mark a table's header, as in `resources/samples/ground_truth.tsv`.
+NAME_COLUMNS = ("file", "image", "name", "path")
+TEXT_COLUMNS = ("text", "truth", "transcription", "gt")
+
+
+class TranscriptionError(ValueError):
+    """A transcription could not be read; `str()` names the file and why."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot read the transcription {self.path}: {reason}")
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The whole file as UTF-8 text (a BOM dropped), or a `TranscriptionError`."""
+    p = Path(path)
+    if not p.exists():
+        raise TranscriptionError(p, "no such file")
+    if p.is_dir():
+        raise TranscriptionError(p, "is a folder, not a text file")
+    try:
+        if p.stat().st_size > MAX_BYTES:
+            raise TranscriptionError(p, f"larger than {MAX_BYTES // 2**20} MiB; not a transcription")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise TranscriptionError(p, exc.strerror or str(exc)) from exc
+    if b"\x00" in data:
+        raise TranscriptionError(p, "a binary file, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TranscriptionError(p, f"not UTF-8 text (byte {exc.start})") from exc
+    if not text.strip():
+        raise TranscriptionError(p, "the file is empty")
+    return text
+
+
+def load_truth(path: str | os.PathLike) -> str:
+    """One image's truth: the first line of its `.gt.txt`, stripped."""
+    return read_text(path).strip().splitlines()[0].strip()
+
+
+def load_transcriptions(path: str | os.PathLike) -> dict[str, str]:
+    """A table of image file name → truth: tab-separated, one image a line.
+
+    A first row naming its columns (`file`, `text`, …, as the bundled samples'
+    `ground_truth.tsv` does) is read as a header and the `text` column is taken;
+    without one, the first column is the name and the second the text.
+    """
+    lines = read_text(path).splitlines()
+    rows = [(n, row) for n, row in enumerate(csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE), 1) if row]
+    header = [cell.strip().lower() for cell in rows[0][1]]
+    text_col = 1
+    if header[0] in NAME_COLUMNS:
+        text_col = next((header.index(c) for c in TEXT_COLUMNS if c in header), 1)
+        rows = rows[1:]
+    table: dict[str, str] = {}
+    for number, row in rows:
+        if len(row) <= text_col:
+            raise TranscriptionError(path, f"line {number} has no tab-separated text: {row[0][:40]!r}")
+        table[row[0].strip()] = row[text_col].strip()
+    if not table:
+        raise TranscriptionError(path, "no transcriptions in it (a header only)")
+    return table

@@ -31,6 +31,7 @@ class GatedEngine:
 
     def __init__(self, recognizer, honour_cancel: bool = True) -> None:
         self.inner = SaliencyGenerator(recognizer)
+        self.model = recognizer  # trust checks run on the model itself
         self.config = self.inner.config
         self.gate = threading.Event()
         self.entered = threading.Event()

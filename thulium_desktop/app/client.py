@@ -4,6 +4,10 @@ The window asks `EngineClient.request(...)` for what it wants to see and listens
 the client's signals; it never sees job ids. Only results of the newest request reach
 it: anything from an older job is cached (it is still correct for its own key) but
 never shown, so a slow old job cannot paint over a new image.
+
+Trust checks (`request_trust`) run on the same worker but in a lane of their own:
+asking for a map does not cancel a running sanity check, and the reverse. Each lane
+has its newest job; the worker ends every job by id, and the id says whose it was.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from thulium_desktop.app.jobs import Job, MethodSpec, ResultCache
+from thulium_desktop.app.jobs import Job, MethodSpec, ResultCache, TrustJob, report_bytes
 from thulium_desktop.app.worker import (
     EngineFactory,
     ModelInfo,
@@ -42,8 +46,14 @@ class EngineClient(QObject):
     jobFinished = Signal(float)  # seconds the job took
     jobFailed = Signal(str)
     jobCancelled = Signal()
+    trustProgress = Signal(str)  # the stage starting
+    trustReady = Signal(object, object, bool)  # the Explanation checked, TrustReport, complete
+    trustFinished = Signal()
+    trustFailed = Signal(str)
+    trustCancelled = Signal()
 
     _submit = Signal(object)
+    _submit_trust = Signal(object)
     _load = Signal(object)
     _open = Signal(str, bool)
 
@@ -57,12 +67,14 @@ class EngineClient(QObject):
     ) -> None:
         super().__init__(parent)
         self.cache = cache if cache is not None else ResultCache()
+        self.trust_cache = ResultCache(16 * 2**20, size_of=report_bytes)
         self.model: ModelInfo | None = None
         self.model_error: str | None = None
         self._readings: OrderedDict[tuple[str, str], ReadingInfo] = OrderedDict()
         self._ids = itertools.count(1)
         self._pending: dict[int, Job] = {}
         self._current: Job | None = None
+        self._trust: TrustJob | None = None
         self._recognizer_factory = recognizer_factory
         self._thread = QThread()
         self._thread.setObjectName("thulium-worker")
@@ -71,12 +83,15 @@ class EngineClient(QObject):
         self._load.connect(self._worker.load)
         self._open.connect(self._worker.open)
         self._submit.connect(self._worker.run)
+        self._submit_trust.connect(self._worker.check_trust)
         self._worker.ready.connect(self._on_ready)
         self._worker.loadFailed.connect(self._on_load_failed)
         self._worker.openFailed.connect(self.modelOpenFailed)
         self._worker.readingReady.connect(self._on_reading)
         self._worker.partial.connect(self._on_partial)
         self._worker.explained.connect(self._on_explained)
+        self._worker.trustProgress.connect(self._on_trust_progress)
+        self._worker.trustReady.connect(self._on_trust_ready)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
         self._worker.cancelled.connect(self._on_cancelled)
@@ -91,6 +106,7 @@ class EngineClient(QObject):
         """Load another model; `modelReady` (or `modelFailed`) follows. Until then no job
         runs: results of the old model are still cached under its name."""
         self._drop_current()
+        self._drop_trust()
         self.model = None
         self.model_error = None
         self._load.emit(recognizer_factory)
@@ -115,6 +131,10 @@ class EngineClient(QObject):
     @property
     def busy(self) -> bool:
         return self._current is not None
+
+    @property
+    def checking_trust(self) -> bool:
+        return self._trust is not None
 
     @property
     def pending_jobs(self) -> int:
@@ -162,17 +182,65 @@ class EngineClient(QObject):
         self.jobStarted.emit()
         self._submit.emit(job)
 
+    def request_trust(
+        self, image: np.ndarray, image_key: str, spec: MethodSpec, explanation: object, full: bool
+    ) -> None:
+        """Check `explanation` (the final maps under `spec`): diagnostics, and when `full`
+        the curves and the sanity check. Cached reports come at once (a full one serves
+        a diagnostics request too); a running check of the same maps that covers the
+        request keeps running; any other is cancelled: it is stale. Reports come back
+        with the explanation they check, which is how the panel knows they are its own.
+        """
+        if self.model_error is not None:
+            return
+        key = (image_key, self._model_name(), spec)
+        cached = self.trust_cache.get((*key, True))
+        if cached is None and not full:
+            cached = self.trust_cache.get((*key, False))
+        if cached is not None:
+            self.cancel_trust_unless(explanation)
+            self.trustReady.emit(explanation, cached, True)
+            return
+        job = self._trust
+        if job is not None and job.explanation is explanation and (job.full or not full):
+            return
+        self._drop_trust()
+        job = TrustJob(next(self._ids), image, image_key, spec, explanation, full)
+        self._pending[job.id] = job
+        self._trust = job
+        self._submit_trust.emit(job)
+
+    def cancel_trust_unless(self, explanation: object) -> None:
+        """Stop a running check that is not of these maps (the user has moved on)."""
+        job = self._trust
+        if job is not None and job.explanation is not explanation and self._drop_trust():
+            self.trustCancelled.emit()
+
+    @Slot()
+    def cancel_trust(self) -> None:
+        """Stop the running trust check at the user's request."""
+        if self._drop_trust():
+            self.trustCancelled.emit()
+
     @Slot()
     def cancel(self) -> None:
-        """Stop the running job at the user's request (Esc, Cancel, closing)."""
+        """Stop the running jobs at the user's request (Esc, Cancel, closing)."""
         if self._drop_current():
             self.jobCancelled.emit()
+        self.cancel_trust()
 
     def _drop_current(self) -> bool:
         if self._current is None:
             return False
         self._current.cancel.set()
         self._current = None
+        return True
+
+    def _drop_trust(self) -> bool:
+        if self._trust is None:
+            return False
+        self._trust.cancel.set()
+        self._trust = None
         return True
 
     def _covers(self, image_key: str, specs: Sequence[MethodSpec], need_reading: bool) -> bool:
@@ -226,24 +294,54 @@ class EngineClient(QObject):
         if self._is_current(job_id):
             self.explained.emit(spec, explanation)
 
+    @Slot(int, str)
+    def _on_trust_progress(self, job_id: int, stage: str) -> None:
+        if self._is_current_trust(job_id):
+            self.trustProgress.emit(stage)
+
+    @Slot(int, object, object, bool)
+    def _on_trust_ready(self, job_id: int, spec: MethodSpec, report: object, complete: bool) -> None:
+        """Complete reports are cached (for the level asked: a full one also answers
+        diagnostics requests); only the current check's reach the window."""
+        job = self._pending.get(job_id)
+        if job is None:
+            return
+        if complete:
+            self.trust_cache.put((job.image_key, self._model_name(), spec, job.full), report)
+        if self._is_current_trust(job_id):
+            self.trustReady.emit(job.explanation, report, complete)
+
+    def _is_current_trust(self, job_id: int) -> bool:
+        return self._trust is not None and self._trust.id == job_id
+
     @Slot(int, float)
     def _on_finished(self, job_id: int, seconds: float) -> None:
-        if self._close(job_id):
+        lane = self._close(job_id)
+        if lane == "explain":
             self.jobFinished.emit(seconds)
+        elif lane == "trust":
+            self.trustFinished.emit()
 
     @Slot(int, str)
     def _on_failed(self, job_id: int, message: str) -> None:
-        if self._close(job_id):
+        lane = self._close(job_id)
+        if lane == "explain":
             self.jobFailed.emit(message)
+        elif lane == "trust":
+            self.trustFailed.emit(message)
 
     @Slot(int)
     def _on_cancelled(self, job_id: int) -> None:
         self._close(job_id)
 
-    def _close(self, job_id: int) -> bool:
-        """Forget a finished job; True when it was the current one."""
+    def _close(self, job_id: int) -> str | None:
+        """Forget a finished job; which lane's current job it was ("explain", "trust"),
+        None when it was stale."""
         self._pending.pop(job_id, None)
         if self._is_current(job_id):
             self._current = None
-            return True
-        return False
+            return "explain"
+        if self._is_current_trust(job_id):
+            self._trust = None
+            return "trust"
+        return None

@@ -13,15 +13,19 @@ from thulium_desktop.app.jobs import METHOD_INFO
 from thulium_desktop.app.timeline import shown_char
 
 
+def shown_what(explanation, index: int) -> tuple[str, int]:
+    """Rich text naming what a map is of, and the index of that map in `explanation`:
+    the character `index`, or the whole reading (its one map) for a whole-reading one."""
+    if explanation.whole_reading:
+        return f"the whole reading “{html.escape(explanation.reading.text)}”", 0
+    token = html.escape(shown_char(explanation.tokens[index]))
+    return f"‘{token}’ (character {index + 1} of {len(explanation.tokens)})", index
+
+
 def selection_details(spec: MethodSpec, explanation, index: int) -> str:
     """Rich text for the character `index` (ignored for a whole-reading spec)."""
     method = METHOD_INFO[spec.method][0]
-    if explanation.whole_reading:
-        what = f"the whole reading “{html.escape(explanation.reading.text)}”"
-        k = 0
-    else:
-        k = index
-        what = f"‘{html.escape(shown_char(explanation.tokens[k]))}’ (character {k + 1} of {len(explanation.tokens)})"
+    what, k = shown_what(explanation, index)
     parts = [f"<b>{method}</b> of {what}", f"confidence {explanation.confidences[k]:.0%}",
              f"score {explanation.scores[k]:.3g}"]
     if explanation.deltas is not None:

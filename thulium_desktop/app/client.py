@@ -211,10 +211,11 @@ class EngineClient(QObject):
         self._submit_trust.emit(job)
 
     def cancel_trust_unless(self, explanation: object) -> None:
-        """Stop a running check that is not of these maps (the user has moved on)."""
+        """Drop a running check that is not of these maps (the user has moved on); as
+        for maps, only a cancel the user asked for is announced."""
         job = self._trust
-        if job is not None and job.explanation is not explanation and self._drop_trust():
-            self.trustCancelled.emit()
+        if job is not None and job.explanation is not explanation:
+            self._drop_trust()
 
     @Slot()
     def cancel_trust(self) -> None:

@@ -150,7 +150,7 @@ class TrustPanel(QDockWidget):
 
     @Slot()
     def _on_cancelled(self) -> None:
-        self._stage = "Check cancelled." if self._stage else ""
+        self._stage = "Check cancelled."
         self._draw()
 
     @Slot(str)

@@ -33,6 +33,36 @@ from thulium_desktop.app.worker import (
 MAX_READINGS = 512
 
 
+class Lane:
+    """The newest job of one kind (maps, or trust checks): only its answers are shown,
+    and replacing or dropping it cancels it."""
+
+    def __init__(self) -> None:
+        self.job: Job | TrustJob | None = None
+
+    def start(self, job: Job | TrustJob) -> None:
+        self.drop()
+        self.job = job
+
+    def drop(self) -> bool:
+        """Cancel the job; True when there was one."""
+        if self.job is None:
+            return False
+        self.job.cancel.set()
+        self.job = None
+        return True
+
+    def holds(self, job_id: int) -> bool:
+        return self.job is not None and self.job.id == job_id
+
+    def end(self, job_id: int) -> bool:
+        """Forget the job that ended; True when it was this lane's newest."""
+        if not self.holds(job_id):
+            return False
+        self.job = None
+        return True
+
+
 class EngineClient(QObject):
     """Owns the worker thread and turns the window's wishes into jobs."""
 
@@ -73,8 +103,8 @@ class EngineClient(QObject):
         self._readings: OrderedDict[tuple[str, str], ReadingInfo] = OrderedDict()
         self._ids = itertools.count(1)
         self._pending: dict[int, Job] = {}
-        self._current: Job | None = None
-        self._trust: TrustJob | None = None
+        self._maps = Lane()
+        self._checks = Lane()
         self._recognizer_factory = recognizer_factory
         self._thread = QThread()
         self._thread.setObjectName("thulium-worker")
@@ -105,8 +135,8 @@ class EngineClient(QObject):
     def switch_model(self, recognizer_factory: RecognizerFactory) -> None:
         """Load another model; `modelReady` (or `modelFailed`) follows. Until then no job
         runs: results of the old model are still cached under its name."""
-        self._drop_current()
-        self._drop_trust()
+        self._maps.drop()
+        self._checks.drop()
         self.model = None
         self.model_error = None
         self._load.emit(recognizer_factory)
@@ -130,11 +160,11 @@ class EngineClient(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._current is not None
+        return self._maps.job is not None
 
     @property
     def checking_trust(self) -> bool:
-        return self._trust is not None
+        return self._checks.job is not None
 
     @property
     def pending_jobs(self) -> int:
@@ -172,13 +202,13 @@ class EngineClient(QObject):
         need_reading = want_reading and reading is None
         if self._covers(image_key, missing, need_reading):
             return
-        self._drop_current()
+        self._maps.drop()
         if not missing and not need_reading:
             return
         known = reading.reading if reading is not None else None
         job = Job(next(self._ids), image, image_key, tuple(missing), need_reading, known)
         self._pending[job.id] = job
-        self._current = job
+        self._maps.start(job)
         self.jobStarted.emit()
         self._submit.emit(job)
 
@@ -201,58 +231,40 @@ class EngineClient(QObject):
             self.cancel_trust_unless(explanation)
             self.trustReady.emit(explanation, cached, True)
             return
-        job = self._trust
+        job = self._checks.job
         if job is not None and job.explanation is explanation and (job.full or not full):
             return
-        self._drop_trust()
         job = TrustJob(next(self._ids), image, image_key, spec, explanation, full)
         self._pending[job.id] = job
-        self._trust = job
+        self._checks.start(job)
         self._submit_trust.emit(job)
 
     def cancel_trust_unless(self, explanation: object) -> None:
         """Drop a running check that is not of these maps (the user has moved on); as
         for maps, only a cancel the user asked for is announced."""
-        job = self._trust
+        job = self._checks.job
         if job is not None and job.explanation is not explanation:
-            self._drop_trust()
+            self._checks.drop()
 
     @Slot()
     def cancel_trust(self) -> None:
         """Stop the running trust check at the user's request."""
-        if self._drop_trust():
+        if self._checks.drop():
             self.trustCancelled.emit()
 
     @Slot()
     def cancel(self) -> None:
         """Stop the running jobs at the user's request (Esc, Cancel, closing)."""
-        if self._drop_current():
+        if self._maps.drop():
             self.jobCancelled.emit()
         self.cancel_trust()
 
-    def _drop_current(self) -> bool:
-        if self._current is None:
-            return False
-        self._current.cancel.set()
-        self._current = None
-        return True
-
-    def _drop_trust(self) -> bool:
-        if self._trust is None:
-            return False
-        self._trust.cancel.set()
-        self._trust = None
-        return True
-
     def _covers(self, image_key: str, specs: Sequence[MethodSpec], need_reading: bool) -> bool:
         """Whether the running job will deliver everything still missing (and something is)."""
-        job = self._current
+        job = self._maps.job
         if job is None or job.image_key != image_key or not (specs or need_reading):
             return False
         return set(specs) <= set(job.specs) and (job.want_reading or not need_reading)
-
-    def _is_current(self, job_id: int) -> bool:
-        return self._current is not None and self._current.id == job_id
 
     def _model_name(self) -> str:
         return self.model.name if self.model else ""
@@ -267,7 +279,7 @@ class EngineClient(QObject):
     @Slot(str)
     def _on_load_failed(self, message: str) -> None:
         self.model_error = message
-        self._drop_current()
+        self._maps.drop()
         self.modelFailed.emit(message)
 
     @Slot(int, object)
@@ -278,12 +290,12 @@ class EngineClient(QObject):
         self._readings[(job.image_key, self._model_name())] = info
         while len(self._readings) > MAX_READINGS:
             self._readings.popitem(last=False)
-        if self._is_current(job_id):
+        if self._maps.holds(job_id):
             self.readingReady.emit(info)
 
     @Slot(int, object, object, int, int)
     def _on_partial(self, job_id: int, spec: MethodSpec, maps: np.ndarray, done: int, total: int) -> None:
-        if self._is_current(job_id):
+        if self._maps.holds(job_id):
             self.partial.emit(spec, maps, done, total)
 
     @Slot(int, object, object)
@@ -292,12 +304,12 @@ class EngineClient(QObject):
         if job is None:
             return
         self.cache.put((job.image_key, self._model_name(), spec), explanation)
-        if self._is_current(job_id):
+        if self._maps.holds(job_id):
             self.explained.emit(spec, explanation)
 
     @Slot(int, str)
     def _on_trust_progress(self, job_id: int, stage: str) -> None:
-        if self._is_current_trust(job_id):
+        if self._checks.holds(job_id):
             self.trustProgress.emit(stage)
 
     @Slot(int, object, object, bool)
@@ -309,11 +321,8 @@ class EngineClient(QObject):
             return
         if complete:
             self.trust_cache.put((job.image_key, self._model_name(), spec, job.full), report)
-        if self._is_current_trust(job_id):
+        if self._checks.holds(job_id):
             self.trustReady.emit(job.explanation, report, complete)
-
-    def _is_current_trust(self, job_id: int) -> bool:
-        return self._trust is not None and self._trust.id == job_id
 
     @Slot(int, float)
     def _on_finished(self, job_id: int, seconds: float) -> None:
@@ -336,13 +345,11 @@ class EngineClient(QObject):
         self._close(job_id)
 
     def _close(self, job_id: int) -> str | None:
-        """Forget a finished job; which lane's current job it was ("explain", "trust"),
+        """Forget a finished job; which lane's newest job it was ("explain", "trust"),
         None when it was stale."""
         self._pending.pop(job_id, None)
-        if self._is_current(job_id):
-            self._current = None
+        if self._maps.end(job_id):
             return "explain"
-        if self._is_current_trust(job_id):
-            self._trust = None
+        if self._checks.end(job_id):
             return "trust"
         return None

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QSettings, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
 from thulium_desktop.app.details import shown_what
 from thulium_desktop.app.jobs import METHOD_INFO, MethodSpec
@@ -32,8 +32,9 @@ TOGGLE_SHORTCUT = "Ctrl+T"
 CHECK_SHORTCUT = "Ctrl+Shift+T"
 #: Wide enough for the two plots to read; the canvas keeps the rest.
 PREFERRED_WIDTH = 360
-HINT = (f"Check trust ({CHECK_SHORTCUT}) draws the deletion and insertion curves and runs the "
-        "sanity check (slow: the maps are recomputed once per layer).")
+HINT = f"Check trust ({CHECK_SHORTCUT}) for the curves and the sanity check."
+CHECK_TIP = ("Deletion and insertion curves against a random order, and the model-randomisation sanity "
+             "check. Slow: the sanity check recomputes the maps once per layer.")
 
 
 class TrustPanel(QDockWidget):
@@ -68,6 +69,7 @@ class TrustPanel(QDockWidget):
         self.check_action.setShortcut(QKeySequence(CHECK_SHORTCUT))
         self.check_action.triggered.connect(self.check)
         self.view.check.clicked.connect(self.check)
+        self.view.check.setToolTip(CHECK_TIP)
         self.view.cancel.clicked.connect(client.cancel_trust)
         self.visibilityChanged.connect(self._on_visibility)
         client.trustProgress.connect(self._on_progress)
@@ -76,9 +78,6 @@ class TrustPanel(QDockWidget):
         client.trustCancelled.connect(self._on_cancelled)
         client.trustFailed.connect(self._on_failed)
         self._draw()
-
-    def sizeHint(self) -> QSize:
-        return QSize(PREFERRED_WIDTH, super().sizeHint().height())
 
     # -- following the window --------------------------------------------------------
     def show_selection(
@@ -207,3 +206,7 @@ class TrustPanel(QDockWidget):
 
     def restore(self, settings: QSettings) -> None:
         self.setVisible(settings.value(VISIBLE_KEY, True, type=bool))
+
+    def first_size(self, window: QMainWindow) -> None:
+        """The width the panel starts with in a window without a saved layout."""
+        window.resizeDocks([self], [PREFERRED_WIDTH], Qt.Orientation.Horizontal)

@@ -665,6 +665,7 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
         else:
             self.splitter.setSizes([960, 320])
+            self.trust.first_size(self)
         saved = {k.split("/", 1)[1]: s.value(k) for k in s.allKeys() if k.startswith("params/")}
         self._saved_layer = saved.pop("layer", None) or None
         method = str(s.value("method", "attention"))

@@ -17,7 +17,7 @@ from thulium_desktop.xai.faithfulness import Curves
 from thulium_desktop.xai.sanity import SanityResult
 from thulium_desktop.xai.trust import TrustReport, trust_report
 
-CHECK = (Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+CHECK = (Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def test_the_panel_toggles_from_the_view_menu_and_is_remembered(qtbot, window, m
     action = window.trust.toggle_action
     assert action in window.menuBar().actions()[1].menu().actions()
     assert window.trust.isVisible()
-    qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     assert window.trust.isHidden() and not action.isChecked()
     window.close()
     again = make_window()

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from thulium_desktop.xai.trust import TrustReport
 
 VISIBLE_KEY = "view/trust_panel"
-TOGGLE_SHORTCUT = "Ctrl+T"
-CHECK_SHORTCUT = "Ctrl+Shift+T"
+TOGGLE_SHORTCUT = "Ctrl+K"
+CHECK_SHORTCUT = "Ctrl+Shift+K"
 #: Wide enough for the two plots to read; the canvas keeps the rest.
 PREFERRED_WIDTH = 360
 HINT = f"Check trust ({CHECK_SHORTCUT}) for the curves and the sanity check."

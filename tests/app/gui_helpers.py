@@ -8,6 +8,7 @@ from tiny_models import ALPHABET, tiny_crnn
 
 from thulium_desktop.models import CTCRecognizer
 from thulium_desktop.xai.saliency import Cancelled, SaliencyGenerator
+from thulium_desktop.xai.trust import trust_report
 
 #: Generous: the CI machine is shared; a passing run takes a fraction of it.
 WAIT_MS = 20_000
@@ -31,6 +32,7 @@ class GatedEngine:
 
     def __init__(self, recognizer, honour_cancel: bool = True) -> None:
         self.inner = SaliencyGenerator(recognizer)
+        self.model = recognizer  # trust checks run on the model itself
         self.config = self.inner.config
         self.gate = threading.Event()
         self.entered = threading.Event()
@@ -45,6 +47,24 @@ class GatedEngine:
         exp = self.inner.explain(image, cancel=cancel if self.honour_cancel else None, **kwargs)
         self.completed.append(exp.reading.text)
         return exp
+
+
+class GatedTrust:
+    """The real `trust_report` for the worker, except that curves and sanity checks wait
+    for `gate` first (polling cancel unless told not to); diagnostics pass straight on."""
+
+    def __init__(self, honour_cancel: bool = True) -> None:
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.honour_cancel = honour_cancel
+
+    def __call__(self, *args, cancel=None, **kwargs):
+        if kwargs.get("curves") or kwargs.get("sanity"):
+            self.entered.set()
+            while not self.gate.wait(0.005):
+                if self.honour_cancel and cancel is not None and cancel():
+                    raise Cancelled("cancelled while gated")
+        return trust_report(*args, cancel=cancel if self.honour_cancel else None, **kwargs)
 
 
 def engine_failing_on(method: str, error: Exception):

@@ -8,7 +8,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from thulium_desktop.app.jobs import DEFAULT_PARAMS, METHOD_FIELDS, MethodSpec, ResultCache, image_key
+from thulium_desktop.app.jobs import (
+    DEFAULT_PARAMS,
+    METHOD_FIELDS,
+    MethodSpec,
+    ResultCache,
+    image_key,
+    report_bytes,
+)
 from thulium_desktop.xai.saliency import METHODS, SaliencyConfig
 
 
@@ -58,6 +65,18 @@ def test_cache_is_bounded_by_bytes_and_evicts_least_recently_used():
     assert cache.get(("huge",)) is None and cache.nbytes == 800
     cache.clear()
     assert len(cache) == 0 and cache.nbytes == 0
+
+
+def test_trust_reports_are_sized_by_their_curves_and_correlations():
+    curves = SimpleNamespace(scores=np.zeros((3, 21)), random_scores=np.zeros((3, 21)))
+    sanity = SimpleNamespace(correlations=np.zeros((15, 3)))
+    light = SimpleNamespace(diagnostics=[None] * 3, deletion=None, insertion=None, sanity=None)
+    full = SimpleNamespace(diagnostics=[None] * 3, deletion=curves, insertion=curves, sanity=sanity)
+    assert report_bytes(full) - report_bytes(light) == 4 * 3 * 21 * 8 + 15 * 3 * 8
+    cache = ResultCache(max_bytes=2 * report_bytes(full), size_of=report_bytes)
+    for key in "abc":
+        cache.put((key,), full)
+    assert len(cache) == 2 and cache.get(("a",)) is None and cache.nbytes == 2 * report_bytes(full)
 
 
 @pytest.mark.parametrize("absolute", [True, False])

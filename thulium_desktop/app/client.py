@@ -4,6 +4,10 @@ The window asks `EngineClient.request(...)` for what it wants to see and listens
 the client's signals; it never sees job ids. Only results of the newest request reach
 it: anything from an older job is cached (it is still correct for its own key) but
 never shown, so a slow old job cannot paint over a new image.
+
+Trust checks (`request_trust`) run on the same worker but in a lane of their own:
+asking for a map does not cancel a running sanity check, and the reverse. Each lane
+has its newest job; the worker ends every job by id, and the id says whose it was.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from thulium_desktop.app.jobs import Job, MethodSpec, ResultCache, image_key
+from thulium_desktop.app.jobs import Job, MethodSpec, ResultCache, TrustJob, image_key, report_bytes
 from thulium_desktop.app.worker import (
     EngineFactory,
     ModelInfo,
@@ -43,6 +47,36 @@ class Survey:
     done: int = 0
 
 
+class Lane:
+    """The newest job of one kind (maps, or trust checks): only its answers are shown,
+    and replacing or dropping it cancels it."""
+
+    def __init__(self) -> None:
+        self.job: Job | TrustJob | None = None
+
+    def start(self, job: Job | TrustJob) -> None:
+        self.drop()
+        self.job = job
+
+    def drop(self) -> bool:
+        """Cancel the job; True when there was one."""
+        if self.job is None:
+            return False
+        self.job.cancel.set()
+        self.job = None
+        return True
+
+    def holds(self, job_id: int) -> bool:
+        return self.job is not None and self.job.id == job_id
+
+    def end(self, job_id: int) -> bool:
+        """Forget the job that ended; True when it was this lane's newest."""
+        if not self.holds(job_id):
+            return False
+        self.job = None
+        return True
+
+
 class EngineClient(QObject):
     """Owns the worker thread and turns the window's wishes into jobs."""
 
@@ -59,8 +93,14 @@ class EngineClient(QObject):
     surveyRead = Signal(object, object, str)  # path, ReadingInfo (None on failure), problem
     surveyProgress = Signal(int, int)  # done, total
     surveyFinished = Signal(bool)  # True when every image was read, False when cancelled
+    trustProgress = Signal(str)  # the stage starting
+    trustReady = Signal(object, object, bool)  # the Explanation checked, TrustReport, complete
+    trustFinished = Signal()
+    trustFailed = Signal(str)
+    trustCancelled = Signal()
 
     _submit = Signal(object)
+    _submit_trust = Signal(object)
     _load = Signal(object)
     _open = Signal(str, bool)
 
@@ -74,12 +114,14 @@ class EngineClient(QObject):
     ) -> None:
         super().__init__(parent)
         self.cache = cache if cache is not None else ResultCache()
+        self.trust_cache = ResultCache(16 * 2**20, size_of=report_bytes)
         self.model: ModelInfo | None = None
         self.model_error: str | None = None
         self._readings: OrderedDict[tuple[str, str], ReadingInfo] = OrderedDict()
         self._ids = itertools.count(1)
         self._pending: dict[int, Job] = {}
-        self._current: Job | None = None
+        self._maps = Lane()
+        self._checks = Lane()
         self._survey: Survey | None = None
         self._recognizer_factory = recognizer_factory
         self._thread = QThread()
@@ -89,12 +131,15 @@ class EngineClient(QObject):
         self._load.connect(self._worker.load)
         self._open.connect(self._worker.open)
         self._submit.connect(self._worker.run)
+        self._submit_trust.connect(self._worker.check_trust)
         self._worker.ready.connect(self._on_ready)
         self._worker.loadFailed.connect(self._on_load_failed)
         self._worker.openFailed.connect(self.modelOpenFailed)
         self._worker.readingReady.connect(self._on_reading)
         self._worker.partial.connect(self._on_partial)
         self._worker.explained.connect(self._on_explained)
+        self._worker.trustProgress.connect(self._on_trust_progress)
+        self._worker.trustReady.connect(self._on_trust_ready)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
         self._worker.cancelled.connect(self._on_cancelled)
@@ -108,7 +153,8 @@ class EngineClient(QObject):
     def switch_model(self, recognizer_factory: RecognizerFactory) -> None:
         """Load another model; `modelReady` (or `modelFailed`) follows. Until then no job
         runs: results of the old model are still cached under its name."""
-        self._drop_current()
+        self._maps.drop()
+        self._checks.drop()
         self.model = None
         self.model_error = None
         self._load.emit(recognizer_factory)
@@ -133,7 +179,11 @@ class EngineClient(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._current is not None
+        return self._maps.job is not None
+
+    @property
+    def checking_trust(self) -> bool:
+        return self._checks.job is not None
 
     @property
     def pending_jobs(self) -> int:
@@ -171,13 +221,13 @@ class EngineClient(QObject):
         need_reading = want_reading and reading is None
         if self._covers(image_key, missing, need_reading):
             return
-        self._drop_current()
+        self._maps.drop()
         if not missing and not need_reading:
             return
         known = reading.reading if reading is not None else None
         job = Job(next(self._ids), image, image_key, tuple(missing), need_reading, known)
         self._pending[job.id] = job
-        self._current = job
+        self._maps.start(job)
         self.jobStarted.emit()
         self._submit.emit(job)
 
@@ -240,28 +290,59 @@ class EngineClient(QObject):
     def _survey_job(self, job_id: int) -> bool:
         return self._survey is not None and self._survey.job is not None and self._survey.job.id == job_id
 
+    def request_trust(
+        self, image: np.ndarray, image_key: str, spec: MethodSpec, explanation: object, full: bool
+    ) -> None:
+        """Check `explanation` (the final maps under `spec`): diagnostics, and when `full`
+        the curves and the sanity check. Cached reports come at once (a full one serves
+        a diagnostics request too); a running check of the same maps that covers the
+        request keeps running; any other is cancelled: it is stale. Reports come back
+        with the explanation they check, which is how the panel knows they are its own.
+        """
+        if self.model_error is not None:
+            return
+        key = (image_key, self._model_name(), spec)
+        cached = self.trust_cache.get((*key, True))
+        if cached is None and not full:
+            cached = self.trust_cache.get((*key, False))
+        if cached is not None:
+            self.cancel_trust_unless(explanation)
+            self.trustReady.emit(explanation, cached, True)
+            return
+        job = self._checks.job
+        if job is not None and job.explanation is explanation and (job.full or not full):
+            return
+        job = TrustJob(next(self._ids), image, image_key, spec, explanation, full)
+        self._pending[job.id] = job
+        self._checks.start(job)
+        self._submit_trust.emit(job)
+
+    def cancel_trust_unless(self, explanation: object) -> None:
+        """Drop a running check that is not of these maps (the user has moved on); as
+        for maps, only a cancel the user asked for is announced."""
+        job = self._checks.job
+        if job is not None and job.explanation is not explanation:
+            self._checks.drop()
+
+    @Slot()
+    def cancel_trust(self) -> None:
+        """Stop the running trust check at the user's request."""
+        if self._checks.drop():
+            self.trustCancelled.emit()
+
     @Slot()
     def cancel(self) -> None:
-        """Stop the running job at the user's request (Esc, Cancel, closing)."""
-        if self._drop_current():
+        """Stop the running jobs at the user's request (Esc, Cancel, closing)."""
+        if self._maps.drop():
             self.jobCancelled.emit()
-
-    def _drop_current(self) -> bool:
-        if self._current is None:
-            return False
-        self._current.cancel.set()
-        self._current = None
-        return True
+        self.cancel_trust()
 
     def _covers(self, image_key: str, specs: Sequence[MethodSpec], need_reading: bool) -> bool:
         """Whether the running job will deliver everything still missing (and something is)."""
-        job = self._current
+        job = self._maps.job
         if job is None or job.image_key != image_key or not (specs or need_reading):
             return False
         return set(specs) <= set(job.specs) and (job.want_reading or not need_reading)
-
-    def _is_current(self, job_id: int) -> bool:
-        return self._current is not None and self._current.id == job_id
 
     def _model_name(self) -> str:
         return self.model.name if self.model else ""
@@ -276,7 +357,7 @@ class EngineClient(QObject):
     @Slot(str)
     def _on_load_failed(self, message: str) -> None:
         self.model_error = message
-        self._drop_current()
+        self._maps.drop()
         self.modelFailed.emit(message)
 
     @Slot(int, object)
@@ -287,14 +368,14 @@ class EngineClient(QObject):
         self._readings[(job.image_key, self._model_name())] = info
         while len(self._readings) > MAX_READINGS:
             self._readings.popitem(last=False)
-        if self._is_current(job_id):
+        if self._maps.holds(job_id):
             self.readingReady.emit(info)
         if self._survey_job(job_id):
             self._survey_answer(self._survey.path, info, "")
 
     @Slot(int, object, object, int, int)
     def _on_partial(self, job_id: int, spec: MethodSpec, maps: np.ndarray, done: int, total: int) -> None:
-        if self._is_current(job_id):
+        if self._maps.holds(job_id):
             self.partial.emit(spec, maps, done, total)
 
     @Slot(int, object, object)
@@ -303,33 +384,57 @@ class EngineClient(QObject):
         if job is None:
             return
         self.cache.put((job.image_key, self._model_name(), spec), explanation)
-        if self._is_current(job_id):
+        if self._maps.holds(job_id):
             self.explained.emit(spec, explanation)
+
+    @Slot(int, str)
+    def _on_trust_progress(self, job_id: int, stage: str) -> None:
+        if self._checks.holds(job_id):
+            self.trustProgress.emit(stage)
+
+    @Slot(int, object, object, bool)
+    def _on_trust_ready(self, job_id: int, spec: MethodSpec, report: object, complete: bool) -> None:
+        """Complete reports are cached (for the level asked: a full one also answers
+        diagnostics requests); only the current check's reach the window."""
+        job = self._pending.get(job_id)
+        if job is None:
+            return
+        if complete:
+            self.trust_cache.put((job.image_key, self._model_name(), spec, job.full), report)
+        if self._checks.holds(job_id):
+            self.trustReady.emit(job.explanation, report, complete)
 
     @Slot(int, float)
     def _on_finished(self, job_id: int, seconds: float) -> None:
-        if self._close(job_id):
+        lane = self._close(job_id)
+        if lane == "explain":
             self.jobFinished.emit(seconds)
+        elif lane == "trust":
+            self.trustFinished.emit()
 
     @Slot(int, str)
     def _on_failed(self, job_id: int, message: str) -> None:
         if self._survey_job(job_id) and self._survey.path is not None:
             self._survey_answer(self._survey.path, None, f"the model could not read it: {message}")
-        if self._close(job_id):
+        lane = self._close(job_id)
+        if lane == "explain":
             self.jobFailed.emit(message)
+        elif lane == "trust":
+            self.trustFailed.emit(message)
 
     @Slot(int)
     def _on_cancelled(self, job_id: int) -> None:
         self._close(job_id)
 
-    def _close(self, job_id: int) -> bool:
-        """Forget a finished job (a survey's: send its next image); True when it was the
-        current one."""
+    def _close(self, job_id: int) -> str | None:
+        """Forget a finished job (a survey's: send its next image); which lane's newest
+        job it was ("explain", "trust"), None when it was stale or a survey's."""
         self._pending.pop(job_id, None)
         if self._survey_job(job_id):
             self._survey.job = None
             self._survey_next()
-        if self._is_current(job_id):
-            self._current = None
-            return True
-        return False
+        if self._maps.end(job_id):
+            return "explain"
+        if self._checks.end(job_id):
+            return "trust"
+        return None

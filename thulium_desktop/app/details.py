@@ -13,20 +13,26 @@ from thulium_desktop.app.jobs import METHOD_INFO
 from thulium_desktop.app.timeline import shown_char
 
 
+def shown_what(explanation, index: int) -> tuple[str, int]:
+    """Rich text naming what a map is of, and the index of that map in `explanation`:
+    the character `index`, or the whole reading (its one map) for a whole-reading one."""
+    if explanation.whole_reading:
+        return f"the whole reading “{html.escape(explanation.reading.text)}”", 0
+    token = html.escape(shown_char(explanation.tokens[index]))
+    return f"‘{token}’ (character {index + 1} of {len(explanation.tokens)})", index
+
+
 def selection_details(spec: MethodSpec, explanation, index: int) -> str:
     """Rich text for the character `index` (ignored for a whole-reading or contrast spec,
     whose single map is of the whole reading or of the contrasted character)."""
     method = METHOD_INFO[spec.method][0]
-    k = 0 if explanation.whole_reading or spec.contrast is not None else index
-    if explanation.whole_reading:
-        what = f"the whole reading “{html.escape(explanation.reading.text)}”"
-    elif spec.contrast is not None:
+    if spec.contrast is not None:
         t, truth = spec.contrast
         read = html.escape(shown_char(explanation.reading.tokens[t]))
-        what = (f"‘{read}’ rather than the true ‘{html.escape(shown_char(truth))}’ (character {t + 1}): "
-                f"red favours ‘{read}’, blue ‘{html.escape(shown_char(truth))}’")
+        what, k = (f"‘{read}’ rather than the true ‘{html.escape(shown_char(truth))}’ (character {t + 1}): "
+                   f"red favours ‘{read}’, blue ‘{html.escape(shown_char(truth))}’"), 0
     else:
-        what = f"‘{html.escape(shown_char(explanation.tokens[k]))}’ (character {k + 1} of {len(explanation.tokens)})"
+        what, k = shown_what(explanation, index)
     score = "score difference" if spec.contrast is not None else "score"
     parts = [f"<b>{method}</b> of {what}", f"confidence {explanation.confidences[k]:.0%}",
              f"{score} {explanation.scores[k]:.3g}"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,15 +136,47 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
-class ResultCache:
-    """Least-recently-used store of finished explanations, bounded by their map bytes.
+@dataclass
+class TrustJob:
+    """Check the explanation the GUI shows under `spec`: its diagnostics (cheap) and,
+    when `full`, its deletion/insertion curves and model-randomisation sanity check
+    (seconds to minutes). The explanation is sent back so that what is checked is
+    exactly the map on screen."""
 
-    Keys are ``(image_key, model_name, spec)``; a per-character map stack of a long
-    line image can be tens of megabytes, so the bound is in bytes, not entries.
+    id: int
+    image: np.ndarray
+    image_key: str
+    spec: MethodSpec
+    explanation: Any
+    full: bool
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+def map_bytes(explanation: Any) -> int:
+    """What an explanation costs to keep: its map stack."""
+    return int(explanation.maps.nbytes)
+
+
+def report_bytes(report: Any) -> int:
+    """What a trust report costs to keep: its curves and correlations, plus a little
+    for the per-character diagnostics."""
+    arrays = [a for c in (report.deletion, report.insertion) if c is not None for a in (c.scores, c.random_scores)]
+    if report.sanity is not None:
+        arrays.append(report.sanity.correlations)
+    return 256 * (1 + len(report.diagnostics)) + sum(int(a.nbytes) for a in arrays)
+
+
+class ResultCache:
+    """Least-recently-used store of finished results, bounded by their bytes.
+
+    Keys are ``(image_key, model_name, spec, ...)``; a per-character map stack of a
+    long line image can be tens of megabytes, so the bound is in bytes, not entries.
+    `size_of` says what one item costs (explanations by default).
     """
 
-    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+    def __init__(self, max_bytes: int = 256 * 2**20, size_of: Callable[[Any], int] = map_bytes) -> None:
         self.max_bytes = max_bytes
+        self.size_of = size_of
         self._items: OrderedDict[tuple, Any] = OrderedDict()
         self._bytes = 0
 
@@ -154,21 +186,21 @@ class ResultCache:
             self._items.move_to_end(key)
         return item
 
-    def put(self, key: tuple, explanation: Any) -> None:
+    def put(self, key: tuple, item: Any) -> None:
         self.pop(key)
-        size = int(explanation.maps.nbytes)
+        size = self.size_of(item)
         if size > self.max_bytes:
             return
-        self._items[key] = explanation
+        self._items[key] = item
         self._bytes += size
         while self._bytes > self.max_bytes:
             _, old = self._items.popitem(last=False)
-            self._bytes -= int(old.maps.nbytes)
+            self._bytes -= self.size_of(old)
 
     def pop(self, key: tuple) -> None:
         old = self._items.pop(key, None)
         if old is not None:
-            self._bytes -= int(old.maps.nbytes)
+            self._bytes -= self.size_of(old)
 
     def clear(self) -> None:
         self._items.clear()

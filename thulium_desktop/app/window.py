@@ -42,6 +42,7 @@ from thulium_desktop.app.message_bar import MessageBar
 from thulium_desktop.app.method_panel import COMPARE_METHODS, MethodPanel
 from thulium_desktop.app.status_bar import JobStatusBar
 from thulium_desktop.app.timeline import ALL, ReadingLabel, TokenTimeline
+from thulium_desktop.app.trust_panel import CHECK_SHORTCUT, TOGGLE_SHORTCUT, TrustPanel
 from thulium_desktop.app.worker import ModelInfo, ReadingInfo
 from thulium_desktop.io.images import IMAGE_SUFFIXES
 from thulium_desktop.models import MODEL_SUFFIXES, ModelLoadError, UntrustedModelError
@@ -57,6 +58,8 @@ SHORTCUTS = (
     ("Ctrl+E", "export a figure"),
     ("Ctrl+M", "compare all methods"),
     ("Ctrl+T", "contrast a substituted character with its truth"),
+    (TOGGLE_SHORTCUT, "show / hide the Trust panel"),
+    (CHECK_SHORTCUT, "check trust: deletion/insertion curves and the sanity check"),
     ("Ctrl+0", "fit the image to the window"),
     ("Esc", "cancel the running job"),
     ("Wheel / drag", "zoom / pan; click the image to pick the character strongest there"),
@@ -137,6 +140,9 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
         self.setCentralWidget(self.splitter)
+        self.trust = TrustPanel(self.client, self)
+        self.trust.failed.connect(self.message.show_error)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.trust)
         self.status = JobStatusBar()
         self.setStatusBar(self.status)
         self.canvas.hovered.connect(self.status.hover.setText)
@@ -180,6 +186,9 @@ class MainWindow(QMainWindow):
         contrast.toggled.connect(self.panel.contrast.setChecked)
         self.panel.contrast.toggled.connect(contrast.setChecked)
         view_menu.addAction(self.review.dock.toggleViewAction())
+        view_menu.addSeparator()
+        view_menu.addAction(self.trust.toggle_action)
+        view_menu.addAction(self.trust.check_action)
         self.model_menu = self.menuBar().addMenu("&Model")
         self.model_menu.setToolTipsVisible(True)
         self.model_menu.aboutToShow.connect(self._fill_model_menu)
@@ -441,6 +450,8 @@ class MainWindow(QMainWindow):
         else:
             self._refresh_single()
         self._refresh_details()
+        spec = self.current_spec()
+        self.trust.show_selection(self.image, self.image_key, spec, self.results.get(spec), self.timeline.current)
 
     def _refresh_details(self) -> None:
         spec = self.view_spec()
@@ -677,6 +688,7 @@ class MainWindow(QMainWindow):
         for name, value in self.panel.params().items():
             s.setValue(f"params/{name}", "" if value is None else value)
         self.display.save(s)
+        self.trust.save(s)
 
     def _restore_settings(self) -> None:
         s = self.settings
@@ -690,6 +702,7 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
         else:
             self.splitter.setSizes([960, 320])
+            self.trust.first_size(self)
         saved = {k.split("/", 1)[1]: s.value(k) for k in s.allKeys() if k.startswith("params/")}
         self._saved_layer = saved.pop("layer", None) or None
         method = str(s.value("method", "attention"))
@@ -701,6 +714,7 @@ class MainWindow(QMainWindow):
         finally:
             self.panel.blockSignals(False)
         self.display.restore(s)
+        self.trust.restore(s)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Save the layout and choices, cancel any job and wait for the worker thread."""

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
-from thulium_desktop.app.jobs import Job, MethodSpec
+from thulium_desktop.app.jobs import Job, MethodSpec, TrustJob
 from thulium_desktop.models import (
     OpenedModel,
     Reading,
@@ -31,6 +31,7 @@ from thulium_desktop.models import (
 )
 from thulium_desktop.xai.diagnostics import column_centres
 from thulium_desktop.xai.saliency import Cancelled, SaliencyConfig, SaliencyGenerator
+from thulium_desktop.xai.trust import trust_report
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class Worker(QObject):
     readingReady = Signal(int, object)  # job id, ReadingInfo
     partial = Signal(int, object, object, int, int)  # job id, spec, maps, done, total
     explained = Signal(int, object, object)  # job id, spec, Explanation
+    trustProgress = Signal(int, str)  # job id, the stage starting
+    trustReady = Signal(int, object, object, bool)  # job id, spec, TrustReport, complete
     finished = Signal(int, float)  # job id, seconds
     failed = Signal(int, str)
     cancelled = Signal(int)
@@ -133,7 +136,17 @@ class Worker(QObject):
 
     @Slot(object)
     def run(self, job: Job) -> None:
-        """Do one job, reporting through signals; a job cancelled while queued is skipped."""
+        """Read and explain, reporting through signals."""
+        self._guarded(job, self._run)
+
+    @Slot(object)
+    def check_trust(self, job: TrustJob) -> None:
+        """Check a shown explanation, reporting through signals."""
+        self._guarded(job, self._check_trust)
+
+    def _guarded(self, job: Job | TrustJob, work: Callable[[Any], None]) -> None:
+        """Do one job of either kind, ending it with exactly one of finished, failed or
+        cancelled; a job cancelled while queued is skipped."""
         if job.cancel.is_set():
             self.cancelled.emit(job.id)
             return
@@ -142,10 +155,7 @@ class Worker(QObject):
             return
         started = time.perf_counter()
         try:
-            reading, skip = self._read(job) if job.want_reading else (job.reading, None)
-            for spec in job.specs:
-                if spec != skip:
-                    self._explain(job, spec, reading)
+            work(job)
         except Cancelled:
             self.cancelled.emit(job.id)
             return
@@ -154,6 +164,24 @@ class Worker(QObject):
             self.failed.emit(job.id, f"{type(exc).__name__}: {exc}")
             return
         self.finished.emit(job.id, time.perf_counter() - started)
+
+    def _run(self, job: Job) -> None:
+        reading, skip = self._read(job) if job.want_reading else (job.reading, None)
+        for spec in job.specs:
+            if spec != skip:
+                self._explain(job, spec, reading)
+
+    def _check_trust(self, job: TrustJob) -> None:
+        """Diagnostics (and with `full` the curves) first, then the sanity check: it
+        costs one explanation per layer, so the curves are shown while it runs."""
+        args = (self._engine.model, job.image, job.explanation, self._config(job.spec))
+        stage = functools.partial(self.trustProgress.emit, job.id)
+        report = trust_report(*args, curves=job.full, progress=stage, cancel=job.cancel.is_set)
+        if job.full:
+            self.trustReady.emit(job.id, job.spec, report, False)
+            sanity = trust_report(*args, curves=False, sanity=True, progress=stage, cancel=job.cancel.is_set).sanity
+            report = replace(report, sanity=sanity)
+        self.trustReady.emit(job.id, job.spec, report, True)
 
     def _read(self, job: Job) -> tuple[Reading, MethodSpec | None]:
         """Read the image and locate each character by its attention centre.

@@ -19,6 +19,7 @@ import torch
 
 from thulium_desktop.models.protocol import Reading, Recognizer
 from thulium_desktop.xai.perturb import gaussian_blur
+from thulium_desktop.xai.saliency import CancelCheck, raise_if_cancelled
 
 MODES = ("deletion", "insertion")
 
@@ -49,12 +50,14 @@ def perturbation_curves(
     steps: int = 20,
     seed: int = 0,
     batch_size: int = 64,
+    cancel: CancelCheck | None = None,
 ) -> Curves:
     """Deletion or insertion curves for `maps[k]` explaining character `token_indices[k]`.
 
     `maps` are `[K, H, W]` in image pixels (as `Explanation.maps`). Scores are the
     characters' probabilities (`token_scores(..., "prob")`) divided by their value on
-    the unperturbed image.
+    the unperturbed image. `cancel()` is polled between batches (raising `Cancelled`):
+    a long line's curves take seconds.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -79,7 +82,7 @@ def perturbation_curves(
         n_pixels = int(content.sum())
         full = model.token_scores(x, reading, "prob")[0]
         columns = torch.as_tensor(targets * 2, device=x.device)
-        raw = _scores_in_batches(model, reading, start, end, ranks, fractions, n_pixels, columns, batch_size)
+        raw = _scores_in_batches(model, reading, start, end, ranks, fractions, n_pixels, columns, batch_size, cancel)
         rel = (raw / full[columns].clamp_min(1e-12)[:, None]).cpu().numpy()
     k = len(targets)
     auc = np.trapezoid(rel, fractions, axis=1)
@@ -102,11 +105,14 @@ def _endpoints(x: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
     return (x, paper) if mode == "deletion" else (blurred, x)
 
 
-def _scores_in_batches(model, reading, start, end, ranks, fractions, n_pixels, columns, batch_size) -> torch.Tensor:
+def _scores_in_batches(
+    model, reading, start, end, ranks, fractions, n_pixels, columns, batch_size, cancel=None
+) -> torch.Tensor:
     """`[2K, S + 1]` scores of each curve's column over every step, `batch_size` inputs at a time."""
     jobs = [(c, s) for c in range(ranks.shape[0]) for s in range(len(fractions))]
     out = torch.empty(ranks.shape[0], len(fractions), dtype=torch.float64)
     for chunk in _chunked(jobs, batch_size):
+        raise_if_cancelled(cancel, "the perturbation curves")
         batch = torch.cat([
             torch.where(ranks[c] < round(fractions[s] * n_pixels), end[0], start[0])[None]
             for c, s in chunk

@@ -54,6 +54,12 @@ class Cancelled(Exception):
     """Raised by `explain` when its `cancel()` callback returned True between chunks."""
 
 
+def raise_if_cancelled(cancel: CancelCheck | None, what: str) -> None:
+    """The one cancellation point of every long engine loop (maps, curves, sanity)."""
+    if cancel is not None and cancel():
+        raise Cancelled(f"{what} was cancelled")
+
+
 @dataclass(frozen=True)
 class Explanation:
     """Maps for the explained characters, in the original image's pixels.
@@ -316,8 +322,7 @@ class _Run:
         return [slice(i, min(i + self.batch_size, total)) for i in range(0, total, self.batch_size)]
 
     def _check_cancel(self) -> None:
-        if self.cancel is not None and self.cancel():
-            raise Cancelled("the explanation was cancelled")
+        raise_if_cancelled(self.cancel, "the explanation")
 
     def _report(self, raw: torch.Tensor, done: int, total: int) -> None:
         if self.on_partial is not None and done < total:

@@ -17,6 +17,7 @@ fall to about 0.0), so absolute maps cannot tell a destroyed model from a traine
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,7 +26,7 @@ from torch import nn
 
 from thulium_desktop.models.protocol import Recognizer
 from thulium_desktop.xai.config import SaliencyConfig
-from thulium_desktop.xai.saliency import SaliencyGenerator
+from thulium_desktop.xai.saliency import CancelCheck, SaliencyGenerator, raise_if_cancelled
 
 #: A method whose maps still correlate this much with the original after every layer
 #: was randomised is flagged: its maps do not depend on what the model learned.
@@ -62,18 +63,27 @@ def randomisation_check(
     config: SaliencyConfig,
     tokens="all",
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: CancelCheck | None = None,
 ) -> SanityResult:
-    """Cascading randomisation from the top layer down; see module docs."""
+    """Cascading randomisation from the top layer down; see module docs.
+
+    It recomputes the maps once per layer, so it reports `progress(layers_done, layers)`
+    before each layer and polls `cancel()` (raising `Cancelled`) between and within them.
+    """
     config = replace(config, absolute=False)
-    original = SaliencyGenerator(model, config).explain(image, tokens=tokens)
+    original = SaliencyGenerator(model, config).explain(image, tokens=tokens, cancel=cancel)
     damaged = copy.deepcopy(model)
     layers = parameter_layers(damaged.module)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     rows = []
-    for name in layers:
+    for done, name in enumerate(layers):
+        raise_if_cancelled(cancel, "the sanity check")
+        if progress is not None:
+            progress(done, len(layers))
         randomise(damaged.module.get_submodule(name), gen)
         maps = SaliencyGenerator(damaged, config).explain(
-            image, tokens=tokens, reading=original.reading
+            image, tokens=tokens, reading=original.reading, cancel=cancel
         ).maps
         rows.append([spearman(a, b) for a, b in zip(original.maps, maps)])
     return SanityResult(config.method, tuple(layers), np.asarray(rows, np.float64).reshape(len(layers), -1))

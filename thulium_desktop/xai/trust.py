@@ -17,7 +17,7 @@ from thulium_desktop.models.protocol import Recognizer
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.diagnostics import MapDiagnostics, column_centres, explanation_diagnostics
 from thulium_desktop.xai.faithfulness import Curves, perturbation_curves
-from thulium_desktop.xai.saliency import Explanation, SaliencyGenerator
+from thulium_desktop.xai.saliency import CancelCheck, Explanation, SaliencyGenerator, raise_if_cancelled
 from thulium_desktop.xai.sanity import SanityResult, randomisation_check
 
 
@@ -61,12 +61,20 @@ def trust_report(
     sanity: bool = False,
     steps: int = 20,
     progress: Callable[[str], None] | None = None,
+    cancel: CancelCheck | None = None,
 ) -> TrustReport:
     """Diagnostics of `explanation` (made by `config` on `image`), see module docs.
 
-    Curves and sanity need per-character maps (not the whole-reading map).
+    Curves and sanity need per-character maps (not the whole-reading map). `progress`
+    names each stage as it starts (the sanity check once per layer); `cancel()` is
+    polled within every stage and raises `Cancelled`, so the app can stop a check.
     """
-    say = progress or (lambda _stage: None)
+
+    def say(stage: str) -> None:
+        raise_if_cancelled(cancel, "the trust check")
+        if progress is not None:
+            progress(stage)
+
     say("diagnostics")
     centres = _alignment_centres(model, image, explanation)
     diagnostics = explanation_diagnostics(_as_image(image), explanation.maps, centres)
@@ -75,13 +83,15 @@ def trust_report(
     if curves and per_char:
         say("deletion curve")
         args = (model, image, explanation.maps, explanation.token_indices, explanation.reading)
-        deletion = perturbation_curves(*args, mode="deletion", steps=steps, seed=config.seed)
+        deletion = perturbation_curves(*args, mode="deletion", steps=steps, seed=config.seed, cancel=cancel)
         say("insertion curve")
-        insertion = perturbation_curves(*args, mode="insertion", steps=steps, seed=config.seed)
+        insertion = perturbation_curves(*args, mode="insertion", steps=steps, seed=config.seed, cancel=cancel)
     check = None
     if sanity and per_char and config.method != "attention":
-        say("randomisation check")
-        check = randomisation_check(model, image, config, tokens=list(explanation.token_indices), seed=config.seed)
+        check = randomisation_check(
+            model, image, config, tokens=list(explanation.token_indices), seed=config.seed,
+            progress=lambda done, total: say(f"randomisation check: layer {done + 1} of {total}"), cancel=cancel,
+        )
     return TrustReport(diagnostics, deletion, insertion, check)
 
 

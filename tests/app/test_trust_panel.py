@@ -1,0 +1,203 @@
+"""The Trust panel: what it shows for the selected character, and its jobs' life."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from gui_helpers import WAIT_MS, GatedTrust
+from PySide6.QtCore import Qt
+
+from thulium_desktop.app.jobs import MethodSpec
+from thulium_desktop.app.trust_view import FLAG_STYLE, TrustView, diagnostic_rows
+from thulium_desktop.xai.config import SaliencyConfig
+from thulium_desktop.xai.diagnostics import ink_mask, map_diagnostics
+from thulium_desktop.xai.faithfulness import Curves
+from thulium_desktop.xai.sanity import SanityResult
+from thulium_desktop.xai.trust import TrustReport, trust_report
+
+CHECK = (Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+
+
+@pytest.fixture
+def gated(monkeypatch) -> GatedTrust:
+    gate = GatedTrust()
+    monkeypatch.setattr("thulium_desktop.app.worker.trust_report", gate)
+    return gate
+
+
+def show_gradient(qtbot, window, index: int):
+    """Gradient maps on screen, character `index` selected, its diagnostics in."""
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel._buttons["gradient"].click()
+    window.timeline.select(index)
+    qtbot.waitUntil(lambda: window.trust.report is not None, timeout=WAIT_MS)
+    spec = window.current_spec()
+    return spec, window.results[spec]
+
+
+def engine_report(window, models, spec: MethodSpec, explanation, **checks) -> TrustReport:
+    """What the engine says about these maps, computed here, outside the app."""
+    config = SaliencyConfig(**spec.config_kwargs())
+    return trust_report(models.built[0], window.image, explanation, config, **checks)
+
+
+def test_the_selected_characters_label_and_numbers_are_the_engines(qtbot, window, models):
+    spec, exp = show_gradient(qtbot, window, 2)
+    expected = engine_report(window, models, spec, exp, curves=False).diagnostics
+    assert diagnostic_rows(expected[2]) != diagnostic_rows(expected[0]), "characters alike: nothing tested"
+    view = window.trust.view
+    assert view.isVisible() and expected[2].label in view.label.text()
+    assert {name: field.text() for name, field in view.fields.items()} == {
+        name: value for name, value, _ in diagnostic_rows(expected[2])
+    }
+    assert f"{expected[2].stroke_focus:.0%} of the map on ink" == view.fields["Stroke focus"].text()
+    assert "character 3 of" in view.title.text()
+    assert view.curves.isHidden() and view.sanity.isHidden()
+
+
+def test_check_trust_draws_that_characters_curves_and_sanity_check(qtbot, window, models):
+    k = 1
+    spec, exp = show_gradient(qtbot, window, k)
+    with qtbot.waitSignal(window.client.trustFinished, timeout=WAIT_MS):
+        qtbot.keyClick(window, *CHECK)
+    expected = engine_report(window, models, spec, exp, curves=True, sanity=True)
+    plots = window.trust.view
+    for curves in (expected.deletion, expected.insertion):
+        x, y = plots.curves.lines[curves.mode].getData()
+        np.testing.assert_allclose(x, curves.fractions)
+        np.testing.assert_allclose(y, curves.scores[k], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(plots.curves.lines[f"{curves.mode} random"].getData()[1],
+                                   curves.random_scores[k], rtol=1e-5, atol=1e-7)
+        assert f"AUC <b>{curves.auc[k]:.2f}</b> vs random {curves.random_auc[k]:.2f}" in plots.curves.summary.text()
+    layers, correlations = plots.sanity.character.getData()
+    np.testing.assert_array_equal(layers, np.arange(1, len(expected.sanity.layers) + 1))
+    np.testing.assert_allclose(correlations, expected.sanity.correlations[:, k], atol=1e-6)
+    assert plots.curves.isVisible() and plots.sanity.isVisible()
+    assert plots.sanity.verdict.text().startswith("⚠" if expected.sanity.flagged else "✓")
+    assert not window.trust.check_action.isEnabled()  # checked: nothing left to ask
+    window.timeline.select(k + 1)  # another character of the same maps: drawn from the same report
+    np.testing.assert_allclose(plots.curves.lines["deletion"].getData()[1], expected.deletion.scores[k + 1],
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_a_checked_method_is_served_from_the_cache(qtbot, window):
+    show_gradient(qtbot, window, 1)
+    with qtbot.waitSignal(window.client.trustFinished, timeout=WAIT_MS):
+        window.trust.check_action.trigger()
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel._buttons["attention"].click()
+    qtbot.waitUntil(lambda: window.trust.report is not None, timeout=WAIT_MS)
+    assert window.trust.report.deletion is None  # attention: not checked yet
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel._buttons["gradient"].click()
+    assert not window.client.checking_trust
+    assert window.trust.report.sanity is not None and window.trust.view.sanity.isVisible()
+
+
+def flagged_report(image: np.ndarray, maps: np.ndarray) -> TrustReport:
+    """A report whose sanity check says the maps ignored the destroyed model."""
+    ink = ink_mask(image)
+    fractions = np.linspace(0, 1, 5)
+    scores = np.tile(1 - fractions, (len(maps), 1))
+    curves = Curves("deletion", fractions, scores, scores, scores.mean(1), scores.mean(1))
+    sanity = SanityResult("gradient", ("head", "rnn", "conv"), np.full((3, len(maps)), 0.9))
+    return TrustReport([map_diagnostics(m, ink) for m in maps], curves, None, sanity)
+
+
+def test_a_flagged_sanity_result_warns_in_plain_words(qtbot, word_image):
+    view = TrustView()
+    qtbot.addWidget(view)
+    view.show()
+    report = flagged_report(word_image, np.random.default_rng(0).random((2, *word_image.shape[:2])))
+    assert report.sanity.flagged
+    view.show_report("test", report, 1)
+    assert view.sanity.verdict.isVisible()
+    assert "don't trust this method here" in view.sanity.verdict.text()
+    assert view.sanity.verdict.text().startswith("⚠") and view.sanity.verdict.styleSheet() == FLAG_STYLE
+    np.testing.assert_array_equal(view.sanity.character.getData()[1], [0.9, 0.9, 0.9])
+
+
+def test_a_flagged_result_for_the_shown_maps_is_flagged_in_the_window(qtbot, window):
+    _, exp = show_gradient(qtbot, window, 0)
+    window.client.trustReady.emit(exp, flagged_report(window.image, exp.maps), True)
+    assert "don't trust this method here" in window.trust.view.sanity.verdict.text()
+    assert window.trust.view.sanity.isVisible()
+
+
+def test_changing_the_image_drops_a_stale_trust_check(qtbot, window, monkeypatch):
+    stale = GatedTrust(honour_cancel=False)  # it finishes after the user moved on
+    monkeypatch.setattr("thulium_desktop.app.worker.trust_report", stale)
+    show_gradient(qtbot, window, 0)
+    window.trust.check()
+    qtbot.waitUntil(stale.entered.is_set, timeout=WAIT_MS)
+    seen: list[object] = []
+    window.client.trustReady.connect(lambda exp, report, complete: seen.append(exp))
+    window.show_image(window.image[:, ::-1].copy(), "mirrored")  # its jobs queue behind the check
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        stale.gate.set()
+    qtbot.waitUntil(lambda: window.client.pending_jobs == 0 and window.trust.report is not None, timeout=WAIT_MS)
+    current = window.results[window.current_spec()]
+    assert seen and all(exp is current for exp in seen)
+    assert window.trust.report.deletion is None and window.trust.view.curves.isHidden()
+    assert window.trust.check_action.isEnabled()
+
+
+def test_cancel_stops_a_check_and_the_next_one_runs(qtbot, window, gated):
+    show_gradient(qtbot, window, 0)
+    window.trust.check()
+    qtbot.waitUntil(gated.entered.is_set, timeout=WAIT_MS)
+    assert window.trust.view.cancel.isVisible() and "Checking" in window.trust.view.status.text()
+    with qtbot.waitSignal(window.client.trustCancelled, timeout=WAIT_MS):
+        window.trust.view.cancel.click()
+    qtbot.waitUntil(lambda: window.client.pending_jobs == 0, timeout=WAIT_MS)
+    assert window.trust.view.status.text() == "Check cancelled." and window.trust.view.cancel.isHidden()
+    assert window.trust.report.deletion is None and window.message.text == ""
+    gated.gate.set()
+    with qtbot.waitSignal(window.client.trustFinished, timeout=WAIT_MS):
+        window.trust.check()
+    assert window.trust.report.sanity is not None and window.trust.view.status.text() == ""
+
+
+def test_closing_during_a_trust_check_cancels_it_and_stops_the_thread(qtbot, window, gated):
+    show_gradient(qtbot, window, 0)
+    window.trust.check()
+    qtbot.waitUntil(gated.entered.is_set, timeout=WAIT_MS)
+    started = time.perf_counter()
+    assert window.close()
+    assert time.perf_counter() - started < 5
+    assert not window.client._thread.isRunning()
+
+
+def test_a_failing_check_is_named_in_the_message_bar(qtbot, window, monkeypatch):
+    def broken(*args, **kwargs):
+        if kwargs.get("curves"):
+            raise RuntimeError("curves exploded")
+        return trust_report(*args, **kwargs)
+
+    monkeypatch.setattr("thulium_desktop.app.worker.trust_report", broken)
+    show_gradient(qtbot, window, 0)
+    with qtbot.waitSignal(window.client.trustFailed, timeout=WAIT_MS):
+        window.trust.check()
+    assert "Checking trust failed" in window.message.text and "curves exploded" in window.message.text
+    assert window.trust.view.status.text() != "" and window.trust.check_action.isEnabled()
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel._buttons["gradcam"].click()
+    assert window.canvas.view.map is not None
+
+
+def test_the_panel_toggles_from_the_view_menu_and_is_remembered(qtbot, window, make_window):
+    action = window.trust.toggle_action
+    assert action in window.menuBar().actions()[1].menu().actions()
+    assert window.trust.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert window.trust.isHidden() and not action.isChecked()
+    window.close()
+    again = make_window()
+    assert again.trust.isHidden()
+    with qtbot.waitSignal(again.settled, timeout=WAIT_MS):
+        again.show_image(window.image, "hidden panel")
+    assert not again.client.checking_trust and len(again.client.trust_cache) == 0  # nobody looking: no work
+    again.trust.toggle_action.trigger()
+    qtbot.waitUntil(lambda: again.trust.report is not None, timeout=WAIT_MS)

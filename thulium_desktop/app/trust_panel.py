@@ -1,0 +1,212 @@
+"""The Trust panel: can the map of the selected character be trusted?
+
+A dock that follows what the window shows (image, method, character). The
+diagnostics (interpretation label and numbers) are cheap and asked for as soon as a
+final map is on screen while the panel is open; the deletion/insertion curves and
+the model-randomisation sanity check cost seconds to minutes, so they run only when
+the user asks (Check trust), with progress and Cancel. All of it is computed by the
+worker (`EngineClient.request_trust`); reports come back with the explanation they
+check, and the panel draws only those of the maps it shows: a report for an image,
+method or model the user has left is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
+
+from thulium_desktop.app.details import shown_what
+from thulium_desktop.app.jobs import METHOD_INFO, MethodSpec
+from thulium_desktop.app.trust_view import TrustView
+
+if TYPE_CHECKING:
+    from thulium_desktop.app.client import EngineClient
+    from thulium_desktop.xai.trust import TrustReport
+
+VISIBLE_KEY = "view/trust_panel"
+TOGGLE_SHORTCUT = "Ctrl+K"
+CHECK_SHORTCUT = "Ctrl+Shift+K"
+#: Wide enough for the two plots to read; the canvas keeps the rest.
+PREFERRED_WIDTH = 360
+HINT = f"Check trust ({CHECK_SHORTCUT}) for the curves and the sanity check."
+CHECK_TIP = ("Deletion and insertion curves against a random order, and the model-randomisation sanity "
+             "check. Slow: the sanity check recomputes the maps once per layer.")
+
+
+class TrustPanel(QDockWidget):
+    """The dock; `failed` carries messages for the window's message bar."""
+
+    failed = Signal(str)
+
+    def __init__(self, client: EngineClient, parent: QWidget | None = None) -> None:
+        super().__init__("Trust", parent)
+        self.setObjectName("TrustPanel")
+        self.client = client
+        self.view = TrustView()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.view)
+        self.setWidget(scroll)
+        self.report: TrustReport | None = None
+        self._complete = False  # the report is the last word on what was asked
+        self._drawn: tuple = ()
+        self._image: np.ndarray | None = None
+        self._image_key = ""
+        self._spec: MethodSpec | None = None
+        self._explanation: object | None = None
+        self._index = 0
+        self._stage = ""
+        self.toggle_action = self.toggleViewAction()
+        self.toggle_action.setText("&Trust panel")
+        self.toggle_action.setShortcut(QKeySequence(TOGGLE_SHORTCUT))
+        self.check_action = QAction("Check &trust", self)
+        self.check_action.setShortcut(QKeySequence(CHECK_SHORTCUT))
+        self.check_action.triggered.connect(self.check)
+        self.view.check.clicked.connect(self.check)
+        self.view.check.setToolTip(CHECK_TIP)
+        self.view.cancel.clicked.connect(client.cancel_trust)
+        self.visibilityChanged.connect(self._on_visibility)
+        client.trustProgress.connect(self._on_progress)
+        client.trustReady.connect(self._on_ready)
+        client.trustFinished.connect(self._on_ended)
+        client.trustCancelled.connect(self._on_cancelled)
+        client.trustFailed.connect(self._on_failed)
+        self._draw()
+
+    # -- following the window --------------------------------------------------------
+    def show_selection(
+        self, image: np.ndarray | None, image_key: str, spec: MethodSpec, explanation: object | None, index: int
+    ) -> None:
+        """What the window shows now: `explanation` is the final result under `spec`
+        (None while it is computed), `index` the selected character."""
+        self._image, self._image_key, self._spec, self._index = image, image_key, spec, index
+        if explanation is not self._explanation:
+            self._explanation = explanation
+            self.report = None
+            self._complete = False
+            self._stage = ""
+            self._ask(full=False)
+        self._draw()
+
+    @Slot()
+    def check(self) -> None:
+        """Check trust: curves and sanity for the shown maps (opening the panel if shut)."""
+        if not self._can_check():
+            return
+        self.show()
+        self._ask(full=True)
+        self._draw()
+
+    def _ask(self, full: bool) -> None:
+        """Request a check of the shown maps; with nothing to check (or nobody looking,
+        for the automatic diagnostics) only stop a check of other maps."""
+        if self._explanation is None or not (full or self.isVisible()):
+            self.client.cancel_trust_unless(self._explanation)
+            return
+        self.client.request_trust(self._image, self._image_key, self._spec, self._explanation, full)
+
+    def _can_check(self) -> bool:
+        exp = self._explanation
+        return exp is not None and not exp.whole_reading and not self._checked()
+
+    def _checked(self) -> bool:
+        """Whether the curves and the sanity check (where it applies) are in."""
+        return self.report is not None and self.report.deletion is not None and self._complete
+
+    # -- worker answers --------------------------------------------------------------
+    @Slot(bool)
+    def _on_visibility(self, visible: bool) -> None:
+        if visible and self.report is None:
+            self._ask(full=False)
+            self._draw()
+
+    @Slot(str)
+    def _on_progress(self, stage: str) -> None:
+        self._stage = stage
+        self._draw()
+
+    @Slot(object, object, bool)
+    def _on_ready(self, explanation: object, report: TrustReport, complete: bool) -> None:
+        """Take a report of the shown maps, unless it says less than the one shown (a
+        cached diagnostics report arriving while the full check's curves are up)."""
+        if explanation is not self._explanation:
+            return
+        if self.report is not None and self.report.deletion is not None and report.deletion is None:
+            return
+        self.report, self._complete = report, complete
+        self._draw()
+
+    @Slot()
+    def _on_ended(self) -> None:
+        self._stage = ""
+        self._draw()
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        self._stage = "Check cancelled."
+        self._draw()
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._on_ended()
+        self.failed.emit(f"Checking trust failed: {message}")
+
+    # -- drawing ---------------------------------------------------------------------
+    def _draw(self) -> None:
+        """Show the state; the window asks on every repaint of the map, so a state
+        already on screen is not drawn again."""
+        exp, view = self._explanation, self.view
+        checking = self.client.checking_trust
+        state = (self._image is None, id(exp), self._index, id(self.report), self._complete, self._stage, checking)
+        if state == self._drawn:
+            return
+        self._drawn = state
+        self.check_action.setEnabled(self._can_check() and not checking)
+        view.check.setEnabled(self.check_action.isEnabled())
+        if self._image is None:
+            view.show_message("Open an image to see whether its maps can be trusted.")
+        elif exp is None:
+            view.show_message("Measuring starts when the map is computed…")
+        elif not (exp.whole_reading or 0 <= self._index < len(exp.tokens)):
+            view.show_message("Select a character.")
+        else:
+            what, k = shown_what(exp, self._index)
+            title = f"<b>{METHOD_INFO[self._spec.method][0]}</b> of {what}"
+            if self.report is None:
+                view.show_message(title + "<br>Measuring…")
+            else:
+                view.show_report(title, self.report, k)
+        view.set_status(self._status_text(checking), checking)
+
+    def _status_text(self, checking: bool) -> str:
+        exp = self._explanation
+        if checking:
+            return f"Checking: {self._stage or 'waiting for the worker'}…"
+        if self._stage:
+            return self._stage
+        if exp is None or self.report is None:
+            return ""
+        if exp.whole_reading:
+            return "Pick a character for the curves and the sanity check."
+        if self.report.deletion is None:
+            return HINT
+        if self.report.sanity is None and self._checked():
+            return "The sanity check does not apply to attention maps: they use no gradients."
+        return ""
+
+    # -- settings --------------------------------------------------------------------
+    def save(self, settings: QSettings) -> None:
+        settings.setValue(VISIBLE_KEY, not self.isHidden())
+
+    def restore(self, settings: QSettings) -> None:
+        self.setVisible(settings.value(VISIBLE_KEY, True, type=bool))
+
+    def first_size(self, window: QMainWindow) -> None:
+        """The width the panel starts with in a window without a saved layout."""
+        window.resizeDocks([self], [PREFERRED_WIDTH], Qt.Orientation.Horizontal)

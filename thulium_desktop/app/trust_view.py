@@ -1,0 +1,235 @@
+"""What the Trust panel draws for one character: its interpretation in words and
+numbers, its deletion/insertion curves and its sanity check, as small plots.
+
+Pure display over a finished `TrustReport`: no requests, no state beyond what is
+shown (the panel in `trust_panel.py` decides what to show and when).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from thulium_desktop.xai.diagnostics import (
+    BACKGROUND_THRESHOLD,
+    FOCUS_THRESHOLD,
+    LABEL_BACKGROUND,
+    LABEL_FOCUSED,
+    LABEL_SCATTERED,
+    SPREAD_MASS,
+    MapDiagnostics,
+)
+from thulium_desktop.xai.sanity import INSENSITIVE_CORRELATION
+
+if TYPE_CHECKING:
+    from thulium_desktop.xai.faithfulness import Curves
+    from thulium_desktop.xai.sanity import SanityResult
+    from thulium_desktop.xai.trust import TrustReport
+
+#: Label colours: the seed's table read as good / doubtful / bad.
+LABEL_COLOURS = {LABEL_FOCUSED: "#2e7d32", LABEL_SCATTERED: "#9a6700", LABEL_BACKGROUND: "#c62828"}
+MODE_COLOURS = {"deletion": "#c62828", "insertion": "#1565c0"}
+CHARACTER_COLOUR = "#6a1b9a"
+PLOT_HEIGHT = 150
+FLAG_STYLE = "background: #fdecea; border: 1px solid #e0a39c; border-radius: 4px; color: #7a1f16; padding: 4px;"
+PASS_STYLE = "background: #edf7ee; border: 1px solid #a5d6a7; border-radius: 4px; color: #1b5e20; padding: 4px;"
+
+
+def diagnostic_rows(d: MapDiagnostics) -> list[tuple[str, str, str]]:
+    """(name, value, why it matters) for each measure, as the panel lists them."""
+    rows = [
+        ("Stroke focus", f"{d.stroke_focus:.0%} of the map on ink",
+         f"Share of the map's mass on ink pixels (Otsu). Ink is {d.ink_share:.0%} of the image, so a map "
+         f"blind to the image scores about that. At {FOCUS_THRESHOLD:.0%} or more: focused on strokes."),
+        ("Spread", f"{SPREAD_MASS:.0%} of the mass in {d.spread:.1%} of the pixels",
+         f"The smallest share of the pixels holding {SPREAD_MASS:.0%} of the map's mass: small is concentrated, "
+         f"{SPREAD_MASS:.0%} is uniform."),
+        ("Background", f"{d.background:.0%} outside the text",
+         f"Mass outside the ink's box (grown by a quarter of the height). At {BACKGROUND_THRESHOLD:.0%} or more: "
+         "background activation, the map reacts to noise."),
+    ]
+    if d.localisation_px is None:
+        where = "— (no alignment for this map)"
+    else:
+        widths = "" if d.localisation_chars is None else f" ({d.localisation_chars:.2f} character widths)"
+        where = f"{d.localisation_px:.1f} px from the alignment{widths}"
+    rows.append(("Localisation", where,
+                 "Horizontal distance of the map's centre of mass from where the model aligned the character."))
+    return rows
+
+
+def curve_summary(curves: Curves, k: int) -> str:
+    """One line: the map's AUC against the random order's, and which is better."""
+    better = "lower" if curves.mode == "deletion" else "higher"
+    verdict = "✓ beats random" if curves.beats_random()[k] else "✗ no better than random"
+    swatch = f"<span style='color:{MODE_COLOURS[curves.mode]}'>━━</span>"
+    return (f"{swatch} {curves.mode.capitalize()} AUC <b>{curves.auc[k]:.2f}</b> vs random "
+            f"{curves.random_auc[k]:.2f} ({better} is better): {verdict}")
+
+
+def sanity_verdict(sanity: SanityResult) -> str:
+    """The sentence under the sanity plot; the flagged one is the warning the issue asks for."""
+    after = f"mean rank correlation {sanity.final:.2f} after randomising all {len(sanity.layers)} layers"
+    if sanity.flagged:
+        return f"⚠ Maps barely change when the model is destroyed — don't trust this method here ({after})."
+    return f"✓ Maps change when the model is destroyed ({after})."
+
+
+def wrapped(text: str = "") -> QLabel:
+    """A label that wraps: the panel is narrow, and no line may set its width."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
+
+
+def small_plot(bottom: str, left: str) -> pg.PlotWidget:
+    """A light, fixed (no pan/zoom/menu) plot with labelled axes, sized for a side panel."""
+    plot = pg.PlotWidget(background="w")
+    plot.setFixedHeight(PLOT_HEIGHT)
+    plot.setMouseEnabled(False, False)
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    for side, text in (("bottom", bottom), ("left", left)):
+        axis = plot.getAxis(side)
+        axis.setPen("#606060")
+        axis.setTextPen("#303030")
+        axis.setLabel(text, color="#303030")
+    return plot
+
+
+class CurvesPlot(QWidget):
+    """Deletion and insertion of one character: the map's order (solid) against a
+    random order (dashed), with both AUCs written underneath."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot = small_plot("fraction of pixels deleted / inserted", "score ÷ original")
+        self.plot.setXRange(0, 1, padding=0.02)
+        self.lines: dict[str, pg.PlotDataItem] = {}
+        for mode, colour in MODE_COLOURS.items():
+            self.lines[mode] = self.plot.plot(pen=pg.mkPen(colour, width=2))
+            self.lines[f"{mode} random"] = self.plot.plot(pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
+        self.summary = wrapped()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(wrapped("<b>Faithfulness</b> (dashed: random order)"))
+        layout.addWidget(self.plot)
+        layout.addWidget(self.summary)
+
+    def show_curves(self, curves: tuple[Curves, ...], k: int) -> None:
+        for c in curves:
+            self.lines[c.mode].setData(c.fractions, c.scores[k])
+            self.lines[f"{c.mode} random"].setData(c.fractions, c.random_scores[k])
+        self.summary.setText("<br>".join(curve_summary(c, k) for c in curves))
+
+
+class SanityPlot(QWidget):
+    """Rank correlation of the character's map with the original as layers are
+    randomised from the top down, the mean over characters, and the flag threshold."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot = small_plot("layers randomised (top down)", "rank correlation")
+        self.plot.setYRange(-1, 1, padding=0.05)
+        self.character = self.plot.plot(pen=pg.mkPen(CHARACTER_COLOUR, width=2), symbol="o", symbolSize=5,
+                                        symbolBrush=CHARACTER_COLOUR, symbolPen=None)
+        self.mean = self.plot.plot(pen=pg.mkPen("#808080", width=1, style=Qt.PenStyle.DashLine))
+        self.threshold = pg.InfiniteLine(INSENSITIVE_CORRELATION, angle=0,
+                                         pen=pg.mkPen("#c62828", width=1, style=Qt.PenStyle.DotLine))
+        self.plot.addItem(self.threshold)
+        self.layers = wrapped()
+        self.verdict = wrapped()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(wrapped(f"<b>Sanity check</b> (<span style='color:{CHARACTER_COLOUR}'>━</span> this "
+                                 "character, dashed: mean, dotted: flag level)"))
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.plot)
+        layout.addWidget(self.layers)
+
+    def show_sanity(self, sanity: SanityResult, k: int) -> None:
+        steps = np.arange(1, len(sanity.layers) + 1)
+        self.character.setData(steps, sanity.correlations[:, k])
+        self.mean.setData(steps, np.nanmean(sanity.correlations, axis=1))
+        self.plot.setXRange(1, max(2, len(steps)), padding=0.05)
+        first, last = (sanity.layers[0], sanity.layers[-1]) if sanity.layers else ("", "")
+        self.layers.setText(f"<small>{len(steps)} layers, from {html.escape(first)} down to {html.escape(last)}</small>")
+        self.verdict.setText(sanity_verdict(sanity))
+        self.verdict.setStyleSheet(FLAG_STYLE if sanity.flagged else PASS_STYLE)
+
+
+class TrustView(QWidget):
+    """The panel's contents, top to bottom: what is shown, its label, the numbers,
+    the check button and progress, then the two plots once they are computed."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = wrapped()
+        self.label = wrapped()
+        self.numbers = QWidget()
+        form = QFormLayout(self.numbers)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        #: One row per measure, named as `diagnostic_rows` names them.
+        self.fields: dict[str, QLabel] = {}
+        for name in ("Stroke focus", "Spread", "Background", "Localisation"):
+            self.fields[name] = wrapped()
+            form.addRow(f"{name}:", self.fields[name])
+        self.check = QPushButton("Check trust")
+        self.cancel = QPushButton("Cancel")
+        self.status = wrapped()
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.check)
+        buttons.addWidget(self.cancel)
+        buttons.addStretch(1)
+        self.curves = CurvesPlot()
+        self.sanity = SanityPlot()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        for widget in (self.title, self.label):
+            layout.addWidget(widget)
+        layout.addWidget(self.numbers)
+        layout.addLayout(buttons)
+        for widget in (self.status, self.curves, self.sanity):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        self.show_message("")
+
+    def show_message(self, text: str) -> None:
+        """Nothing to measure yet (no image, no final map): say why, hide the rest."""
+        self.title.setText(text)
+        self.label.hide()
+        self.numbers.hide()
+        self.curves.hide()
+        self.sanity.hide()
+
+    def show_report(self, title: str, report: TrustReport, k: int) -> None:
+        """The measures of character `k` (index into the report's maps)."""
+        self.title.setText(title)
+        d = report.diagnostics[k]
+        self.label.setText(f"<span style='color:{LABEL_COLOURS[d.label]}; font-size:large'><b>{d.label}</b></span>"
+                           f" — {d.meaning}")
+        self.label.show()
+        for name, value, why in diagnostic_rows(d):
+            self.fields[name].setText(value)
+            self.fields[name].setToolTip(why)
+        self.numbers.show()
+        curves = tuple(c for c in (report.deletion, report.insertion) if c is not None)
+        self.curves.setVisible(bool(curves))
+        if curves:
+            self.curves.show_curves(curves, k)
+        self.sanity.setVisible(report.sanity is not None)
+        if report.sanity is not None:
+            self.sanity.show_sanity(report.sanity, k)
+
+    def set_status(self, text: str, checking: bool) -> None:
+        """The line under the buttons: progress while checking, else a hint or nothing."""
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+        self.cancel.setVisible(checking)

@@ -61,8 +61,8 @@ def notes(command: str, settings: TrustSettings, images: int, seconds: float) ->
         f"Deletion/insertion: {settings.curve_steps} steps of the character's probability "
         f"(relative to the intact image), against a random pixel order (seed {settings.seed}). "
         f"Sanity: Spearman ρ of the signed maps after randomising every layer, on the characters "
-        f"of the first {settings.sanity_images} image(s) only (it recomputes each map once per "
-        f"layer); ⚑ = flagged (ρ ≥ {INSENSITIVE_CORRELATION}). Localisation is measured against "
+        f"of the first {settings.sanity_images} image(s) only (n characters; it recomputes each map "
+        f"once per layer); ⚑ = flagged (ρ ≥ {INSENSITIVE_CORRELATION}). Localisation is measured against "
         "the model's attention (CTC: its class posterior), so the attention rows are ~0 by "
         "construction."
     )
@@ -84,7 +84,7 @@ def _sanity(method: dict) -> str:
     check = method.get("sanity")
     if check is None:
         return "–"
-    return f"{check['final']:.2f}" + (" ⚑" if check["flagged"] else "")
+    return f"{check['final']:.2f} (n={check['characters']})" + (" ⚑" if check["flagged"] else "")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

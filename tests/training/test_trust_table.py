@@ -1,0 +1,50 @@
+"""The model card's trust table: which characters count, and the command on a bundled reader."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("PIL", reason="training extras (pip install -e .[train]) are not installed")
+pytest.importorskip("fontTools", reason="training extras (pip install -e .[train]) are not installed")
+
+from thulium_desktop.training.fonts import training_fonts  # noqa: E402
+from thulium_desktop.training.trust_measures import LABELS, TABLE_METHODS, correct_characters  # noqa: E402
+from thulium_desktop.training.trust_table import main  # noqa: E402
+
+
+def test_only_matched_non_space_characters_count_evenly_spaced():
+    # "hallo yo" against "hello yo": 'a' is a substitution, index 5 a space.
+    assert correct_characters("hallo yo", "hello yo", 10) == [0, 2, 3, 4, 6, 7]
+    assert correct_characters("hallo yo", "hello yo", 3) == [0, 3, 7]
+    assert correct_characters("xyz", "abc", 3) == []
+
+
+@pytest.mark.filterwarnings("ignore:gradcam. the map of")
+@pytest.mark.skipif(not training_fonts(), reason="the Debian handwriting fonts are not installed")
+def test_table_on_the_ctc_reader_is_complete_and_tells_maps_from_random(tmp_path, capsys):
+    out = tmp_path / "trust.json"
+    argv = ["--model", "ctc-reader", "--images", "2", "--chars", "3", "--steps", "4", "--samples", "4",
+            "--curve-steps", "5", "--sanity-images", "1", "--json", str(out)]
+    assert main(argv) == 0
+    record = json.loads(out.read_text(encoding="utf-8"))
+    methods = record["models"]["ctc-reader"]
+    assert tuple(methods) == TABLE_METHODS
+    for name, m in methods.items():
+        assert m["characters"] >= 3
+        for key in ("stroke_focus", "spread", "background"):
+            assert 0.0 <= m[key] <= 1.0
+        assert sum(m["labels"][label] for label in LABELS) == pytest.approx(1.0)
+        assert ("sanity" in m) == (name != "attention")
+    # Issue 7's claims: gradient maps rank pixels better than random, and do not survive
+    # the destruction of the model.
+    gradient = methods["gradient"]
+    assert gradient["deletion"]["auc"] < gradient["deletion"]["random_auc"]
+    assert gradient["insertion"]["auc"] > gradient["insertion"]["random_auc"]
+    assert abs(gradient["sanity"]["final"]) < 0.3 and not gradient["sanity"]["flagged"]
+
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + len(TABLE_METHODS)
+    assert len({line.count("|") for line in table}) == 1
+    assert all(line.startswith("| ctc-reader | ") for line in table[2:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from thulium_desktop.xai.diagnostics import (
     LABEL_BACKGROUND,
@@ -10,6 +11,7 @@ from thulium_desktop.xai.diagnostics import (
     LABEL_SCATTERED,
     column_centres,
     explanation_diagnostics,
+    focus_threshold,
     ink_mask,
     map_diagnostics,
     text_region,
@@ -76,3 +78,21 @@ def test_explanation_diagnostics_and_centres():
     assert [round(d.localisation_px, 6) for d in result] == [0.0, 0.0]
     assert np.isnan(column_centres(np.zeros((1, 4, 4)))[0])
     assert map_diagnostics(np.zeros(page.shape), ink_mask(page)).label == LABEL_SCATTERED
+
+
+def test_focus_is_judged_against_the_inks_share_of_the_text_region():
+    """A map on a random half of the text region scores the ink's share (chance): not
+    focused; one with twice that share on ink is, though far below an absolute 50%."""
+    page = _padded_word()
+    ink = ink_mask(page)
+    region = text_region(ink)
+    share = ink[region].mean()
+    assert share < 0.3  # the case an absolute threshold got wrong
+    chance = map_diagnostics(region.astype(np.float32), ink)
+    assert abs(chance.ink_share - share) < 1e-9 and chance.label == LABEL_SCATTERED
+    twice = region.astype(np.float32)
+    twice[ink] *= 2 * (1 - share) / (1 - 2 * share)  # mass on ink = 2 x the ink's share
+    lifted = map_diagnostics(twice, ink)
+    assert abs(lifted.stroke_focus - 2 * share) < 1e-6 and lifted.stroke_focus < 0.5
+    assert lifted.label == LABEL_FOCUSED
+    assert focus_threshold(0.2) == pytest.approx(0.3) and focus_threshold(0.9) == pytest.approx(0.95)

@@ -17,12 +17,13 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVB
 
 from thulium_desktop.xai.diagnostics import (
     BACKGROUND_THRESHOLD,
-    FOCUS_THRESHOLD,
+    FOCUS_LIFT,
     LABEL_BACKGROUND,
     LABEL_FOCUSED,
     LABEL_SCATTERED,
     SPREAD_MASS,
     MapDiagnostics,
+    focus_threshold,
 )
 from thulium_desktop.xai.sanity import INSENSITIVE_CORRELATION
 
@@ -44,8 +45,9 @@ def diagnostic_rows(d: MapDiagnostics) -> list[tuple[str, str, str]]:
     """(name, value, why it matters) for each measure, as the panel lists them."""
     rows = [
         ("Stroke focus", f"{d.stroke_focus:.0%} of the map on ink",
-         f"Share of the map's mass on ink pixels (Otsu). Ink is {d.ink_share:.0%} of the image, so a map "
-         f"blind to the image scores about that. At {FOCUS_THRESHOLD:.0%} or more: focused on strokes."),
+         f"Share of the map's mass on ink pixels (Otsu). Ink is {d.ink_share:.0%} of the text region, so a "
+         f"map spread over the text but blind to its strokes scores about that. At {focus_threshold(d.ink_share):.0%} or more "
+         f"({FOCUS_LIFT:g}× the ink's share): focused on strokes."),
         ("Spread", f"{SPREAD_MASS:.0%} of the mass in {d.spread:.1%} of the pixels",
          f"The smallest share of the pixels holding {SPREAD_MASS:.0%} of the map's mass: small is concentrated, "
          f"{SPREAD_MASS:.0%} is uniform."),

@@ -41,9 +41,13 @@ class TrustSettings:
     chars_per_image: int = 4
     sanity_images: int = 2
     seed: int = 0  # SmoothGrad noise and the random pixel order of the curves
+    #: Integrated gradients from blank paper, as the app computes them: from the
+    #: library's zeros (black) baseline the maps measure distance from black, so their
+    #: mass lands on the paper (measured: stroke focus below a map blind to the image).
+    baseline: str = "white"
 
     def config(self, method: str) -> SaliencyConfig:
-        return SaliencyConfig(method=method, num_steps=self.num_steps,
+        return SaliencyConfig(method=method, num_steps=self.num_steps, baseline=self.baseline,
                               num_samples=self.num_samples, seed=self.seed)
 
     def as_dict(self) -> dict:

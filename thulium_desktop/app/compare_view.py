@@ -19,7 +19,7 @@ from thulium_desktop.app.overlay import OverlayView, display_gray, make_colorbar
 WIDE = 2.5
 TITLE_HEIGHT = 18
 #: A panel's note when Contrast with truth is on and its method has no gradients.
-NO_CONTRAST = "no contrast map (it has no gradients to contrast)"
+NO_CONTRAST = "No contrast map:\nattention has\nno gradients"
 
 
 class CompareView(QWidget):
@@ -95,16 +95,18 @@ class CompareView(QWidget):
     def show_maps(self, maps: dict[str, np.ndarray | None], signed: bool, cmap: str, opacity: float,
                   notes: Mapping[str, str] | None = None) -> None:
         """Draw each method's map (None = still computing) on the shared scale; a method
-        with a note (e.g. `NO_CONTRAST`) shows its image bare, the note in its title."""
+        with a note (e.g. `NO_CONTRAST`) shows its image bare, the note over it."""
         notes = notes or {}
         present = [m for m in maps.values() if m is not None]
         levels = map_levels(np.stack(present), signed) if present else (0.0, 1.0)
         for method, view in self.views.items():
             values = maps.get(method)
             label = METHOD_INFO[method][0]
+            note = notes.get(method, "")
+            view.show_note(note)
             if values is None:
                 view.clear_map()
-                self.titles[method].setText(f"{label} — {notes.get(method, 'computing…')}")
+                self.titles[method].setText(label if note else f"{label} — computing…")
             else:
                 view.set_map(values, levels, cmap, signed)
                 view.set_opacity(opacity)

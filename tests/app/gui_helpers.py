@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
+from pathlib import Path
 
 from tiny_models import ALPHABET, tiny_crnn
 
@@ -12,6 +14,23 @@ from thulium_desktop.xai.trust import trust_report
 
 #: Generous: the CI machine is shared; a passing run takes a fraction of it.
 WAIT_MS = 20_000
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+
+
+def sample_copy(folder: Path, name: str, truth: str | bytes | None = None, as_name: str | None = None) -> Path:
+    """A sample image copied into `folder`, with `truth` in its `.gt.txt` when given."""
+    folder.mkdir(exist_ok=True)
+    path = folder / (as_name or name)
+    shutil.copy(SAMPLES / name, path)
+    if truth is not None:
+        gt = path.with_name(path.name + ".gt.txt")
+        gt.write_bytes(truth if isinstance(truth, bytes) else truth.encode())
+    return path
+
+
+def open_settled(qtbot, window, paths) -> None:
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        assert window.open_paths(paths)
 
 
 class Models:

@@ -6,13 +6,12 @@ tmp_path so that the errors (and hence the expected marks and orders) are known.
 
 from __future__ import annotations
 
-import shutil
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_helpers import WAIT_MS
+from gui_helpers import WAIT_MS, open_settled, sample_copy
 from PySide6.QtGui import QColor
 
 from thulium_desktop.app.timeline import EDIT_COLOURS
@@ -21,7 +20,6 @@ from thulium_desktop.models import load_model
 from thulium_desktop.xai.ground_truth import DELETION, MATCH, SUBSTITUTION, align, character_error_rate
 from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
 
-SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 MODEL = "attention-reader"
 
 
@@ -34,22 +32,6 @@ def models():
 @pytest.fixture(scope="module")
 def engine() -> SaliencyGenerator:
     return SaliencyGenerator(load_model(MODEL))
-
-
-def sample_copy(folder: Path, name: str, truth: str | bytes | None = None, as_name: str | None = None) -> Path:
-    """A sample image copied into `folder`, with `truth` in its `.gt.txt` when given."""
-    folder.mkdir(exist_ok=True)
-    path = folder / (as_name or name)
-    shutil.copy(SAMPLES / name, path)
-    if truth is not None:
-        gt = path.with_name(path.name + ".gt.txt")
-        gt.write_bytes(truth if isinstance(truth, bytes) else truth.encode())
-    return path
-
-
-def open_settled(qtbot, window, paths) -> None:
-    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
-        assert window.open_paths(paths)
 
 
 def expected_marks(read: str, truth: str) -> tuple[dict[int, str], dict[int, str]]:

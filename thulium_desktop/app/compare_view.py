@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Signal
@@ -16,6 +18,8 @@ from thulium_desktop.app.overlay import OverlayView, display_gray, make_colorbar
 #: Images wider than this (width / height) are stacked in one column, others in a grid.
 WIDE = 2.5
 TITLE_HEIGHT = 18
+#: A panel's note when Contrast with truth is on and its method has no gradients.
+NO_CONTRAST = "No contrast map:\nattention has\nno gradients"
 
 
 class CompareView(QWidget):
@@ -88,16 +92,21 @@ class CompareView(QWidget):
             return float(x)
         return float(self.graphics.mapFromScene(view.mapViewToScene(QPointF(x, 0.0))).x())
 
-    def show_maps(self, maps: dict[str, np.ndarray | None], signed: bool, cmap: str, opacity: float) -> None:
-        """Draw each method's map (None = still computing) on the shared scale."""
+    def show_maps(self, maps: dict[str, np.ndarray | None], signed: bool, cmap: str, opacity: float,
+                  notes: Mapping[str, str] | None = None) -> None:
+        """Draw each method's map (None = still computing) on the shared scale; a method
+        with a note (e.g. `NO_CONTRAST`) shows its image bare, the note over it."""
+        notes = notes or {}
         present = [m for m in maps.values() if m is not None]
         levels = map_levels(np.stack(present), signed) if present else (0.0, 1.0)
         for method, view in self.views.items():
             values = maps.get(method)
             label = METHOD_INFO[method][0]
+            note = notes.get(method, "")
+            view.show_note(note)
             if values is None:
                 view.clear_map()
-                self.titles[method].setText(f"{label} — computing…")
+                self.titles[method].setText(label if note else f"{label} — computing…")
             else:
                 view.set_map(values, levels, cmap, signed)
                 view.set_opacity(opacity)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import html
 
-from thulium_desktop.app.jobs import MethodSpec
-from thulium_desktop.app.jobs import METHOD_INFO
+from thulium_desktop.app.jobs import METHOD_INFO, MethodSpec
 from thulium_desktop.app.timeline import shown_char
+
+#: Notes stand out from the numbers without reading as errors.
+NOTE_COLOUR = "#d9a441"
 
 
 def shown_what(explanation, index: int) -> tuple[str, int]:
@@ -42,6 +44,13 @@ def selection_details(spec: MethodSpec, explanation, index: int) -> str:
     if seconds is not None:
         parts.append(f"computed in {seconds:.2f} s")
     return " · ".join(parts)
+
+
+def with_note(note: str, details: str) -> str:
+    """`details` under a highlighted `note` that says why the view is not what a switch
+    asked for (e.g. no contrast for a correctly read character)."""
+    line = f'<span style="color:{NOTE_COLOUR}">{html.escape(note)}</span>'
+    return f"{line}<br>{details}" if details else line
 
 
 def progress_details(spec: MethodSpec, done: int, total: int) -> str:

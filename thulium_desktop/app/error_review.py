@@ -19,11 +19,12 @@ from PySide6.QtWidgets import QDockWidget, QWidget
 from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.file_panel import FilePanel
 from thulium_desktop.app.files import ImageBrowser, ImageStats, sorted_paths
-from thulium_desktop.app.timeline import TokenTimeline
+from thulium_desktop.app.timeline import TokenTimeline, shown_char
 from thulium_desktop.app.truth_bar import TruthBar
 from thulium_desktop.app.truths import Comparison, Truth, TruthSource, compare
 from thulium_desktop.app.worker import ReadingInfo
 from thulium_desktop.io.transcriptions import TranscriptionError
+from thulium_desktop.xai.ground_truth import MATCH, SUBSTITUTION
 from thulium_desktop.models import Reading
 
 
@@ -126,6 +127,22 @@ class ErrorReview(QObject):
         truth = self.comparison.substituted(index)
         return None if truth is None else (index, truth)
 
+    def no_contrast_reason(self, index: int) -> str:
+        """Why read character `index` (ALL: the whole reading) shows its own map though
+        Contrast with truth is on, so the switch never seems to do nothing."""
+        if self.comparison is None:
+            return "Contrast with truth: this image has no truth to contrast with."
+        kinds = self.comparison.kinds
+        if SUBSTITUTION not in kinds:
+            why = "this reading has none"
+        elif not 0 <= index < len(kinds):
+            why = "select one marked on the timeline"
+        elif kinds[index] == MATCH:
+            why = f"‘{shown_char(self.comparison.truth_chars[index])}’ was read correctly"
+        else:
+            why = f"character {index + 1} has no true counterpart ({kinds[index]})"
+        return f"Contrast applies to substituted characters only: {why}, so its own map is shown."
+
     # -- internals -------------------------------------------------------------------
     def _truth(self, path: Path) -> Truth:
         if path not in self._truths:
@@ -152,7 +169,7 @@ class ErrorReview(QObject):
         """List the images in the chosen order, the open one still current."""
         files = self.browser.files
         stats = self._stats()
-        files.reorder(sorted_paths(files.paths, self.files.order_key, stats))
+        self.browser.reorder(sorted_paths(files.paths, self.files.order_key, stats))
         notes = {p: self._note(p) for p in files.paths}
         self.files.show_paths(files.paths, files.current, stats, notes)
 

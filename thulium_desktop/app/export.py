@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from thulium_desktop.app.jobs import METHOD_INFO
+from thulium_desktop.app.jobs import CONTRAST_FALLBACK, METHOD_INFO
 from thulium_desktop.io.atomic import write_json, write_npz
 from thulium_desktop.render import (
     caption,
@@ -90,11 +90,18 @@ def selected_label(exp: Any, index: int) -> str:
     """The panel label of the selected character, or the quoted reading for "all"."""
     if exp.whole_reading:
         return f"\u201c{exp.reading.text}\u201d"
-    return token_label(exp.tokens[index], index, float(exp.confidences[index]))
+    k = _row(exp, index)
+    return token_label(exp.tokens[k], exp.token_indices[k], float(exp.confidences[k]))
+
+
+def _row(exp: Any, index: int) -> int:
+    """Which of `exp`'s maps shows the selection: the only one of a whole-reading or a
+    contrastive explanation (whose index is its character's), else character `index`'s."""
+    return 0 if exp.whole_reading or exp.meta.get("contrast") else index
 
 
 def _selected_map(exp: Any, index: int) -> np.ndarray:
-    return exp.maps[0] if exp.whole_reading else exp.maps[index]
+    return exp.maps[_row(exp, index)]
 
 
 def _view_figure(content: ExportContent) -> Figure:
@@ -127,8 +134,19 @@ def _compare_figure(content: ExportContent) -> Figure:
         [label],
         signed=signed,
         cmap=content.cmap(signed),
-        caption=caption({"model": first.meta.get("model")}, "methods on one scale (each map peaks at 1)"),
+        caption=caption({"model": first.meta.get("model"), "contrast": first.meta.get("contrast")},
+                        _compare_subject(exps)),
     )
+
+
+def _compare_subject(exps: Mapping[str, Any]) -> str:
+    """The comparison's note; contrasting, it names the methods left out for having no
+    gradients, so a missing row is not taken for an oversight."""
+    subject = "methods on one scale (each map peaks at 1)"
+    if not next(iter(exps.values())).meta.get("contrast"):
+        return subject
+    absent = [METHOD_INFO[m][0] for m in CONTRAST_FALLBACK if m not in exps]
+    return subject + "".join(f"; {label} has no contrast map" for label in absent)
 
 
 def export_record(plan: ExportPlan, content: ExportContent) -> dict[str, Any]:

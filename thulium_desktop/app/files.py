@@ -91,6 +91,11 @@ def sorted_paths(paths: Iterable[Path], by: str, stats: Mapping[Path, ImageStats
     raise ValueError(f"unknown order {by!r}; choose from {', '.join(SORT_ORDERS)}")
 
 
+def file_title(path: Path, position: str) -> str:
+    """How the window names an image of the list: `a.png (2/5)`."""
+    return f"{path.name} ({position})"
+
+
 class RecentFiles:
     """Most-recent-first list of opened files, persisted in QSettings."""
 
@@ -120,6 +125,7 @@ class ImageBrowser(QObject):
 
     opened = Signal(object, object, str)  # path, image array, position such as "2/5"
     listed = Signal()  # another list of images replaced `files`
+    moved = Signal(object, str)  # the open image's path and its position after a reorder
     problems = Signal(str)  # one line per unreadable file; "" when everything opened
 
     def __init__(self, settings: QSettings, parent: QObject | None = None) -> None:
@@ -147,6 +153,13 @@ class ImageBrowser(QObject):
         """Open one image of the list (chosen in the file list)."""
         if path in self.files.paths:
             self._open_readable(self.files, self.files.paths.index(path), 1)
+
+    def reorder(self, paths: list[Path]) -> None:
+        """List the same images in another order (errors first); the open image keeps
+        its place in the window but not its position, which `moved` reports."""
+        self.files.reorder(paths)
+        if self.files.current is not None:
+            self.moved.emit(self.files.current, self.files.position())
 
     def last_dir(self) -> str:
         return str(self._settings.value("files/last_dir", str(Path.home())))

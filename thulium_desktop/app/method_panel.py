@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from thulium_desktop.app.jobs import DEFAULT_PARAMS, METHOD_FIELDS, METHOD_INFO
+from thulium_desktop.app.jobs import CONTRAST_FALLBACK, DEFAULT_PARAMS, METHOD_FIELDS, METHOD_INFO
 
 #: The five methods shown side by side in the Compare view.
 COMPARE_METHODS = ("attention", "gradient", "integrated", "smoothgrad", "gradcam")
@@ -57,8 +57,13 @@ class MethodPanel(QWidget):
             "For a substituted character: which pixels made the model read its character rather "
             "than the true one (score(read) − score(truth), signed; red favours the read one)"
         )
+        self.contrast.toggled.connect(self._show_contrast_method)
         self.contrast.toggled.connect(self.changed)
         layout.addWidget(self.contrast)
+        self.contrast_method = QLabel()
+        self.contrast_method.setWordWrap(True)
+        self.contrast_method.setStyleSheet("color: palette(placeholder-text);")
+        layout.addWidget(self.contrast_method)
         self._show_fields()
 
     # -- construction ------------------------------------------------------------------
@@ -206,3 +211,16 @@ class MethodPanel(QWidget):
         for name, widget in self._fields.items():
             self._form.setRowVisible(widget, name in used)
         self._about.setText(METHOD_INFO[self.method][1])
+        self._show_contrast_method()
+
+    def _show_contrast_method(self) -> None:
+        """Contrast maps are gradients: with a method that has none checked, say which
+        method draws them, so the checked button never claims a map it did not make."""
+        fallback = CONTRAST_FALLBACK.get(self.method)
+        shown = self.contrast.isChecked() and fallback is not None
+        if shown:
+            self.contrast_method.setText(
+                f"Contrast maps use {METHOD_INFO[fallback][0]}: {METHOD_INFO[self.method][0]} has no "
+                f"gradients to contrast. Correctly read characters still show {METHOD_INFO[self.method][0]}."
+            )
+        self.contrast_method.setVisible(shown)

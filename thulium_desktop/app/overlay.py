@@ -46,8 +46,12 @@ class OverlayView(pg.ViewBox):
         self.base = pg.ImageItem(levels=(0, 255))
         self.heat = pg.ImageItem()
         self.heat.setZValue(1)
+        self.note = pg.TextItem(color="#f0f0f0", fill=pg.mkBrush(0, 0, 0, 170), anchor=(0.5, 0.5))
+        self.note.setZValue(2)
+        self.note.hide()
         self.addItem(self.base)
         self.addItem(self.heat)
+        self.addItem(self.note, ignoreBounds=True)
         self._map: np.ndarray | None = None
 
     def set_image(self, gray: np.ndarray) -> None:
@@ -64,6 +68,14 @@ class OverlayView(pg.ViewBox):
         self._map = None
         self.heat.clear()
         self.heat.setVisible(False)
+
+    def show_note(self, text: str) -> None:
+        """A line over the image's centre saying why no map is drawn ("": none), where
+        the eye looks for the map rather than in a title."""
+        h, w = self.image_size()
+        self.note.setText(text)
+        self.note.setPos(w / 2, h / 2)
+        self.note.setVisible(bool(text))
 
     @property
     def map(self) -> np.ndarray | None:

@@ -32,12 +32,12 @@ from thulium_desktop import models
 from thulium_desktop.app.canvas import ImageCanvas
 from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.colormaps import map_levels
-from thulium_desktop.app.compare_view import CompareView
+from thulium_desktop.app.compare_view import NO_CONTRAST, CompareView
 from thulium_desktop.app.display_panel import DisplayPanel
-from thulium_desktop.app.details import progress_details, selection_details
+from thulium_desktop.app.details import progress_details, selection_details, with_note
 from thulium_desktop.app.error_review import ErrorReview
-from thulium_desktop.app.files import ImageBrowser
-from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
+from thulium_desktop.app.files import ImageBrowser, file_title
+from thulium_desktop.app.jobs import CONTRAST_FALLBACK, METHOD_FIELDS, MethodSpec, image_key
 from thulium_desktop.app.message_bar import MessageBar
 from thulium_desktop.app.method_panel import COMPARE_METHODS, MethodPanel
 from thulium_desktop.app.status_bar import JobStatusBar
@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.browser = ImageBrowser(settings, self)
         self.browser.opened.connect(self._on_file_opened)
         self.browser.problems.connect(self._on_file_problems)
+        self.browser.moved.connect(self._on_file_moved)
         self.image: np.ndarray | None = None
         self.image_key = ""
         self.reading: ReadingInfo | None = None
@@ -254,7 +255,11 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object, str)
     def _on_file_opened(self, path: Path, image: np.ndarray, position: str) -> None:
-        self.show_image(image, title=f"{path.name} ({position})", path=path)
+        self.show_image(image, title=file_title(path, position), path=path)
+
+    @Slot(object, str)
+    def _on_file_moved(self, path: Path, position: str) -> None:
+        self._show_title(file_title(path, position))
 
     @Slot(str)
     def _on_file_problems(self, text: str) -> None:
@@ -269,10 +274,13 @@ class MainWindow(QMainWindow):
         self.review.set_image(path)
         self.image = image
         self.image_key = image_key(image)
-        self.setWindowTitle(f"Thulium Desktop — {title}" if title else "Thulium Desktop")
+        self._show_title(title)
         self.canvas.set_image(image)
         self.compare_view.set_image(image)
         self._read_again()
+
+    def _show_title(self, title: str) -> None:
+        self.setWindowTitle(f"Thulium Desktop — {title}" if title else "Thulium Desktop")
 
     def switch_model(self, recognizer_factory) -> None:
         """Load another model and have it read the open image (its jobs queue behind the load)."""
@@ -398,17 +406,39 @@ class MainWindow(QMainWindow):
             method or self.panel.method, self.panel.params(), whole_reading=self.timeline.current == ALL
         )
 
-    def view_spec(self) -> MethodSpec:
-        """The single view's spec: the contrast with the truth when it is switched on and
-        the selected character is a substitution, else the selected character's map."""
-        target = self.review.contrast_target(self.timeline.current) if self.panel.contrast.isChecked() else None
+    def contrast_target(self) -> tuple[int, str] | None:
+        """(index, true character) when Contrast with truth is on and the selected
+        character is a substitution; else None (the character's own map shows)."""
+        if not self.panel.contrast.isChecked():
+            return None
+        return self.review.contrast_target(self.timeline.current)
+
+    def method_spec(self, method: str) -> MethodSpec | None:
+        """What `method` shows for the selection: its contrast with the truth when that
+        applies (None for a method without gradients, which has no contrast map), else
+        the selected character's map."""
+        target = self.contrast_target()
         if target is None:
-            return self.current_spec()
-        return MethodSpec.build(self.panel.method, self.panel.params(), contrast=target)
+            return self.current_spec(method)
+        if method in CONTRAST_FALLBACK:
+            return None
+        return MethodSpec.build(method, self.panel.params(), contrast=target)
+
+    def view_spec(self) -> MethodSpec:
+        """The single view's spec: a contrast takes the fallback of a method without
+        gradients (the method panel says which)."""
+        method = self.panel.method
+        if self.contrast_target() is not None:
+            method = CONTRAST_FALLBACK.get(method, method)
+        return self.method_spec(method)
+
+    def compare_specs(self) -> dict[str, MethodSpec | None]:
+        """The Compare view's spec per method (None: no contrast map for that method)."""
+        return {m: self.method_spec(m) for m in COMPARE_METHODS}
 
     def _wanted_specs(self) -> list[MethodSpec]:
         if self.panel.compare.isChecked():
-            return [self.current_spec(m) for m in COMPARE_METHODS]
+            return [s for s in self.compare_specs().values() if s is not None]
         return [self.view_spec()]
 
     def _request(self, want_reading: bool = False) -> None:
@@ -457,12 +487,14 @@ class MainWindow(QMainWindow):
         spec = self.view_spec()
         exp = self.results.get(spec)
         index = self.timeline.current
+        text = ""
         if exp is not None and (spec.contrast or exp.whole_reading or 0 <= index < len(exp.tokens)):
-            self.details.setText(selection_details(spec, exp, index))
+            text = selection_details(spec, exp, index)
         elif spec in self.progress:
-            self.details.setText(progress_details(spec, *self.progress[spec]))
-        else:
-            self.details.clear()
+            text = progress_details(spec, *self.progress[spec])
+        if self.panel.contrast.isChecked() and spec.contrast is None and self.reading is not None:
+            text = with_note(self.review.no_contrast_reason(index), text)
+        self.details.setText(text)
 
     def _refresh_single(self) -> None:
         values, signed = self._maps_for(self.view_spec())
@@ -474,12 +506,15 @@ class MainWindow(QMainWindow):
         self.canvas.set_opacity(self.display.alpha)
 
     def _refresh_compare(self) -> None:
-        maps, any_signed = {}, False
-        for method in COMPARE_METHODS:
-            values, signed = self._maps_for(self.current_spec(method))
+        maps, notes, any_signed = {}, {}, False
+        for method, spec in self.compare_specs().items():
+            if spec is None:
+                maps[method], notes[method] = None, NO_CONTRAST
+                continue
+            values, signed = self._maps_for(spec)
             maps[method] = values
             any_signed |= signed and values is not None
-        self.compare_view.show_maps(maps, any_signed, self.display.cmap(any_signed), self.display.alpha)
+        self.compare_view.show_maps(maps, any_signed, self.display.cmap(any_signed), self.display.alpha, notes)
 
     # -- user actions ----------------------------------------------------------------
     @Slot(int)
@@ -651,11 +686,13 @@ class MainWindow(QMainWindow):
         self._request()
 
     def _export_specs(self, kind: str) -> list[MethodSpec]:
+        """What a figure shows is what the window shows: the grid is every character's own
+        map, the others follow Contrast with truth."""
         if kind == "compare":
-            return [self.current_spec(m) for m in COMPARE_METHODS]
+            return [s for s in self.compare_specs().values() if s is not None]
         if kind == "grid":
             return [MethodSpec.build(self.panel.method, self.panel.params())]
-        return [self.current_spec()]
+        return [self.view_spec()]
 
     def _finish_export(self) -> None:
         plan, self.pending_export = self.pending_export, None

@@ -1,6 +1,6 @@
 """Drawing explanation maps: colour scales, overlays, figures and their export (no Qt, no torch)."""
 
-from thulium_desktop.render.captions import caption, token_label
+from thulium_desktop.render.captions import caption, contrast_phrase, token_label
 from thulium_desktop.render.colormaps import (
     SIGNED_CMAP,
     UNSIGNED_CMAP,
@@ -27,6 +27,7 @@ __all__ = [
     "caption",
     "character_labels",
     "colorize",
+    "contrast_phrase",
     "comparison_figure",
     "default_cmap",
     "fit_map",

@@ -25,12 +25,20 @@ def token_label(token: str, index: int | None = None, confidence: float | None =
     return " ".join(parts)
 
 
-def caption(meta: Mapping[str, Any], subject: str | None = None) -> str:
-    """`model · method (k=v, ...) · subject`, from an explanation's `meta` dict; `subject`
-    says what is shown (a character's label, or the reading).
+def contrast_phrase(read: str, truth: str) -> str:
+    """`'u' rather than the true 'w'`: what a contrastive map explains, in the words the
+    app's details line and the figures' captions share."""
+    return f"{token_label(read)} rather than the true {token_label(truth)}"
 
-    Parameters that are None are left out; numbers are shortened to three
-    significant digits so the line stays short.
+
+def caption(meta: Mapping[str, Any], subject: str | None = None) -> str:
+    """`model · method (k=v, ...) · contrast · subject`, from an explanation's `meta` dict;
+    `subject` says what is shown (a character's label, or the reading).
+
+    A contrastive map (`meta["contrast"]`, as `explain_contrast` records it) says
+    which two characters it weighs and its sign, since a signed map cut out of the
+    app is otherwise read as an ordinary one. Parameters that are None are left
+    out; numbers are shortened to three significant digits so the line stays short.
     """
     parts = []
     if meta.get("model"):
@@ -39,6 +47,10 @@ def caption(meta: Mapping[str, Any], subject: str | None = None) -> str:
         params = meta.get("params") or {}
         shown = ", ".join(f"{k}={_short(v)}" for k, v in sorted(params.items()) if v is not None and k != "method")
         parts.append(f"{meta['method']} ({shown})" if shown else str(meta["method"]))
+    contrast = meta.get("contrast")
+    if contrast:
+        parts.append(f"{contrast_phrase(contrast['read'], contrast['alternative'])} "
+                     "(score(read) \u2212 score(true))")
     if subject:
         parts.append(subject)
     return " \u00b7 ".join(parts)

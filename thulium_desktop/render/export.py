@@ -66,8 +66,10 @@ def save_image(image_bgr: np.ndarray, path: str | os.PathLike) -> Path:
 def explanation_arrays(explanations: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The `.npz` content of explanations keyed by method: `<method>` maps `[T, H, W]` and
     `<method>_scores`, plus the explained characters, their indices and confidences
-    (shared by all methods). Values are `xai.saliency.Explanation`s (duck-typed: the
-    render layer sits below the engine)."""
+    (shared by all methods). A contrastive map adds `<method>_contrast_with`, the true
+    character its score was subtracted, so the file alone says what the map is of.
+    Values are `xai.saliency.Explanation`s (duck-typed: the render layer sits below
+    the engine)."""
     first = next(iter(explanations.values()))
     arrays = {
         "tokens": np.asarray(first.tokens, dtype=str),
@@ -77,4 +79,7 @@ def explanation_arrays(explanations: Mapping[str, Any]) -> dict[str, np.ndarray]
     for method, exp in explanations.items():
         arrays[method] = exp.maps
         arrays[f"{method}_scores"] = np.asarray(exp.scores)
+        contrast = exp.meta.get("contrast")
+        if contrast:
+            arrays[f"{method}_contrast_with"] = np.asarray(contrast["alternative"], dtype=str)
     return arrays

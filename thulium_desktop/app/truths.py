@@ -32,16 +32,23 @@ class Truth:
     problem: str | None = None
 
 
-class TruthSource:
-    """A chosen transcription table, then `IMAGE.gt.txt` beside the image.
+#: A transcription table found in an image's folder without being chosen (the bundled
+#: samples ship one), so opening a folder of transcribed images shows errors at once.
+FOLDER_TABLE = "ground_truth.tsv"
 
-    The table is looked up by the image's file name (as in the samples'
+
+class TruthSource:
+    """A chosen transcription table, then `IMAGE.gt.txt` beside the image, then the
+    folder's own `ground_truth.tsv`.
+
+    A table is looked up by the image's file name (as in the samples'
     `ground_truth.tsv`) and, failing that, by its path relative to the table.
     """
 
     def __init__(self) -> None:
         self.table: dict[str, str] = {}
         self.table_path: Path | None = None
+        self._folder_tables: dict[Path, dict[str, str] | TranscriptionError] = {}
 
     def choose(self, path: str | os.PathLike) -> int:
         """Use a transcription table from now on; its number of entries. A bad table
@@ -58,11 +65,29 @@ class TruthSource:
             return Truth(text)
         beside = truth_path(image_path)
         if not beside.exists():
-            return Truth()
+            return self._from_folder(image_path)
         try:
             return Truth(load_truth(beside))
         except TranscriptionError as exc:
             return Truth(problem=str(exc))
+
+    def _from_folder(self, image_path: Path) -> Truth:
+        """The image's line in its folder's `ground_truth.tsv`, read once per folder; a
+        table that cannot be read is named as the problem of each of its images."""
+        folder = image_path.parent
+        if folder not in self._folder_tables:
+            path = folder / FOLDER_TABLE
+            if not path.is_file():
+                self._folder_tables[folder] = {}
+            else:
+                try:
+                    self._folder_tables[folder] = load_transcriptions(path)
+                except TranscriptionError as exc:
+                    self._folder_tables[folder] = exc
+        table = self._folder_tables[folder]
+        if isinstance(table, TranscriptionError):
+            return Truth(problem=str(table))
+        return Truth(table.get(image_path.name))
 
     def _from_table(self, image_path: Path) -> str | None:
         if self.table_path is None:

@@ -37,7 +37,7 @@ from thulium_desktop.app.display_panel import DisplayPanel
 from thulium_desktop.app.details import progress_details, selection_details, with_note
 from thulium_desktop.app.error_review import ErrorReview
 from thulium_desktop.app.files import ImageBrowser, file_title
-from thulium_desktop.app.jobs import CONTRAST_FALLBACK, METHOD_FIELDS, MethodSpec, image_key
+from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
 from thulium_desktop.app.message_bar import MessageBar
 from thulium_desktop.app.method_panel import COMPARE_METHODS, MethodPanel
 from thulium_desktop.app.status_bar import JobStatusBar
@@ -46,6 +46,7 @@ from thulium_desktop.app.trust_panel import CHECK_SHORTCUT, TOGGLE_SHORTCUT, Tru
 from thulium_desktop.app.worker import ModelInfo, ReadingInfo
 from thulium_desktop.io.images import IMAGE_SUFFIXES
 from thulium_desktop.models import MODEL_SUFFIXES, ModelLoadError, UntrustedModelError
+from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
 
 if TYPE_CHECKING:
     from thulium_desktop.app.export import ExportPlan

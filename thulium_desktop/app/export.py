@@ -7,7 +7,7 @@ layer: a failed export leaves no partial file and never damages an existing one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from thulium_desktop.app.jobs import METHOD_INFO
+from thulium_desktop.app.jobs import METHOD_INFO, MethodSpec
 from thulium_desktop.io.atomic import write_json, write_npz
 from thulium_desktop.render import (
     caption,
@@ -65,6 +65,16 @@ class ExportContent:
 
     def cmap(self, signed: bool) -> str:
         return self.cmaps[1] if signed else self.cmaps[0]
+
+
+def suggested_name(image_stem: str, kind: str, specs: Sequence[MethodSpec]) -> str:
+    """`hello.gradient.contrast`: the image, what the figure draws and whether it is a
+    contrast with the truth, from the specs it is drawn from. Named after the method
+    drawn, not the panel's choice: under contrast an attention choice draws gradient.
+    A comparison is `compare`, as the CLI names its comparison figures."""
+    drawn = "compare" if kind == "compare" else specs[0].method
+    contrast = ".contrast" if any(spec.contrast is not None for spec in specs) else ""
+    return f"{image_stem}.{drawn}{contrast}"
 
 
 def build_figure(kind: str, content: ExportContent) -> Figure:

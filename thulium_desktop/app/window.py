@@ -665,19 +665,25 @@ class MainWindow(QMainWindow):
         if self.image is None or self.reading is None:
             self.message.show_error("Open an image and wait for its reading before exporting.")
             return
-        folder = Path(str(self.settings.value("export/dir", self.browser.last_dir())))
-        stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
         kind = "compare" if self.panel.compare.isChecked() else str(self.settings.value("export/kind", "view"))
         from thulium_desktop.app.export_dialog import ExportDialog  # matplotlib: ~0.5 s, not at launch
 
-        dialog = ExportDialog(folder / f"{stem}.{self.panel.method}", str(self.settings.value("export/format", "png")),
-                              kind, self)
+        dialog = ExportDialog(self.export_names(), str(self.settings.value("export/format", "png")), kind, self)
         if dialog.exec() == ExportDialog.DialogCode.Accepted:
             plan = dialog.plan()
             self.settings.setValue("export/dir", str(plan.path.parent))
             self.settings.setValue("export/format", plan.path.suffix.lstrip("."))
             self.settings.setValue("export/kind", plan.kind)
             self.export(plan)
+
+    def export_names(self) -> dict[str, Path]:
+        """The file Export suggests for each figure kind (without extension), named after
+        what that figure draws, in the last export folder."""
+        from thulium_desktop.app.export import FIGURE_KINDS, suggested_name  # matplotlib, as above
+
+        folder = Path(str(self.settings.value("export/dir", self.browser.last_dir())))
+        stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
+        return {kind: folder / suggested_name(stem, kind, self._export_specs(kind)) for kind in FIGURE_KINDS}
 
     def export(self, plan: ExportPlan) -> None:
         """Export now if every map the figure needs is computed, else once it is."""

@@ -92,6 +92,8 @@ def test_export_of_the_view_draws_the_contrast_map_with_its_caption(qtbot, contr
     assert CONTRAST_CAPTION in fig.get_suptitle() and "gradient" in fig.get_suptitle()
     assert "attention-reader" in fig.get_suptitle()
     (panel,) = drawn_panels(fig)
+    assert panel.get_title().startswith("\u2018e\u2019 #2 ")  # 1-based, as the details line:
+    assert "(character 2)" in window.details.text()
     scale = shared_scale([contrast], True, window.display.cmap(True))
     expected = overlay(window.image, contrast, scale, 0.5)[:, :, ::-1]
     np.testing.assert_array_equal(np.asarray(panel.images[0].get_array()), expected)

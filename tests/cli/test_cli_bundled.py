@@ -123,7 +123,7 @@ def test_contrast_writes_each_substitutions_figure_map_and_record(tmp_path, monk
     captions, save = {}, outputs.save_figure
 
     def save_and_note_caption(fig, path, dpi):
-        captions[Path(path).name] = fig.get_suptitle()
+        captions[Path(path).name] = fig.get_suptitle(), fig.axes[0].get_title()
         return save(fig, path, dpi)
 
     monkeypatch.setattr(outputs, "save_figure", save_and_note_caption)
@@ -132,7 +132,8 @@ def test_contrast_writes_each_substitutions_figure_map_and_record(tmp_path, monk
                      "--quiet", "--format", "png,npz,json", "--dpi", "40"])
     assert code == 0
     assert cv2.imread(str(out / "hello.gradient.contrast-1.png")) is not None
-    caption = captions["hello.gradient.contrast-1.png"]
+    caption, label = captions["hello.gradient.contrast-1.png"]
+    assert label.startswith("\u2018e\u2019 #2 ")  # the second character, counted as people do
     assert "gradient" in caption and "\u2018e\u2019 rather than the true \u2018a\u2019" in caption
     record = json.loads((out / "hello.json").read_text())
     assert [(c["method"], c["token"], c["read"], c["truth"]) for c in record["contrasts"]] == [

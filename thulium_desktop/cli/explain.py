@@ -134,21 +134,33 @@ def _explain_one(
     record.update(_truth_record(item.path, record["reading"]))
     contrasts: dict[str, Explanation] = {}
     if contrast and explanations:
-        reading = next(iter(explanations.values())).reading
         try:
-            contrasts, notes = explain_contrasts(generator, image, methods, reading, record.get("truth"))
+            contrasts = _contrasts(generator, image, methods, explanations, record)
         except Exception as exc:  # as for a method: this image fails, the run goes on
-            contrasts, notes = {}, []
             errors["contrast"] = _reason(exc)
             record |= _record(item, explanations, records, errors)
-        record["contrasts"] = [contrast_record(exp) for exp in contrasts.values()]
-        record["contrast_notes"] = notes
     try:
         record["outputs"] = write_image_outputs(plan, item, image, explanations, record, contrasts)
     except Exception as exc:
         errors["outputs"] = f"cannot write the outputs: {_reason(exc)}"
         record |= _record(item, explanations, records, errors)
     return record
+
+
+def _contrasts(
+    generator: SaliencyGenerator,
+    image,
+    methods: tuple[str, ...],
+    explanations: dict[str, Explanation],
+    record: dict[str, Any],
+) -> dict[str, Explanation]:
+    """Each substituted character's contrast with the record's truth, for the reading the
+    other maps explain; the record gains their entries and the notes on what has none."""
+    reading = next(iter(explanations.values())).reading
+    contrasts, notes = explain_contrasts(generator, image, methods, reading, record.get("truth"))
+    record["contrasts"] = [contrast_record(exp) for exp in contrasts.values()]
+    record["contrast_notes"] = notes
+    return contrasts
 
 
 def _record(item: CorpusItem, explanations: dict[str, Explanation], methods: dict, errors: dict) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from gui_helpers import WAIT_MS, open_settled, sample_copy
 from thulium_desktop.app import export as app_export
 from thulium_desktop.app.compare_view import NO_CONTRAST
 from thulium_desktop.app.export import ExportPlan
+from thulium_desktop.app.export_dialog import ExportDialog
 from thulium_desktop.app.jobs import METHOD_INFO, MethodSpec
 from thulium_desktop.app.method_panel import COMPARE_METHODS
 from thulium_desktop.models import load_model
@@ -91,6 +92,8 @@ def test_export_of_the_view_draws_the_contrast_map_with_its_caption(qtbot, contr
     assert CONTRAST_CAPTION in fig.get_suptitle() and "gradient" in fig.get_suptitle()
     assert "attention-reader" in fig.get_suptitle()
     (panel,) = drawn_panels(fig)
+    assert panel.get_title().startswith("\u2018e\u2019 #2 ")  # 1-based, as the details line:
+    assert "(character 2)" in window.details.text()
     scale = shared_scale([contrast], True, window.display.cmap(True))
     expected = overlay(window.image, contrast, scale, 0.5)[:, :, ::-1]
     np.testing.assert_array_equal(np.asarray(panel.images[0].get_array()), expected)
@@ -108,6 +111,21 @@ def test_export_of_the_comparison_shows_each_gradient_methods_contrast(qtbot, co
     scale = shared_scale(maps, True, window.display.cmap(True))
     for ax, values in zip(drawn_panels(fig), maps):
         np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), overlay(window.image, values, scale, 0.5)[:, :, ::-1])
+
+
+def test_export_suggests_files_named_after_what_each_figure_draws(qtbot, contrasted, monkeypatch):
+    """Attention is the panel's method, but under contrast the view draws gradient."""
+    window = contrasted
+    assert window.panel.method == "attention"
+    shown = []
+    monkeypatch.setattr(ExportDialog, "exec", lambda dialog: shown.append(dialog.plan()) or ExportDialog.DialogCode.Rejected)
+    window.export_dialog()
+    assert shown[0].kind == "view" and shown[0].path.name == "hello.gradient.contrast.png"
+    names = {kind: path.name for kind, path in window.export_names().items()}
+    assert names == {"view": "hello.gradient.contrast", "grid": "hello.attention", "compare": "hello.compare.contrast"}
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel.contrast.setChecked(False)
+    assert window.export_names()["view"].name == "hello.attention"
 
 
 def test_compare_shows_contrast_maps_and_says_attention_has_none(qtbot, contrasted):

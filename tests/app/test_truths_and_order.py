@@ -6,7 +6,8 @@ from pathlib import Path
 
 from thulium_desktop.app.files import ImageStats, sorted_paths
 from thulium_desktop.app.jobs import MethodSpec
-from thulium_desktop.app.truths import Truth, TruthSource, compare, describe_edits
+from thulium_desktop.app.truths import Truth, TruthSource, describe_edits
+from thulium_desktop.xai.ground_truth import compare
 
 
 def test_marks_follow_the_hand_worked_alignment():

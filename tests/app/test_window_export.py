@@ -75,13 +75,27 @@ def test_a_failed_export_keeps_the_existing_file_and_says_why(qtbot, window, out
     assert sorted(p.name for p in out.iterdir()) == ["word.png"]
 
 
+NAMES = {"view": "word.gradient.contrast", "grid": "word.attention", "compare": "word.compare.contrast"}
+
+
 def test_the_dialog_builds_a_plan_with_the_formats_extension(qtbot, tmp_path):
-    dialog = ExportDialog(tmp_path / "word.gradient", "svg", "grid")
+    dialog = ExportDialog({k: tmp_path / name for k, name in NAMES.items()}, "svg", "grid")
     qtbot.addWidget(dialog)
-    assert dialog.plan() == ExportPlan("grid", tmp_path / "word.gradient.svg", 300)
+    assert dialog.plan() == ExportPlan("grid", tmp_path / "word.attention.svg", 300)
     dialog.format.setCurrentText("PNG")
     dialog.path.setText(str(tmp_path / "other.pdf"))
     dialog.with_maps.setChecked(True)
     dialog.set_kind("compare")
     assert dialog.dpi.isEnabled()
     assert dialog.plan() == ExportPlan("compare", tmp_path / "other.png", 300, with_maps=True)
+
+
+def test_the_dialogs_name_follows_the_figure_kind_until_the_user_types_one(qtbot, tmp_path):
+    dialog = ExportDialog({k: tmp_path / name for k, name in NAMES.items()}, "png", "view")
+    qtbot.addWidget(dialog)
+    assert dialog.plan().path == tmp_path / "word.gradient.contrast.png"
+    dialog.set_kind("compare")
+    assert dialog.plan().path == tmp_path / "word.compare.contrast.png"
+    dialog.path.setText(str(tmp_path / "mine"))
+    dialog.set_kind("grid")
+    assert dialog.plan().path == tmp_path / "mine.png"

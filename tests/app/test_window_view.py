@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from gui_helpers import WAIT_MS
+from gui_helpers import WAIT_MS, open_settled, sample_copy
 from PySide6.QtCore import QPoint, Qt
 
 from thulium_desktop.app.jobs import MethodSpec
@@ -135,6 +135,31 @@ def test_compare_view_shows_every_method_on_one_scale(qtbot, window):
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         qtbot.mouseClick(window.timeline, Qt.MouseButton.LeftButton, pos=pos)
     assert window.timeline.current == 1
+
+
+def fitted_and_centred(view) -> bool:
+    """The panel shows its whole image as large as it fits (within the 2% padding and a
+    pixel of rounding), centred: not a dot in a stale range, not pushed to one side."""
+    h, w = view.image_size()
+    (x0, x1), (y0, y1) = view.viewRange()
+    covers = x0 <= 0 and y0 <= 0 and x1 >= w and y1 >= h
+    fills = min((x1 - x0) / w, (y1 - y0) / h) <= 1.06
+    centred = abs((x0 + x1) - w) <= 2 and abs((y0 + y1) - h) <= 2
+    return covers and fills and centred
+
+
+def test_compare_panels_are_fitted_equal_and_centred_as_soon_as_they_show(qtbot, make_window, tmp_path):
+    window = make_window()
+    open_settled(qtbot, window, [sample_copy(tmp_path, "hello.png")])
+    window.panel.num_steps.setValue(4)
+    window.panel.num_samples.setValue(2)
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel.compare.setChecked(True)
+    views = list(window.compare_view.views.values())
+    qtbot.waitUntil(lambda: all(fitted_and_centred(v) for v in views), timeout=2000)
+    assert len({(round(v.width()), round(v.height())) for v in views}) == 1
+    window.resize(window.width() + 200, window.height() + 120)
+    qtbot.waitUntil(lambda: all(fitted_and_centred(v) for v in views), timeout=2000)
 
 
 def test_changing_a_parameter_recomputes_with_it(qtbot, window, models):

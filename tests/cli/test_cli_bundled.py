@@ -9,6 +9,10 @@ import numpy as np
 import pytest
 
 from thulium_desktop import cli
+from thulium_desktop.cli import outputs, recognizers
+from thulium_desktop.cli.contrast import NO_SUBSTITUTION, NO_TRUTH
+from thulium_desktop.io.images import load_image
+from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "resources" / "samples"
@@ -104,3 +108,47 @@ def test_captions_name_the_models_format_device_and_size(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model_description"].startswith("ctc-reader · safetensors · cpu · ")
     assert summary["model_description"].endswith(" parameters")
+
+
+def test_contrast_writes_each_substitutions_figure_map_and_record(tmp_path, monkeypatch):
+    """hello.png read "hello" against the truth "hallo": character 1 ('e' for 'a') gets the
+    app's contrast figure and the very map `explain_contrast` makes; an image without a
+    truth and one read correctly say why they have none, and the run still succeeds."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("hello.png", "thulium.png", "attention.png"):
+        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    (folder / "hello.png.gt.txt").write_text("hallo\n", encoding="utf-8")
+    (folder / "attention.png.gt.txt").write_text("attention\n", encoding="utf-8")
+    captions, save = {}, outputs.save_figure
+
+    def save_and_note_caption(fig, path, dpi):
+        captions[Path(path).name] = fig.get_suptitle(), fig.axes[0].get_title()
+        return save(fig, path, dpi)
+
+    monkeypatch.setattr(outputs, "save_figure", save_and_note_caption)
+    out = tmp_path / "out"
+    code = cli.main(["explain", str(folder), "--method", "attention", "--contrast", "--out", str(out),
+                     "--quiet", "--format", "png,npz,json", "--dpi", "40"])
+    assert code == 0
+    assert cv2.imread(str(out / "hello.gradient.contrast-1.png")) is not None
+    caption, label = captions["hello.gradient.contrast-1.png"]
+    assert label.startswith("\u2018e\u2019 #2 ")  # the second character, counted as people do
+    assert "gradient" in caption and "\u2018e\u2019 rather than the true \u2018a\u2019" in caption
+    record = json.loads((out / "hello.json").read_text())
+    assert [(c["method"], c["token"], c["read"], c["truth"]) for c in record["contrasts"]] == [
+        ("gradient", 1, "e", "a")]
+    assert record["contrast_notes"] == []
+    generator = SaliencyGenerator(recognizers.prepared_recognizer(None, "cpu").recognizer,
+                                  SaliencyConfig(absolute=False))
+    image = load_image(folder / "hello.png")
+    expected = generator.explain_contrast(image, 1, "a", method="gradient")
+    with np.load(out / "hello.gradient.contrast-1.npz") as npz:
+        np.testing.assert_allclose(npz["gradient"], expected.maps, atol=1e-6)
+        assert str(npz["gradient_contrast_with"]) == "a"
+    assert record["contrasts"][0]["score_difference"] == pytest.approx(float(expected.scores[0]), rel=1e-5)
+    summary = json.loads((out / "summary.json").read_text())
+    notes = {r["name"]: r["contrast_notes"] for r in summary["images"]}
+    assert notes == {"attention": [NO_SUBSTITUTION], "hello": [], "thulium": [NO_TRUTH]}
+    assert summary["contrast"] is True and summary["counts"]["failed"] == 0
+    assert not list(out.glob("thulium.*contrast*")) and not list(out.glob("attention.*contrast*"))

@@ -72,7 +72,7 @@ def test_plot_attention_grid_labels_panels_and_saves_by_extension(image, tmp_pat
     maps = np.random.default_rng(3).random((5, 32, 96))
     fig = AttentionVisualizer().plot_attention_grid(image, maps, "hello", save_path=tmp_path / "grid.pdf")
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles == ["\u2018h\u2019 #0", "\u2018e\u2019 #1", "\u2018l\u2019 #2", "\u2018l\u2019 #3", "\u2018o\u2019 #4"]
+    assert titles == ["\u2018h\u2019 #1", "\u2018e\u2019 #2", "\u2018l\u2019 #3", "\u2018l\u2019 #4", "\u2018o\u2019 #5"]
     assert (tmp_path / "grid.pdf").read_bytes().startswith(b"%PDF")
     with pytest.raises(ValueError):
         AttentionVisualizer().plot_attention_grid(image, maps, "hell")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Signal
+from PySide6.QtCore import QPointF, QSizeF, Qt, Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from thulium_desktop.app.canvas import BACKGROUND
@@ -22,6 +22,24 @@ TITLE_HEIGHT = 18
 NO_CONTRAST = "No contrast map:\nattention has\nno gradients"
 
 
+class PanelTitle(pg.LabelItem):
+    """A panel's title that never widens its column.
+
+    A LabelItem asks for its text's width, so "Integrated gradients — computing…" made
+    that column wider than the others; linked panels of unequal widths show the same
+    range differently, which put the image off-centre there. Columns share the width
+    equally instead and a long title is clipped.
+    """
+
+    def updateMin(self) -> None:
+        super().updateMin()
+        self.setMinimumWidth(0)
+
+    def sizeHint(self, hint: Qt.SizeHint, constraint: QSizeF) -> QSizeF:
+        size = super().sizeHint(hint, constraint)
+        return size if hint == Qt.SizeHint.MaximumSize else QSizeF(0, size.height())
+
+
 class CompareView(QWidget):
     """Panels linked in zoom and pan, titled by method, with one colorbar."""
 
@@ -34,10 +52,19 @@ class CompareView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
-        self.views: dict[str, OverlayView] = {}
+        self.views = {method: self._panel() for method in COMPARE_METHODS}
+        self.views[COMPARE_METHODS[0]].sigRangeChanged.connect(self.viewChanged)
         self.titles: dict[str, pg.LabelItem] = {}
         self.colorbar = make_colorbar()
         self._columns = 0
+        #: Refit whenever a panel's size changes, until the user zooms or pans.
+        self._keep_fitted = True
+
+    def _panel(self) -> OverlayView:
+        view = OverlayView()
+        view.sigResized.connect(self._on_panel_resized)
+        view.sigRangeChangedManually.connect(self._on_user_moved)
+        return view
 
     def _arrange(self, columns: int) -> None:
         """(Re)build the grid only when its shape changes."""
@@ -45,23 +72,24 @@ class CompareView(QWidget):
             return
         self.graphics.clear()
         self._columns = columns
-        first: OverlayView | None = None
+        first = self.views[COMPARE_METHODS[0]]
         for i, method in enumerate(COMPARE_METHODS):
             row, col = divmod(i, columns)
-            title = pg.LabelItem(METHOD_INFO[method][0], color="#e0e0e0")
+            title = PanelTitle(METHOD_INFO[method][0], color="#e0e0e0")
             title.setMaximumHeight(TITLE_HEIGHT)
-            view = self.views.get(method) or OverlayView()
+            view = self.views[method]
             self.graphics.addItem(title, row=2 * row, col=col)
             self.graphics.addItem(view, row=2 * row + 1, col=col)
-            if first is None:
-                first = view
-                view.sigRangeChanged.connect(self.viewChanged)
-            else:
+            if view is not first:
                 view.setXLink(first)
                 view.setYLink(first)
-            self.views[method], self.titles[method] = view, title
+            self.titles[method] = title
         rows = (len(COMPARE_METHODS) + columns - 1) // columns
         self.graphics.addItem(self.colorbar, row=0, col=columns, rowspan=2 * rows)
+        grid = self.graphics.ci.layout
+        for col in range(columns):
+            grid.setColumnStretchFactor(col, 1)
+        grid.setColumnStretchFactor(columns, 0)
 
     def set_image(self, image: np.ndarray) -> None:
         h, w = image.shape[:2]
@@ -72,24 +100,26 @@ class CompareView(QWidget):
         self.fit()
 
     def fit(self) -> None:
-        """Fit the first panel; the others follow through their links."""
-        first = self.views.get(COMPARE_METHODS[0])
-        if first is not None:
-            first.autoRange(padding=0.02)
+        """Fit the first panel, and keep the panels fitted as they resize until the user
+        zooms or pans; the others follow through their links."""
+        self._keep_fitted = True
+        self.views[COMPARE_METHODS[0]].autoRange(padding=0.02)
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        self.fit()
+    @Slot()
+    def _on_panel_resized(self) -> None:
+        """A fit made when the view is shown or resized used a stale size (the panels get
+        theirs from the scene's layout later), leaving the images as dots: so each
+        panel's own resize refits."""
+        if self._keep_fitted:
+            self.fit()
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self.fit()
+    @Slot()
+    def _on_user_moved(self) -> None:
+        self._keep_fitted = False
 
     def image_x_to_widget(self, x: float) -> float:
         """Image column `x` in this widget's coordinates, along the first column of panels."""
-        view = self.views.get(COMPARE_METHODS[0])
-        if view is None:
-            return float(x)
+        view = self.views[COMPARE_METHODS[0]]
         return float(self.graphics.mapFromScene(view.mapViewToScene(QPointF(x, 0.0))).x())
 
     def show_maps(self, maps: dict[str, np.ndarray | None], signed: bool, cmap: str, opacity: float,

@@ -21,10 +21,10 @@ from thulium_desktop.app.file_panel import FilePanel
 from thulium_desktop.app.files import ImageBrowser, ImageStats, sorted_paths
 from thulium_desktop.app.timeline import TokenTimeline, shown_char
 from thulium_desktop.app.truth_bar import TruthBar
-from thulium_desktop.app.truths import Comparison, Truth, TruthSource, compare
+from thulium_desktop.app.truths import Truth, TruthSource
 from thulium_desktop.app.worker import ReadingInfo
 from thulium_desktop.io.transcriptions import TranscriptionError
-from thulium_desktop.xai.ground_truth import MATCH, SUBSTITUTION
+from thulium_desktop.xai.ground_truth import MATCH, SUBSTITUTION, Comparison, compare
 from thulium_desktop.models import Reading
 
 

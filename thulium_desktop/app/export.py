@@ -7,7 +7,7 @@ layer: a failed export leaves no partial file and never damages an existing one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,18 +15,19 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from thulium_desktop.app.jobs import CONTRAST_FALLBACK, METHOD_INFO
+from thulium_desktop.app.jobs import METHOD_INFO, MethodSpec
 from thulium_desktop.io.atomic import write_json, write_npz
 from thulium_desktop.render import (
     caption,
-    character_labels,
+    characters_figure,
     comparison_figure,
     explanation_arrays,
-    overlay_figure,
     save_figure,
-    token_grid_figure,
-    token_label,
+    selected_label,
+    selected_row,
+    selection_figure,
 )
+from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
 
 #: Figure kinds offered, with their labels in the dialog.
 FIGURE_KINDS: dict[str, str] = {
@@ -66,6 +67,16 @@ class ExportContent:
         return self.cmaps[1] if signed else self.cmaps[0]
 
 
+def suggested_name(image_stem: str, kind: str, specs: Sequence[MethodSpec]) -> str:
+    """`hello.gradient.contrast`: the image, what the figure draws and whether it is a
+    contrast with the truth, from the specs it is drawn from. Named after the method
+    drawn, not the panel's choice: under contrast an attention choice draws gradient.
+    A comparison is `compare`, as the CLI names its comparison figures."""
+    drawn = "compare" if kind == "compare" else specs[0].method
+    contrast = ".contrast" if any(spec.contrast is not None for spec in specs) else ""
+    return f"{image_stem}.{drawn}{contrast}"
+
+
 def build_figure(kind: str, content: ExportContent) -> Figure:
     if kind == "view":
         return _view_figure(content)
@@ -86,40 +97,14 @@ def write_export(plan: ExportPlan, content: ExportContent) -> list[Path]:
     return plan.outputs()
 
 
-def selected_label(exp: Any, index: int) -> str:
-    """The panel label of the selected character, or the quoted reading for "all"."""
-    if exp.whole_reading:
-        return f"\u201c{exp.reading.text}\u201d"
-    k = _row(exp, index)
-    return token_label(exp.tokens[k], exp.token_indices[k], float(exp.confidences[k]))
-
-
-def _row(exp: Any, index: int) -> int:
-    """Which of `exp`'s maps shows the selection: the only one of a whole-reading or a
-    contrastive explanation (whose index is its character's), else character `index`'s."""
-    return 0 if exp.whole_reading or exp.meta.get("contrast") else index
-
-
-def _selected_map(exp: Any, index: int) -> np.ndarray:
-    return exp.maps[_row(exp, index)]
-
-
 def _view_figure(content: ExportContent) -> Figure:
     exp = next(iter(content.explanations.values()))
-    label = selected_label(exp, content.index)
-    return overlay_figure(
-        content.image, _selected_map(exp, content.index), signed=exp.signed,
-        cmap=content.cmap(exp.signed), label=label, caption=caption(exp.meta),
-    )
+    return selection_figure(content.image, exp, content.index, cmap=content.cmap(exp.signed))
 
 
 def _grid_figure(content: ExportContent) -> Figure:
     exp = next(iter(content.explanations.values()))
-    labels = character_labels(exp.tokens, exp.token_indices, exp.confidences)
-    return token_grid_figure(
-        content.image, exp.maps, labels, signed=exp.signed, cmap=content.cmap(exp.signed),
-        caption=caption(exp.meta, f"read \u201c{exp.reading.text}\u201d"),
-    )
+    return characters_figure(content.image, exp, cmap=content.cmap(exp.signed))
 
 
 def _compare_figure(content: ExportContent) -> Figure:
@@ -129,7 +114,7 @@ def _compare_figure(content: ExportContent) -> Figure:
     signed = any(e.signed for e in exps.values())
     return comparison_figure(
         content.image,
-        [[_selected_map(e, content.index)] for e in exps.values()],
+        [[e.maps[selected_row(e, content.index)]] for e in exps.values()],
         [METHOD_INFO[m][0] for m in exps],
         [label],
         signed=signed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -26,10 +27,17 @@ from thulium_desktop.render import FIGURE_FORMATS
 
 
 class ExportDialog(QDialog):
-    """Collects an `ExportPlan`; the window does the writing."""
+    """Collects an `ExportPlan`; the window does the writing.
 
-    def __init__(self, stem: Path, fmt: str = "png", kind: str = "view", parent: QWidget | None = None) -> None:
+    `names` suggests a file (without extension) per figure kind; choosing another kind
+    switches to its name unless the user has typed one.
+    """
+
+    def __init__(
+        self, names: Mapping[str, Path], fmt: str = "png", kind: str = "view", parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
+        self._names = {k: str(path) for k, path in names.items()}
         self.setWindowTitle("Export figure")
         self._kinds = QButtonGroup(self)
         kinds = QVBoxLayout()
@@ -39,13 +47,14 @@ class ExportDialog(QDialog):
             self._kinds.addButton(button)
             self._kind_buttons[name] = button
             kinds.addWidget(button)
-        self._kind_buttons.get(kind, self._kind_buttons["view"]).setChecked(True)
+        kind = kind if kind in self._kind_buttons else "view"
+        self._kind_buttons[kind].setChecked(True)
         self.format = QComboBox()
         self.format.addItems([f.upper() for f in FIGURE_FORMATS])
         self.dpi = QSpinBox(minimum=50, maximum=1200, singleStep=50, value=300, suffix=" dpi")
         self.with_maps = QCheckBox("Also save the raw maps (.npz)")
         self.with_params = QCheckBox("Also save the parameters (.json)")
-        self.path = QLineEdit(str(stem))
+        self.path = QLineEdit(self._names.get(kind, ""))
         self.path.setMinimumWidth(380)
         self.path.setToolTip("The format's extension is added to this name")
         browse = QPushButton("Browse…")
@@ -67,11 +76,17 @@ class ExportDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(buttons)
         self.format.currentTextChanged.connect(self._on_format)
+        self._kinds.buttonToggled.connect(self._on_kind)
         if fmt in FIGURE_FORMATS:
             self.format.setCurrentText(fmt.upper())
 
     def _on_format(self, fmt: str) -> None:
         self.dpi.setEnabled(fmt == "PNG")  # vector formats have no resolution
+
+    def _on_kind(self, button: QRadioButton, checked: bool) -> None:
+        """Follow the kind with its suggested name, unless the name is the user's own."""
+        if checked and self.path.text() in self._names.values():
+            self.path.setText(self._names.get(self.kind, self.path.text()))
 
     @property
     def kind(self) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
+
 #: The SaliencyConfig fields each method reads; everything else is irrelevant to it.
 METHOD_FIELDS: dict[str, tuple[str, ...]] = {
     "attention": ("normalize",),
@@ -37,9 +39,6 @@ METHOD_INFO: dict[str, tuple[str, str]] = {
     "vargrad": ("VarGrad", "Variance of the gradient over noisy copies."),
     "gradcam": ("GradCAM", "Feature-map evidence at a convolutional layer, upsampled."),
 }
-
-#: Contrastive maps need gradients: what a method without them falls back to.
-CONTRAST_FALLBACK = {"attention": "gradient"}
 
 #: Defaults of the parameters the panel offers: SaliencyConfig's own, except the
 #: integrated-gradients baseline. The library keeps Captum's zeros (black: ink

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from thulium_desktop.app.jobs import CONTRAST_FALLBACK, DEFAULT_PARAMS, METHOD_FIELDS, METHOD_INFO
+from thulium_desktop.app.jobs import DEFAULT_PARAMS, METHOD_FIELDS, METHOD_INFO
+from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
 
 #: The five methods shown side by side in the Compare view.
 COMPARE_METHODS = ("attention", "gradient", "integrated", "smoothgrad", "gradcam")

@@ -20,8 +20,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
 
-from thulium_desktop.app.truths import Comparison
-from thulium_desktop.xai.ground_truth import DELETION, INSERTION, MATCH, SUBSTITUTION
+from thulium_desktop.xai.ground_truth import DELETION, INSERTION, MATCH, SUBSTITUTION, Comparison
 
 #: Selecting this index shows the map of the whole reading.
 ALL = -1

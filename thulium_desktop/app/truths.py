@@ -1,27 +1,18 @@
-"""Where each image's ground truth comes from, and how a reading compares with it.
+"""Where each image's ground truth comes from, and how its edits are worded.
 
 Plain Python (no Qt), so what the timeline and the file list show is testable alone:
-the window asks `TruthSource.lookup(path)` when a file opens and `compare(...)` when
-its reading arrives.
+the window asks `TruthSource.lookup(path)` when a file opens and
+`xai.ground_truth.compare(...)` (shared with the CLI) when its reading arrives.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from thulium_desktop.io.transcriptions import TranscriptionError, load_transcriptions, load_truth
-from thulium_desktop.xai.ground_truth import (
-    DELETION,
-    MATCH,
-    SUBSTITUTION,
-    AlignOp,
-    align,
-    character_error_rate,
-    edit_counts,
-    truth_path,
-)
+from thulium_desktop.xai.ground_truth import MATCH, truth_path
 
 
 @dataclass(frozen=True)
@@ -99,56 +90,6 @@ class TruthSource:
         except ValueError:
             return None
         return self.table.get(relative.as_posix())
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A reading aligned with its truth, in the terms the timeline draws.
-
-    `kinds[i]` is what happened to read character i (match, substitution or
-    insertion); `missed[g]` are the truth characters the model skipped in gap g,
-    where gap g lies just before read character g (gap len(read) is after the last).
-    """
-
-    truth: str
-    ops: tuple[AlignOp, ...]
-    cer: float
-    kinds: tuple[str, ...]
-    truth_chars: tuple[str, ...]  # the truth aligned with each token ('' for an insertion)
-    missed: dict[int, str] = field(default_factory=dict)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return edit_counts(list(self.ops))
-
-    def substituted(self, index: int) -> str | None:
-        """The true character where read character `index` was substituted, else None."""
-        if 0 <= index < len(self.kinds) and self.kinds[index] == SUBSTITUTION:
-            return self.truth_chars[index]
-        return None
-
-
-def compare(tokens: tuple[str, ...], truth: str) -> Comparison:
-    """Align the reading with the truth character by character (xai.ground_truth), then
-    say per token what happened to it (a multi-character token, as a BPE model reads,
-    takes the first error among its characters)."""
-    read = "".join(tokens)
-    owner = [i for i, token in enumerate(tokens) for _ in token]
-    ops = tuple(align(read, truth))
-    kinds = [MATCH] * len(tokens)
-    truth_chars = [""] * len(tokens)
-    missed: dict[int, str] = {}
-    gap = 0
-    for op in ops:
-        if op.kind == DELETION:
-            missed[gap] = missed.get(gap, "") + op.truth
-            continue
-        token = owner[op.read_index]
-        if kinds[token] == MATCH:
-            kinds[token] = op.kind
-        truth_chars[token] += op.truth
-        gap = token + 1
-    return Comparison(truth, ops, character_error_rate(read, truth), tuple(kinds), tuple(truth_chars), missed)
 
 
 def describe_edits(counts: dict[str, int]) -> str:

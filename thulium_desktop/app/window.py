@@ -37,7 +37,7 @@ from thulium_desktop.app.display_panel import DisplayPanel
 from thulium_desktop.app.details import progress_details, selection_details, with_note
 from thulium_desktop.app.error_review import ErrorReview
 from thulium_desktop.app.files import ImageBrowser, file_title
-from thulium_desktop.app.jobs import CONTRAST_FALLBACK, METHOD_FIELDS, MethodSpec, image_key
+from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
 from thulium_desktop.app.message_bar import MessageBar
 from thulium_desktop.app.method_panel import COMPARE_METHODS, MethodPanel
 from thulium_desktop.app.status_bar import JobStatusBar
@@ -46,6 +46,7 @@ from thulium_desktop.app.trust_panel import CHECK_SHORTCUT, TOGGLE_SHORTCUT, Tru
 from thulium_desktop.app.worker import ModelInfo, ReadingInfo
 from thulium_desktop.io.images import IMAGE_SUFFIXES
 from thulium_desktop.models import MODEL_SUFFIXES, ModelLoadError, UntrustedModelError
+from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
 
 if TYPE_CHECKING:
     from thulium_desktop.app.export import ExportPlan
@@ -664,19 +665,25 @@ class MainWindow(QMainWindow):
         if self.image is None or self.reading is None:
             self.message.show_error("Open an image and wait for its reading before exporting.")
             return
-        folder = Path(str(self.settings.value("export/dir", self.browser.last_dir())))
-        stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
         kind = "compare" if self.panel.compare.isChecked() else str(self.settings.value("export/kind", "view"))
         from thulium_desktop.app.export_dialog import ExportDialog  # matplotlib: ~0.5 s, not at launch
 
-        dialog = ExportDialog(folder / f"{stem}.{self.panel.method}", str(self.settings.value("export/format", "png")),
-                              kind, self)
+        dialog = ExportDialog(self.export_names(), str(self.settings.value("export/format", "png")), kind, self)
         if dialog.exec() == ExportDialog.DialogCode.Accepted:
             plan = dialog.plan()
             self.settings.setValue("export/dir", str(plan.path.parent))
             self.settings.setValue("export/format", plan.path.suffix.lstrip("."))
             self.settings.setValue("export/kind", plan.kind)
             self.export(plan)
+
+    def export_names(self) -> dict[str, Path]:
+        """The file Export suggests for each figure kind (without extension), named after
+        what that figure draws, in the last export folder."""
+        from thulium_desktop.app.export import FIGURE_KINDS, suggested_name  # matplotlib, as above
+
+        folder = Path(str(self.settings.value("export/dir", self.browser.last_dir())))
+        stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
+        return {kind: folder / suggested_name(stem, kind, self._export_specs(kind)) for kind in FIGURE_KINDS}
 
     def export(self, plan: ExportPlan) -> None:
         """Export now if every map the figure needs is computed, else once it is."""

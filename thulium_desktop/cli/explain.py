@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from thulium_desktop import __version__
 from thulium_desktop.cli import recognizers
+from thulium_desktop.cli.contrast import contrast_record, explain_contrasts
 from thulium_desktop.cli.errors import INTERRUPTED, OK, SOME_FAILED, UsageError
 from thulium_desktop.cli.interrupt import stop_after_current
 from thulium_desktop.cli.outputs import OutputPlan, method_record, write_image_outputs
@@ -43,6 +44,8 @@ def run_explain(args: argparse.Namespace) -> int:
     items = shard(corpus.items, index, count)
     opened = recognizers.prepared_recognizer(args.model, args.device, args.trust)
     generator = SaliencyGenerator(opened.recognizer, _config(args), model_label=opened.summary.caption())
+    if args.contrast and not hasattr(opened.recognizer, "label_of"):
+        raise UsageError(f"--contrast: {opened.summary.caption()} cannot score a character it did not read")
     try:
         plan.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -57,7 +60,7 @@ def run_explain(args: argparse.Namespace) -> int:
     try:
         with stop_after_current(_say) as stop:
             for item in tqdm(items, unit="image", disable=args.quiet, file=sys.stderr, dynamic_ncols=True):
-                records.append(_explain_one(generator, methods, args.token, item, plan, _checks(args)))
+                records.append(_explain_one(generator, methods, args.token, item, plan, _checks(args), args.contrast))
                 _report(records[-1])
                 if stop.requested:
                     interrupted = True
@@ -101,8 +104,10 @@ def _explain_one(
     item: CorpusItem,
     plan: OutputPlan,
     checks: dict[str, bool] | None = None,
+    contrast: bool = False,
 ) -> dict[str, Any]:
-    """Every method on one image, its outputs written; the image's record for the summary."""
+    """Every method on one image (and, with `contrast`, each substituted character's
+    contrast with its truth), its outputs written; the image's record for the summary."""
     started = time.perf_counter()
     try:
         image = load_image(item.path)
@@ -127,12 +132,35 @@ def _explain_one(
     # Seconds to decode and explain (and check), set before writing so the image's own .json has it too.
     record = _record(item, explanations, records, errors) | {"seconds": time.perf_counter() - started}
     record.update(_truth_record(item.path, record["reading"]))
+    contrasts: dict[str, Explanation] = {}
+    if contrast and explanations:
+        try:
+            contrasts = _contrasts(generator, image, methods, explanations, record)
+        except Exception as exc:  # as for a method: this image fails, the run goes on
+            errors["contrast"] = _reason(exc)
+            record |= _record(item, explanations, records, errors)
     try:
-        record["outputs"] = write_image_outputs(plan, item, image, explanations, record)
+        record["outputs"] = write_image_outputs(plan, item, image, explanations, record, contrasts)
     except Exception as exc:
         errors["outputs"] = f"cannot write the outputs: {_reason(exc)}"
         record |= _record(item, explanations, records, errors)
     return record
+
+
+def _contrasts(
+    generator: SaliencyGenerator,
+    image,
+    methods: tuple[str, ...],
+    explanations: dict[str, Explanation],
+    record: dict[str, Any],
+) -> dict[str, Explanation]:
+    """Each substituted character's contrast with the record's truth, for the reading the
+    other maps explain; the record gains their entries and the notes on what has none."""
+    reading = next(iter(explanations.values())).reading
+    contrasts, notes = explain_contrasts(generator, image, methods, reading, record.get("truth"))
+    record["contrasts"] = [contrast_record(exp) for exp in contrasts.values()]
+    record["contrast_notes"] = notes
+    return contrasts
 
 
 def _record(item: CorpusItem, explanations: dict[str, Explanation], methods: dict, errors: dict) -> dict[str, Any]:
@@ -197,6 +225,7 @@ def _summary(args, generator, methods, items, records, interrupted, elapsed) -> 
         "model": getattr(generator.model, "name", type(generator.model).__name__),
         "model_description": generator.model_label,
         "methods": list(methods),
+        "contrast": args.contrast,
         "token": args.token,
         "config": {k: v for k, v in asdict(generator.config).items() if k != "method"},
         "device": str(model_device(generator.model.module)),

@@ -3,7 +3,9 @@
 Names: `<out>/<name>.<method>.<png|svg|pdf>` (one figure per method: a panel per
 character), `<name>.compare.<fmt>` when several methods ran, `<name>.npz` (every
 method's maps) and `<name>.json` (the image's record, the same one the summary
-lists). Each file is complete or absent, so an interrupted run never leaves a
+lists). With `--contrast`, each substituted character's contrast with its truth
+adds `<name>.<method>.contrast-<N>.<fmt>` (the app's Export figure of that view)
+and `<name>.<method>.contrast-<N>.npz` (the app's Export maps of it). Each file is complete or absent, so an interrupted run never leaves a
 file that looks finished but is not.
 """
 
@@ -23,10 +25,11 @@ from thulium_desktop.render import (
     FIGURE_FORMATS,
     caption,
     character_labels,
+    characters_figure,
     comparison_figure,
     explanation_arrays,
     save_figure,
-    token_grid_figure,
+    selection_figure,
 )
 from thulium_desktop.xai.saliency import Explanation
 
@@ -61,20 +64,27 @@ def write_image_outputs(
     image: np.ndarray,
     explanations: Mapping[str, Explanation],
     record: dict[str, Any],
+    contrasts: Mapping[str, Explanation] | None = None,
 ) -> list[str]:
     """Write everything `plan` asks for; returns the written paths relative to the out folder.
 
     Figures are skipped for a method with no maps (the model read nothing).
+    `contrasts` are contrastive explanations keyed by their file stem.
     """
     written: list[Path] = []
     drawable = {m: e for m, e in explanations.items() if len(e.maps)}
     for method, exp in drawable.items():
-        written += _save_all(plan, item, method, method_figure(image, exp))
+        written += _save_all(plan, item, method, characters_figure(image, exp, outlier_perc=FIGURE_OUTLIER_PERC))
     if len(drawable) > 1:
         written += _save_all(plan, item, "compare", comparison(image, drawable))
     if "npz" in plan.formats and explanations:
         written.append(plan.path(item, "npz"))
         write_npz(written[-1], **explanation_arrays(explanations))
+    for stem, exp in (contrasts or {}).items():
+        written += _save_all(plan, item, stem, contrast_figure(image, exp))
+        if "npz" in plan.formats:
+            written.append(plan.path(item, f"{stem}.npz"))
+            write_npz(written[-1], **explanation_arrays({exp.meta["method"]: exp}))
     outputs = [p.relative_to(plan.out_dir).as_posix() for p in written]
     if "json" in plan.formats:
         outputs.append(f"{item.name}.json")
@@ -89,17 +99,9 @@ def _save_all(plan: OutputPlan, item: CorpusItem, stem: str, fig: Figure) -> lis
     return paths
 
 
-def method_figure(image: np.ndarray, exp: Explanation) -> Figure:
-    """A panel per explained character, captioned with model, method, parameters and reading."""
-    labels = character_labels(exp.tokens, exp.token_indices, exp.confidences)
-    return token_grid_figure(
-        image,
-        exp.maps,
-        labels,
-        signed=exp.signed,
-        outlier_perc=FIGURE_OUTLIER_PERC,
-        caption=caption(exp.meta, f"read \u201c{exp.reading.text}\u201d"),
-    )
+def contrast_figure(image: np.ndarray, exp: Explanation) -> Figure:
+    """The contrasted character's map, drawn and captioned as the app exports that view."""
+    return selection_figure(image, exp, exp.meta["contrast"]["token"], outlier_perc=FIGURE_OUTLIER_PERC)
 
 
 def comparison(image: np.ndarray, explanations: Mapping[str, Explanation]) -> Figure:

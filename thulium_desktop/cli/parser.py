@@ -68,6 +68,12 @@ def _explain(commands) -> None:
         "--sanity", action="store_true",
         help="also run the model-randomisation sanity check (recomputes the maps once per layer: slow)",
     )
+    p.add_argument(
+        "--contrast", action="store_true",
+        help="for each character the reading substitutes (against IMAGE.gt.txt), also write the "
+        "map of score(read) - score(true) as <name>.<method>.contrast-<N>.* (N 0-based, as --token; "
+        "attention is contrasted with gradient)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -9,6 +9,12 @@ from thulium_desktop.render.colormaps import (
     default_cmap,
     shared_scale,
 )
+from thulium_desktop.render.explanation_figures import (
+    characters_figure,
+    selected_label,
+    selected_row,
+    selection_figure,
+)
 from thulium_desktop.render.export import FIGURE_FORMATS, explanation_arrays, save_figure, save_image
 from thulium_desktop.render.figures import (
     character_labels,
@@ -26,6 +32,7 @@ __all__ = [
     "Scale",
     "caption",
     "character_labels",
+    "characters_figure",
     "colorize",
     "contrast_phrase",
     "comparison_figure",
@@ -35,6 +42,9 @@ __all__ = [
     "overlay_figure",
     "save_figure",
     "save_image",
+    "selected_label",
+    "selected_row",
+    "selection_figure",
     "shared_scale",
     "to_bgr8",
     "token_label",

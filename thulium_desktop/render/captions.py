@@ -14,12 +14,17 @@ _VISIBLE = {" ": "\u2423", "\t": "\u21e5", "\n": "\u21b5"}
 
 
 def token_label(token: str, index: int | None = None, confidence: float | None = None) -> str:
-    """`'e' #3 p=0.97`: the character made visible (a space shows as ␣), its position
-    in the reading and the model's confidence, whichever are known."""
+    """`'e' #2 p=0.97`: the character made visible (a space shows as ␣), its position
+    in the reading and the model's confidence, whichever are known.
+
+    `index` is 0-based, as the engine counts (`Explanation.token_indices`); the label
+    counts from 1, as people do and as the app's details line ("character 2 of 5") and
+    the timeline's tooltips say, so a figure and the window name the same character alike.
+    """
     shown = "".join(_VISIBLE.get(ch, ch) for ch in token)
     parts = [f"\u2018{shown}\u2019"]
     if index is not None:
-        parts.append(f"#{index}")
+        parts.append(f"#{index + 1}")
     if confidence is not None:
         parts.append(f"p={confidence:.2f}")
     return " ".join(parts)

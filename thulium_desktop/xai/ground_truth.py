@@ -8,12 +8,16 @@ misses a character of the truth.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from thulium_desktop.io.transcriptions import load_truth
 
 MATCH, SUBSTITUTION, INSERTION, DELETION = "match", "substitution", "insertion", "deletion"
+
+#: Contrastive maps are a difference of gradients: what a method without them falls
+#: back to (the app's views and the CLI's `--contrast` alike).
+CONTRAST_FALLBACK = {"attention": "gradient"}
 
 
 @dataclass(frozen=True)
@@ -88,3 +92,59 @@ def read_truth(image_path: str | os.PathLike, truth_file: str | os.PathLike | No
     """
     path = Path(truth_file) if truth_file is not None else truth_path(image_path)
     return load_truth(path) if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A reading aligned with its truth, in the terms the timeline draws.
+
+    `kinds[i]` is what happened to read character i (match, substitution or
+    insertion); `missed[g]` are the truth characters the model skipped in gap g,
+    where gap g lies just before read character g (gap len(read) is after the last).
+    """
+
+    truth: str
+    ops: tuple[AlignOp, ...]
+    cer: float
+    kinds: tuple[str, ...]
+    truth_chars: tuple[str, ...]  # the truth aligned with each token ('' for an insertion)
+    missed: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return edit_counts(list(self.ops))
+
+    def substituted(self, index: int) -> str | None:
+        """The true character where read character `index` was substituted, else None."""
+        if 0 <= index < len(self.kinds) and self.kinds[index] == SUBSTITUTION:
+            return self.truth_chars[index]
+        return None
+
+    @property
+    def substitutions(self) -> list[tuple[int, str]]:
+        """(read index, true character) of every substituted character: the positions a
+        contrastive map can explain."""
+        return [(i, self.truth_chars[i]) for i, kind in enumerate(self.kinds) if kind == SUBSTITUTION]
+
+
+def compare(tokens: tuple[str, ...], truth: str) -> Comparison:
+    """Align the reading with the truth character by character (`align`), then
+    say per token what happened to it (a multi-character token, as a BPE model reads,
+    takes the first error among its characters)."""
+    read = "".join(tokens)
+    owner = [i for i, token in enumerate(tokens) for _ in token]
+    ops = tuple(align(read, truth))
+    kinds = [MATCH] * len(tokens)
+    truth_chars = [""] * len(tokens)
+    missed: dict[int, str] = {}
+    gap = 0
+    for op in ops:
+        if op.kind == DELETION:
+            missed[gap] = missed.get(gap, "") + op.truth
+            continue
+        token = owner[op.read_index]
+        if kinds[token] == MATCH:
+            kinds[token] = op.kind
+        truth_chars[token] += op.truth
+        gap = token + 1
+    return Comparison(truth, ops, character_error_rate(read, truth), tuple(kinds), tuple(truth_chars), missed)

@@ -9,7 +9,6 @@ between chunks, so a GUI worker can stream refining maps and stop within a chunk
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable, Sequence

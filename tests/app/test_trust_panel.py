@@ -7,16 +7,19 @@ import time
 import numpy as np
 import pytest
 from gui_helpers import WAIT_MS, GatedTrust
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QBoxLayout
 
+from thulium_desktop.app.canvas import MIN_HEIGHT
 from thulium_desktop.app.jobs import MethodSpec
-from thulium_desktop.app.trust_view import FLAG_STYLE, TrustView, diagnostic_rows
+from thulium_desktop.app.trust_view import FLAG_STYLE, PLOT_HEIGHT, SmallPlot, TrustView, diagnostic_rows
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.diagnostics import ink_mask, map_diagnostics
 from thulium_desktop.xai.faithfulness import Curves
 from thulium_desktop.xai.sanity import SanityResult
 from thulium_desktop.xai.trust import TrustReport, trust_report
 
+SIDE_BY_SIDE, STACKED = QBoxLayout.Direction.LeftToRight, QBoxLayout.Direction.TopToBottom
 CHECK = (Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
 
 
@@ -201,3 +204,59 @@ def test_the_panel_toggles_from_the_view_menu_and_is_remembered(qtbot, window, m
     assert not again.client.checking_trust and len(again.client.trust_cache) == 0  # nobody looking: no work
     again.trust.toggle_action.trigger()
     qtbot.waitUntil(lambda: again.trust.report is not None, timeout=WAIT_MS)
+
+
+def labels_inside(plot: SmallPlot) -> bool:
+    """Whether both axis labels' text (their box less the text item's margin) is drawn
+    whole within the plot widget."""
+    inside = QRectF(plot.rect())
+    for side in ("bottom", "left"):
+        label = plot.getAxis(side).label
+        m = label.document().documentMargin()
+        text = label.mapRectToScene(label.boundingRect().adjusted(m, m, -m, -m))
+        if not inside.contains(QRectF(plot.mapFromScene(text).boundingRect())):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("size", [(1280, 760), (1400, 800)])
+def test_a_fresh_window_reads_the_whole_check_side_by_side_under_the_canvas(qtbot, window, size):
+    window.review.dock.show()  # the Images dock, as with a folder open
+    window.resize(*size)
+    show_gradient(qtbot, window, 1)
+    with qtbot.waitSignal(window.client.trustFinished, timeout=WAIT_MS):
+        window.trust.check()
+    qtbot.wait(50)  # the last layout pass
+    view, scroll = window.trust.view, window.trust.widget()
+    assert window.dockWidgetArea(window.trust) == Qt.DockWidgetArea.BottomDockWidgetArea
+    assert view.columns.direction() == SIDE_BY_SIDE
+    assert view.curves.isVisible() and view.sanity.isVisible()
+    curves_at, sanity_at = (w.plot.mapTo(view, w.plot.rect().topLeft()) for w in (view.curves, view.sanity))
+    assert curves_at.x() < sanity_at.x() and curves_at.y() == sanity_at.y()  # side by side, lined up
+    assert not scroll.verticalScrollBar().isVisible() and not scroll.horizontalScrollBar().isVisible()
+    assert labels_inside(view.curves.plot) and labels_inside(view.sanity.plot)
+    assert window.canvas.height() >= MIN_HEIGHT
+    side = window.splitter.widget(1)  # the method panel beside the canvas keeps all its lines
+    assert side.height() >= side.layout().totalHeightForWidth(side.width())
+
+
+def test_docked_beside_the_canvas_the_columns_stack_and_the_place_is_remembered(qtbot, window, make_window):
+    view = window.trust.view
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.trust)
+    assert view.columns.direction() == STACKED
+    assert view.curves.plot.minimumHeight() == view.curves.plot.maximumHeight() == PLOT_HEIGHT
+    window.close()
+    again = make_window()
+    assert again.dockWidgetArea(again.trust) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert again.trust.view.columns.direction() == STACKED
+    again.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, again.trust)
+    assert again.trust.view.columns.direction() == SIDE_BY_SIDE
+
+
+def test_a_plot_too_narrow_for_its_labels_scrolls_instead_of_cutting_them(qtbot):
+    plot = SmallPlot("fraction of pixels deleted / inserted", "score ratio")
+    qtbot.addWidget(plot)
+    plot.resize(plot.minimumSize())
+    plot.show()
+    qtbot.wait(20)
+    assert labels_inside(plot)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
@@ -30,8 +30,13 @@ if TYPE_CHECKING:
 VISIBLE_KEY = "view/trust_panel"
 TOGGLE_SHORTCUT = "Ctrl+K"
 CHECK_SHORTCUT = "Ctrl+Shift+K"
-#: Wide enough for the two plots to read; the canvas keeps the rest.
-PREFERRED_WIDTH = 360
+#: Under the canvas: a plot with its lines of text, and no more, so that the
+#: method panel beside the canvas keeps its height in a 1280×760 window.
+PREFERRED_HEIGHT = 190
+#: A floating panel's size: its columns stacked, as in a side dock.
+FLOATING_SIZE = QSize(380, 640)
+#: Docks where the panel is wide and low, its columns side by side.
+WIDE_AREAS = (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.TopDockWidgetArea)
 HINT = f"Check trust ({CHECK_SHORTCUT}) for the curves and the sanity check."
 CHECK_TIP = ("Deletion and insertion curves against a random order, and the model-randomisation sanity "
              "check. Slow: the sanity check recomputes the maps once per layer.")
@@ -50,7 +55,6 @@ class TrustPanel(QDockWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.view)
         self.setWidget(scroll)
         self.report: TrustReport | None = None
@@ -72,6 +76,8 @@ class TrustPanel(QDockWidget):
         self.view.check.setToolTip(CHECK_TIP)
         self.view.cancel.clicked.connect(client.cancel_trust)
         self.visibilityChanged.connect(self._on_visibility)
+        self.dockLocationChanged.connect(self._arrange)
+        self.topLevelChanged.connect(self._arrange)
         client.trustProgress.connect(self._on_progress)
         client.trustReady.connect(self._on_ready)
         client.trustFinished.connect(self._on_ended)
@@ -118,6 +124,19 @@ class TrustPanel(QDockWidget):
     def _checked(self) -> bool:
         """Whether the curves and the sanity check (where it applies) are in."""
         return self.report is not None and self.report.deletion is not None and self._complete
+
+    @Slot()
+    def _arrange(self) -> None:
+        """Columns side by side where the dock is wide (above or under the canvas),
+        stacked where it is narrow (left, right) or floats on its own."""
+        window = self.parentWidget()
+        wide = (not self.isFloating() and isinstance(window, QMainWindow)
+                and window.dockWidgetArea(self) in WIDE_AREAS)
+        self.view.set_horizontal(wide)
+        if self.isFloating():
+            self.resize(FLOATING_SIZE)  # not the wide strip it was under the canvas
+        title_aside = QDockWidget.DockWidgetFeature.DockWidgetVerticalTitleBar  # a low dock keeps its height
+        self.setFeatures(self.features() | title_aside if wide else self.features() & ~title_aside)
 
     # -- worker answers --------------------------------------------------------------
     @Slot(bool)
@@ -208,5 +227,5 @@ class TrustPanel(QDockWidget):
         self.setVisible(settings.value(VISIBLE_KEY, True, type=bool))
 
     def first_size(self, window: QMainWindow) -> None:
-        """The width the panel starts with in a window without a saved layout."""
-        window.resizeDocks([self], [PREFERRED_WIDTH], Qt.Orientation.Horizontal)
+        """The height the panel starts with under the canvas, in a window without a saved layout."""
+        window.resizeDocks([self], [PREFERRED_HEIGHT], Qt.Orientation.Vertical)

@@ -1,5 +1,6 @@
 """What the Trust panel draws for one character: its interpretation in words and
-numbers, its deletion/insertion curves and its sanity check, as small plots.
+numbers, its deletion/insertion curves and its sanity check, as small plots, in three
+columns set side by side in a wide dock or stacked in a narrow one.
 
 Pure display over a finished `TrustReport`: no requests, no state beyond what is
 shown (the panel in `trust_panel.py` decides what to show and when).
@@ -12,8 +13,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from thulium_desktop.xai.diagnostics import (
     BACKGROUND_THRESHOLD,
@@ -36,9 +47,15 @@ if TYPE_CHECKING:
 LABEL_COLOURS = {LABEL_FOCUSED: "#2e7d32", LABEL_SCATTERED: "#9a6700", LABEL_BACKGROUND: "#c62828"}
 MODE_COLOURS = {"deletion": "#c62828", "insertion": "#1565c0"}
 CHARACTER_COLOUR = "#6a1b9a"
+#: A plot's height stacked in a narrow dock; side by side in a low one, it takes the
+#: dock's height, down to what its axis labels need (`SmallPlot.label_room`).
 PLOT_HEIGHT = 150
-FLAG_STYLE = "background: #fdecea; border: 1px solid #e0a39c; border-radius: 4px; color: #7a1f16; padding: 4px;"
-PASS_STYLE = "background: #edf7ee; border: 1px solid #a5d6a7; border-radius: 4px; color: #1b5e20; padding: 4px;"
+#: Room a plot needs besides its axis labels' lengths: the other axis (numbers and
+#: label) and the margins.
+AXIS_ROOM = QSize(64, 44)
+UNBOUNDED = 16777215  # Qt's QWIDGETSIZE_MAX, which PySide6 does not export
+FLAG_STYLE = "background: #fdecea; border: 1px solid #e0a39c; border-radius: 4px; color: #7a1f16; padding: 2px 4px;"
+PASS_STYLE = "background: #edf7ee; border: 1px solid #a5d6a7; border-radius: 4px; color: #1b5e20; padding: 2px 4px;"
 
 
 def diagnostic_rows(d: MapDiagnostics) -> list[tuple[str, str, str]]:
@@ -66,12 +83,12 @@ def diagnostic_rows(d: MapDiagnostics) -> list[tuple[str, str, str]]:
 
 
 def curve_summary(curves: Curves, k: int) -> str:
-    """One line: the map's AUC against the random order's, and which is better."""
-    better = "lower" if curves.mode == "deletion" else "higher"
+    """One short line (it must not wrap under the plot): the map's AUC against the
+    random order's, and whether it is better; which way is better is in `AUC_TIP`."""
     verdict = "✓ beats random" if curves.beats_random()[k] else "✗ no better than random"
     swatch = f"<span style='color:{MODE_COLOURS[curves.mode]}'>━━</span>"
     return (f"{swatch} {curves.mode.capitalize()} AUC <b>{curves.auc[k]:.2f}</b> vs random "
-            f"{curves.random_auc[k]:.2f} ({better} is better): {verdict}")
+            f"{curves.random_auc[k]:.2f}: {verdict}")
 
 
 def sanity_verdict(sanity: SanityResult) -> str:
@@ -89,40 +106,76 @@ def wrapped(text: str = "") -> QLabel:
     return label
 
 
-def small_plot(bottom: str, left: str) -> pg.PlotWidget:
-    """A light, fixed (no pan/zoom/menu) plot with labelled axes, sized for a side panel."""
-    plot = pg.PlotWidget(background="w")
-    plot.setFixedHeight(PLOT_HEIGHT)
-    plot.setMouseEnabled(False, False)
-    plot.setMenuEnabled(False)
-    plot.hideButtons()
-    plot.showGrid(x=True, y=True, alpha=0.15)
-    for side, text in (("bottom", bottom), ("left", left)):
-        axis = plot.getAxis(side)
-        axis.setPen("#606060")
-        axis.setTextPen("#303030")
-        axis.setLabel(text, color="#303030")
-    return plot
+def column(*items: QWidget | QLayout, grow: QWidget | None = None) -> QVBoxLayout:
+    """The items top to bottom; extra height goes to `grow` (a plot), else under
+    them, never between lines of text."""
+    layout = QVBoxLayout()
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(3)
+    for item in items:
+        if isinstance(item, QLayout):
+            layout.addLayout(item)
+        else:
+            layout.addWidget(item, int(item is grow))
+    if grow is None:
+        layout.addStretch(1)
+    return layout
+
+
+class SmallPlot(pg.PlotWidget):
+    """A light, fixed (no pan/zoom/menu) plot with labelled axes, never so small that
+    an axis label is cut (a panel too small for it scrolls instead)."""
+
+    def __init__(self, bottom: str, left: str) -> None:
+        super().__init__(background="w")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMouseEnabled(False, False)
+        self.setMenuEnabled(False)
+        self.hideButtons()
+        self.showGrid(x=True, y=True, alpha=0.15)
+        for side, text in (("bottom", bottom), ("left", left)):
+            axis = self.getAxis(side)
+            axis.setPen("#606060")
+            axis.setTextPen("#303030")
+            axis.setLabel(text, color="#303030")
+        self.fit(horizontal=False)
+
+    def label_room(self) -> QSize:
+        """The smallest size at which neither axis label is cut: each axis as long as its label."""
+        bottom, left = (self.getAxis(side).label.boundingRect().width() for side in ("bottom", "left"))
+        return QSize(int(bottom) + AXIS_ROOM.width(), int(left) + AXIS_ROOM.height())
+
+    def fit(self, horizontal: bool) -> None:
+        """Side by side in a low dock, take its height down to the labels' room; stacked, `PLOT_HEIGHT`."""
+        room = self.label_room()
+        self.setMinimumSize(room.width(), room.height() if horizontal else PLOT_HEIGHT)
+        self.setMaximumHeight(UNBOUNDED if horizontal else PLOT_HEIGHT)
+
+    def sizeHint(self) -> QSize:
+        """No more than the minimum (pyqtgraph asks for 640×480): the layout gives the rest."""
+        return self.minimumSize()
 
 
 class CurvesPlot(QWidget):
     """Deletion and insertion of one character: the map's order (solid) against a
     random order (dashed), with both AUCs written underneath."""
 
+    TITLE = "<b>Faithfulness</b> (dashed: random order)"
+    AUC_TIP = ("Area under the curve. Deletion: lower is better (the score falls fast when the map's pixels go "
+               "first). Insertion: higher is better (it rises fast when they come first).")
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plot = small_plot("fraction of pixels deleted / inserted", "score ÷ original")
+        self.plot = SmallPlot("fraction of pixels deleted / inserted", "score ratio")
+        self.plot.setToolTip("The character's score ÷ its score on the untouched image.")
         self.plot.setXRange(0, 1, padding=0.02)
         self.lines: dict[str, pg.PlotDataItem] = {}
         for mode, colour in MODE_COLOURS.items():
             self.lines[mode] = self.plot.plot(pen=pg.mkPen(colour, width=2))
             self.lines[f"{mode} random"] = self.plot.plot(pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
         self.summary = wrapped()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(wrapped("<b>Faithfulness</b> (dashed: random order)"))
-        layout.addWidget(self.plot)
-        layout.addWidget(self.summary)
+        self.summary.setToolTip(self.AUC_TIP)
+        self.setLayout(column(wrapped(self.TITLE), self.plot, self.summary, grow=self.plot))
 
     def show_curves(self, curves: tuple[Curves, ...], k: int) -> None:
         for c in curves:
@@ -133,11 +186,15 @@ class CurvesPlot(QWidget):
 
 class SanityPlot(QWidget):
     """Rank correlation of the character's map with the original as layers are
-    randomised from the top down, the mean over characters, and the flag threshold."""
+    randomised from the top down, the mean over characters, and the flag threshold;
+    the verdict under them. Titles stay one line so the two plots line up side by side."""
+
+    TITLE = (f"<b>Sanity check</b> (<span style='color:{CHARACTER_COLOUR}'>━</span> this character, "
+             "dashed: mean, dotted: flag level)")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plot = small_plot("layers randomised (top down)", "rank correlation")
+        self.plot = SmallPlot("layers randomised (top down)", "correlation")
         self.plot.setYRange(-1, 1, padding=0.05)
         self.character = self.plot.plot(pen=pg.mkPen(CHARACTER_COLOUR, width=2), symbol="o", symbolSize=5,
                                         symbolBrush=CHARACTER_COLOUR, symbolPen=None)
@@ -145,15 +202,8 @@ class SanityPlot(QWidget):
         self.threshold = pg.InfiniteLine(INSENSITIVE_CORRELATION, angle=0,
                                          pen=pg.mkPen("#c62828", width=1, style=Qt.PenStyle.DotLine))
         self.plot.addItem(self.threshold)
-        self.layers = wrapped()
         self.verdict = wrapped()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(wrapped(f"<b>Sanity check</b> (<span style='color:{CHARACTER_COLOUR}'>━</span> this "
-                                 "character, dashed: mean, dotted: flag level)"))
-        layout.addWidget(self.verdict)
-        layout.addWidget(self.plot)
-        layout.addWidget(self.layers)
+        self.setLayout(column(wrapped(self.TITLE), self.plot, self.verdict, grow=self.plot))
 
     def show_sanity(self, sanity: SanityResult, k: int) -> None:
         steps = np.arange(1, len(sanity.layers) + 1)
@@ -161,14 +211,15 @@ class SanityPlot(QWidget):
         self.mean.setData(steps, np.nanmean(sanity.correlations, axis=1))
         self.plot.setXRange(1, max(2, len(steps)), padding=0.05)
         first, last = (sanity.layers[0], sanity.layers[-1]) if sanity.layers else ("", "")
-        self.layers.setText(f"<small>{len(steps)} layers, from {html.escape(first)} down to {html.escape(last)}</small>")
+        self.plot.setToolTip(f"Rank correlation with the original map; {len(steps)} layers randomised, from "
+                             f"{html.escape(first)} down to {html.escape(last)}.")
         self.verdict.setText(sanity_verdict(sanity))
         self.verdict.setStyleSheet(FLAG_STYLE if sanity.flagged else PASS_STYLE)
 
 
 class TrustView(QWidget):
-    """The panel's contents, top to bottom: what is shown, its label, the numbers,
-    the check button and progress, then the two plots once they are computed."""
+    """The panel's contents in three columns: what is shown, its label, the numbers,
+    the check button and progress; then the two plots once they are computed."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -189,19 +240,32 @@ class TrustView(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.check)
         buttons.addWidget(self.cancel)
-        buttons.addStretch(1)
+        buttons.addWidget(self.status, 1)  # beside the buttons: a low dock has no line to spare
+        buttons.addStretch(0)  # keeps the buttons narrow while there is no status
+        diagnostics = QWidget()
+        diagnostics.setLayout(column(self.title, self.label, self.numbers, buttons))
         self.curves = CurvesPlot()
         self.sanity = SanityPlot()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        for widget in (self.title, self.label):
-            layout.addWidget(widget)
-        layout.addWidget(self.numbers)
-        layout.addLayout(buttons)
-        for widget in (self.status, self.curves, self.sanity):
-            layout.addWidget(widget)
-        layout.addStretch(1)
+        self.columns = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        self.columns.setContentsMargins(6, 3, 6, 3)
+        self.columns.setSpacing(12)
+        for widget in (diagnostics, self.curves, self.sanity):
+            self.columns.addWidget(widget)
+        self.columns.addStretch(1)
         self.show_message("")
+
+    def set_horizontal(self, horizontal: bool) -> None:
+        """Columns side by side (a wide, low dock) or stacked (a narrow one). Side by
+        side, the plots keep their place while hidden, so nothing jumps when they come."""
+        self.columns.setDirection(QBoxLayout.Direction.LeftToRight if horizontal else QBoxLayout.Direction.TopToBottom)
+        for i in range(3):  # the columns share the width; stacked, the trailing stretch takes the spare height
+            self.columns.setStretch(i, int(horizontal))
+        self.columns.setStretch(3, int(not horizontal))
+        for widget in (self.curves, self.sanity):
+            policy = widget.sizePolicy()
+            policy.setRetainSizeWhenHidden(horizontal)
+            widget.setSizePolicy(policy)
+            widget.plot.fit(horizontal)
 
     def show_message(self, text: str) -> None:
         """Nothing to measure yet (no image, no final map): say why, hide the rest."""

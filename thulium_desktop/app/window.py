@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.trust = TrustPanel(self.client, self)
         self.trust.failed.connect(self.message.show_error)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.trust)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.trust)  # under the canvas
         self.status = JobStatusBar()
         self.setStatusBar(self.status)
         self.canvas.hovered.connect(self.status.hover.setText)
@@ -746,6 +746,8 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
         else:
             self.splitter.setSizes([960, 320])
+        docks = s.value("window/docks")
+        if docks is None or not self.restoreState(docks):
             self.trust.first_size(self)
         saved = {k.split("/", 1)[1]: s.value(k) for k in s.allKeys() if k.startswith("params/")}
         self._saved_layer = saved.pop("layer", None) or None
@@ -764,6 +766,7 @@ class MainWindow(QMainWindow):
         """Save the layout and choices, cancel any job and wait for the worker thread."""
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("window/docks", self.saveState())
         self._save_choices()
         self.settings.sync()
         self.client.shutdown()

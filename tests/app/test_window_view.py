@@ -116,6 +116,17 @@ def test_fit_shows_the_whole_image_after_zooming(qtbot, window):
     assert x0 <= 0 and x1 >= window.image.shape[1] and y0 <= 0 and y1 >= window.image.shape[0]
 
 
+def test_fit_refits_the_comparison_panels_after_zooming(qtbot, window):
+    window.panel.compare.setChecked(True)
+    panel = window.compare_view.views["gradient"]
+    panel.scaleBy((0.2, 0.2))
+    (x0, x1), _ = panel.viewRange()
+    assert x1 - x0 < window.image.shape[1]
+    qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    (x0, x1), (y0, y1) = panel.viewRange()
+    assert x0 <= 0 and x1 >= window.image.shape[1] and y0 <= 0 and y1 >= window.image.shape[0]
+
+
 def test_opacity_slider_sets_the_map_opacity(window):
     window.display.opacity.setValue(30)
     assert abs(window.canvas.view.heat.opacity() - 0.3) < 1e-6

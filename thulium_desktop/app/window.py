@@ -161,6 +161,11 @@ class MainWindow(QMainWindow):
         view = self.compare_view if self.panel.compare.isChecked() else self.canvas
         return view.image_x_to_widget(x)
 
+    def fit_view(self) -> None:
+        """Ctrl+0: fit the image in whichever view is showing (the comparison's linked
+        panels too, which otherwise stay zoomed until another image opens)."""
+        (self.compare_view if self.panel.compare.isChecked() else self.canvas).fit()
+
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open images…", QKeySequence.StandardKey.Open, self.open_dialog)
@@ -176,7 +181,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         view_menu = self.menuBar().addMenu("&View")
-        self._action(view_menu, "&Fit image", "Ctrl+0", self.canvas.fit)
+        self._action(view_menu, "&Fit image", "Ctrl+0", self.fit_view)
         compare = view_menu.addAction("&Compare methods")
         compare.setCheckable(True)
         compare.setShortcut("Ctrl+M")

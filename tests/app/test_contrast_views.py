@@ -14,12 +14,14 @@ from functools import partial
 import numpy as np
 import pytest
 from gui_helpers import WAIT_MS, open_settled, sample_copy
+from PySide6.QtWidgets import QLabel
 
 from thulium_desktop.app import export as app_export
 from thulium_desktop.app.compare_view import NO_CONTRAST
 from thulium_desktop.app.export import ExportPlan
 from thulium_desktop.app.export_dialog import ExportDialog
 from thulium_desktop.app.jobs import METHOD_INFO, MethodSpec
+from thulium_desktop.app.trust_panel import CONTRAST_NOTE
 from thulium_desktop.app.method_panel import COMPARE_METHODS
 from thulium_desktop.models import load_model
 from thulium_desktop.render import overlay, shared_scale
@@ -188,3 +190,34 @@ def test_the_title_follows_the_open_image_when_the_list_is_resorted(qtbot, make_
         panel.order.setCurrentIndex(panel.order.findData("error"))
     assert [p.name for p in window.browser.files.paths] == ["b.png", "a.png"]
     assert window.windowTitle().endswith("a.png (2/2)")
+
+
+def test_the_trust_panel_does_not_measure_a_contrast_as_the_characters_own_map(qtbot, contrasted):
+    """The canvas shows score(read) − score(true); the trust measures are of a character's
+    own score, so the panel says so instead of describing another map."""
+    window = contrasted
+    window.trust.show()
+    qtbot.waitUntil(lambda: CONTRAST_NOTE in _shown_text(window.trust.view), timeout=WAIT_MS)
+    assert not window.trust.check_action.isEnabled()
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.timeline.select(0)  # read correctly: its own map is shown, and measured
+    qtbot.waitUntil(lambda: window.trust.report is not None, timeout=WAIT_MS)
+    assert CONTRAST_NOTE not in _shown_text(window.trust.view)
+
+
+def _shown_text(view) -> str:
+    return " ".join(label.text() for label in view.findChildren(QLabel) if label.isVisible())
+
+
+def test_a_true_character_outside_the_alphabet_gets_a_reason_not_a_failed_job(qtbot, make_window, tmp_path):
+    window = make_window()
+    open_settled(qtbot, window, [sample_copy(tmp_path / "images", "hello.png", "h\u00e6llo")])
+    failures = []
+    window.client.jobFailed.connect(failures.append)
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.timeline.select(SUBSTITUTED)
+    window.panel.contrast.setChecked(True)
+    qtbot.wait(300)
+    assert window.view_spec().contrast is None
+    assert "cannot score the true ‘æ’ (not in its alphabet)" in window.details.text()
+    assert failures == [] and "failed" not in window.message.label.text()

@@ -14,6 +14,7 @@ import pytest
 from gui_helpers import WAIT_MS, open_settled, sample_copy
 from PySide6.QtGui import QColor
 
+from thulium_desktop.app.jobs import image_key
 from thulium_desktop.app.timeline import EDIT_COLOURS
 from thulium_desktop.io.images import load_image
 from thulium_desktop.models import load_model
@@ -140,6 +141,9 @@ def test_a_folder_sorts_by_error_and_by_confidence_keeping_the_open_image(qtbot,
     assert [p.name for p in window.browser.files.paths] == names
     assert window.browser.files.current.name == "a.png"
     assert window.review.files.tree.currentItem().text(0) == "a.png"
+    cached_images = {key[0] for key in window.client.cache.keys()}
+    for name in ("b.png", "c.png"):  # read by the survey only: no maps kept to evict the user's
+        assert image_key(load_image(ranked_folder / name)) not in cached_images
     min_conf = {p.name: float(engine.read(load_image(p)).confidences.min()) for p in ranked_folder.glob("*.png")}
     sort_by(window, "confidence")  # every image is read already: no second survey
     assert not window.client.surveying

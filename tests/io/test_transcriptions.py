@@ -54,3 +54,16 @@ def test_a_line_without_text_is_named(tmp_path):
     path.write_text("a.png\tfirst\nb.png second\n", encoding="utf-8")
     with pytest.raises(TranscriptionError, match="line 2"):
         load_transcriptions(path)
+
+
+def test_a_spreadsheets_utf16_export_and_blank_lines_are_read(tmp_path):
+    path = tmp_path / "truths.tsv"
+    path.write_bytes("file\ttext\na.png\tcafé\n   \nb.png\tsecond\n".encode("utf-16"))  # with its BOM
+    assert load_transcriptions(path) == {"a.png": "café", "b.png": "second"}
+
+
+def test_a_field_too_long_for_csv_is_a_transcription_error(tmp_path):
+    path = tmp_path / "truths.tsv"
+    path.write_text("a.png\t" + "x" * 200_000 + "\n", encoding="utf-8")
+    with pytest.raises(TranscriptionError, match="not a readable table"):
+        load_transcriptions(path)

@@ -381,7 +381,9 @@ class EngineClient(QObject):
     @Slot(int, object, object)
     def _on_explained(self, job_id: int, spec: MethodSpec, explanation: object) -> None:
         job = self._pending.get(job_id)
-        if job is None:
+        if job is None or self._survey_job(job_id):
+            # A survey only wants the reading: caching its attention maps for a whole
+            # folder would evict the maps the user paid for (integrated gradients...).
             return
         self.cache.put((job.image_key, self._model_name(), spec), explanation)
         if self._maps.holds(job_id):

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QDockWidget, QWidget
 
 from thulium_desktop.app.client import EngineClient
@@ -49,6 +49,9 @@ class ErrorReview(QObject):
     named in the truth bar, beside the image it belongs to."""
 
     problem = Signal(str)
+    #: While a survey answers, the list is re-sorted at most this often: sorting and
+    #: rebuilding it per answer made a survey of thousands of images freeze the window.
+    RESORT_MS = 400
 
     def __init__(self, client: EngineClient, browser: ImageBrowser, timeline: TokenTimeline,
                  parent: QWidget | None = None) -> None:
@@ -69,6 +72,12 @@ class ErrorReview(QObject):
         self._truths: dict[Path, Truth] = {}
         self._readings: dict[Path, Reading] = {}
         self._unreadable: dict[Path, str] = {}  # why the survey could not read an image
+        self._scorable = ""  # what the loaded model can contrast with (ModelInfo.scorable)
+        self._stats_of: dict[Path, ImageStats] = {}  # computed once per reading and truth
+        self._resort = QTimer(self)
+        self._resort.setSingleShot(True)
+        self._resort.setInterval(self.RESORT_MS)
+        self._resort.timeout.connect(self._show_list)
         browser.listed.connect(self._on_listed)
         self.files.chosen.connect(browser.go_to)
         self.files.orderChanged.connect(self._on_order)
@@ -88,6 +97,7 @@ class ErrorReview(QObject):
             self.problem.emit(str(exc))
             return None
         self._truths.clear()
+        self._stats_of.clear()
         self.set_image(self.path)
         reading = self._readings.get(self.path) if self.path is not None else None
         if reading is not None:
@@ -115,6 +125,7 @@ class ErrorReview(QObject):
         if self.path is None:
             return
         self._readings[self.path] = info.reading
+        self._stats_of.pop(self.path, None)
         self._compare(info.reading)
         self._show_stats(self.path)
         if self.files.order_key != "name":
@@ -125,7 +136,8 @@ class ErrorReview(QObject):
         if self.comparison is None:
             return None
         truth = self.comparison.substituted(index)
-        return None if truth is None else (index, truth)
+        scorable = truth is not None and len(truth) == 1 and truth in self._scorable
+        return (index, truth) if scorable else None
 
     def no_contrast_reason(self, index: int) -> str:
         """Why read character `index` (ALL: the whole reading) shows its own map though
@@ -139,6 +151,10 @@ class ErrorReview(QObject):
             why = "select one marked on the timeline"
         elif kinds[index] == MATCH:
             why = f"‘{shown_char(self.comparison.truth_chars[index])}’ was read correctly"
+        elif kinds[index] == SUBSTITUTION:
+            truth = shown_char(self.comparison.truth_chars[index])
+            why = (f"the model cannot score the true ‘{truth}’ (not in its alphabet)" if self._scorable
+                   else "this model cannot score a character it did not read")
         else:
             why = f"character {index + 1} has no true counterpart ({kinds[index]})"
         return f"Contrast applies to substituted characters only: {why}, so its own map is shown."
@@ -157,13 +173,22 @@ class ErrorReview(QObject):
         self.truth_bar.show_comparison(self.comparison)
 
     def _stats(self) -> dict[Path, ImageStats]:
-        return {p: image_stats(self._readings.get(p), self._truth(p)) for p in self.browser.files.paths}
+        return {p: self._stats_for(p) for p in self.browser.files.paths}
+
+    def _stats_for(self, path: Path) -> ImageStats:
+        """An image's numbers, aligned once per reading (not once per list refresh)."""
+        if path not in self._stats_of:
+            reading = self._readings.get(path)
+            if reading is None:
+                return ImageStats()
+            self._stats_of[path] = image_stats(reading, self._truth(path))
+        return self._stats_of[path]
 
     def _note(self, path: Path) -> str:
         return self._unreadable.get(path) or truth_note(self._truth(path))
 
     def _show_stats(self, path: Path) -> None:
-        self.files.show_stats(path, image_stats(self._readings.get(path), self._truth(path)), self._note(path))
+        self.files.show_stats(path, self._stats_for(path), self._note(path))
 
     def _show_list(self) -> None:
         """List the images in the chosen order, the open one still current."""
@@ -184,6 +209,7 @@ class ErrorReview(QObject):
     def _on_listed(self) -> None:
         self.client.cancel_survey()
         self._truths.clear()
+        self._stats_of.clear()
         self._unreadable.clear()
         self._show_list()
         self.dock.setVisible(len(self.browser.files.paths) > 1)
@@ -200,20 +226,28 @@ class ErrorReview(QObject):
     def _on_surveyed(self, path: Path, info: ReadingInfo | None, problem: str) -> None:
         if info is not None:
             self._readings[path] = info.reading
+            self._stats_of.pop(path, None)
+            self._unreadable.pop(path, None)
         else:
             self._unreadable[path] = problem
         self._show_stats(path)
-        if self.files.order_key != "name":
-            self._show_list()
+        if self.files.order_key != "name" and not self._resort.isActive():
+            self._resort.start()
 
     @Slot(bool)
     def _on_survey_finished(self, _complete: bool) -> None:
         self.files.hide_progress()
+        if self._resort.isActive():  # the last answers: sort now, not a beat later
+            self._resort.stop()
+            self._show_list()
 
     @Slot(object)
-    def _on_model_ready(self, _info) -> None:
+    def _on_model_ready(self, info) -> None:
         """Readings belong to a model: another one reads the list anew."""
+        self._scorable = info.scorable
         self._readings.clear()
+        self._stats_of.clear()
+        self._unreadable.clear()
         if self.browser.files.paths:
             self._show_list()
             if self.files.order_key != "name":

@@ -179,6 +179,10 @@ class ResultCache:
         self._items: OrderedDict[tuple, Any] = OrderedDict()
         self._bytes = 0
 
+    def keys(self) -> list[tuple]:
+        """What is cached, least recently used first."""
+        return list(self._items)
+
     def get(self, key: tuple) -> Any | None:
         item = self._items.get(key)
         if item is not None:

@@ -37,6 +37,8 @@ PREFERRED_HEIGHT = 190
 FLOATING_SIZE = QSize(380, 640)
 #: Docks where the panel is wide and low, its columns side by side.
 WIDE_AREAS = (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.TopDockWidgetArea)
+CONTRAST_NOTE = ("The canvas shows a contrast with the truth: the trust measures are of a character's own "
+                 "map, so switch Contrast with truth off (Ctrl+T) to check this one.")
 HINT = f"Check trust ({CHECK_SHORTCUT}) for the curves and the sanity check."
 CHECK_TIP = ("Deletion and insertion curves against a random order, and the model-randomisation sanity "
              "check. Slow: the sanity check recomputes the maps once per layer.")
@@ -112,14 +114,19 @@ class TrustPanel(QDockWidget):
     def _ask(self, full: bool) -> None:
         """Request a check of the shown maps; with nothing to check (or nobody looking,
         for the automatic diagnostics) only stop a check of other maps."""
-        if self._explanation is None or not (full or self.isVisible()):
+        if self._explanation is None or self._contrast() or not (full or self.isVisible()):
             self.client.cancel_trust_unless(self._explanation)
             return
         self.client.request_trust(self._image, self._image_key, self._spec, self._explanation, full)
 
     def _can_check(self) -> bool:
         exp = self._explanation
-        return exp is not None and not exp.whole_reading and not self._checked()
+        return exp is not None and not exp.whole_reading and not self._contrast() and not self._checked()
+
+    def _contrast(self) -> bool:
+        """Whether the canvas shows a contrast map: the measures are of a character's own
+        score, so they would describe a map that is not the one on screen."""
+        return self._spec is not None and self._spec.contrast is not None
 
     def _checked(self) -> bool:
         """Whether the curves and the sanity check (where it applies) are in."""
@@ -182,7 +189,7 @@ class TrustPanel(QDockWidget):
         already on screen is not drawn again."""
         exp, view = self._explanation, self.view
         checking = self.client.checking_trust
-        state = (self._image is None, id(exp), self._index, id(self.report), self._complete, self._stage, checking)
+        state = (self._image is None, self._spec, id(exp), self._index, id(self.report), self._complete, self._stage, checking)
         if state == self._drawn:
             return
         self._drawn = state
@@ -190,6 +197,8 @@ class TrustPanel(QDockWidget):
         view.check.setEnabled(self.check_action.isEnabled())
         if self._image is None:
             view.show_message("Open an image to see whether its maps can be trusted.")
+        elif self._contrast():
+            view.show_message(CONTRAST_NOTE)
         elif exp is None:
             view.show_message("Measuring starts when the map is computed…")
         elif not (exp.whole_reading or 0 <= self._index < len(exp.tokens)):

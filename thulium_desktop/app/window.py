@@ -486,7 +486,7 @@ class MainWindow(QMainWindow):
         else:
             self._refresh_single()
         self._refresh_details()
-        spec = self.current_spec()
+        spec = self.view_spec()  # the map on the canvas, a contrast included
         self.trust.show_selection(self.image, self.image_key, spec, self.results.get(spec), self.timeline.current)
 
     def _refresh_details(self) -> None:

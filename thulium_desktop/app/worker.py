@@ -58,6 +58,9 @@ class ModelInfo:
     layers: tuple[str, ...]
     default_layer: str | None
     caption: str = ""  # "name · format · device · N parameters" when opened with a summary
+    #: Characters the model can score without having read them (contrast with truth):
+    #: its alphabet, or "" when it cannot score another character at all.
+    scorable: str = ""
 
 
 @dataclass(frozen=True)
@@ -254,4 +257,5 @@ def _model_info(recognizer: Recognizer, caption: str = "") -> ModelInfo:
     names = tuple(layer_names(recognizer.module))
     cam = recognizer.cam_layer()
     default = next((n for n, m in recognizer.module.named_modules() if m is cam and n), None)
-    return ModelInfo(recognizer.name, label, names, default, caption)
+    scorable = getattr(recognizer, "alphabet", "") if hasattr(recognizer, "label_of") else ""
+    return ModelInfo(recognizer.name, label, names, default, caption, scorable)

@@ -8,6 +8,7 @@ so the app and the CLI can say so instead of scoring a reading against garbage.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 from pathlib import Path
@@ -30,7 +31,8 @@ class TranscriptionError(ValueError):
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """The whole file as UTF-8 text (a BOM dropped), or a `TranscriptionError`."""
+    """The whole file as UTF-8 text (a BOM dropped), or UTF-16 with its BOM (what
+    spreadsheets export as "Unicode text"), or a `TranscriptionError`."""
     p = Path(path)
     if not p.exists():
         raise TranscriptionError(p, "no such file")
@@ -42,6 +44,11 @@ def read_text(path: str | os.PathLike) -> str:
         data = p.read_bytes()
     except OSError as exc:
         raise TranscriptionError(p, exc.strerror or str(exc)) from exc
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TranscriptionError(p, f"not UTF-16 text (byte {exc.start})") from exc
     if b"\x00" in data:
         raise TranscriptionError(p, "a binary file, not text")
     try:
@@ -66,7 +73,11 @@ def load_transcriptions(path: str | os.PathLike) -> dict[str, str]:
     without one, the first column is the name and the second the text.
     """
     lines = read_text(path).splitlines()
-    rows = [(n, row) for n, row in enumerate(csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE), 1) if row]
+    try:
+        rows = [(n, row) for n, row in enumerate(csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE), 1)
+                if any(cell.strip() for cell in row)]  # blank lines are not entries
+    except csv.Error as exc:  # e.g. a field over csv's size limit
+        raise TranscriptionError(path, f"not a readable table: {exc}") from exc
     header = [cell.strip().lower() for cell in rows[0][1]]
     text_col = 1
     if header[0] in NAME_COLUMNS:

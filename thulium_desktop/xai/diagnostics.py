@@ -99,7 +99,7 @@ def map_diagnostics(
     mass = np.abs(np.asarray(saliency, np.float64))
     total = mass.sum()
     if total <= 0 or not np.isfinite(total):
-        return MapDiagnostics(0.0, float(ink.mean()), 0.0, 0.0, None, None, LABEL_SCATTERED)
+        return MapDiagnostics(0.0, float(ink[text_region(ink)].mean()), 0.0, 0.0, None, None, LABEL_SCATTERED)
     mass = mass / total
     focus = float(mass[ink].sum())
     region = text_region(ink)

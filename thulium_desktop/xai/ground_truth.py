@@ -73,7 +73,11 @@ def edit_counts(ops: list[AlignOp]) -> dict[str, int]:
 
 def character_error_rate(read: str, truth: str) -> float:
     """Edits needed to turn the reading into the truth, per character of the truth."""
-    counts = edit_counts(align(read, truth))
+    return _error_rate(align(read, truth), truth)
+
+
+def _error_rate(ops: list[AlignOp], truth: str) -> float:
+    counts = edit_counts(ops)
     edits = counts[SUBSTITUTION] + counts[INSERTION] + counts[DELETION]
     return edits / max(1, len(truth))
 
@@ -147,4 +151,4 @@ def compare(tokens: tuple[str, ...], truth: str) -> Comparison:
             kinds[token] = op.kind
         truth_chars[token] += op.truth
         gap = token + 1
-    return Comparison(truth, ops, character_error_rate(read, truth), tuple(kinds), tuple(truth_chars), missed)
+    return Comparison(truth, ops, _error_rate(list(ops), truth), tuple(kinds), tuple(truth_chars), missed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from gui_helpers import WAIT_MS, open_settled, sample_copy
 from PySide6.QtCore import QPoint, Qt
 
@@ -106,24 +107,15 @@ def test_hover_reads_out_pixel_and_map_value(qtbot, window):
     assert "map" in window.status.hover.text()
 
 
-def test_fit_shows_the_whole_image_after_zooming(qtbot, window):
-    view = window.canvas.view
+@pytest.mark.parametrize("compare", [False, True], ids=["single view", "comparison panels"])
+def test_fit_shows_the_whole_image_after_zooming(qtbot, window, compare):
+    window.panel.compare.setChecked(compare)
+    view = window.compare_view.views["gradient"] if compare else window.canvas.view
     view.scaleBy((0.2, 0.2))
     (x0, x1), _ = view.viewRange()
     assert x1 - x0 < window.image.shape[1]
     qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     (x0, x1), (y0, y1) = view.viewRange()
-    assert x0 <= 0 and x1 >= window.image.shape[1] and y0 <= 0 and y1 >= window.image.shape[0]
-
-
-def test_fit_refits_the_comparison_panels_after_zooming(qtbot, window):
-    window.panel.compare.setChecked(True)
-    panel = window.compare_view.views["gradient"]
-    panel.scaleBy((0.2, 0.2))
-    (x0, x1), _ = panel.viewRange()
-    assert x1 - x0 < window.image.shape[1]
-    qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
-    (x0, x1), (y0, y1) = panel.viewRange()
     assert x0 <= 0 and x1 >= window.image.shape[1] and y0 <= 0 and y1 >= window.image.shape[0]
 
 

@@ -116,9 +116,10 @@ def test_contrast_writes_each_substitutions_figure_map_and_record(tmp_path, monk
     truth and one read correctly say why they have none, and the run still succeeds."""
     folder = tmp_path / "in"
     folder.mkdir()
-    for name in ("hello.png", "thulium.png", "attention.png"):
+    for name in ("hello.png", "thulium.png", "attention.png", "price.png"):
         (folder / name).write_bytes((SAMPLES / name).read_bytes())
     (folder / "hello.png.gt.txt").write_text("hallo\n", encoding="utf-8")
+    (folder / "price.png.gt.txt").write_bytes(b"$42\x00.50")  # unusable: binary
     (folder / "attention.png.gt.txt").write_text("attention\n", encoding="utf-8")
     captions, save = {}, outputs.save_figure
 
@@ -149,6 +150,8 @@ def test_contrast_writes_each_substitutions_figure_map_and_record(tmp_path, monk
     assert record["contrasts"][0]["score_difference"] == pytest.approx(float(expected.scores[0]), rel=1e-5)
     summary = json.loads((out / "summary.json").read_text())
     notes = {r["name"]: r["contrast_notes"] for r in summary["images"]}
+    price = notes.pop("price")
     assert notes == {"attention": [NO_SUBSTITUTION], "hello": [], "thulium": [NO_TRUTH]}
+    assert len(price) == 1 and price[0].startswith("no contrast: the truth file could not be used (")
     assert summary["contrast"] is True and summary["counts"]["failed"] == 0
     assert not list(out.glob("thulium.*contrast*")) and not list(out.glob("attention.*contrast*"))

@@ -158,6 +158,8 @@ def _contrasts(
     other maps explain; the record gains their entries and the notes on what has none."""
     reading = next(iter(explanations.values())).reading
     contrasts, notes = explain_contrasts(generator, image, methods, reading, record.get("truth"))
+    if "truth_error" in record:  # say why the truth is missing, not that there is none
+        notes = [f"no contrast: the truth file could not be used ({record['truth_error']})"]
     record["contrasts"] = [contrast_record(exp) for exp in contrasts.values()]
     record["contrast_notes"] = notes
     return contrasts

@@ -52,6 +52,17 @@ def test_a_folders_ground_truth_table_is_used_unless_the_image_has_its_own(tmp_p
     assert truth.text is None and "ground_truth.tsv" in truth.problem
 
 
+def test_an_edited_folder_table_is_read_again_once_forgotten(tmp_path):
+    table = tmp_path / "ground_truth.tsv"
+    table.write_text("a.png\tfirst\n", encoding="utf-8")
+    source = TruthSource()
+    assert source.lookup(tmp_path / "a.png").text == "first"
+    table.write_text("a.png\tedited\n", encoding="utf-8")
+    assert source.lookup(tmp_path / "a.png").text == "first"  # read once per folder
+    source.forget_folders()
+    assert source.lookup(tmp_path / "a.png").text == "edited"
+
+
 def test_the_bundled_samples_open_with_their_truth():
     samples = Path(__file__).resolve().parents[2] / "resources" / "samples"
     assert TruthSource().lookup(samples / "hello.png").text == "hello"

@@ -209,6 +209,7 @@ class ErrorReview(QObject):
     def _on_listed(self) -> None:
         self.client.cancel_survey()
         self._truths.clear()
+        self.source.forget_folders()
         self._stats_of.clear()
         self._unreadable.clear()
         self._show_list()

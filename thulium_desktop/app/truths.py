@@ -41,6 +41,11 @@ class TruthSource:
         self.table_path: Path | None = None
         self._folder_tables: dict[Path, dict[str, str] | TranscriptionError] = {}
 
+    def forget_folders(self) -> None:
+        """Read folders' `ground_truth.tsv` anew on next lookup: a folder opened again may
+        carry an edited table, as its `.gt.txt` files are read anew too."""
+        self._folder_tables.clear()
+
     def choose(self, path: str | os.PathLike) -> int:
         """Use a transcription table from now on; its number of entries. A bad table
         raises `TranscriptionError` and leaves the previous one in use."""

@@ -4,8 +4,13 @@ For each method, on the same model and image, side by side in one run:
   ours     SaliencyGenerator.explain(image): every character's map, read included
   captum   Captum's attribution once per character (the read done once, as ours)
   floor    the bare passes the method needs, timed directly: the read plus, per chunk,
-           one forward and one batched backward for all characters (nothing else)
-and the largest difference between our maps and Captum's (raw maps: signed, unnormalised).
+           one forward and one batched backward for all characters (nothing else; for
+           gradient and GradCAM also the way through one batched pass of the head, the
+           faster of the two), on the network the engine runs (`SaliencyGenerator.
+           network`: for the input-gradient methods a copy with BatchNorm folded into
+           its convolutions)
+and the largest difference between our maps and Captum's (raw maps: signed, unnormalised),
+also as a share of Captum's largest value.
 
     python benchmarks/bench_engine.py [--model ctc-reader] [--threads 1] [--repeats 5]
 """
@@ -59,20 +64,35 @@ def captum_maps(rec: Recognizer, image, cfg: SaliencyConfig) -> np.ndarray:
     return prepared.to_image(torch.stack(out)).numpy()  # onto image pixels, as ours
 
 
-def floor_pass(rec: Recognizer, image, cfg: SaliencyConfig, batched: bool, chunk: int) -> None:
+def floor_pass(rec: Recognizer, image, cfg: SaliencyConfig, batched: bool, chunk: int,
+               head: bool = False) -> None:
     """The passes a method cannot do without. Gradient and GradCAM: one forward on the
-    image (reading and scoring it) and the backward for all characters. Integrated
-    gradients and SmoothGrad: the read, then per chunk of `chunk` copies one forward and
-    the backward for all characters. The backward is one vmapped pass (`batched`) or a
-    loop over the retained graph."""
+    image (reading and scoring it) and the backward for all characters, or (`head`) a
+    second pass of the head on one copy of the GradCAM layer's output per character,
+    one backward to those copies and, for the gradient, the backward from the layer to
+    the image. Integrated gradients and SmoothGrad: the read, then per chunk of `chunk`
+    copies one forward and the backward for all characters. Each backward for all
+    characters is one vmapped pass (`batched`) or a loop over the retained graph."""
     x = rec.prepare(image).tensor
     if cfg.method in ("gradient", "gradcam"):
         xg = x.detach().requires_grad_(True)
-        with capture_output(rec.cam_layer()) as seen:
+        layer = rec.cam_layer()
+        with capture_output(layer) as seen:
             reading, scores = read_and_score(rec, xg, cfg.score)
         n = len(reading)
         target = seen[-1] if cfg.method == "gradcam" else xg
-        backward(scores, target, torch.eye(n)[:, None, :], batched)
+        if not head:
+            backward(scores, target, torch.eye(n)[:, None, :], batched)
+            return
+        copies = seen[-1].detach().repeat(n, *[1] * (seen[-1].dim() - 1)).requires_grad_(True)
+        handle = layer.register_forward_hook(lambda *_: copies)
+        try:
+            per_copy = rec.token_scores(x, reading, cfg.score)
+        finally:
+            handle.remove()
+        (at_layer,) = torch.autograd.grad((per_copy * torch.eye(n)).sum(), copies)
+        if cfg.method == "gradient":
+            backward(seen[-1], xg, at_layer[:, None], batched)
         return
     reading = rec.read(x)
     n = len(reading)
@@ -126,7 +146,7 @@ def main() -> None:
     print(f"model {rec.name}, image {args.image.name} {image.shape[1]}x{image.shape[0]}, "
           f"{n_chars} characters, torch {torch.__version__}, {args.threads} thread(s), "
           f"median of {args.repeats}\n")
-    header = f"{'method':<12}{'ours ms':>10}{'captum ms':>11}{'speed-up':>10}{'floor ms':>10}{'ours/floor':>12}{'max |diff|':>12}"
+    header = f"{'method':<12}{'ours ms':>10}{'captum ms':>11}{'speed-up':>10}{'floor ms':>10}{'ours/floor':>12}{'max |diff|':>12}{'of max |map|':>14}"
     print(header)
     print("-" * len(header))
     for method in ("gradient", "integrated", "smoothgrad", "gradcam"):
@@ -135,16 +155,20 @@ def main() -> None:
         gen = SaliencyGenerator(rec, cfg)
         explanation = gen.explain(image)
         ours_maps, chunk = explanation.maps, explanation.meta["batch_size"]
+        network = gen.network(cfg)
+        heads = (False, True) if method in ("gradient", "gradcam") else (False,)
         theirs = captum_maps(rec, image, cfg)
         runs = {"ours": [], "captum": [], "floor": []}
         for _ in range(args.repeats):  # interleaved, so load changes hit all three alike
             runs["ours"].append(timed(lambda: gen.explain(image)))
             runs["captum"].append(timed(lambda: captum_maps(rec, image, cfg)))
-            runs["floor"].append(min(timed(lambda b=b: floor_pass(rec, image, cfg, b, chunk)) for b in (True, False)))
+            runs["floor"].append(min(timed(lambda b=b, h=h: floor_pass(network, image, cfg, b, chunk, h))
+                                     for b in (True, False) for h in heads))
         ours, captum, floor = (1000 * statistics.median(runs[k]) for k in ("ours", "captum", "floor"))
         diff = float(np.abs(ours_maps - theirs).max())
+        relative = diff / max(float(np.abs(theirs).max()), 1e-30)
         print(f"{method:<12}{ours:>10.1f}{captum:>11.1f}{captum / ours:>9.2f}x{floor:>10.1f}"
-              f"{ours / floor:>11.2f}x{diff:>12.1e}")
+              f"{ours / floor:>11.2f}x{diff:>12.1e}{relative:>14.1e}")
 
 
 if __name__ == "__main__":

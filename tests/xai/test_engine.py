@@ -318,14 +318,18 @@ def test_contrast_needs_a_known_character_and_a_gradient_method(recognizer, word
 
 
 @pytest.mark.parametrize("method", ["gradient", "gradcam"])
-def test_one_pass_methods_read_and_score_in_a_single_forward(recognizer, word_image, method):
+def test_one_pass_methods_read_and_score_in_a_single_forward(recognizer, word_image, method, monkeypatch):
+    """No separate read: one forward reads and scores, and one more runs the head on a
+    copy of the split layer's output per character (`batched_head.py`)."""
     recognizer.cam_layer()  # found once by a probe forward, before counting
     calls = []
     handle = recognizer.module.register_forward_pre_hook(lambda *_: calls.append(1))
     try:
         gen = SaliencyGenerator(recognizer, SaliencyConfig(method=method))
-        fresh = gen.explain(word_image)
-        assert len(calls) == 1
+        with monkeypatch.context() as patch:
+            patch.setattr(type(recognizer), "read", lambda *_: pytest.fail("read separately"))
+            fresh = gen.explain(word_image)
+        assert len(calls) == 2
         known = gen.explain(word_image, reading=fresh.reading)
     finally:
         handle.remove()

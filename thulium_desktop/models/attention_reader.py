@@ -90,10 +90,13 @@ class AttentionReader(nn.Module):
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor,
                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher forcing: `targets [B, T]` are the classes to emit (end token included);
-        returns logits `[B, T, K]` and attention `[B, T, W']`."""
+        """Teacher forcing: `targets [B, T]` (or `[1, T]` for every image) are the classes
+        to emit (end token included); returns logits `[B, T, K]` and attention `[B, T, W']`."""
         mem, keys, mask, state = self.encode(x, lengths)
-        prev = torch.full((x.shape[0],), self.n_classes, dtype=torch.long, device=x.device)
+        # The batch is the memory's: an explanation may repeat the encoder's output per
+        # character (`xai/replicate.py`), so the decoder runs for every copy at once.
+        prev = torch.full((mem.shape[0],), self.n_classes, dtype=torch.long, device=x.device)
+        targets = targets.expand(mem.shape[0], -1)
         logits, alphas = [], []
         for t in range(targets.shape[1]):
             out, state, alpha = self.step(mem, keys, mask, prev, state)
@@ -177,7 +180,7 @@ class AttentionRecognizer:
     def _forced(self, x: torch.Tensor, labels: tuple[int, ...]):
         """Teacher-forced logits `[B, T, K]` and attention `[B, T, W']` on `labels`."""
         targets = torch.tensor(labels, dtype=torch.long, device=x.device)
-        return self.module(x, targets[None, :].expand(x.shape[0], -1))
+        return self.module(x, targets[None, :])  # one row, for every image (and copy)
 
     def token_scores(
         self, x: torch.Tensor, reading: Reading, score: str = "logprob"
@@ -194,7 +197,7 @@ class AttentionRecognizer:
         values = {"logit": lambda v: v, "logprob": lambda v: F.log_softmax(v, -1),
                   "prob": lambda v: torch.softmax(v, -1)}[score](logits)
         index = torch.tensor(reading.labels, device=values.device)
-        return values.gather(-1, index[None, :, None].expand(x.shape[0], -1, 1)).squeeze(-1)
+        return values.gather(-1, index[None, :, None].expand(values.shape[0], -1, 1)).squeeze(-1)
 
     def attention(self, x: torch.Tensor, reading: Reading) -> torch.Tensor:
         """`[T, 1, W']`: the decoder's attention over the encoder columns for each character

@@ -66,12 +66,17 @@ class CTCRecognizer:
         return Prepared(tensor, size, (0, 0, self.height, tensor.shape[-1]))
 
     # -- reading --------------------------------------------------------------------
-    def _log_probs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and log-probabilities `[B, T, K]`; log-softmax never below float32."""
+    def _log_probs(self, x: torch.Tensor, reading: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and log-probabilities `[B, T, K]`; log-softmax never below float32.
+
+        A read checks that the batch comes back first (catching a time-major model not
+        declared so). Scoring does not: an explanation may repeat a layer's output per
+        character (`xai/batched_head.py`), so its batch is a multiple of the input's."""
         logits = self.module(x)
         if self.time_major:
             logits = logits.transpose(0, 1)
-        if logits.dim() != 3 or logits.shape[0] != x.shape[0]:
+        batch_ok = logits.shape[0] == x.shape[0] if reading else logits.shape[0] % x.shape[0] == 0
+        if logits.dim() != 3 or not batch_ok:
             raise ValueError(f"the model returned {tuple(logits.shape)}, expected [B, T, K]")
         if logits.shape[-1] != len(self.alphabet) + 1:
             raise ValueError(
@@ -126,7 +131,7 @@ class CTCRecognizer:
         """`[B, T]`: for each character, the sum over its frame run of the chosen quantity
         (log-softmax by default, or the raw logit, or the probability) of its class."""
         with evaluating(self.module):
-            logits, logp = self._log_probs(x)
+            logits, logp = self._log_probs(x, reading=False)
         return self._scores(logits, logp, reading, score)
 
     @staticmethod

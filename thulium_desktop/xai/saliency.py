@@ -12,14 +12,18 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from torch import nn
 
 from thulium_desktop.models.layers import resolve_layer
 from thulium_desktop.models.protocol import Prepared, Reading, Recognizer
+from thulium_desktop.xai.batched_head import BatchedHead
 from thulium_desktop.xai.config import BASELINES, METHODS, SaliencyConfig
+from thulium_desktop.xai.folding import FoldedRecognizer
 from thulium_desktop.xai.gradcam import as_batch_first, cam_maps, capture_output, upsample
 from thulium_desktop.xai.perturb import make_baseline, smoothgrad_noise
 from thulium_desktop.xai.quadrature import integration_points
@@ -47,6 +51,10 @@ _SMOOTH = ("smoothgrad", "smoothgrad_sq", "vargrad")
 #: Methods with one forward pass on the image itself: a recognizer with `read_scored`
 #: reads the image in that same pass.
 _ONE_PASS = ("gradient", "gradcam")
+#: Methods that backpropagate to the input, through every layer: they run on a copy
+#: with BatchNorm folded into its convolutions (`folding.py`) when the config allows.
+#: GradCAM stops at its layer (and may name a convolution that a fold would change).
+_INPUT_GRADIENT = ("gradient", "integrated", *_SMOOTH)
 
 
 class Cancelled(Exception):
@@ -109,6 +117,8 @@ class SaliencyGenerator:
         #: "name · format · device · N parameters" for a user's model; default its name.
         self.model_label = model_label
         self._vjp = BatchedVJP()
+        self._folded = FoldedRecognizer(model)
+        self._head = BatchedHead()
 
     # -- seed-documentation calls: one [H, W] map ------------------------------------
     def compute_gradient_saliency(self, image, token: int | None = None) -> np.ndarray:
@@ -205,14 +215,24 @@ class SaliencyGenerator:
         cfg = config or self.config
         return cfg if method is None else replace(cfg, method=method)
 
+    def network(self, config: SaliencyConfig | None = None) -> Recognizer:
+        """The recognizer a method's passes run on: for the input-gradient methods with
+        `fold_batchnorm`, a copy with BatchNorm folded into its convolutions (the same
+        function, less backward work); otherwise the model itself."""
+        cfg = config or self.config
+        if cfg.fold_batchnorm and cfg.method in _INPUT_GRADIENT:
+            return self._folded.get()
+        return self.model
+
     def _explain(self, image, cfg, tokens, reading, alt_reading, on_partial, cancel) -> Explanation:
         t0 = time.perf_counter()
-        prepared = self.model.prepare(image)
-        fused = cfg.method in _ONE_PASS and hasattr(self.model, "read_scored")
+        model = self.network(cfg)
+        prepared = model.prepare(image)
+        fused = cfg.method in _ONE_PASS and hasattr(model, "read_scored")
         if reading is None and not fused:
-            reading = self.model.read(prepared.tensor)
+            reading = model.read(prepared.tensor)
         t_read = time.perf_counter() - t0
-        run = _Run(self, cfg, prepared, reading, tokens, on_partial, cancel, alt_reading)
+        run = _Run(self, model, cfg, prepared, reading, tokens, on_partial, cancel, alt_reading)
         maps, scores, deltas, signed = run.compute()
         reading, targets = run.reading, run.targets
         t_total = time.perf_counter() - t0
@@ -233,6 +253,7 @@ class SaliencyGenerator:
                 "device": str(prepared.tensor.device),
                 "model": self.model_label or getattr(self.model, "name", type(self.model).__name__),
                 "batch_size": run.batch_size,
+                "folded_batchnorms": self._folded.folded if model is not self.model else 0,
                 "timings": {"read_s": t_read, "explain_s": t_total - t_read, "total_s": t_total},
             },
         )
@@ -264,14 +285,20 @@ def _select_targets(reading: Reading, tokens, x: torch.Tensor) -> _Targets:
     )
 
 
+def _captured(layer: nn.Module | None) -> AbstractContextManager[list[torch.Tensor]]:
+    """`capture_output(layer)`, or an empty list when there is no layer to watch."""
+    return nullcontext([]) if layer is None else capture_output(layer)
+
+
 class _Run:
     """One explanation job: the chunk loop, progress, cancellation and post-processing."""
 
-    def __init__(self, gen: SaliencyGenerator, cfg: SaliencyConfig, prepared: Prepared,
-                 reading: Reading | None, tokens, on_partial, cancel,
+    def __init__(self, gen: SaliencyGenerator, model: Recognizer, cfg: SaliencyConfig,
+                 prepared: Prepared, reading: Reading | None, tokens, on_partial, cancel,
                  alt_reading: Reading | None = None) -> None:
-        self.model = gen.model
+        self.model = model
         self.vjp = gen._vjp
+        self.head = gen._head
         self.cfg = cfg
         self.prepared = prepared
         self.x = prepared.tensor
@@ -355,12 +382,33 @@ class _Run:
     def _gradient(self):
         self._check_cancel()
         x = self.x.detach().requires_grad_(True)
-        with torch.enable_grad():
+        split = self._split_layer()
+        with _captured(split) as seen, torch.enable_grad():
             scores = self._scored(x)
-            if len(self.reading) == 0:
-                return self._empty()
-            grads = self.vjp(scores, x, self.targets.weights[:, None, :].to(scores.dtype))
+        if len(self.reading) == 0:
+            return self._empty()
+        cot = self.targets.weights[:, None, :].to(scores.dtype)
+        at_split = self._head_gradients(split, x, seen, scores, cot, to_input=True)
+        with torch.enable_grad():
+            if at_split is None:
+                grads = self.vjp(scores, x, cot)
+            else:  # the rest of the way, from the split layer down to the input
+                grads = self.vjp(seen[-1], x, at_split)
         return self._finish(grads[:, 0]), self._np(self._target_scores(scores)[0]), None, self.signed
+
+    def _split_layer(self) -> nn.Module | None:
+        """Where the one-image methods batch the characters through the head: the
+        recognizer's GradCAM layer (None where it has none or is unusable)."""
+        if self.alt_reading is not None:  # a contrast runs the head twice per forward
+            return None
+        return self.head.split_layer(self.model)
+
+    def _head_gradients(self, split, x, seen, scores, cot, to_input: bool) -> torch.Tensor | None:
+        """`[K, *activation]` gradients at the split layer from one batched head pass, or
+        None: then the plain per-character backward is taken (`batched_head.py`)."""
+        if split is None or len(seen) != 1:
+            return None
+        return self.head.layer_gradients(split, x, seen[-1], scores, cot, self._char_scores, to_input)
 
     def _integrated(self):
         cfg, x = self.cfg, self.x
@@ -423,8 +471,11 @@ class _Run:
             raise ValueError(f"GradCAM layer {type(layer).__name__} did not run in the forward pass")
         activation = as_batch_first(seen[-1], layer, batch=1)
         cot = self.targets.weights[:, None, :].to(scores.dtype)
-        with torch.enable_grad():
-            grads = self.vjp(scores, seen[-1], cot)
+        split = layer if self.alt_reading is None else None
+        grads = self._head_gradients(split, x, seen, scores, cot, to_input=False)
+        if grads is None:
+            with torch.enable_grad():
+                grads = self.vjp(scores, seen[-1], cot)
         grads = torch.stack([as_batch_first(g, layer, batch=1) for g in grads])
         cams = upsample(cam_maps(activation.detach(), grads), self.prepared.model_size)
         return self._finish(cams[:, None]), self._np(self._target_scores(scores)[0]), None, False

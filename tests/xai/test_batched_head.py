@@ -1,0 +1,125 @@
+"""One batched pass of the head for all characters (gradient, GradCAM): the same maps as
+one character at a time, and the plain way wherever the head cannot be batched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tiny_models import ALPHABET
+from torch import nn
+
+from thulium_desktop.io import load_image
+from thulium_desktop.models import CTCRecognizer, load_model
+from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+RAW = dict(absolute=False, normalize=False)
+CLASSES = len(ALPHABET) + 1
+
+
+class Stem(nn.Module):
+    """Two convolutions down to `[B, 8, 8, W/4]`; `act` is the split (GradCAM) layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1, stride=2)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, stride=2)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.conv2(torch.tanh(self.conv1(x))))
+
+
+class InputBatchHead(nn.Module):
+    """Its head reshapes with the input's batch size, as many hand-written models do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(4)
+        self.stem, self.head = Stem(), nn.Linear(64, CLASSES)
+        with torch.no_grad():
+            self.head.weight.mul_(8)
+
+    def forward(self, x):
+        f = self.stem(x)
+        return self.head(f.permute(0, 3, 1, 2).reshape(x.shape[0], f.shape[-1], -1))
+
+
+class SkipToHead(InputBatchHead):
+    """The input reaches the head around the split layer too (a skip connection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skip = nn.Linear(8, CLASSES)
+        with torch.no_grad():
+            self.skip.weight.mul_(4)
+
+    def forward(self, x):
+        f = self.stem(x)
+        columns = nn.functional.adaptive_avg_pool2d(x, (8, f.shape[-1]))[:, 0].transpose(1, 2)
+        return self.head(f.permute(0, 3, 1, 2).flatten(2)) + self.skip(columns)
+
+
+class SharedActivation(InputBatchHead):
+    """One ReLU module used twice: the split layer runs twice per forward."""
+
+    def forward(self, x):
+        f = self.stem.act(self.stem.conv2(self.stem.act(self.stem.conv1(x))))
+        return self.head(f.permute(0, 3, 1, 2).flatten(2))
+
+
+def _forward_count(module: nn.Module) -> list[int]:
+    calls: list[int] = []
+    module.register_forward_pre_hook(lambda *_: calls.append(1))
+    return calls
+
+
+def _assert_each_character_as_alone(gen: SaliencyGenerator, image: np.ndarray, method: str):
+    together = gen.explain(image, method=method)
+    assert len(together.tokens) >= 3
+    for t in range(len(together.tokens)):
+        alone = gen.explain(image, method=method, tokens=[t])  # one character: the plain way
+        scale = np.abs(alone.maps).max()
+        np.testing.assert_allclose(together.maps[t], alone.maps[0], rtol=0, atol=1e-5 * scale)
+    return together
+
+
+@pytest.mark.parametrize("name", ["attention-reader", "ctc-reader"])
+@pytest.mark.parametrize("method", ["gradient", "gradcam"])
+def test_bundled_readers_batch_their_head_with_the_same_maps(name, method):
+    rec = load_model(name)
+    image = load_image(SAMPLES / "recognition.png")
+    gen = SaliencyGenerator(rec, SaliencyConfig(**RAW))
+    together = _assert_each_character_as_alone(gen, image, method)
+    calls = _forward_count(gen.network(SaliencyConfig(method=method)).module)
+    gen.explain(image, method=method, reading=together.reading)
+    assert len(calls) == 2  # the scoring forward and one batched head pass, for all characters
+
+
+@pytest.mark.parametrize("model", [InputBatchHead, SkipToHead, SharedActivation])
+@pytest.mark.parametrize("method", ["gradient", "gradcam"])
+def test_a_head_that_cannot_be_batched_is_run_the_plain_way(word_image, model, method):
+    rec = CTCRecognizer(model().eval(), ALPHABET, 32, cam_layer="stem.act")
+    gen = SaliencyGenerator(rec, SaliencyConfig(**RAW))
+    _assert_each_character_as_alone(gen, word_image, method)
+    calls = _forward_count(rec.module)
+    gen.explain(word_image, method=method)
+    batched = model is SkipToHead and method == "gradcam"  # the skip is not GradCAM's path
+    assert len(calls) == (2 if batched else 1)
+
+
+def test_many_characters_go_through_the_head_in_groups(recognizer, word_image, monkeypatch):
+    """A long line's copies are bounded in memory: groups of at most COPY_ELEMENTS values."""
+    from thulium_desktop.xai import batched_head
+
+    layer = recognizer.cam_layer()
+    size = recognizer.module.features(recognizer.prepare(word_image).tensor).numel()
+    monkeypatch.setattr(batched_head, "COPY_ELEMENTS", 3 * size)  # three copies per pass
+    gen = SaliencyGenerator(recognizer, SaliencyConfig(method="gradcam", layer=layer, **RAW))
+    together = _assert_each_character_as_alone(gen, word_image, "gradcam")
+    calls = _forward_count(recognizer.module)
+    gen.explain(word_image, reading=together.reading)
+    assert len(calls) == 1 + -(-len(together.tokens) // 3)

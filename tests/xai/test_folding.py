@@ -1,0 +1,132 @@
+"""The gradient methods' BatchNorm-folded copy: the same maps, the user's module untouched,
+and never stale after the module changes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tiny_models import ALPHABET, tiny_crnn
+from torch import nn
+
+from thulium_desktop.models import CTCRecognizer, load_model
+from thulium_desktop.xai.folding import fold_batchnorm, foldable_pairs
+from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
+
+RAW = dict(absolute=False, normalize=False, num_steps=8, num_samples=4)
+
+
+def _with_running_statistics(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every BatchNorm statistics and an affine map far from the identity."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=g))
+                m.running_var.copy_(torch.rand(n, generator=g) * 3 + 0.2)
+                m.weight.copy_(torch.randn(n, generator=g))
+                m.bias.copy_(torch.randn(n, generator=g))
+    return module.eval()
+
+
+def test_folding_keeps_the_function_and_the_names():
+    module = _with_running_statistics(tiny_crnn(seed=3).double())
+    folded = _with_running_statistics(tiny_crnn(seed=3).double())
+    x = torch.rand(2, 1, 32, 40, dtype=torch.float64)
+    assert fold_batchnorm(folded) == 1
+    assert isinstance(folded.features[4], nn.Identity)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert [n for n, _ in folded.named_modules()] == [n for n, _ in module.named_modules()]
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), module(x), rtol=1e-12, atol=1e-12)
+
+
+def test_only_a_convolution_feeding_its_batchnorm_in_a_plain_sequential_folds():
+    class Branching(nn.Sequential):  # a subclass may use the convolution's output elsewhere
+        pass
+
+    module = nn.Module()
+    module.plain = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU())
+    module.subclass = Branching(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
+    module.apart = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4))
+    module.batch_statistics = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4, track_running_stats=False))
+    module.mismatched = nn.Sequential(nn.Conv1d(1, 4, 3), nn.BatchNorm2d(4))
+    module.hooked = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
+    module.hooked[0].register_forward_hook(lambda _m, _i, out: out)
+    assert foldable_pairs(module) == [(module.plain, 0)]
+
+
+def test_folded_maps_equal_the_models_own(word_image):
+    rec = CTCRecognizer(_with_running_statistics(tiny_crnn(seed=3)), ALPHABET, 32)
+    for method in ("gradient", "integrated", "smoothgrad", "vargrad"):
+        folded = SaliencyGenerator(rec, SaliencyConfig(method=method, **RAW)).explain(word_image)
+        plain = SaliencyGenerator(rec, SaliencyConfig(method=method, fold_batchnorm=False, **RAW)).explain(word_image)
+        assert folded.meta["folded_batchnorms"] == 1 and plain.meta["folded_batchnorms"] == 0
+        scale = np.abs(plain.maps).max()
+        np.testing.assert_allclose(folded.maps, plain.maps, rtol=0, atol=2e-5 * scale)
+
+
+def test_bundled_reader_maps_are_unchanged_by_the_fold():
+    rec = load_model("ctc-reader")
+    image = np.full((32, 120), 255, np.uint8)
+    image[8:24, 20:100:6] = 30  # strokes the reader reads as something
+    cfg = SaliencyConfig(method="integrated", **RAW)
+    folded = SaliencyGenerator(rec, cfg).explain(image)
+    plain = SaliencyGenerator(rec, SaliencyConfig(**{**RAW, "method": "integrated", "fold_batchnorm": False})).explain(image)
+    assert folded.meta["folded_batchnorms"] == 6
+    assert folded.reading.tokens == plain.reading.tokens
+    np.testing.assert_allclose(folded.maps, plain.maps, rtol=0, atol=1e-5 * np.abs(plain.maps).max())
+
+
+def test_gradcam_runs_on_the_unfolded_model(word_image):
+    """A fold would change what a convolution outputs, so GradCAM at that convolution
+    must see the model as it is."""
+    rec = CTCRecognizer(_with_running_statistics(tiny_crnn(seed=3)), ALPHABET, 32)
+    cfg = SaliencyConfig(method="gradcam", layer="features.3", **RAW)
+    folded = SaliencyGenerator(rec, cfg).explain(word_image)
+    plain = SaliencyGenerator(rec, SaliencyConfig(**{**RAW, "method": "gradcam", "layer": "features.3",
+                                                     "fold_batchnorm": False})).explain(word_image)
+    np.testing.assert_array_equal(folded.maps, plain.maps)
+    assert folded.meta["folded_batchnorms"] == 0
+
+
+def test_the_users_module_keeps_its_batchnorm(word_image):
+    module = _with_running_statistics(tiny_crnn(seed=3))
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    gen = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**RAW))
+    gen.explain(word_image)
+    assert isinstance(module.features[4], nn.BatchNorm2d)
+    assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+    assert gen.network() is not gen.model and gen.network().module is not module
+
+
+@pytest.mark.parametrize("change", ["in place", "through .data", "new parameter", "hook"])
+def test_a_changed_module_is_explained_as_it_is_now(word_image, change):
+    module = _with_running_statistics(tiny_crnn(seed=3))
+    rec = CTCRecognizer(module, ALPHABET, 32)
+    gen = SaliencyGenerator(rec, SaliencyConfig(**RAW))
+    first = gen.explain(word_image).maps
+    norm = module.features[4]
+    if change == "in place":
+        with torch.no_grad():
+            norm.running_mean.add_(0.5)
+    elif change == "through .data":
+        norm.weight.data.mul_(1.5)
+    elif change == "new parameter":
+        module.features[3].weight = nn.Parameter(module.features[3].weight.detach() * 1.5)
+    else:
+        module.features[3].register_forward_hook(lambda _m, _i, out: out * 1.5)
+    now = gen.explain(word_image).maps
+    fresh = SaliencyGenerator(rec, SaliencyConfig(**RAW, fold_batchnorm=False)).explain(word_image).maps
+    assert now.shape != first.shape or not np.allclose(now, first)
+    np.testing.assert_allclose(now, fresh, rtol=0, atol=2e-5 * np.abs(fresh).max())
+
+
+def test_an_unchanged_module_is_folded_once(word_image):
+    gen = SaliencyGenerator(CTCRecognizer(_with_running_statistics(tiny_crnn(seed=3)), ALPHABET, 32),
+                            SaliencyConfig(**RAW))
+    gen.explain(word_image)
+    copy = gen.network()
+    gen.explain(word_image)
+    assert gen.network() is copy

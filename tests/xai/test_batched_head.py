@@ -63,6 +63,15 @@ class SkipToHead(InputBatchHead):
         return self.head(f.permute(0, 3, 1, 2).flatten(2)) + self.skip(columns)
 
 
+class AssertingHead(InputBatchHead):
+    """Checks its batch against the input's, as careful hand-written models do."""
+
+    def forward(self, x):
+        f = self.stem(x)
+        assert f.shape[0] == x.shape[0]
+        return self.head(f.permute(0, 3, 1, 2).flatten(2))
+
+
 class SharedActivation(InputBatchHead):
     """One ReLU module used twice: the split layer runs twice per forward."""
 
@@ -99,7 +108,7 @@ def test_bundled_readers_batch_their_head_with_the_same_maps(name, method):
     assert len(calls) == 2  # the scoring forward and one batched head pass, for all characters
 
 
-@pytest.mark.parametrize("model", [InputBatchHead, SkipToHead, SharedActivation])
+@pytest.mark.parametrize("model", [InputBatchHead, AssertingHead, SkipToHead, SharedActivation])
 @pytest.mark.parametrize("method", ["gradient", "gradcam"])
 def test_a_head_that_cannot_be_batched_is_run_the_plain_way(word_image, model, method):
     rec = CTCRecognizer(model().eval(), ALPHABET, 32, cam_layer="stem.act")
@@ -111,15 +120,66 @@ def test_a_head_that_cannot_be_batched_is_run_the_plain_way(word_image, model, m
     assert len(calls) == (2 if batched else 1)
 
 
-def test_many_characters_go_through_the_head_in_groups(recognizer, word_image, monkeypatch):
-    """A long line's copies are bounded in memory: groups of at most COPY_ELEMENTS values."""
+@pytest.mark.parametrize("copies_allowed, forwards", [(3, 1), (100, 2)])
+def test_copies_beyond_the_bound_take_the_plain_way(recognizer, word_image, monkeypatch,
+                                                    copies_allowed, forwards):
+    """A long line with many characters would spend more on copies than it saves."""
     from thulium_desktop.xai import batched_head
 
-    layer = recognizer.cam_layer()
     size = recognizer.module.features(recognizer.prepare(word_image).tensor).numel()
-    monkeypatch.setattr(batched_head, "COPY_ELEMENTS", 3 * size)  # three copies per pass
-    gen = SaliencyGenerator(recognizer, SaliencyConfig(method="gradcam", layer=layer, **RAW))
+    monkeypatch.setattr(batched_head, "COPY_ELEMENTS", copies_allowed * size)
+    gen = SaliencyGenerator(recognizer, SaliencyConfig(method="gradcam", **RAW))
     together = _assert_each_character_as_alone(gen, word_image, "gradcam")
     calls = _forward_count(recognizer.module)
     gen.explain(word_image, reading=together.reading)
-    assert len(calls) == 1 + -(-len(together.tokens) // 3)
+    assert len(calls) == forwards
+
+
+@pytest.mark.parametrize("method", ["gradient", "gradcam"])
+def test_a_caller_without_autograd_gets_the_same_maps(recognizer, word_image, method):
+    gen = SaliencyGenerator(recognizer, SaliencyConfig(method=method, **RAW))
+    expected = gen.explain(word_image).maps
+    with torch.no_grad():
+        np.testing.assert_array_equal(gen.explain(word_image).maps, expected)
+
+
+class WideOnly(InputBatchHead):
+    """Refuses inputs narrower than 200 px, so the probe that finds a GradCAM layer fails."""
+
+    def forward(self, x):
+        assert x.shape[-1] >= 200, "too narrow"
+        return super().forward(x)
+
+
+def test_a_model_whose_layer_probe_fails_still_gets_gradients():
+    rec = CTCRecognizer(WideOnly().eval(), ALPHABET, 32)
+    image = np.full((32, 240), 255, np.uint8)
+    image[8:24, 20:220:9] = 0
+    exp = SaliencyGenerator(rec, SaliencyConfig(method="gradient", **RAW)).explain(image)
+    assert exp.maps.shape == (len(exp.tokens), 32, 240) and np.abs(exp.maps).max() > 0
+
+
+class NormalisedHead(InputBatchHead):
+    """A batch-agnostic head with a BatchNorm: in training mode it couples the copies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(64)
+
+    def forward(self, x):
+        seq = self.stem(x).permute(0, 3, 1, 2).flatten(2)  # [B, W', 64]
+        return self.head(self.norm(seq.transpose(1, 2)).transpose(1, 2))
+
+
+def test_a_head_in_training_mode_is_run_the_plain_way(word_image):
+    class TrainModeScoring(CTCRecognizer):
+        def _log_probs(self, x, reading=True):
+            self.module.train()
+            return super()._log_probs(x, reading)
+
+    rec = TrainModeScoring(NormalisedHead(), ALPHABET, 32, cam_layer="stem.act")
+    gen = SaliencyGenerator(rec, SaliencyConfig(method="gradcam", **RAW))
+    together = _assert_each_character_as_alone(gen, word_image, "gradcam")
+    calls = _forward_count(rec.module)
+    gen.explain(word_image, reading=together.reading)
+    assert len(calls) == 1

@@ -101,7 +101,9 @@ def test_the_users_module_keeps_its_batchnorm(word_image):
     assert gen.network() is not gen.model and gen.network().module is not module
 
 
-@pytest.mark.parametrize("change", ["in place", "through .data", "new parameter", "hook"])
+@pytest.mark.parametrize(
+    "change", ["in place", "through .data", "new parameter", "hook", "swapped activation", "eps"]
+)
 def test_a_changed_module_is_explained_as_it_is_now(word_image, change):
     module = _with_running_statistics(tiny_crnn(seed=3))
     rec = CTCRecognizer(module, ALPHABET, 32)
@@ -115,8 +117,12 @@ def test_a_changed_module_is_explained_as_it_is_now(word_image, change):
         norm.weight.data.mul_(1.5)
     elif change == "new parameter":
         module.features[3].weight = nn.Parameter(module.features[3].weight.detach() * 1.5)
-    else:
+    elif change == "hook":
         module.features[3].register_forward_hook(lambda _m, _i, out: out * 1.5)
+    elif change == "swapped activation":
+        module.features[5] = nn.Tanh()  # no tensors of its own
+    else:
+        norm.eps = 0.5
     now = gen.explain(word_image).maps
     fresh = SaliencyGenerator(rec, SaliencyConfig(**RAW, fold_batchnorm=False)).explain(word_image).maps
     assert now.shape != first.shape or not np.allclose(now, first)
@@ -130,3 +136,100 @@ def test_an_unchanged_module_is_folded_once(word_image):
     copy = gen.network()
     gen.explain(word_image)
     assert gen.network() is copy
+
+
+def test_another_model_or_alphabet_is_explained_as_it_is_now(word_image):
+    rec = CTCRecognizer(_with_running_statistics(tiny_crnn(seed=3)), ALPHABET, 32)
+    gen = SaliencyGenerator(rec, SaliencyConfig(**RAW))
+    gen.explain(word_image)
+    rec.alphabet = ALPHABET[::-1]
+    assert gen.explain(word_image).tokens == rec.read(rec.prepare(word_image).tensor).tokens
+    other = CTCRecognizer(_with_running_statistics(tiny_crnn(seed=4), seed=1), ALPHABET, 32)
+    gen.model = other
+    expected = SaliencyGenerator(other, SaliencyConfig(**RAW, fold_batchnorm=False)).explain(word_image)
+    now = gen.explain(word_image)
+    assert now.tokens == expected.tokens
+    np.testing.assert_allclose(now.maps, expected.maps, rtol=0, atol=2e-5 * np.abs(expected.maps).max())
+
+
+class TappedConvolution(nn.Module):
+    """Walks its Sequential by hand and keeps a convolution's raw output (a skip)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crnn = tiny_crnn(seed=3)
+
+    def forward(self, x):
+        tap = None
+        for i, layer in enumerate(self.crnn.features):
+            x = layer(x)
+            if i == 3:
+                tap = x
+        x = x + 0.5 * nn.functional.adaptive_avg_pool2d(tap, x.shape[-2:])
+        b, c, h, w = x.shape
+        seq, _ = self.crnn.rnn(x.permute(0, 3, 1, 2).reshape(b, w, c * h))
+        return self.crnn.head(seq)
+
+
+def test_a_copy_that_scores_otherwise_is_not_used(word_image):
+    module = TappedConvolution()
+    _with_running_statistics(module)
+    rec = CTCRecognizer(module, ALPHABET, 32)
+    assert foldable_pairs(module)  # it looks foldable ...
+    folded = SaliencyGenerator(rec, SaliencyConfig(**RAW)).explain(word_image)
+    plain = SaliencyGenerator(rec, SaliencyConfig(**RAW, fold_batchnorm=False)).explain(word_image)
+    assert folded.meta["folded_batchnorms"] == 0  # ... but the copy's scores gave it away
+    np.testing.assert_array_equal(folded.maps, plain.maps)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def hook(self, _module, _inputs, _output) -> None:
+        self.calls += 1
+
+
+def test_a_hooked_module_is_explained_as_it_is_and_its_hooks_report_home(word_image):
+    module = _with_running_statistics(tiny_crnn(seed=3))
+    recorder = Recorder()
+    module.features[3].register_forward_hook(recorder.hook)
+    exp = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**RAW)).explain(word_image)
+    assert exp.meta["folded_batchnorms"] == 0
+    assert recorder.calls >= 1
+
+
+def test_a_scoring_in_training_mode_is_not_folded(word_image):
+    """A plugin may score with BatchNorm on batch statistics: the fold would change that."""
+
+    class TrainModeScoring(CTCRecognizer):
+        def _log_probs(self, x, reading=True):
+            self.module.train()
+            return super()._log_probs(x, reading)
+
+    rec = TrainModeScoring(_with_running_statistics(tiny_crnn(seed=3)), ALPHABET, 32)
+    folded = SaliencyGenerator(rec, SaliencyConfig(**RAW)).explain(word_image)
+    plain = SaliencyGenerator(rec, SaliencyConfig(**RAW, fold_batchnorm=False)).explain(word_image)
+    assert folded.meta["folded_batchnorms"] == 0
+    np.testing.assert_allclose(folded.maps, plain.maps, rtol=0, atol=1e-6 * np.abs(plain.maps).max())
+
+
+def test_a_model_with_nothing_to_fold_is_not_copied_nor_summed(word_image, monkeypatch):
+    from thulium_desktop.xai import folding
+
+    module = tiny_crnn(seed=3)
+    module.features[4] = nn.Identity()  # no BatchNorm left
+    monkeypatch.setattr(folding, "_tensor_key", lambda _m: pytest.fail("summed a model that cannot fold"))
+    gen = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**RAW))
+    assert gen.explain(word_image).meta["folded_batchnorms"] == 0
+    assert gen.network() is gen.model
+
+
+def test_a_nan_in_a_buffer_does_not_rebuild_the_copy(word_image):
+    module = _with_running_statistics(tiny_crnn(seed=3))
+    module.register_buffer("unused", torch.tensor([float("nan")]))
+    gen = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**RAW))
+    gen.explain(word_image)
+    copy = gen.network()
+    gen.explain(word_image)
+    assert copy is not gen.model and gen.network() is copy

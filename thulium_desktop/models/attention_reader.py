@@ -94,7 +94,7 @@ class AttentionReader(nn.Module):
         to emit (end token included); returns logits `[B, T, K]` and attention `[B, T, W']`."""
         mem, keys, mask, state = self.encode(x, lengths)
         # The batch is the memory's: an explanation may repeat the encoder's output per
-        # character (`xai/replicate.py`), so the decoder runs for every copy at once.
+        # character (`xai/batched_head.py`), so the decoder runs for every copy at once.
         prev = torch.full((mem.shape[0],), self.n_classes, dtype=torch.long, device=x.device)
         targets = targets.expand(mem.shape[0], -1)
         logits, alphas = [], []

@@ -215,22 +215,25 @@ class SaliencyGenerator:
         cfg = config or self.config
         return cfg if method is None else replace(cfg, method=method)
 
-    def network(self, config: SaliencyConfig | None = None) -> Recognizer:
+    def network(self, config: SaliencyConfig | None = None, x: torch.Tensor | None = None) -> Recognizer:
         """The recognizer a method's passes run on: for the input-gradient methods with
         `fold_batchnorm`, a copy with BatchNorm folded into its convolutions (the same
-        function, less backward work); otherwise the model itself."""
+        function, less backward work) once it has scored a model input `x` as the
+        model does; otherwise the model itself."""
         cfg = config or self.config
         if cfg.fold_batchnorm and cfg.method in _INPUT_GRADIENT:
-            return self._folded.get()
+            if self._folded.recognizer is not self.model:  # `model` was reassigned
+                self._folded = FoldedRecognizer(self.model)
+            return self._folded.get(x)
         return self.model
 
     def _explain(self, image, cfg, tokens, reading, alt_reading, on_partial, cancel) -> Explanation:
         t0 = time.perf_counter()
-        model = self.network(cfg)
-        prepared = model.prepare(image)
+        prepared = self.model.prepare(image)
+        model = self.network(cfg, prepared.tensor)
         fused = cfg.method in _ONE_PASS and hasattr(model, "read_scored")
         if reading is None and not fused:
-            reading = model.read(prepared.tensor)
+            reading = self.model.read(prepared.tensor)  # every method reads with the model itself
         t_read = time.perf_counter() - t0
         run = _Run(self, model, cfg, prepared, reading, tokens, on_partial, cancel, alt_reading)
         maps, scores, deltas, signed = run.compute()
@@ -399,16 +402,18 @@ class _Run:
     def _split_layer(self) -> nn.Module | None:
         """Where the one-image methods batch the characters through the head: the
         recognizer's GradCAM layer (None where it has none or is unusable)."""
-        if self.alt_reading is not None:  # a contrast runs the head twice per forward
+        few = self.tokens is None or (not isinstance(self.tokens, str) and len(self.tokens) < 2)
+        if few or self.alt_reading is not None:  # one target; a contrast runs the head twice
             return None
         return self.head.split_layer(self.model)
 
     def _head_gradients(self, split, x, seen, scores, cot, to_input: bool) -> torch.Tensor | None:
         """`[K, *activation]` gradients at the split layer from one batched head pass, or
         None: then the plain per-character backward is taken (`batched_head.py`)."""
-        if split is None or len(seen) != 1:
+        root = getattr(self.model, "module", None)
+        if split is None or len(seen) != 1 or not isinstance(root, nn.Module):
             return None
-        return self.head.layer_gradients(split, x, seen[-1], scores, cot, self._char_scores, to_input)
+        return self.head.layer_gradients(root, split, x, seen[-1], scores, cot, self._char_scores, to_input)
 
     def _integrated(self):
         cfg, x = self.cfg, self.x

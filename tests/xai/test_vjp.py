@@ -19,7 +19,7 @@ def test_vmap_warm_up_is_not_timed_and_the_faster_strategy_wins(monkeypatch):
     """Calls 1-2 vmapped (the first is its one-off set-up, untimed), 3 the loop; then
     the faster, here the vmapped one because the fake clock makes the loop slow."""
     clock = {"t": 0.0}
-    monkeypatch.setattr(vjp_module, "_now", lambda _like: clock["t"])
+    monkeypatch.setattr(vjp_module, "synced_now", lambda _like: clock["t"])
     engine, used = BatchedVJP(), []
     batched, loop = engine._batched, engine._loop
 

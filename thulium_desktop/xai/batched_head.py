@@ -12,6 +12,9 @@ inputs (integrated gradients, SmoothGrad at 16 copies) it gained nothing (597 ag
 633 ms), and on a long line with many characters the copies cost more than they save
 (measured on a 2266-px line, 93 characters: 2229 against 1785 ms), so it serves only
 the one-image methods, and only while the copies hold at most `COPY_ELEMENTS` values.
+Where the head's backward already batches well (the attention reader's GRU decoder
+under vmap: 41 against 38 ms), it does not pay either, so each network times both
+ways on its first calls and keeps the faster, as `BatchedVJP` does.
 
 The head must take its batch from the split layer's output, not from the input. A
 head that fails on the repeated batch, whose scores differ from the plain pass, whose
@@ -25,7 +28,7 @@ would miss. These verdicts are kept per network and layer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -33,6 +36,7 @@ from torch import nn
 from thulium_desktop.models.protocol import Recognizer
 from thulium_desktop.xai.folding import scores_agree
 from thulium_desktop.xai.gradcam import as_batch_first
+from thulium_desktop.xai.vjp import synced_now
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 #: At most this many values in the copies (16 MB in float32; the head's saved
@@ -40,6 +44,7 @@ ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 COPY_ELEMENTS = 1 << 22
 #: Verdicts kept (networks and layers seen lately).
 _REMEMBERED = 8
+_BATCHED, _PLAIN = "batched", "plain"
 
 
 @dataclass
@@ -50,6 +55,17 @@ class _Verdict:
     owners: tuple
     ok: bool = True
     sealed: bool | None = None  # whether the input reaches the scores only through the layer
+    warm: bool = False  # the batched way has run once (its checks paid, untimed)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def next_way(self) -> str:
+        """Batched first (untimed), then each way once timed, then the faster."""
+        if not self.warm:
+            return _BATCHED
+        for way in (_PLAIN, _BATCHED):
+            if way not in self.seconds:
+                return way
+        return min(self.seconds, key=self.seconds.__getitem__)
 
 
 class BatchedHead:
@@ -79,7 +95,7 @@ class BatchedHead:
             verdict.ok = False
             return None
 
-    def layer_gradients(
+    def gradients(
         self,
         root: nn.Module,
         layer: nn.Module,
@@ -88,23 +104,45 @@ class BatchedHead:
         scores: torch.Tensor,
         cotangents: torch.Tensor,
         score_fn: ScoreFn,
-        to_input: bool,
-    ) -> torch.Tensor | None:
-        """`[K, *activation.shape]`: the gradient of `cotangents[k] · scores` at the layer's
-        output for each k, or None where the plain way must be taken.
+        plain: Callable[[], torch.Tensor],
+        onward: Callable[[torch.Tensor], torch.Tensor] | None,
+    ) -> torch.Tensor:
+        """The K gradients, the batched way or `plain()`, whichever measured faster for
+        this network and layer (the first eligible call goes batched, untimed; then each
+        way is timed once). The batched way gives `[K, *activation.shape]` gradients at
+        the layer, which `onward` carries to the input (None: GradCAM stops there).
 
         `root` is the recognizer's module, `activation` the layer's output and `scores`
         `[1, T]` the scores of the plain pass on the single image `x`; `score_fn(x)`
         recomputes scores (its forward runs the layer, whose output is replaced by the
-        copies); `cotangents` is `[K, 1, T]`. `to_input`: the caller continues to the
-        input, so the head must be sealed.
+        copies); `cotangents` is `[K, 1, T]`.
         """
-        k = cotangents.shape[0]
+        to_input = onward is not None
         verdict = self._verdict(root, layer)
-        if not verdict.ok or k < 2 or (to_input and verdict.sealed is False):
-            return None
-        if k * activation.numel() > COPY_ELEMENTS or not _batch_first_single(activation, layer, x):
-            return None
+        usable = verdict.ok and cotangents.shape[0] >= 2 and not (to_input and verdict.sealed is False)
+        if not usable or cotangents.shape[0] * activation.numel() > COPY_ELEMENTS:
+            return plain()
+        if not _batch_first_single(activation, layer, x):
+            return plain()
+        way = verdict.next_way()
+        start = synced_now(x)
+        if way == _PLAIN:
+            out = plain()
+        else:
+            at_layer = self._batched(verdict, root, layer, x, activation, scores, cotangents, score_fn, to_input)
+            if at_layer is None:
+                return plain()
+            out = at_layer if onward is None else onward(at_layer)
+        if way == _BATCHED and not verdict.warm:
+            verdict.warm = True
+        else:
+            verdict.seconds.setdefault(way, synced_now(x) - start)
+        return out
+
+    def _batched(self, verdict, root, layer, x, activation, scores, cotangents, score_fn, to_input):
+        """`[K, *activation.shape]` from one batched pass of the head, or None (the
+        verdict then says why not, for next time)."""
+        k = cotangents.shape[0]
         copies = activation.detach().repeat(k, *[1] * (activation.dim() - 1)).requires_grad_(True)
         probe = x.detach().requires_grad_(to_input and verdict.sealed is None)
         calls: list[bool] = []

@@ -391,12 +391,7 @@ class _Run:
         if len(self.reading) == 0:
             return self._empty()
         cot = self.targets.weights[:, None, :].to(scores.dtype)
-        at_split = self._head_gradients(split, x, seen, scores, cot, to_input=True)
-        with torch.enable_grad():
-            if at_split is None:
-                grads = self.vjp(scores, x, cot)
-            else:  # the rest of the way, from the split layer down to the input
-                grads = self.vjp(seen[-1], x, at_split)
+        grads = self._backward(split, x, seen, scores, cot, to_input=True)
         return self._finish(grads[:, 0]), self._np(self._target_scores(scores)[0]), None, self.signed
 
     def _split_layer(self) -> nn.Module | None:
@@ -407,13 +402,25 @@ class _Run:
             return None
         return self.head.split_layer(self.model)
 
-    def _head_gradients(self, split, x, seen, scores, cot, to_input: bool) -> torch.Tensor | None:
-        """`[K, *activation]` gradients at the split layer from one batched head pass, or
-        None: then the plain per-character backward is taken (`batched_head.py`)."""
+    def _backward(self, split, x, seen, scores, cot, to_input: bool) -> torch.Tensor:
+        """The K gradients of a one-image method, at the input (`to_input`) or at the
+        split layer's output `seen[-1]`: the plain backward per character, or through one
+        batched pass of the head where that is possible and faster (`batched_head.py`)."""
+        target = x if to_input else seen[-1]
+
+        def plain() -> torch.Tensor:
+            with torch.enable_grad():
+                return self.vjp(scores, target, cot)
+
+        def onward(at_split: torch.Tensor) -> torch.Tensor:  # from the split layer to the input
+            with torch.enable_grad():
+                return self.vjp(seen[-1], x, at_split)
+
         root = getattr(self.model, "module", None)
         if split is None or len(seen) != 1 or not isinstance(root, nn.Module):
-            return None
-        return self.head.layer_gradients(root, split, x, seen[-1], scores, cot, self._char_scores, to_input)
+            return plain()
+        return self.head.gradients(root, split, x, seen[-1], scores, cot, self._char_scores,
+                                   plain, onward if to_input else None)
 
     def _integrated(self):
         cfg, x = self.cfg, self.x
@@ -476,11 +483,7 @@ class _Run:
             raise ValueError(f"GradCAM layer {type(layer).__name__} did not run in the forward pass")
         activation = as_batch_first(seen[-1], layer, batch=1)
         cot = self.targets.weights[:, None, :].to(scores.dtype)
-        split = layer if self.alt_reading is None else None
-        grads = self._head_gradients(split, x, seen, scores, cot, to_input=False)
-        if grads is None:
-            with torch.enable_grad():
-                grads = self.vjp(scores, seen[-1], cot)
+        grads = self._backward(layer if self.alt_reading is None else None, x, seen, scores, cot, to_input=False)
         grads = torch.stack([as_batch_first(g, layer, batch=1) for g in grads])
         cams = upsample(cam_maps(activation.detach(), grads), self.prepared.model_size)
         return self._finish(cams[:, None]), self._np(self._target_scores(scores)[0]), None, False

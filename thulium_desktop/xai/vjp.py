@@ -46,7 +46,7 @@ class BatchedVJP:
         key = (tuple(inputs.shape), tuple(cotangents.shape), inputs.device.type)
         seen = self._seconds.setdefault(key, {})
         mode = self.choose(seen)
-        start = _now(inputs)
+        start = synced_now(inputs)
         if mode == _BATCHED:
             grads = self._batched(outputs, inputs, cotangents)
             if grads is None:
@@ -56,7 +56,7 @@ class BatchedVJP:
         if mode == _BATCHED and not self._warm:
             self._warm = True  # the one-off vmap set-up: not a fair time
         elif len(seen) < 2:
-            seen[mode] = _now(inputs) - start
+            seen[mode] = synced_now(inputs) - start
         return grads
 
     def choose(self, seen: dict[str, float]) -> str:
@@ -98,7 +98,7 @@ class BatchedVJP:
         return torch.stack(grads)
 
 
-def _now(like: torch.Tensor) -> float:
+def synced_now(like: torch.Tensor) -> float:
     """Wall time after the device has finished queued work (CUDA runs asynchronously)."""
     if like.is_cuda:
         torch.cuda.synchronize(like.device)

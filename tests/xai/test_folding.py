@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tiny_models import ALPHABET, tiny_crnn
+from tiny_models import ALPHABET, TrainModeScoring, tiny_crnn
 from torch import nn
 
 from thulium_desktop.models import CTCRecognizer, load_model
@@ -14,6 +14,8 @@ from thulium_desktop.xai.folding import fold_batchnorm, foldable_pairs
 from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
 
 RAW = dict(absolute=False, normalize=False, num_steps=8, num_samples=4)
+#: The folded copy serves the many-pass methods.
+IG = dict(method="integrated", **RAW)
 
 
 def _with_running_statistics(module: nn.Module, seed: int = 0) -> nn.Module:
@@ -59,12 +61,14 @@ def test_only_a_convolution_feeding_its_batchnorm_in_a_plain_sequential_folds():
 
 def test_folded_maps_equal_the_models_own(word_image):
     rec = CTCRecognizer(_with_running_statistics(tiny_crnn(seed=3)), ALPHABET, 32)
-    for method in ("gradient", "integrated", "smoothgrad", "vargrad"):
+    for method in ("integrated", "smoothgrad", "vargrad"):
         folded = SaliencyGenerator(rec, SaliencyConfig(method=method, **RAW)).explain(word_image)
         plain = SaliencyGenerator(rec, SaliencyConfig(method=method, fold_batchnorm=False, **RAW)).explain(word_image)
         assert folded.meta["folded_batchnorms"] == 1 and plain.meta["folded_batchnorms"] == 0
         scale = np.abs(plain.maps).max()
         np.testing.assert_allclose(folded.maps, plain.maps, rtol=0, atol=2e-5 * scale)
+    gradient = SaliencyGenerator(rec, SaliencyConfig(method="gradient", **RAW)).explain(word_image)
+    assert gradient.meta["folded_batchnorms"] == 0  # one pass: the copy would not pay
 
 
 def test_bundled_reader_maps_are_unchanged_by_the_fold():
@@ -94,20 +98,32 @@ def test_gradcam_runs_on_the_unfolded_model(word_image):
 def test_the_users_module_keeps_its_batchnorm(word_image):
     module = _with_running_statistics(tiny_crnn(seed=3))
     before = {k: v.clone() for k, v in module.state_dict().items()}
-    gen = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**RAW))
+    gen = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**IG))
     gen.explain(word_image)
     assert isinstance(module.features[4], nn.BatchNorm2d)
     assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
     assert gen.network() is not gen.model and gen.network().module is not module
 
 
+class Scaled(nn.Module):
+    """An activation with a plain Python setting (no tensor of its own)."""
+
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return torch.relu(x) * self.scale
+
+
 @pytest.mark.parametrize(
-    "change", ["in place", "through .data", "new parameter", "hook", "swapped activation", "eps"]
+    "change", ["in place", "through .data", "new parameter", "hook", "swapped activation", "eps", "setting"]
 )
 def test_a_changed_module_is_explained_as_it_is_now(word_image, change):
     module = _with_running_statistics(tiny_crnn(seed=3))
+    module.features[8] = Scaled(1.0)
     rec = CTCRecognizer(module, ALPHABET, 32)
-    gen = SaliencyGenerator(rec, SaliencyConfig(**RAW))
+    gen = SaliencyGenerator(rec, SaliencyConfig(**IG))
     first = gen.explain(word_image).maps
     norm = module.features[4]
     if change == "in place":
@@ -121,17 +137,19 @@ def test_a_changed_module_is_explained_as_it_is_now(word_image, change):
         module.features[3].register_forward_hook(lambda _m, _i, out: out * 1.5)
     elif change == "swapped activation":
         module.features[5] = nn.Tanh()  # no tensors of its own
-    else:
+    elif change == "eps":
         norm.eps = 0.5
+    else:
+        module.features[8].scale = 3.0
     now = gen.explain(word_image).maps
-    fresh = SaliencyGenerator(rec, SaliencyConfig(**RAW, fold_batchnorm=False)).explain(word_image).maps
+    fresh = SaliencyGenerator(rec, SaliencyConfig(**IG, fold_batchnorm=False)).explain(word_image).maps
     assert now.shape != first.shape or not np.allclose(now, first)
     np.testing.assert_allclose(now, fresh, rtol=0, atol=2e-5 * np.abs(fresh).max())
 
 
 def test_an_unchanged_module_is_folded_once(word_image):
     gen = SaliencyGenerator(CTCRecognizer(_with_running_statistics(tiny_crnn(seed=3)), ALPHABET, 32),
-                            SaliencyConfig(**RAW))
+                            SaliencyConfig(**IG))
     gen.explain(word_image)
     copy = gen.network()
     gen.explain(word_image)
@@ -140,13 +158,13 @@ def test_an_unchanged_module_is_folded_once(word_image):
 
 def test_another_model_or_alphabet_is_explained_as_it_is_now(word_image):
     rec = CTCRecognizer(_with_running_statistics(tiny_crnn(seed=3)), ALPHABET, 32)
-    gen = SaliencyGenerator(rec, SaliencyConfig(**RAW))
+    gen = SaliencyGenerator(rec, SaliencyConfig(**IG))
     gen.explain(word_image)
     rec.alphabet = ALPHABET[::-1]
     assert gen.explain(word_image).tokens == rec.read(rec.prepare(word_image).tensor).tokens
     other = CTCRecognizer(_with_running_statistics(tiny_crnn(seed=4), seed=1), ALPHABET, 32)
     gen.model = other
-    expected = SaliencyGenerator(other, SaliencyConfig(**RAW, fold_batchnorm=False)).explain(word_image)
+    expected = SaliencyGenerator(other, SaliencyConfig(**IG, fold_batchnorm=False)).explain(word_image)
     now = gen.explain(word_image)
     assert now.tokens == expected.tokens
     np.testing.assert_allclose(now.maps, expected.maps, rtol=0, atol=2e-5 * np.abs(expected.maps).max())
@@ -176,8 +194,8 @@ def test_a_copy_that_scores_otherwise_is_not_used(word_image):
     _with_running_statistics(module)
     rec = CTCRecognizer(module, ALPHABET, 32)
     assert foldable_pairs(module)  # it looks foldable ...
-    folded = SaliencyGenerator(rec, SaliencyConfig(**RAW)).explain(word_image)
-    plain = SaliencyGenerator(rec, SaliencyConfig(**RAW, fold_batchnorm=False)).explain(word_image)
+    folded = SaliencyGenerator(rec, SaliencyConfig(**IG)).explain(word_image)
+    plain = SaliencyGenerator(rec, SaliencyConfig(**IG, fold_batchnorm=False)).explain(word_image)
     assert folded.meta["folded_batchnorms"] == 0  # ... but the copy's scores gave it away
     np.testing.assert_array_equal(folded.maps, plain.maps)
 
@@ -194,7 +212,7 @@ def test_a_hooked_module_is_explained_as_it_is_and_its_hooks_report_home(word_im
     module = _with_running_statistics(tiny_crnn(seed=3))
     recorder = Recorder()
     module.features[3].register_forward_hook(recorder.hook)
-    exp = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**RAW)).explain(word_image)
+    exp = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**IG)).explain(word_image)
     assert exp.meta["folded_batchnorms"] == 0
     assert recorder.calls >= 1
 
@@ -202,14 +220,9 @@ def test_a_hooked_module_is_explained_as_it_is_and_its_hooks_report_home(word_im
 def test_a_scoring_in_training_mode_is_not_folded(word_image):
     """A plugin may score with BatchNorm on batch statistics: the fold would change that."""
 
-    class TrainModeScoring(CTCRecognizer):
-        def _log_probs(self, x, reading=True):
-            self.module.train()
-            return super()._log_probs(x, reading)
-
     rec = TrainModeScoring(_with_running_statistics(tiny_crnn(seed=3)), ALPHABET, 32)
-    folded = SaliencyGenerator(rec, SaliencyConfig(**RAW)).explain(word_image)
-    plain = SaliencyGenerator(rec, SaliencyConfig(**RAW, fold_batchnorm=False)).explain(word_image)
+    folded = SaliencyGenerator(rec, SaliencyConfig(**IG)).explain(word_image)
+    plain = SaliencyGenerator(rec, SaliencyConfig(**IG, fold_batchnorm=False)).explain(word_image)
     assert folded.meta["folded_batchnorms"] == 0
     np.testing.assert_allclose(folded.maps, plain.maps, rtol=0, atol=1e-6 * np.abs(plain.maps).max())
 
@@ -220,7 +233,7 @@ def test_a_model_with_nothing_to_fold_is_not_copied_nor_summed(word_image, monke
     module = tiny_crnn(seed=3)
     module.features[4] = nn.Identity()  # no BatchNorm left
     monkeypatch.setattr(folding, "_tensor_key", lambda _m: pytest.fail("summed a model that cannot fold"))
-    gen = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**RAW))
+    gen = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**IG))
     assert gen.explain(word_image).meta["folded_batchnorms"] == 0
     assert gen.network() is gen.model
 
@@ -228,8 +241,25 @@ def test_a_model_with_nothing_to_fold_is_not_copied_nor_summed(word_image, monke
 def test_a_nan_in_a_buffer_does_not_rebuild_the_copy(word_image):
     module = _with_running_statistics(tiny_crnn(seed=3))
     module.register_buffer("unused", torch.tensor([float("nan")]))
-    gen = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**RAW))
+    gen = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**IG))
     gen.explain(word_image)
     copy = gen.network()
     gen.explain(word_image)
     assert copy is not gen.model and gen.network() is copy
+
+
+def test_a_copy_no_longer_used_is_freed(word_image):
+    import gc
+    import weakref
+
+    module = _with_running_statistics(tiny_crnn(seed=3))
+    gen = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**IG))
+    gen.explain(word_image)
+    old = weakref.ref(gen.network())
+    with torch.no_grad():
+        module.features[4].running_mean.add_(0.1)  # a new copy on the next call
+    gen.explain(word_image)
+    module.features[3].register_forward_hook(lambda *_: None)  # a hooked module: no copy at all
+    gen.explain(word_image)
+    gc.collect()
+    assert old() is None and gen.network() is gen.model

@@ -1,20 +1,22 @@
-"""The copy of a recognizer the gradient methods run on: BatchNorm folded into its convolution.
+"""The copy of a recognizer the many-pass gradient methods run on: BatchNorm folded into
+its convolutions.
 
 Why: on CNN readers one character's input gradient costs about one forward pass, and
 on the bundled readers BatchNorm's backward is a sixth of it (profiled on the
 ctc-reader at 16 path points: `native_batch_norm_backward` 9% of the loop's backward
 time, plus the tensors it touches). In eval mode, a BatchNorm right after a
 convolution is a per-channel affine map, so it folds exactly into that convolution's
-weight and bias: the folded network is the same function (up to float rounding,
-about 1e-6 relative) with one layer fewer to run backwards, T times per chunk.
+weight and bias: the folded network is the same function with one layer fewer to run
+backwards, T times per chunk of integration points or noisy copies.
 
 The user's module is never touched: the fold is done on a deep copy of the whole
 recognizer (so its cached layers point into the copy), rebuilt whenever the module
 or the recognizer changes (see `FoldedRecognizer`), so a model trained further
 between two explanations is explained as it is now. Only convolutions followed by
 their BatchNorm inside a plain `nn.Sequential` are folded, and a rebuilt copy is
-used only after it has scored an input as the model does: in float32 the two agree
-to about 1e-6 relative; in bfloat16 they do not, and the model is used as it is.
+used only after it has scored an input as the model does (`agreement.py`): in
+float32 the two agree to about 1e-6 relative; in bfloat16 they do not, and the model
+is used as it is.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 from torch import nn
 
 from thulium_desktop.models.protocol import Recognizer
+from thulium_desktop.xai.agreement import scores_agree
 
 _NORM_OF = {nn.Conv1d: nn.BatchNorm1d, nn.Conv2d: nn.BatchNorm2d, nn.Conv3d: nn.BatchNorm3d}
 _HOOK_TABLES = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
@@ -118,7 +121,15 @@ class FoldedRecognizer:
 
     def get(self, x: torch.Tensor | None = None) -> Recognizer:
         """The folded copy, checked on the model input `x` after each rebuild (without
-        `x`, only a copy checked before is handed out)."""
+        `x`, only a copy checked before is handed out). Anything unexpected on the way
+        (a recognizer that cannot be copied or compared) gives the recognizer itself."""
+        try:
+            return self._current(x)
+        except Exception:  # noqa: BLE001 - the copy is a shortcut; the model itself remains
+            self._drop()
+            return self.recognizer
+
+    def _current(self, x: torch.Tensor | None) -> Recognizer:
         module = getattr(self.recognizer, "module", None)
         if not isinstance(module, nn.Module):
             return self.recognizer
@@ -127,6 +138,7 @@ class FoldedRecognizer:
             self._structure, self._tensors = structure, None
             self._foldable = _worth_folding(module)
         if not self._foldable:
+            self._drop()
             return self.recognizer
         tensors = _tensor_key(module)
         if tensors != self._tensors:
@@ -137,18 +149,15 @@ class FoldedRecognizer:
             agree = None if x is None else _scores_agree_on(self.recognizer, self._copy, x)
             if agree is None:  # nothing to compare on (no input, or nothing read)
                 return self.recognizer
-            self._verified = agree
-            self._foldable = agree
+            self._verified = self._foldable = agree
             if not agree:
+                self._drop()
                 return self.recognizer
         return self._copy
 
-
-def scores_agree(scores: torch.Tensor, reference: torch.Tensor) -> bool:
-    """Whether two computations of the same character scores agree up to rounding."""
-    reference = reference.detach().to(scores.dtype).expand_as(scores)
-    scale = float(reference.abs().max()) if reference.numel() else 0.0
-    return bool(torch.allclose(scores.detach(), reference, rtol=1e-4, atol=1e-5 * max(scale, 1.0)))
+    def _drop(self) -> None:
+        """Let go of a copy that will not be used (it may hold hundreds of MB)."""
+        self._copy, self.folded, self._verified = self.recognizer, 0, False
 
 
 def _scores_agree_on(original: Recognizer, twin: Recognizer, x: torch.Tensor) -> bool | None:
@@ -167,14 +176,30 @@ def _worth_folding(module: nn.Module) -> bool:
     return size <= MAX_FOLD_BYTES
 
 
+#: What every nn.Module keeps in its `__dict__` (tensors, children, hooks, flags).
+_MODULE_INTERNALS = frozenset(vars(nn.Module())) | {"training"}
+
+
 def _structure_key(recognizer: Recognizer, module: nn.Module) -> tuple:
-    """Changes when a submodule is swapped, a setting such as a BatchNorm's `eps` is
-    changed (its repr), a hook is added or removed, or the recognizer is given another
+    """Changes when a submodule is swapped, a setting is changed (a BatchNorm's `eps`,
+    a custom module's `temperature`: every module attribute that is not a tensor, a
+    child or a hook), a hook is added or removed, or the recognizer is given another
     attribute value (e.g. an alphabet)."""
     modules = tuple(id(m) for m in module.modules())
     hooks = tuple(id(hook) for m in module.modules() for hook in _hooks(m))
-    attributes = tuple((name, id(value)) for name, value in vars(recognizer).items())
-    return modules, hooks, repr(module), attributes
+    settings = tuple(_settings(m) for m in module.modules())
+    attributes = tuple(_settings(recognizer, skip=frozenset()))
+    return modules, hooks, settings, attributes
+
+
+def _settings(owner: object, skip: frozenset = _MODULE_INTERNALS) -> tuple:
+    """`owner`'s own attributes: plain values by value, other objects by identity."""
+    plain = (bool, int, float, complex, str, bytes, type(None))
+    return tuple(
+        (name, value if isinstance(value, plain) else id(value))
+        for name, value in getattr(owner, "__dict__", {}).items()
+        if name not in skip
+    )
 
 
 def _tensor_key(module: nn.Module) -> bytes:

@@ -76,15 +76,14 @@ def randomisation_check(
     damaged = copy.deepcopy(model)
     layers = parameter_layers(damaged.module)
     gen = torch.Generator(device="cpu").manual_seed(seed)
+    engine = SaliencyGenerator(damaged, config)  # one for all layers: its checks are paid once
     rows = []
     for done, name in enumerate(layers):
         raise_if_cancelled(cancel, "the sanity check")
         if progress is not None:
             progress(done, len(layers))
         randomise(damaged.module.get_submodule(name), gen)
-        maps = SaliencyGenerator(damaged, config).explain(
-            image, tokens=tokens, reading=original.reading, cancel=cancel
-        ).maps
+        maps = engine.explain(image, tokens=tokens, reading=original.reading, cancel=cancel).maps
         rows.append([spearman(a, b) for a, b in zip(original.maps, maps)])
     return SanityResult(config.method, tuple(layers), np.asarray(rows, np.float64).reshape(len(layers), -1))
 

@@ -4,11 +4,11 @@ For each method, on the same model and image, side by side in one run:
   ours     SaliencyGenerator.explain(image): every character's map, read included
   captum   Captum's attribution once per character (the read done once, as ours)
   floor    the bare passes the method needs, timed directly: the read plus, per chunk,
-           one forward and one batched backward for all characters (nothing else; for
-           gradient and GradCAM also the way through one batched pass of the head, the
-           faster of the two), on the network the engine runs (`SaliencyGenerator.
-           network`: for the input-gradient methods a copy with BatchNorm folded into
-           its convolutions)
+           one forward and one backward for all characters (vmapped or looped; for
+           gradient and GradCAM also through one batched pass of the head), the
+           fastest of these ways, on the network the engine runs
+           (`SaliencyGenerator.network`: for integrated gradients and SmoothGrad a
+           copy with BatchNorm folded into its convolutions)
 and the largest difference between our maps and Captum's (raw maps: signed, unnormalised),
 also as a share of Captum's largest value.
 

@@ -159,6 +159,35 @@ def test_a_folder_sorts_by_error_and_by_confidence_keeping_the_open_image(qtbot,
     assert window.browser.files.current == window.review.files.shown_paths[index + delta]
 
 
+def test_a_folder_is_decoded_on_the_worker_and_a_bad_file_is_named(qtbot, make_window, ranked_folder, monkeypatch):
+    """Reading a folder must not stall the window on decoding: only the worker decodes
+    the surveyed files, and one that cannot be decoded is listed with its reason."""
+    import threading
+
+    import cv2
+
+    (ranked_folder / "d.png").write_bytes(b"this is not an image at all")
+    window = make_window()
+    open_settled(qtbot, window, [ranked_folder])
+    decoded_on: list[str] = []
+    real = cv2.imdecode
+
+    def recording(*args, **kwargs):
+        decoded_on.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cv2, "imdecode", recording)
+    answers = []
+    window.client.surveyRead.connect(lambda path, info, problem: answers.append((path.name, info, problem)))
+    with qtbot.waitSignal(window.client.surveyFinished, timeout=WAIT_MS):
+        sort_by(window, "error")
+    main = threading.main_thread().name
+    assert decoded_on and main not in decoded_on
+    bad = [(info, problem) for name, info, problem in answers if name == "d.png"]
+    assert len(bad) == 1 and bad[0][0] is None and "d.png" in bad[0][1] and "corrupt" in bad[0][1]
+    assert {name for name, info, _ in answers if info is not None} == {"b.png", "c.png"}
+
+
 def test_reading_a_folder_can_be_cancelled(qtbot, make_window, ranked_folder):
     window = make_window()
     open_settled(qtbot, window, [ranked_folder])

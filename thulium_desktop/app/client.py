@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from thulium_desktop.app.jobs import Job, MethodSpec, ResultCache, TrustJob, image_key, report_bytes
+from thulium_desktop.app.jobs import Job, MethodSpec, ResultCache, TrustJob, report_bytes
 from thulium_desktop.app.worker import (
     EngineFactory,
     ModelInfo,
@@ -30,7 +30,6 @@ from thulium_desktop.app.worker import (
     Worker,
     default_engine,
 )
-from thulium_desktop.io.images import ImageLoadError, load_image
 
 #: Readings are tiny; this just stops an endless folder walk from growing forever.
 MAX_READINGS = 512
@@ -235,10 +234,9 @@ class EngineClient(QObject):
         """Read every image in `paths` in the background (`surveyRead` per image, then
         `surveyFinished`), replacing any survey under way.
 
-        One image is out at a time, and each is an ordinary job outside the view's:
-        what the user asks for meanwhile is queued behind at most one reading, never
-        behind the whole folder, and neither cancels the other. Readings already known
-        for the loaded model answer at once.
+        One image is out at a time, and each is an ordinary job outside the view's
+        (decoded on the worker): what the user asks for meanwhile is queued behind at
+        most one reading, never behind the whole folder, and neither cancels the other.
         """
         self.cancel_survey()
         self._survey = Survey(list(paths), len(paths))
@@ -260,21 +258,12 @@ class EngineClient(QObject):
         return self._survey is not None
 
     def _survey_next(self) -> None:
-        """Send the next unread image of the survey, or say it is finished."""
+        """Send the next unread image of the survey, or say it is finished. The worker
+        decodes each file: thousands of large scans would stall the window here."""
         survey = self._survey
-        while survey.queue:
+        if survey.queue:
             path = survey.queue.pop(0)
-            try:
-                image = load_image(path)
-            except ImageLoadError as exc:
-                self._survey_answer(path, None, str(exc))
-                continue
-            key = image_key(image)
-            known = self._readings.get((key, self._model_name()))
-            if known is not None:
-                self._survey_answer(path, known, "")
-                continue
-            survey.job, survey.path = Job(next(self._ids), image, key, (), True), path
+            survey.job, survey.path = Job(next(self._ids), None, "", (), True, path=path), path
             self._pending[survey.job.id] = survey.job
             self._submit.emit(survey.job)
             return
@@ -417,7 +406,9 @@ class EngineClient(QObject):
     @Slot(int, str)
     def _on_failed(self, job_id: int, message: str) -> None:
         if self._survey_job(job_id) and self._survey.path is not None:
-            self._survey_answer(self._survey.path, None, f"the model could not read it: {message}")
+            undecoded = self._survey.job.image is None  # the file, not the model, failed
+            problem = message if undecoded else f"the model could not read it: {message}"
+            self._survey_answer(self._survey.path, None, problem)
         lane = self._close(job_id)
         if lane == "explain":
             self.jobFailed.emit(message)

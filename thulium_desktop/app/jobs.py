@@ -12,10 +12,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from thulium_desktop.io.images import load_image
 from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
 
 #: The SaliencyConfig fields each method reads; everything else is irrelevant to it.
@@ -124,15 +126,27 @@ def image_key(image: np.ndarray) -> str:
 class Job:
     """A unit of work for the worker: read the image (optionally) and explain it under
     each spec in turn. `cancel` is set by the GUI thread, polled by the engine.
-    `reading`, when the GUI already has it, spares the engine a forward pass per spec."""
+    `reading`, when the GUI already has it, spares the engine a forward pass per spec.
+
+    A job may carry a file `path` instead of its `image` (a folder survey): the worker
+    decodes it, off the GUI thread, and fills in `image` and `image_key` before it
+    reports anything about the job."""
 
     id: int
-    image: np.ndarray
+    image: np.ndarray | None
     image_key: str
     specs: tuple[MethodSpec, ...]
     want_reading: bool
     reading: Any = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    path: Path | None = None
+
+    def load(self) -> None:
+        """Decode the image from `path` if the job came without one (on the worker).
+        Raises ImageLoadError, whose message names the file and the problem."""
+        if self.image is None:
+            self.image = load_image(self.path)
+            self.image_key = image_key(self.image)
 
 
 @dataclass

@@ -20,6 +20,7 @@ import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 from thulium_desktop.app.jobs import Job, MethodSpec, TrustJob
+from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.models import (
     OpenedModel,
     Reading,
@@ -162,6 +163,9 @@ class Worker(QObject):
         except Cancelled:
             self.cancelled.emit(job.id)
             return
+        except ImageLoadError as exc:  # a survey's file: its message says what and why
+            self.failed.emit(job.id, str(exc))
+            return
         except Exception as exc:  # noqa: BLE001 - the app must survive any engine error
             log.error("job %d failed:\n%s", job.id, traceback.format_exc())
             self.failed.emit(job.id, f"{type(exc).__name__}: {exc}")
@@ -169,6 +173,7 @@ class Worker(QObject):
         self.finished.emit(job.id, time.perf_counter() - started)
 
     def _run(self, job: Job) -> None:
+        job.load()
         reading, skip = self._read(job) if job.want_reading else (job.reading, None)
         for spec in job.specs:
             if spec != skip:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from thulium_desktop.io.images import load_image
+from thulium_desktop.xai.config import PAPER_BASELINE
 from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
 
 #: The SaliencyConfig fields each method reads; everything else is irrelevant to it.
@@ -43,17 +44,14 @@ METHOD_INFO: dict[str, tuple[str, str]] = {
 }
 
 #: Defaults of the parameters the panel offers: SaliencyConfig's own, except the
-#: integrated-gradients baseline. The library keeps Captum's zeros (black: ink
-#: everywhere), where IG gives ink pixels no attribution since they equal the
-#: baseline; on dark ink over light paper the "absent" image a user means is blank
-#: white paper, so the app starts from that.
+#: integrated-gradients baseline, blank paper (`PAPER_BASELINE`, see there why).
 DEFAULT_PARAMS: dict[str, Any] = {
     "num_steps": 50,
     "num_samples": 25,
     "noise_level": 0.1,
     "absolute": True,
     "normalize": True,
-    "baseline": "white",
+    "baseline": PAPER_BASELINE,
     "integration": "gausslegendre",
     "seed": 0,
     "layer": None,

@@ -26,12 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from thulium_desktop.app.jobs import DEFAULT_PARAMS, METHOD_FIELDS, METHOD_INFO
+from thulium_desktop.xai.config import BASELINES
 from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
 
 #: The five methods shown side by side in the Compare view.
 COMPARE_METHODS = ("attention", "gradient", "integrated", "smoothgrad", "gradcam")
+#: The rules in the order offered: the default first, then the Riemann rules by accuracy.
 INTEGRATION_RULES = ("gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left", "riemann_right")
-BASELINES = ("zeros", "white", "blur")
 DEBOUNCE_MS = 250
 
 

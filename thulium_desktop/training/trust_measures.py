@@ -19,7 +19,7 @@ import numpy as np
 
 from thulium_desktop.models.protocol import Recognizer
 from thulium_desktop.training.synth import Sample
-from thulium_desktop.xai.config import SaliencyConfig
+from thulium_desktop.xai.config import PAPER_BASELINE, SaliencyConfig
 from thulium_desktop.xai.diagnostics import LABEL_BACKGROUND, LABEL_FOCUSED, LABEL_SCATTERED
 from thulium_desktop.xai.ground_truth import MATCH, align
 from thulium_desktop.xai.saliency import SaliencyGenerator
@@ -41,10 +41,8 @@ class TrustSettings:
     chars_per_image: int = 4
     sanity_images: int = 2
     seed: int = 0  # SmoothGrad noise and the random pixel order of the curves
-    #: Integrated gradients from blank paper, as the app computes them: from the
-    #: library's zeros (black) baseline the maps measure distance from black, so their
-    #: mass lands on the paper (measured: stroke focus below a map blind to the image).
-    baseline: str = "white"
+    #: Integrated gradients from blank paper, as the app computes them.
+    baseline: str = PAPER_BASELINE
 
     def config(self, method: str) -> SaliencyConfig:
         return SaliencyConfig(method=method, num_steps=self.num_steps, baseline=self.baseline,

@@ -24,6 +24,12 @@ METHODS = (
 )
 #: Named baselines for integrated gradients (an array or tensor is accepted too).
 BASELINES = ("zeros", "white", "blur")
+#: The baseline the app and the model card's trust table start from. The library keeps
+#: Captum's zeros (black: ink everywhere), where ink pixels equal the baseline and get
+#: no attribution; on dark ink over light paper the "absent" image a user means is
+#: blank paper (measured from zeros: the maps' mass lands on the paper, with stroke
+#: focus below a map blind to the image).
+PAPER_BASELINE = "white"
 
 
 @dataclass(frozen=True)

@@ -94,15 +94,17 @@ def map_diagnostics(
     ink: np.ndarray,
     expected_x: float | None = None,
     char_width: float | None = None,
+    region: np.ndarray | None = None,
 ) -> MapDiagnostics:
-    """Diagnostics of one `[H, W]` map against the image's ink mask (see module docs)."""
+    """Diagnostics of one `[H, W]` map against the image's ink mask (see module docs);
+    `region`, the ink's `text_region`, when the caller has it for many maps."""
+    region = text_region(ink) if region is None else region
     mass = np.abs(np.asarray(saliency, np.float64))
     total = mass.sum()
     if total <= 0 or not np.isfinite(total):
-        return MapDiagnostics(0.0, float(ink[text_region(ink)].mean()), 0.0, 0.0, None, None, LABEL_SCATTERED)
+        return MapDiagnostics(0.0, float(ink[region].mean()), 0.0, 0.0, None, None, LABEL_SCATTERED)
     mass = mass / total
     focus = float(mass[ink].sum())
-    region = text_region(ink)
     background = float(mass[~region].sum())
     ordered = np.sort(mass.ravel())[::-1]
     spread = float((np.searchsorted(np.cumsum(ordered), SPREAD_MASS) + 1) / ordered.size)
@@ -143,9 +145,10 @@ def explanation_diagnostics(
 ) -> list[MapDiagnostics]:
     """Diagnostics for each of `maps` `[T, H, W]`, localised against `centres` (pixels)."""
     ink = ink_mask(image)
+    region = text_region(ink)  # the same for every character's map
     width = image.shape[1] / max(1, len(maps))
     out = []
     for t, m in enumerate(maps):
         expected = None if centres is None or not np.isfinite(centres[t]) else float(centres[t])
-        out.append(map_diagnostics(m, ink, expected, width))
+        out.append(map_diagnostics(m, ink, expected, width, region))
     return out

@@ -159,7 +159,8 @@ def test_a_folder_sorts_by_error_and_by_confidence_keeping_the_open_image(qtbot,
     assert window.browser.files.current == window.review.files.shown_paths[index + delta]
 
 
-def test_a_folder_is_decoded_on_the_worker_and_a_bad_file_is_named(qtbot, make_window, ranked_folder, monkeypatch):
+def test_a_folder_is_decoded_on_the_worker_and_a_bad_file_is_named(qtbot, make_window, ranked_folder, monkeypatch,
+                                                                   caplog):
     """Reading a folder must not stall the window on decoding: only the worker decodes
     the surveyed files, and one that cannot be decoded is listed with its reason."""
     import threading
@@ -184,8 +185,15 @@ def test_a_folder_is_decoded_on_the_worker_and_a_bad_file_is_named(qtbot, make_w
     main = threading.main_thread().name
     assert decoded_on and main not in decoded_on
     bad = [(info, problem) for name, info, problem in answers if name == "d.png"]
-    assert len(bad) == 1 and bad[0][0] is None and "d.png" in bad[0][1] and "corrupt" in bad[0][1]
+    assert len(bad) == 1 and bad[0][0] is None
+    assert bad[0][1].startswith("cannot read image") and "d.png" in bad[0][1] and "corrupt" in bad[0][1]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # a bad file is no crash
     assert {name for name, info, _ in answers if info is not None} == {"b.png", "c.png"}
+    answers.clear()
+    decoded_on.clear()
+    window.client.survey([ranked_folder / "b.png", ranked_folder / "c.png"])  # e.g. after a model switch
+    assert not window.client.surveying and not decoded_on  # known and unchanged: answered at once
+    assert [(name, info is not None) for name, info, _ in answers] == [("b.png", True), ("c.png", True)]
 
 
 def test_reading_a_folder_can_be_cancelled(qtbot, make_window, ranked_folder):

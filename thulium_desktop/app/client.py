@@ -35,6 +35,16 @@ from thulium_desktop.app.worker import (
 MAX_READINGS = 512
 
 
+def _file_stamp(path: Path) -> tuple:
+    """The path with its size and modification time: the same stamp, the same bytes
+    (for a file nobody rewrote within the clock's resolution). None-filled if it is gone."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), None, None)
+    return (str(path), stat.st_size, stat.st_mtime_ns)
+
+
 @dataclass
 class Survey:
     """Reading every image of a folder in the background: what is left, and the job out."""
@@ -117,6 +127,7 @@ class EngineClient(QObject):
         self.model: ModelInfo | None = None
         self.model_error: str | None = None
         self._readings: OrderedDict[tuple[str, str], ReadingInfo] = OrderedDict()
+        self._file_keys: OrderedDict[tuple, str] = OrderedDict()  # survey file stamp -> content key
         self._ids = itertools.count(1)
         self._pending: dict[int, Job] = {}
         self._maps = Lane()
@@ -259,10 +270,17 @@ class EngineClient(QObject):
 
     def _survey_next(self) -> None:
         """Send the next unread image of the survey, or say it is finished. The worker
-        decodes each file: thousands of large scans would stall the window here."""
+        decodes each file: thousands of large scans would stall the window here. A file
+        surveyed before and unchanged since (size and time) is known by its content key
+        without decoding, so its reading for this model, if any, answers at once."""
         survey = self._survey
-        if survey.queue:
+        while survey.queue:
             path = survey.queue.pop(0)
+            key = self._file_keys.get(_file_stamp(path))
+            known = None if key is None else self._readings.get((key, self._model_name()))
+            if known is not None:
+                self._survey_answer(path, known, "")
+                continue
             survey.job, survey.path = Job(next(self._ids), None, "", (), True, path=path), path
             self._pending[survey.job.id] = survey.job
             self._submit.emit(survey.job)
@@ -359,6 +377,10 @@ class EngineClient(QObject):
             self._readings.popitem(last=False)
         if self._maps.holds(job_id):
             self.readingReady.emit(info)
+        if job.path is not None:  # a survey's file: remember its content key by stamp
+            self._file_keys[_file_stamp(job.path)] = job.image_key
+            while len(self._file_keys) > MAX_READINGS:
+                self._file_keys.popitem(last=False)
         if self._survey_job(job_id):
             self._survey_answer(self._survey.path, info, "")
 
@@ -370,9 +392,10 @@ class EngineClient(QObject):
     @Slot(int, object, object)
     def _on_explained(self, job_id: int, spec: MethodSpec, explanation: object) -> None:
         job = self._pending.get(job_id)
-        if job is None or self._survey_job(job_id):
+        if job is None or job.path is not None:
             # A survey only wants the reading: caching its attention maps for a whole
-            # folder would evict the maps the user paid for (integrated gradients...).
+            # folder would evict the maps the user paid for (integrated gradients...),
+            # also for a survey replaced while this job ran.
             return
         self.cache.put((job.image_key, self._model_name(), spec), explanation)
         if self._maps.holds(job_id):
@@ -406,8 +429,7 @@ class EngineClient(QObject):
     @Slot(int, str)
     def _on_failed(self, job_id: int, message: str) -> None:
         if self._survey_job(job_id) and self._survey.path is not None:
-            undecoded = self._survey.job.image is None  # the file, not the model, failed
-            problem = message if undecoded else f"the model could not read it: {message}"
+            problem = self._survey.job.load_error or f"the model could not read it: {message}"
             self._survey_answer(self._survey.path, None, problem)
         lane = self._close(job_id)
         if lane == "explain":

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from thulium_desktop.io.images import load_image
+from thulium_desktop.io.images import ImageLoadError, load_image
 from thulium_desktop.xai.config import PAPER_BASELINE
 from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
 
@@ -127,8 +127,8 @@ class Job:
     `reading`, when the GUI already has it, spares the engine a forward pass per spec.
 
     A job may carry a file `path` instead of its `image` (a folder survey): the worker
-    decodes it, off the GUI thread, and fills in `image` and `image_key` before it
-    reports anything about the job."""
+    decodes it, off the GUI thread, and fills in `image` and `image_key` (or, when the
+    file cannot be decoded, `load_error`) before it reports a reading or a failure."""
 
     id: int
     image: np.ndarray | None
@@ -138,12 +138,18 @@ class Job:
     reading: Any = None
     cancel: threading.Event = field(default_factory=threading.Event)
     path: Path | None = None
+    load_error: str | None = None
 
     def load(self) -> None:
         """Decode the image from `path` if the job came without one (on the worker).
-        Raises ImageLoadError, whose message names the file and the problem."""
+        Raises ImageLoadError, whose message (also kept in `load_error`) names the file
+        and the problem."""
         if self.image is None:
-            self.image = load_image(self.path)
+            try:
+                self.image = load_image(self.path)
+            except ImageLoadError as exc:
+                self.load_error = str(exc)
+                raise
             self.image_key = image_key(self.image)
 
 

@@ -263,3 +263,15 @@ def test_a_copy_no_longer_used_is_freed(word_image):
     gen.explain(word_image)
     gc.collect()
     assert old() is None and gen.network() is gen.model
+
+
+def test_a_recognizer_that_cannot_be_copied_is_explained_as_it_is(word_image):
+    import threading
+
+    rec = CTCRecognizer(_with_running_statistics(tiny_crnn(seed=3)), ALPHABET, 32)
+    rec.lock = threading.Lock()  # deepcopy refuses locks
+    gen = SaliencyGenerator(rec, SaliencyConfig(**IG))
+    folded = gen.explain(word_image)
+    plain = SaliencyGenerator(rec, SaliencyConfig(**IG, fold_batchnorm=False)).explain(word_image)
+    assert folded.meta["folded_batchnorms"] == 0 and gen.network() is rec
+    np.testing.assert_array_equal(folded.maps, plain.maps)

@@ -42,10 +42,10 @@ class SaliencyConfig:
     from the input size). `layer` is the GradCAM layer (module or dotted name;
     None: the recognizer's `cam_layer()`). `score` is how a character is scored:
     "logprob", "logit" or "prob". `fold_batchnorm`: integrated gradients and the
-    SmoothGrad family run on a copy of the model with each BatchNorm folded into the convolution before it (about
-    a fifth less backward work on the bundled readers), once the copy has scored an
-    input as the model does (in float32 they agree to about 1e-6); False runs them on
-    the model exactly as given.
+    SmoothGrad family run on a copy of the model with each BatchNorm folded into the
+    convolution before it (about a fifth less backward work on the bundled readers),
+    once the copy has scored an input as the model does (in float32 they agree to
+    about 1e-6); False runs them on the model exactly as given.
     """
 
     method: str = "gradient"

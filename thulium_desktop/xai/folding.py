@@ -126,6 +126,7 @@ class FoldedRecognizer:
         try:
             return self._current(x)
         except Exception:  # noqa: BLE001 - the copy is a shortcut; the model itself remains
+            self._foldable = False  # until the structure changes
             self._drop()
             return self.recognizer
 
@@ -144,7 +145,7 @@ class FoldedRecognizer:
         if tensors != self._tensors:
             self._tensors = tensors
             self._copy, self.folded = _fold_copy(self.recognizer)
-            self._verified = self._copy is self.recognizer
+            self._verified = False
         if not self._verified:
             agree = None if x is None else _scores_agree_on(self.recognizer, self._copy, x)
             if agree is None:  # nothing to compare on (no input, or nothing read)
@@ -185,11 +186,10 @@ def _structure_key(recognizer: Recognizer, module: nn.Module) -> tuple:
     a custom module's `temperature`: every module attribute that is not a tensor, a
     child or a hook), a hook is added or removed, or the recognizer is given another
     attribute value (e.g. an alphabet)."""
-    modules = tuple(id(m) for m in module.modules())
-    hooks = tuple(id(hook) for m in module.modules() for hook in _hooks(m))
-    settings = tuple(_settings(m) for m in module.modules())
-    attributes = tuple(_settings(recognizer, skip=frozenset()))
-    return modules, hooks, settings, attributes
+    modules = list(module.modules())
+    hooks = tuple(id(hook) for m in modules for hook in _hooks(m))
+    settings = tuple((id(m), _settings(m)) for m in modules)
+    return hooks, settings, _settings(recognizer, skip=frozenset())
 
 
 def _settings(owner: object, skip: frozenset = _MODULE_INTERNALS) -> tuple:
@@ -217,8 +217,6 @@ def _tensor_key(module: nn.Module) -> bytes:
 
 
 def _fold_copy(recognizer: Recognizer) -> tuple[Recognizer, int]:
-    try:
-        twin = copy.deepcopy(recognizer)
-        return twin, fold_batchnorm(twin.module)
-    except Exception:  # noqa: BLE001 - an attribute that cannot be copied: no shortcut
-        return recognizer, 0
+    """A deep copy of the recognizer with its module folded (raises if it cannot be copied)."""
+    twin = copy.deepcopy(recognizer)
+    return twin, fold_batchnorm(twin.module)

@@ -219,9 +219,9 @@ class SaliencyGenerator:
 
     def network(self, config: SaliencyConfig | None = None, x: torch.Tensor | None = None) -> Recognizer:
         """The recognizer a method's passes run on: for integrated gradients and the
-        SmoothGrad family with `fold_batchnorm`, a copy with BatchNorm folded into its convolutions (the same
-        function, less backward work) once it has scored a model input `x` as the
-        model does; otherwise the model itself."""
+        SmoothGrad family with `fold_batchnorm`, a copy with BatchNorm folded into its
+        convolutions (the same function, less backward work) once it has scored a model
+        input `x` as the model does; otherwise the model itself."""
         cfg = config or self.config
         if cfg.fold_batchnorm and cfg.method in _FOLDED:
             if self._folded.recognizer is not self.model:  # `model` was reassigned
@@ -401,14 +401,16 @@ class _Run:
         recognizer's GradCAM layer (None where it has none or is unusable)."""
         few = self.tokens is None or (not isinstance(self.tokens, str) and len(self.tokens) < 2)
         root = getattr(self.model, "module", None)
-        if few or self.alt_reading is not None or not isinstance(root, nn.Module):
-            return None  # one target; a contrast runs the head twice; no module to hook
+        if few or not isinstance(root, nn.Module):
+            return None  # one target (a contrast has one too); no module to hook
         return self.head.split_layer(self.model, root)
 
     def _backward(self, split, x, seen, scores, cot, to_input: bool) -> torch.Tensor:
         """The K gradients of a one-image method, at the input (`to_input`) or at the
         split layer's output `seen[-1]`: the plain backward per character, or through one
-        batched pass of the head where that is possible and faster (`batched_head.py`)."""
+        batched pass of the head where that is possible and faster (`batched_head.py`).
+        A split layer that ran more than once (e.g. a contrast scores two readings)
+        takes the plain way."""
         target = x if to_input else seen[-1]
 
         def plain() -> torch.Tensor:
@@ -486,7 +488,7 @@ class _Run:
             raise ValueError(f"GradCAM layer {type(layer).__name__} did not run in the forward pass")
         activation = as_batch_first(seen[-1], layer, batch=1)
         cot = self.targets.weights[:, None, :].to(scores.dtype)
-        grads = self._backward(layer if self.alt_reading is None else None, x, seen, scores, cot, to_input=False)
+        grads = self._backward(layer, x, seen, scores, cot, to_input=False)
         grads = torch.stack([as_batch_first(g, layer, batch=1) for g in grads])
         cams = upsample(cam_maps(activation.detach(), grads), self.prepared.model_size)
         return self._finish(cams[:, None]), self._np(self._target_scores(scores)[0]), None, False

@@ -8,8 +8,9 @@ the loop wins for batches of 10-50 copies, where vmap's batching rules for
 convolutions copy a lot), so `BatchedVJP` times both on real calls and keeps the
 faster one per input shape. vmap's first call pays a one-off set-up (measured on the
 attention reader: 366 ms, then 60 ms; a new image shape afterwards costs no set-up),
-so that call is not timed: timing it made the loop win where vmap is faster. Gradients are taken with `inputs=` only, so no `.grad`
-is ever written onto the user's parameters.
+so that call is not timed: timing it made the loop win where vmap is faster.
+Gradients are taken with `inputs=` only, so no `.grad` is ever written onto the
+user's parameters.
 """
 
 from __future__ import annotations

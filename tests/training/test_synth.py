@@ -11,7 +11,7 @@ pytest.importorskip("fontTools", reason="training extras (pip install -e .[train
 from thulium_desktop.training.data import draw_sample  # noqa: E402
 from thulium_desktop.training.digits import digit_string  # noqa: E402
 from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, held_out_fonts, training_fonts  # noqa: E402
-from thulium_desktop.training.synth import random_sample  # noqa: E402
+from thulium_desktop.training.synth import random_sample, render  # noqa: E402
 from thulium_desktop.training.text import ALPHABET, words  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -64,3 +64,17 @@ def test_real_digit_strings_are_labelled_digits():
     s = digit_string("eval", rng)
     assert s.text.isdigit() and s.boxes.shape == (len(s.text), 4)
     assert s.style == "sklearn-digits"
+
+
+def test_boxes_follow_the_ink_through_every_distortion():
+    """At full strength (wandering baseline, slant, rotation, elastic) the boxes still cover
+    the ink: the pointing game scores against them."""
+    font = next(f for f in training_fonts() if not f.upper_only)
+    for seed in range(12):
+        s = render("wandering baseline", font, np.random.default_rng(seed), strength=1.0)
+        halfway = (int(np.median(s.image)) + int(s.image.min())) / 2  # between paper and ink
+        dark = s.image < halfway
+        covered = np.zeros_like(dark)
+        for x0, y0, x1, y1 in s.boxes.astype(int):
+            covered[y0:y1 + 1, x0:x1 + 1] = True
+        assert (dark & covered).sum() >= 0.98 * dark.sum(), seed

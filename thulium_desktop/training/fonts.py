@@ -41,6 +41,21 @@ FONT_FILES: tuple[tuple[str, str, bool], ...] = (
     ("fonts-leckerli-one", "LeckerliOne-Regular.ttf", False),
     ("fonts-humor-sans", "Humor-Sans.ttf", True),
     ("fonts-tomsontalks", "TomsonTalks.ttf", True),
+    # Added after the fourth run, for more writers: the unseen styles had stopped improving.
+    # Because-We-Had-To draws lower case as small capitals, so it writes capitals only.
+    ("fonts-bwht", "BecauseWeBuild-Regular.otf", True),
+    ("fonts-bwht", "BecauseWeConnect-Regular.otf", True),
+    ("fonts-bwht", "BecauseWeCreate-Regular.otf", True),
+    ("fonts-bwht", "BecauseWeLearn-Regular.otf", True),
+    ("fonts-bwht", "BecauseWeMentor-Regular.otf", True),
+    ("fonts-bwht", "BecauseWeOrganize-Regular.otf", True),
+    ("fonts-kristi", "Kristi.ttf", False),
+    ("fonts-klee", "KleeOne-Regular.ttf", False),
+    ("fonts-klee", "KleeOne-SemiBold.ttf", False),
+    ("fonts-tlwg-purisa-ttf", "Purisa.ttf", False),
+    ("fonts-tlwg-purisa-ttf", "Purisa-Oblique.ttf", False),
+    ("fonts-tlwg-purisa-ttf", "Purisa-Bold.ttf", False),
+    ("fonts-tlwg-purisa-ttf", "Purisa-BoldOblique.ttf", False),
 )
 
 #: Packages kept out of training entirely: the "unseen handwriting styles".

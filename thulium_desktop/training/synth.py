@@ -127,6 +127,30 @@ def _elastic(ink: np.ndarray, rng: np.random.Generator, strength: float) -> np.n
     return cv2.remap(ink, xs + dx, ys + dy, cv2.INTER_LINEAR, borderValue=0)
 
 
+def _wandering_baseline(ink: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
+                        strength: float) -> tuple[np.ndarray, np.ndarray]:
+    """Columns move up and down along a slow wave, as a hand drifts off the line: fonts keep
+    every letter on one baseline, writers do not. Boxes grow to cover their columns' moves."""
+    amplitude = rng.uniform(0, 0.12) * _DRAW_SIZE * strength
+    if amplitude < 1:
+        return ink, boxes
+    h, w = ink.shape
+    period = rng.uniform(1.5, 5) * _DRAW_SIZE
+    pad = int(np.ceil(amplitude)) + 1
+    cols = np.arange(w, dtype=np.float32)
+    shift = (amplitude * np.sin(2 * np.pi * cols / period + rng.uniform(0, 2 * np.pi))).astype(
+        np.float32
+    )
+    xs, ys = np.meshgrid(cols, np.arange(h + 2 * pad, dtype=np.float32))
+    moved = cv2.remap(ink, xs, ys - pad - shift[None, :], cv2.INTER_LINEAR, borderValue=0)
+    out = boxes.copy()
+    for i, (x0, _, x1, _) in enumerate(boxes):
+        span = shift[max(0, int(x0)) : max(int(x0) + 1, min(w, int(np.ceil(x1))))]
+        out[i, 1] += pad + span.min()
+        out[i, 3] += pad + span.max()
+    return moved, out
+
+
 def _crop_and_scale(ink, boxes, height, rng, strength):
     """Crop to the ink with random margins and scale to `height` (aspect kept)."""
     ys, xs = np.nonzero(ink > 0.05)
@@ -185,6 +209,7 @@ def render(
     if rng.random() < 0.3 * strength:  # thinner strokes than the font draws
         ink = cv2.erode(ink, np.ones((2, 2), np.uint8))
     boxes = _tight_boxes(ink, boxes)
+    ink, boxes = _wandering_baseline(ink, boxes, rng, strength)
     ink, boxes = _affine(ink, boxes, rng, strength)
     ink = _elastic(ink, rng, strength)
     ink, boxes = _crop_and_scale(ink, boxes, height, rng, strength)

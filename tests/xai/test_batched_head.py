@@ -191,6 +191,14 @@ def test_the_faster_way_is_kept_once_both_are_timed(recognizer, word_image, monk
         gen.explain(word_image)
         seen.append(len(calls) - before)
     assert seen == forwards
+    # A line twice as wide (twice the characters) is another size class: timed afresh.
+    line = np.hstack([word_image, word_image])
+    seen = []
+    for _ in range(3):
+        before = len(calls)
+        gen.explain(line)
+        seen.append(len(calls) - before)
+    assert seen == [1, 2, forwards[-1]]
 
 
 @pytest.mark.parametrize("method", ["gradient", "gradcam"])

@@ -51,7 +51,8 @@ class _Verdict:
 
     checked: bool = False  # the first call compared both ways
     ok: bool = False  # ... and they agreed (later calls may still turn it off)
-    seconds: dict[str, float] = field(default_factory=dict)
+    #: each way's time per size class of the copies (`_size_class`)
+    seconds: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 class BatchedHead:
@@ -105,7 +106,8 @@ class BatchedHead:
             return self._first(verdict, root, layer, x, activation, scores, cotangents, score_fn, plain, onward)
         if not verdict.ok:
             return plain()
-        way = untimed_or_fastest(verdict.seconds, (_PLAIN, _BATCHED))
+        seconds = verdict.seconds.setdefault(_size_class(cotangents, activation), {})
+        way = untimed_or_fastest(seconds, (_PLAIN, _BATCHED))
         start = synced_now(x)
         if way == _PLAIN:
             out = plain()
@@ -114,7 +116,7 @@ class BatchedHead:
             if out is None:  # its scores differed on this input: not again
                 verdict.ok = False
                 return plain()
-        verdict.seconds.setdefault(way, synced_now(x) - start)
+        seconds.setdefault(way, synced_now(x) - start)
         return out
 
     def _verdict(self, root: nn.Module, layer: nn.Module, to_input: bool) -> _Verdict:
@@ -166,6 +168,12 @@ def _batched(root, layer, x, activation, scores, cotangents, score_fn) -> torch.
         weighted = (batched * cotangents[:, 0].to(batched.dtype)).sum()
         (grads,) = torch.autograd.grad(weighted, copies)
     return grads[:, None]
+
+
+def _size_class(cotangents: torch.Tensor, activation: torch.Tensor) -> int:
+    """The power of two of the copies' size: which way is faster can flip with the
+    image's width and its number of characters, so each class is timed on its own."""
+    return (cotangents.shape[0] * activation.numel()).bit_length()
 
 
 def _batch_first_single(activation: torch.Tensor, layer: nn.Module, x: torch.Tensor) -> bool:

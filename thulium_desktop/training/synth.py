@@ -138,9 +138,8 @@ def _wandering_baseline(ink: np.ndarray, boxes: np.ndarray, rng: np.random.Gener
     period = rng.uniform(1.5, 5) * _DRAW_SIZE
     pad = int(np.ceil(amplitude)) + 1
     cols = np.arange(w, dtype=np.float32)
-    shift = (amplitude * np.sin(2 * np.pi * cols / period + rng.uniform(0, 2 * np.pi))).astype(
-        np.float32
-    )
+    phase = rng.uniform(0, 2 * np.pi)
+    shift = (amplitude * np.sin(2 * np.pi * cols / period + phase)).astype(np.float32)
     xs, ys = np.meshgrid(cols, np.arange(h + 2 * pad, dtype=np.float32))
     moved = cv2.remap(ink, xs, ys - pad - shift[None, :], cv2.INTER_LINEAR, borderValue=0)
     out = boxes.copy()

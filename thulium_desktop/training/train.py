@@ -57,8 +57,7 @@ TRAINING_DATA = (
     "handwriting fonts except the held-out packages {held_out} and in OpenCV Hershey "
     "faces, with random stroke width, wandering baseline, slant, rotation, stretch, "
     "elastic distortion, paper/ink tone, lighting, blur and noise; plus {digits:.0%} "
-    "strings of real "
-    "handwritten digits from scikit-learn's digits samples 0-1399."
+    "strings of real handwritten digits from scikit-learn's digits samples 0-1399."
 )
 CHECKPOINT_EVERY_S = 300
 VALIDATE_EVERY_S = 600

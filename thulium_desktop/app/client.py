@@ -45,6 +45,13 @@ def _file_stamp(path: Path) -> tuple:
     return (str(path), stat.st_size, stat.st_mtime_ns)
 
 
+def _remember(table: OrderedDict, key, value) -> None:
+    """Store `value`, forgetting the oldest entries beyond `MAX_READINGS`."""
+    table[key] = value
+    while len(table) > MAX_READINGS:
+        table.popitem(last=False)
+
+
 @dataclass
 class Survey:
     """Reading every image of a folder in the background: what is left, and the job out."""
@@ -372,15 +379,11 @@ class EngineClient(QObject):
         job = self._pending.get(job_id)
         if job is None:
             return
-        self._readings[(job.image_key, self._model_name())] = info
-        while len(self._readings) > MAX_READINGS:
-            self._readings.popitem(last=False)
+        _remember(self._readings, (job.image_key, self._model_name()), info)
         if self._maps.holds(job_id):
             self.readingReady.emit(info)
         if job.path is not None:  # a survey's file: remember its content key by stamp
-            self._file_keys[_file_stamp(job.path)] = job.image_key
-            while len(self._file_keys) > MAX_READINGS:
-                self._file_keys.popitem(last=False)
+            _remember(self._file_keys, _file_stamp(job.path), job.image_key)
         if self._survey_job(job_id):
             self._survey_answer(self._survey.path, info, "")
 

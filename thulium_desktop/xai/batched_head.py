@@ -14,7 +14,8 @@ It does not always pay: with a batch of inputs (integrated gradients, SmoothGrad
 characters: 2229 against 1785 ms), or where vmap already batches the head (the
 attention reader's GRU decoder: 41 against 38 ms). So it serves only the one-image
 methods while the copies hold at most `COPY_ELEMENTS` values, and each network and
-layer times it against the plain way and keeps the faster.
+layer times it against the plain way, per size class of the copies (the winner can flip
+with the line's width), and keeps the faster.
 
 It must also be right. A head that takes its batch from the input, mixes its batch
 (a BatchNorm on batch statistics, attention across the batch), or has a path around

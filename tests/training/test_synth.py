@@ -11,7 +11,7 @@ pytest.importorskip("fontTools", reason="training extras (pip install -e .[train
 from thulium_desktop.training.data import draw_sample  # noqa: E402
 from thulium_desktop.training.digits import digit_string  # noqa: E402
 from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, held_out_fonts, training_fonts  # noqa: E402
-from thulium_desktop.training.synth import random_sample, render  # noqa: E402
+from thulium_desktop.training.synth import _draw_letters, random_sample, render  # noqa: E402
 from thulium_desktop.training.text import ALPHABET, words  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -66,15 +66,54 @@ def test_real_digit_strings_are_labelled_digits():
     assert s.style == "sklearn-digits"
 
 
-def test_boxes_follow_the_ink_through_every_distortion():
-    """At full strength (wandering baseline, slant, rotation, elastic) the boxes still cover
-    the ink: the pointing game scores against them."""
+@pytest.mark.parametrize("vary_letters", [False, True])
+def test_boxes_follow_the_ink_through_every_distortion(vary_letters):
+    """At full strength (letters of their own size, rise and spacing, wandering baseline,
+    slant, rotation, elastic) the boxes still cover the ink: the pointing game scores
+    against them."""
     font = next(f for f in training_fonts() if not f.upper_only)
     for seed in range(12):
-        s = render("wandering baseline", font, np.random.default_rng(seed), strength=1.0)
+        s = render("wandering baseline", font, np.random.default_rng(seed), strength=1.0,
+                   vary_letters=vary_letters)
         halfway = (int(np.median(s.image)) + int(s.image.min())) / 2  # between paper and ink
         dark = s.image < halfway
         covered = np.zeros_like(dark)
         for x0, y0, x1, y1 in s.boxes.astype(int):
             covered[y0:y1 + 1, x0:x1 + 1] = True
         assert (dark & covered).sum() >= 0.98 * dark.sum(), seed
+
+
+def test_training_letters_vary_in_size_and_spacing():
+    """A font draws eight o's alike; the training split's hand does not. Affine stretch and
+    scaling move all letters together, so the spread of widths and steps within one word
+    comes from the letter-by-letter drawing."""
+    font = next(f for f in training_fonts() if not f.upper_only)
+
+    def spread(vary_letters: bool) -> tuple[float, float]:
+        widths, steps = [], []
+        for seed in range(20):
+            s = render("oooooooo", font, np.random.default_rng(seed), strength=1.0,
+                       vary_letters=vary_letters)
+            w, step = s.boxes[:, 2] - s.boxes[:, 0], np.diff(s.boxes[:, 0])
+            widths.append(w.std() / w.mean())
+            steps.append(step.std() / step.mean())
+        return float(np.mean(widths)), float(np.mean(steps))
+
+    (fixed_w, fixed_s), (varied_w, varied_s) = spread(False), spread(True)
+    assert varied_w > 2 * fixed_w and varied_s > 2 * fixed_s
+
+
+def test_letter_boxes_move_with_each_letters_size_rise_and_spacing():
+    """Exaggerated layout (sizes 0.7-1.3, rises of a third of the font size): every letter's
+    own ink lies in its own box, so none of the boxes can be placed by the font's metrics."""
+    font = next(f for f in training_fonts() if not f.upper_only)
+    layout = np.array([[0.7, 0.3, 0.2], [1.3, -0.3, -0.05], [1.0, 0.3, 0.3], [0.8, -0.3, 0.0]])
+    ink, boxes = _draw_letters("oxoH", font, 0, layout)
+    covered = np.zeros(ink.shape, bool)
+    for x0, y0, x1, y1 in boxes.astype(int):
+        patch = ink[max(0, y0):y1 + 1, max(0, x0):x1 + 1]
+        assert patch.max() > 0.5 and (patch > 0.3).mean() > 0.1
+        covered[max(0, y0):y1 + 1, max(0, x0):x1 + 1] = True
+    assert ((ink > 0.3) & covered).sum() >= 0.99 * (ink > 0.3).sum()
+    heights = boxes[:, 3] - boxes[:, 1]
+    assert heights[1] > 1.5 * heights[0]  # the big o is drawn big

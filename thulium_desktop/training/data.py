@@ -23,11 +23,13 @@ DIGIT_SHARE = 0.15
 
 def draw_sample(fonts: tuple[Font, ...], split: str, rng: np.random.Generator,
                 digit_share: float = DIGIT_SHARE) -> Sample:
-    """One sample of the training mix; augmentation strength varies so clean scans occur too."""
+    """One sample of the training mix; augmentation strength varies so clean scans occur too.
+    Letters vary in size, rise and spacing on the training split only."""
     strength = rng.uniform(0.3, 1.0)
     if rng.random() < digit_share:
         return digit_string(split, rng, INPUT_HEIGHT, strength)
-    return random_sample(fonts, split, rng, INPUT_HEIGHT, strength=strength)
+    return random_sample(fonts, split, rng, INPUT_HEIGHT, strength=strength,
+                         vary_letters=split == "train")
 
 
 @dataclass

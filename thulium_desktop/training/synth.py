@@ -39,7 +39,7 @@ class Sample:
     style: str
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=1024)
 def _pil_font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
 
@@ -61,6 +61,44 @@ def _draw_truetype(text: str, font: Font, stroke: int) -> tuple[np.ndarray, np.n
         if right <= left:  # an empty glyph: take its advance
             left, right, top, bottom = 0, advance, 0, ascent
         boxes[i] = (x + left, pad + top, x + right, pad + bottom)
+    return np.asarray(canvas, np.float32) / 255.0, boxes
+
+
+def _letter_layout(count: int, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Each letter's size factor, baseline rise and extra spacing (the last two in font
+    sizes), `[count, 3]`: a hand never sizes, seats and spaces two letters alike; a font does."""
+    layout = np.empty((count, 3), np.float64)
+    layout[:, 0] = np.exp(rng.normal(0, 0.1 * strength, count))
+    layout[:, 1] = rng.normal(0, 0.04 * strength, count)
+    layout[:, 2] = rng.normal(0, 0.06 * strength, count) + rng.uniform(-0.05, 0.15) * strength
+    return layout
+
+
+def _draw_letters(text: str, font: Font, stroke: int,
+                  layout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Like `_draw_truetype`, but each letter drawn on its own at the size, rise and spacing
+    `_letter_layout` gave it (the font's kerning is lost, as a hand never had it)."""
+    faces = [_pil_font(str(font.path), max(8, round(_DRAW_SIZE * f))) for f in layout[:, 0]]
+    rise = layout[:, 1] * _DRAW_SIZE
+    advances = np.array([f.getlength(ch) for f, ch in zip(faces, text)]) + layout[:, 2] * _DRAW_SIZE
+    pad = _DRAW_SIZE // 2
+    xs = np.concatenate([[0.0], np.cumsum(advances)[:-1]])
+    xs += pad - min(0.0, xs.min())
+    ascent = max(f.getmetrics()[0] for f in faces)
+    descent = max(f.getmetrics()[1] for f in faces)
+    baseline = pad + ascent + max(0.0, rise.max())
+    width = int(max(xs.max(), xs[-1] + advances[-1])) + 2 * pad + _DRAW_SIZE
+    height = int(np.ceil(baseline + descent + max(0.0, -rise.min()))) + pad
+    canvas = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(canvas)
+    boxes = np.zeros((len(text), 4), np.float32)
+    for i, (ch, face) in enumerate(zip(text, faces)):
+        x, y = xs[i], baseline - rise[i]
+        draw.text((x, y), ch, font=face, fill=255, stroke_width=stroke, anchor="ls")
+        left, top, right, bottom = face.getbbox(ch, anchor="ls") if ch != " " else (0, 0, 0, 0)
+        if right <= left:  # a space or an empty glyph: its advance, up to the ascender
+            left, top, right, bottom = 0, -face.getmetrics()[0], face.getlength(ch), 0
+        boxes[i] = (x + left, y + top, x + right, y + bottom)
     return np.asarray(canvas, np.float32) / 255.0, boxes
 
 
@@ -193,14 +231,22 @@ def render(
     rng: np.random.Generator,
     height: int = 32,
     strength: float = 1.0,
+    vary_letters: bool = False,
 ) -> Sample:
     """Draw `text` in a TrueType font or a Hershey face (an int) and distort it.
 
     `strength` in [0, 1] scales every augmentation (0 gives a clean rendering).
+    `vary_letters` (training only) draws half the TrueType texts letter by letter with
+    their own size, rise and spacing; when off it draws nothing from `rng`, so the
+    evaluation sets stay the images they were.
     """
     stroke = 1 if rng.random() < 0.3 * strength else 0
     if isinstance(style, Font):
-        ink, boxes = _draw_truetype(text, style, stroke)
+        if vary_letters and rng.random() < 0.5:
+            layout = _letter_layout(len(text), rng, strength)
+            ink, boxes = _draw_letters(text, style, stroke, layout)
+        else:
+            ink, boxes = _draw_truetype(text, style, stroke)
         name = style.name
     else:
         ink, boxes = _draw_hershey(text, style, stroke)
@@ -222,6 +268,7 @@ def random_sample(
     height: int = 32,
     hershey: bool = True,
     strength: float = 1.0,
+    vary_letters: bool = False,
 ) -> Sample:
     """A random text in a random style of `fonts` (chosen per Debian package, so a package
     with five weights does not outweigh one with a single font), plus Hershey faces."""
@@ -240,4 +287,4 @@ def random_sample(
             break
     else:
         text = "".join(c for c in text if c in font.charset) or "A"
-    return render(text, font, rng, height, strength)
+    return render(text, font, rng, height, strength, vary_letters)

@@ -55,7 +55,8 @@ TRAINING_DATA = (
     "Synthetic handwriting: words from Debian's wamerican list (90% split by word hash; "
     "mixed case), short lines, numbers, punctuation and random strings drawn in the Debian "
     "handwriting fonts except the held-out packages {held_out} and in OpenCV Hershey "
-    "faces, with random stroke width, wandering baseline, slant, rotation, stretch, "
+    "faces, with random stroke width, letters of varied size, rise and spacing (half the "
+    "font texts), wandering baseline, slant, rotation, stretch, "
     "elastic distortion, paper/ink tone, lighting, blur and noise; plus {digits:.0%} "
     "strings of real handwritten digits from scikit-learn's digits samples 0-1399."
 )

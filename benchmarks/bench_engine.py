@@ -36,6 +36,7 @@ from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = ROOT / "resources" / "samples" / "recognition.png"
+WARM_UP_CALLS = 14
 
 
 def captum_maps(rec: Recognizer, image, cfg: SaliencyConfig) -> np.ndarray:
@@ -153,7 +154,10 @@ def main() -> None:
         cfg = SaliencyConfig(method=method, num_steps=args.steps, num_samples=args.samples,
                              absolute=False, normalize=False)
         gen = SaliencyGenerator(rec, cfg)
-        for _ in range(3):  # the engine's timed choices (vmap or loop, batched head or not)
+        # The engine's timed choices (vmap or loop, batched head or not: each way timed
+        # three times in turns, the head's and the backward's one after the other) are
+        # all made within these calls, so the timed runs below see its settled speed.
+        for _ in range(WARM_UP_CALLS):
             explanation = gen.explain(image)
         ours_maps, chunk = explanation.maps, explanation.meta["batch_size"]
         network = gen.network(cfg)

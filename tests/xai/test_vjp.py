@@ -15,36 +15,55 @@ def _graph():
     return x, scores, torch.eye(3, dtype=torch.float64)[:, None, :]
 
 
-def test_vmap_warm_up_is_not_timed_and_the_faster_strategy_wins(monkeypatch):
-    """Calls 1-2 vmapped (the first is its one-off set-up, untimed), 3 the loop; then
-    the faster, here the vmapped one because the fake clock makes the loop slow."""
+def _engine_on_a_fake_clock(monkeypatch, batched_seconds, loop_seconds):
+    """A BatchedVJP whose n-th vmapped call (from 0) takes `batched_seconds(n)` on a fake
+    clock and n-th looped call `loop_seconds(n)`; returns it and the list of ways used."""
     clock = {"t": 0.0}
     monkeypatch.setattr(vjp_module, "synced_now", lambda _like: clock["t"])
     engine, used = BatchedVJP(), []
     batched, loop = engine._batched, engine._loop
 
     def timed_batched(*args):
+        clock["t"] += batched_seconds(used.count("batched"))
         used.append("batched")
-        clock["t"] += 1.0 if len(used) > 1 else 100.0  # a costly first call, as vmap's set-up
         return batched(*args)
 
     def timed_loop(*args):
+        clock["t"] += loop_seconds(used.count("loop"))
         used.append("loop")
-        clock["t"] += 5.0
         return loop(*args)
 
     monkeypatch.setattr(engine, "_batched", timed_batched)
     monkeypatch.setattr(engine, "_loop", timed_loop)
+    return engine, used
+
+
+def test_vmap_warm_up_is_not_timed_and_the_faster_strategy_wins(monkeypatch):
+    """Call 1 vmapped (its one-off set-up, untimed), then vmapped and looped calls in
+    turns, three timed of each; then the faster, here the vmapped one because the fake
+    clock makes the loop slow (and vmap's set-up slower still)."""
+    engine, used = _engine_on_a_fake_clock(monkeypatch, lambda n: 100.0 if n == 0 else 1.0, lambda n: 5.0)
     results = []
-    for _ in range(5):
+    for _ in range(9):
         x, scores, cot = _graph()
         results.append(engine(scores, x, cot))
-    assert used == ["batched", "batched", "loop", "batched", "batched"]
-    for _ in range(2):  # a new shape: timed from its first call (vmap's set-up is paid)
+    assert used == ["batched"] + ["batched", "loop"] * 3 + ["batched"] * 2
+    for _ in range(7):  # a new shape: timed from its first call (vmap's set-up is paid)
         wider = torch.ones(1, 3, 5, dtype=torch.float64, requires_grad=True)
         engine(wider.reshape(1, 15)[:, :3] * 2, wider, torch.eye(3, dtype=torch.float64)[:, None, :])
-    assert used[5:] == ["batched", "loop"]
+    assert used[9:] == ["batched", "loop"] * 3 + ["batched"]
     x, scores, _ = _graph()
     expected = torch.stack([torch.autograd.grad(scores[0, k], x, retain_graph=True)[0] for k in range(3)])
     for grads in results:  # vmapped and looped alike
         torch.testing.assert_close(grads, expected)
+
+
+def test_one_disturbed_timing_does_not_decide(monkeypatch):
+    """The vmapped way costs 1 s a call, the loop 3 s, but the first timed vmapped call
+    is disturbed (50 s: another process took the core). Each way's least time counts,
+    so the vmapped way is still kept; with one timing per way the loop would be."""
+    engine, used = _engine_on_a_fake_clock(monkeypatch, lambda n: 50.0 if n == 1 else 1.0, lambda n: 3.0)
+    for _ in range(10):
+        x, scores, cot = _graph()
+        engine(scores, x, cot)
+    assert used[7:] == ["batched"] * 3

@@ -15,7 +15,7 @@ characters: 2229 against 1785 ms), or where vmap already batches the head (the
 attention reader's GRU decoder: 41 against 38 ms). So it serves only the one-image
 methods while the copies hold at most `COPY_ELEMENTS` values, and each network and
 layer times it against the plain way, per size class of the copies (the winner can flip
-with the line's width), and keeps the faster.
+with the line's width), a few times each (`fastest.py`), and keeps the faster.
 
 It must also be right. A head that takes its batch from the input, mixes its batch
 (a BatchNorm on batch statistics, attention across the batch), or has a path around
@@ -37,7 +37,8 @@ from torch import nn
 
 from thulium_desktop.xai.agreement import gradients_agree, scores_agree
 from thulium_desktop.xai.gradcam import as_batch_first
-from thulium_desktop.xai.vjp import synced_now, untimed_or_fastest
+from thulium_desktop.xai.fastest import FastestWay
+from thulium_desktop.xai.vjp import synced_now
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 #: At most this many values in the copies (16 MB in float32; the head's saved
@@ -52,8 +53,8 @@ class _Verdict:
 
     checked: bool = False  # the first call compared both ways
     ok: bool = False  # ... and they agreed (later calls may still turn it off)
-    #: each way's time per size class of the copies (`_size_class`)
-    seconds: dict[int, dict[str, float]] = field(default_factory=dict)
+    #: the timings of each way per size class of the copies (`_size_class`)
+    ways: dict[int, FastestWay] = field(default_factory=dict)
 
 
 class BatchedHead:
@@ -107,8 +108,8 @@ class BatchedHead:
             return self._first(verdict, root, layer, x, activation, scores, cotangents, score_fn, plain, onward)
         if not verdict.ok:
             return plain()
-        seconds = verdict.seconds.setdefault(_size_class(cotangents, activation), {})
-        way = untimed_or_fastest(seconds, (_PLAIN, _BATCHED))
+        ways = verdict.ways.setdefault(_size_class(cotangents, activation), FastestWay((_PLAIN, _BATCHED)))
+        way = ways.next()
         start = synced_now(x)
         if way == _PLAIN:
             out = plain()
@@ -117,7 +118,7 @@ class BatchedHead:
             if out is None:  # its scores differed on this input: not again
                 verdict.ok = False
                 return plain()
-        seconds.setdefault(way, synced_now(x) - start)
+        ways.record(way, synced_now(x) - start)
         return out
 
     def _verdict(self, root: nn.Module, layer: nn.Module, to_input: bool) -> _Verdict:

@@ -20,21 +20,23 @@ import warnings
 
 import torch
 
+from thulium_desktop.xai.fastest import FastestWay
+
 _BATCHED, _LOOP = "batched", "loop"
 
 
 class BatchedVJP:
     """Computes `[K, *input.shape]` gradients of `outputs` for K cotangents.
 
-    The first calls for an input shape use the vmapped backward (the very first of
-    this object's life, its warm-up, untimed), then one the loop; later calls use
-    whichever took less time.
+    The first calls for an input shape take the vmapped backward and the loop in turns
+    (the very first vmapped call of this object's life, its warm-up, untimed), each
+    timed `fastest.SAMPLES` times; later calls use whichever took least time.
     Where vmap has no batching rule for an operator, the loop is used from then on.
     """
 
     def __init__(self) -> None:
         self.batched_ok = True
-        self._seconds: dict[tuple, dict[str, float]] = {}
+        self._ways: dict[tuple, FastestWay] = {}
         self._warm = False  # whether the vmapped backward has run once (its set-up paid)
 
     def __call__(
@@ -45,8 +47,8 @@ class BatchedVJP:
             (grad,) = torch.autograd.grad(outputs, inputs, cotangents[0], allow_unused=True)
             return _zeros_if_none(grad, inputs)[None]
         key = (tuple(inputs.shape), tuple(cotangents.shape), inputs.device.type)
-        seen = self._seconds.setdefault(key, {})
-        mode = self.choose(seen)
+        ways = self._ways.setdefault(key, FastestWay((_BATCHED, _LOOP)))
+        mode = ways.next() if self.batched_ok else _LOOP
         start = synced_now(inputs)
         if mode == _BATCHED:
             grads = self._batched(outputs, inputs, cotangents)
@@ -56,13 +58,9 @@ class BatchedVJP:
             grads = self._loop(outputs, inputs, cotangents)
         if mode == _BATCHED and not self._warm:
             self._warm = True  # the one-off vmap set-up: not a fair time
-        elif len(seen) < 2:
-            seen[mode] = synced_now(inputs) - start
+        else:
+            ways.record(mode, synced_now(inputs) - start)
         return grads
-
-    def choose(self, seen: dict[str, float]) -> str:
-        """The strategy for the next call, given the seconds measured so far."""
-        return untimed_or_fastest(seen, (_BATCHED, _LOOP)) if self.batched_ok else _LOOP
 
     def _batched(self, outputs, inputs, cotangents) -> torch.Tensor | None:
         try:
@@ -91,16 +89,6 @@ class BatchedVJP:
             )
             grads.append(_zeros_if_none(g, inputs))
         return torch.stack(grads)
-
-
-def untimed_or_fastest(seconds: dict[str, float], ways: tuple[str, ...]) -> str:
-    """The first of `ways` not timed yet, else the one that took least time: how the
-    engine picks between exact ways of computing the same thing (each timed once on a
-    real call, then the faster kept)."""
-    for way in ways:
-        if way not in seconds:
-            return way
-    return min(seconds, key=seconds.__getitem__)
 
 
 def synced_now(like: torch.Tensor) -> float:

@@ -10,6 +10,7 @@ pytest.importorskip("fontTools", reason="training extras (pip install -e .[train
 
 from thulium_desktop.training.data import draw_sample  # noqa: E402
 from thulium_desktop.training.digits import digit_string  # noqa: E402
+from thulium_desktop.training.evaluate import held_out_samples  # noqa: E402
 from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, held_out_fonts, training_fonts  # noqa: E402
 from thulium_desktop.training.synth import _draw_letters, random_sample, render  # noqa: E402
 from thulium_desktop.training.text import ALPHABET, words  # noqa: E402
@@ -57,6 +58,19 @@ def test_held_out_fonts_and_words_never_reach_training():
     assert not train_packages & set(HELD_OUT_PACKAGES)
     assert {f.package for f in held_out_fonts()} == set(HELD_OUT_PACKAGES)
     assert not set(words("train")) & set(words("eval"))
+
+
+def test_training_only_fonts_are_drawn_for_training_and_never_for_evaluation():
+    """The fonts added after the sixth run teach the readers but stay out of the held-out
+    set, which must remain the images earlier runs were measured on."""
+    only = {f.name for f in training_fonts() if f.training_only}
+    if not only:
+        pytest.skip("no training-only font package is installed")
+    rng = np.random.default_rng(5)
+    trained_on = {draw_sample(training_fonts(), "train", rng).style for _ in range(300)}
+    assert trained_on & only
+    evaluated_on = {s.style for s in held_out_samples(300)}
+    assert len(evaluated_on) > 10 and not evaluated_on & only
 
 
 def test_real_digit_strings_are_labelled_digits():

@@ -25,7 +25,7 @@ from thulium_desktop.models.weights import save_json
 from thulium_desktop.training.data import collate
 from thulium_desktop.training.decode import error_rates, read_batch
 from thulium_desktop.training.digits import digit_string
-from thulium_desktop.training.fonts import held_out_fonts, training_fonts
+from thulium_desktop.training.fonts import held_out_fonts, seen_evaluation_fonts
 from thulium_desktop.training.synth import Sample, random_sample
 
 CARD_START = "<!-- metrics:start -->"
@@ -43,7 +43,7 @@ def held_out_samples(n: int, seed: int = DEFAULT_SEED) -> list[Sample]:
     """The held-out synthetic set (training fonts, evaluation words), from its own stream,
     so other measurements (the trust table) can use exactly the images evaluated here."""
     held = np.random.default_rng([seed, 0])
-    return [random_sample(training_fonts(), "eval", held, strength=_strength(held)) for _ in range(n)]
+    return [random_sample(seen_evaluation_fonts(), "eval", held, strength=_strength(held)) for _ in range(n)]
 
 
 def evaluation_sets(n: int, seed: int) -> dict[str, list[Sample]]:

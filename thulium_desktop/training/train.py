@@ -31,7 +31,7 @@ from thulium_desktop.models.registry import read_card
 from thulium_desktop.models.weights import load_into, save_json, save_weights
 from thulium_desktop.training.data import DIGIT_SHARE, batches, collate, draw_sample
 from thulium_desktop.training.decode import error_rates, read_batch
-from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, training_fonts
+from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, seen_evaluation_fonts, training_fonts
 from thulium_desktop.training.synth import HERSHEY_FONTS
 from thulium_desktop.training.text import ALPHABET
 
@@ -97,7 +97,7 @@ def learning_rate(base: float, step: int, share: float, warmup: int = 300) -> fl
 def validation_set(seed: int, n: int = 256):
     """Fixed held-out batches (training fonts, evaluation words) for progress logging."""
     rng = np.random.default_rng(seed + 1_000_003)
-    samples = [draw_sample(training_fonts(), "eval", rng) for _ in range(n)]
+    samples = [draw_sample(seen_evaluation_fonts(), "eval", rng) for _ in range(n)]
     samples.sort(key=lambda s: s.image.shape[1])
     return [collate(samples[i : i + 32]) for i in range(0, n, 32)]
 

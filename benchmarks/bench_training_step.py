@@ -3,8 +3,8 @@
 Why: the training issue expected bfloat16 autocast to train about 1.5x faster on this
 CPU (the losses already take their log-softmax in float32 for it). Whether it does
 decides how the readers are trained, so it is measured here rather than assumed: the
-same batches, forward, backward, gradient clipping and AdamW step as
-`thulium_desktop.training.train`, each precision in turn on the shipped weights, and
+same batches and training step (`train.train_step`: forward, backward, gradient
+clipping, AdamW step), each precision in turn on the shipped weights, and
 the time to draw a batch of synthetic data beside them (the other half of a step).
 
     PYTHONPATH=. python benchmarks/bench_training_step.py [--threads 1] [--repeats 3]
@@ -28,24 +28,19 @@ from thulium_desktop.models.weights import load_into
 from thulium_desktop.training.data import collate, draw_sample
 from thulium_desktop.training.fonts import training_fonts
 from thulium_desktop.training.text import ALPHABET
-from thulium_desktop.training.train import KIND_TO_NAME, MODELS, attention_loss, ctc_loss
+from thulium_desktop.training.train import KIND_TO_NAME, MODELS, attention_loss, ctc_loss, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = 6
 
 
 def step_seconds(module: nn.Module, loss_fn, data, bf16: bool) -> float:
-    """Median seconds of one optimiser step over `data`, as the training loop takes it."""
+    """Median seconds of one training step (`train.train_step`) over `data`."""
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-6)
     times = []
     for batch in data:
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = loss_fn(module, batch.images, batch.positions, batch.texts)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(module.parameters(), 5.0)
-        optimizer.step()
+        train_step(module, optimizer, loss_fn, batch, bf16=bf16)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -79,8 +74,8 @@ def main() -> None:
         for _ in range(args.repeats):
             for bf16 in (False, True):
                 runs[bf16].append(step_seconds(module, loss_fn, data, bf16))
-        fp32, bf16 = (1000 * min(runs[k]) for k in (False, True))
-        print(f"{name:<18}{fp32:>12.0f}{bf16:>10.0f}{fp32 / bf16:>14.2f}x{1000 * drawing:>10.0f}")
+        fp32_ms, bf16_ms = (1000 * min(runs[k]) for k in (False, True))
+        print(f"{name:<18}{fp32_ms:>12.0f}{bf16_ms:>10.0f}{fp32_ms / bf16_ms:>14.2f}x{1000 * drawing:>10.0f}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,12 @@ pytest.importorskip("fontTools", reason="training extras (pip install -e .[train
 from thulium_desktop.training.data import draw_sample  # noqa: E402
 from thulium_desktop.training.digits import digit_string  # noqa: E402
 from thulium_desktop.training.evaluate import held_out_samples  # noqa: E402
-from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, held_out_fonts, training_fonts  # noqa: E402
+from thulium_desktop.training.fonts import (  # noqa: E402
+    HELD_OUT_PACKAGES,
+    evaluation_training_fonts,
+    held_out_fonts,
+    training_fonts,
+)
 from thulium_desktop.training.synth import _draw_letters, random_sample, render  # noqa: E402
 from thulium_desktop.training.text import ALPHABET, words  # noqa: E402
 
@@ -69,6 +74,7 @@ def test_training_only_fonts_are_drawn_for_training_and_never_for_evaluation():
     rng = np.random.default_rng(5)
     trained_on = {draw_sample(training_fonts(), "train", rng).style for _ in range(300)}
     assert trained_on & only
+    assert {f.name for f in evaluation_training_fonts()} == {f.name for f in training_fonts()} - only
     evaluated_on = {s.style for s in held_out_samples(300)}
     assert len(evaluated_on) > 10 and not evaluated_on & only
 

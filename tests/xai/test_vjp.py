@@ -48,10 +48,14 @@ def test_vmap_warm_up_is_not_timed_and_the_faster_strategy_wins(monkeypatch):
         x, scores, cot = _graph()
         results.append(engine(scores, x, cot))
     assert used == ["batched"] + ["batched", "loop"] * 3 + ["batched"] * 2
-    for _ in range(7):  # a new shape: timed from its first call (vmap's set-up is paid)
+    for _ in range(2):  # a little wider: the same size class, so the choice stands
         wider = torch.ones(1, 3, 5, dtype=torch.float64, requires_grad=True)
         engine(wider.reshape(1, 15)[:, :3] * 2, wider, torch.eye(3, dtype=torch.float64)[:, None, :])
-    assert used[9:] == ["batched", "loop"] * 3 + ["batched"]
+    assert used[9:] == ["batched"] * 2
+    for _ in range(7):  # three times as wide: timed afresh from its first call (vmap's set-up is paid)
+        wide = torch.ones(1, 3, 12, dtype=torch.float64, requires_grad=True)
+        engine(wide.reshape(1, 36)[:, :3] * 2, wide, torch.eye(3, dtype=torch.float64)[:, None, :])
+    assert used[11:] == ["batched", "loop"] * 3 + ["batched"]
     x, scores, _ = _graph()
     expected = torch.stack([torch.autograd.grad(scores[0, k], x, retain_graph=True)[0] for k in range(3)])
     for grads in results:  # vmapped and looped alike

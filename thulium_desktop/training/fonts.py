@@ -115,7 +115,7 @@ def training_fonts() -> tuple[Font, ...]:
     return fonts
 
 
-def seen_evaluation_fonts() -> tuple[Font, ...]:
+def evaluation_training_fonts() -> tuple[Font, ...]:
     """The training fonts the held-out evaluation set and validation images draw with:
     all but the training-only ones, so those sets stay the same images run after run."""
     return tuple(f for f in training_fonts() if not f.training_only)

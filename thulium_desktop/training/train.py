@@ -29,9 +29,9 @@ from thulium_desktop.models.attention_reader import END, AttentionReader
 from thulium_desktop.models.registry import build_module
 from thulium_desktop.models.registry import read_card
 from thulium_desktop.models.weights import load_into, save_json, save_weights
-from thulium_desktop.training.data import DIGIT_SHARE, batches, collate, draw_sample
+from thulium_desktop.training.data import DIGIT_SHARE, Batch, batches, collate, draw_sample
 from thulium_desktop.training.decode import error_rates, read_batch
-from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, seen_evaluation_fonts, training_fonts
+from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, evaluation_training_fonts, training_fonts
 from thulium_desktop.training.synth import HERSHEY_FONTS
 from thulium_desktop.training.text import ALPHABET
 
@@ -95,9 +95,10 @@ def learning_rate(base: float, step: int, share: float, warmup: int = 300) -> fl
 
 
 def validation_set(seed: int, n: int = 256):
-    """Fixed held-out batches (training fonts, evaluation words) for progress logging."""
+    """Fixed held-out batches (training fonts but the training-only ones, evaluation words)
+    for progress logging."""
     rng = np.random.default_rng(seed + 1_000_003)
-    samples = [draw_sample(seen_evaluation_fonts(), "eval", rng) for _ in range(n)]
+    samples = [draw_sample(evaluation_training_fonts(), "eval", rng) for _ in range(n)]
     samples.sort(key=lambda s: s.image.shape[1])
     return [collate(samples[i : i + 32]) for i in range(0, n, 32)]
 
@@ -108,6 +109,21 @@ def validate(module: nn.Module, val) -> dict[str, float]:
         preds += read_batch(module, batch, ALPHABET)
         truths += batch.texts
     return error_rates(preds, truths)
+
+
+def train_step(module: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, batch: Batch,
+               bf16: bool = False) -> torch.Tensor:
+    """One optimiser step on `batch`; returns the loss. `bf16` runs the forward under
+    bfloat16 autocast (the losses keep their log-softmax in float32): slower than float32
+    for these readers on this CPU (`benchmarks/bench_training_step.py`), so training
+    leaves it off."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = loss_fn(module, batch.images, batch.positions, batch.texts)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(module.parameters(), 5.0)
+    optimizer.step()
+    return loss
 
 
 def train(kind: str, minutes: float, seed: int, out: Path, batch_size: int, lr: float,
@@ -144,11 +160,7 @@ def train(kind: str, minutes: float, seed: int, out: Path, batch_size: int, lr: 
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(lr, step, elapsed / budget)
         batch = next(stream)
-        loss = loss_fn(module, batch.images, batch.positions, batch.texts)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(module.parameters(), 5.0)
-        optimizer.step()
+        loss = train_step(module, optimizer, loss_fn, batch)
         step += 1
         samples += len(batch.texts)
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()

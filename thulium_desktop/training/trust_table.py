@@ -2,8 +2,8 @@
 
 `python -m thulium_desktop.training.trust_table [--model NAME] [--images N] [--threads T]
 [--json OUT]` measures every bundled model (or one) on the first N images of the
-evaluation's held-out set (`evaluate.held_out_samples`: training fonts, evaluation words,
-the evaluation's seed) and prints a Markdown table; see `trust_measures` for what is
+evaluation's held-out set (`evaluate.held_out_samples`: the training fonts but the
+training-only ones, evaluation words, the evaluation's seed) and prints a Markdown table; see `trust_measures` for what is
 averaged over which characters. Seeded: a rerun prints the same numbers.
 """
 
@@ -51,7 +51,8 @@ def notes(command: str, settings: TrustSettings, images: int, seconds: float) ->
     ig, sg = settings.config("integrated").describe(), settings.config("smoothgrad").describe()
     return (
         f"Measured by `{command}` ({seconds / 60:.1f} min; torch {torch.__version__}, CPU) on the "
-        f"first {images} held-out images (training fonts, evaluation words, seed {DEFAULT_SEED}). "
+        f"first {images} held-out images (training fonts but the training-only ones, evaluation "
+        f"words, seed {DEFAULT_SEED}). "
         f"Characters: up to {settings.chars_per_image} per image, evenly spaced, of those the "
         "reading gets right (edit-distance match with the truth), spaces excepted. Means over "
         "those characters; stroke focus is next to the ink's share of the text region, what a map "

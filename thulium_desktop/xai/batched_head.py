@@ -37,7 +37,7 @@ from torch import nn
 
 from thulium_desktop.xai.agreement import gradients_agree, scores_agree
 from thulium_desktop.xai.gradcam import as_batch_first
-from thulium_desktop.xai.fastest import FastestWay
+from thulium_desktop.xai.fastest import FastestWay, size_class
 from thulium_desktop.xai.vjp import synced_now
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
@@ -53,7 +53,7 @@ class _Verdict:
 
     checked: bool = False  # the first call compared both ways
     ok: bool = False  # ... and they agreed (later calls may still turn it off)
-    #: the timings of each way per size class of the copies (`_size_class`)
+    #: the timings of each way per size class of the copies (`fastest.size_class`)
     ways: dict[int, FastestWay] = field(default_factory=dict)
 
 
@@ -108,7 +108,10 @@ class BatchedHead:
             return self._first(verdict, root, layer, x, activation, scores, cotangents, score_fn, plain, onward)
         if not verdict.ok:
             return plain()
-        ways = verdict.ways.setdefault(_size_class(cotangents, activation), FastestWay((_PLAIN, _BATCHED)))
+        ways = verdict.ways.setdefault(size_class(len(cotangents), activation), FastestWay((_PLAIN, _BATCHED)))
+        # Each way's backward is itself still choosing between vmap and a loop
+        # (`BatchedVJP`) during these turns; as both alternate, each way's least time
+        # is taken with its better backward.
         way = ways.next()
         start = synced_now(x)
         if way == _PLAIN:
@@ -170,12 +173,6 @@ def _batched(root, layer, x, activation, scores, cotangents, score_fn) -> torch.
         weighted = (batched * cotangents[:, 0].to(batched.dtype)).sum()
         (grads,) = torch.autograd.grad(weighted, copies)
     return grads[:, None]
-
-
-def _size_class(cotangents: torch.Tensor, activation: torch.Tensor) -> int:
-    """The power of two of the copies' size: which way is faster can flip with the
-    image's width and its number of characters, so each class is timed on its own."""
-    return (cotangents.shape[0] * activation.numel()).bit_length()
 
 
 def _batch_first_single(activation: torch.Tensor, layer: nn.Module, x: torch.Tensor) -> bool:

@@ -5,10 +5,11 @@ without another forward: one vmapped backward (`is_grads_batched=True`), or a lo
 of backwards over the retained graph. Which is faster depends on the model, the
 batch and the device (measured here: vmap wins for a single input on a small CRNN,
 the loop wins for batches of 10-50 copies, where vmap's batching rules for
-convolutions copy a lot), so `BatchedVJP` times both on real calls and keeps the
-faster one per input shape. vmap's first call pays a one-off set-up (measured on the
-attention reader: 366 ms, then 60 ms; a new image shape afterwards costs no set-up),
-so that call is not timed: timing it made the loop win where vmap is faster.
+convolutions copy a lot), so `BatchedVJP` times both on real calls (`fastest.py`) and
+keeps the faster one per batch and size class of the input. vmap's first call pays a
+one-off set-up (measured on the attention reader: 366 ms, then 60 ms; a new image shape
+afterwards costs no set-up), so that call is not timed: timing it made the loop win
+where vmap is faster.
 Gradients are taken with `inputs=` only, so no `.grad` is ever written onto the
 user's parameters.
 """
@@ -20,7 +21,7 @@ import warnings
 
 import torch
 
-from thulium_desktop.xai.fastest import FastestWay
+from thulium_desktop.xai.fastest import FastestWay, size_class
 
 _BATCHED, _LOOP = "batched", "loop"
 
@@ -28,7 +29,7 @@ _BATCHED, _LOOP = "batched", "loop"
 class BatchedVJP:
     """Computes `[K, *input.shape]` gradients of `outputs` for K cotangents.
 
-    The first calls for an input shape take the vmapped backward and the loop in turns
+    The first calls for an input size take the vmapped backward and the loop in turns
     (the very first vmapped call of this object's life, its warm-up, untimed), each
     timed `fastest.SAMPLES` times; later calls use whichever took least time.
     Where vmap has no batching rule for an operator, the loop is used from then on.
@@ -46,7 +47,9 @@ class BatchedVJP:
         if cotangents.shape[0] == 1:
             (grad,) = torch.autograd.grad(outputs, inputs, cotangents[0], allow_unused=True)
             return _zeros_if_none(grad, inputs)[None]
-        key = (tuple(inputs.shape), tuple(cotangents.shape), inputs.device.type)
+        # The batch of inputs (one image, or the copies of integrated gradients) decides
+        # most (vmap wins for one, the loop for many); the rest goes by size class.
+        key = (inputs.shape[0], inputs.dim(), size_class(len(cotangents), inputs), inputs.device.type)
         ways = self._ways.setdefault(key, FastestWay((_BATCHED, _LOOP)))
         mode = ways.next() if self.batched_ok else _LOOP
         start = synced_now(inputs)

@@ -2,7 +2,8 @@
 
 `python -m thulium_desktop.training.evaluate [--models DIR] [--n N] [--seed S]` reports:
 
-- held-out synthetic: training fonts but the training-only ones (and Hershey faces), evaluation words, new seeds;
+- held-out synthetic: training fonts but the training-only ones (and Hershey faces),
+  evaluation words, new seeds;
 - real digits: strings of scikit-learn digits 1400-1796 (never trained on);
 - unseen styles: the held-out font packages, evaluation words;
 - pointing game: over the held-out images a reader reads exactly right, the share of
@@ -25,7 +26,7 @@ from thulium_desktop.models.weights import save_json
 from thulium_desktop.training.data import collate
 from thulium_desktop.training.decode import error_rates, read_batch
 from thulium_desktop.training.digits import digit_string
-from thulium_desktop.training.fonts import held_out_fonts, evaluation_training_fonts
+from thulium_desktop.training.fonts import evaluation_training_fonts, held_out_fonts
 from thulium_desktop.training.synth import Sample, random_sample
 
 CARD_START = "<!-- metrics:start -->"
@@ -43,8 +44,8 @@ def held_out_samples(n: int, seed: int = DEFAULT_SEED) -> list[Sample]:
     """The held-out synthetic set (training fonts but the training-only ones, evaluation
     words), from its own stream, so other measurements (the trust table) can use exactly
     the images evaluated here."""
-    held = np.random.default_rng([seed, 0])
-    return [random_sample(evaluation_training_fonts(), "eval", held, strength=_strength(held)) for _ in range(n)]
+    held, fonts = np.random.default_rng([seed, 0]), evaluation_training_fonts()
+    return [random_sample(fonts, "eval", held, strength=_strength(held)) for _ in range(n)]
 
 
 def evaluation_sets(n: int, seed: int) -> dict[str, list[Sample]]:

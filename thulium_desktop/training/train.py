@@ -97,8 +97,8 @@ def learning_rate(base: float, step: int, share: float, warmup: int = 300) -> fl
 def validation_set(seed: int, n: int = 256):
     """Fixed held-out batches (training fonts but the training-only ones, evaluation words)
     for progress logging."""
-    rng = np.random.default_rng(seed + 1_000_003)
-    samples = [draw_sample(evaluation_training_fonts(), "eval", rng) for _ in range(n)]
+    rng, fonts = np.random.default_rng(seed + 1_000_003), evaluation_training_fonts()
+    samples = [draw_sample(fonts, "eval", rng) for _ in range(n)]
     samples.sort(key=lambda s: s.image.shape[1])
     return [collate(samples[i : i + 32]) for i in range(0, n, 32)]
 

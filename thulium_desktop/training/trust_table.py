@@ -3,8 +3,9 @@
 `python -m thulium_desktop.training.trust_table [--model NAME] [--images N] [--threads T]
 [--json OUT]` measures every bundled model (or one) on the first N images of the
 evaluation's held-out set (`evaluate.held_out_samples`: the training fonts but the
-training-only ones, evaluation words, the evaluation's seed) and prints a Markdown table; see `trust_measures` for what is
-averaged over which characters. Seeded: a rerun prints the same numbers.
+training-only ones, evaluation words, the evaluation's seed) and prints a Markdown
+table; see `trust_measures` for what is averaged over which characters. Seeded: a rerun
+prints the same numbers.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("sklearn", reason="training extras (pip install -e .[train]) are not installed")
 pytest.importorskip("fontTools", reason="training extras (pip install -e .[train]) are not installed")
 
-from thulium_desktop.training.data import draw_sample  # noqa: E402
+from thulium_desktop.training.data import EMPHASIS, draw_sample  # noqa: E402
 from thulium_desktop.training.digits import digit_string  # noqa: E402
 from thulium_desktop.training.evaluate import held_out_samples  # noqa: E402
 from thulium_desktop.training.fonts import (  # noqa: E402
@@ -77,6 +77,25 @@ def test_training_only_fonts_are_drawn_for_training_and_never_for_evaluation():
     assert {f.name for f in evaluation_training_fonts()} == {f.name for f in training_fonts()} - only
     evaluated_on = {s.style for s in held_out_samples(300)}
     assert len(evaluated_on) > 10 and not evaluated_on & only
+
+
+def test_emphasised_packages_are_drawn_more_often_in_training_only():
+    """`package_weights` tilts the training draw toward hard writers; without it the draw
+    is uniform per package, as the evaluation sets need."""
+    fonts = training_fonts()
+    by_name = {f.name: f.package for f in fonts}
+    heavy = next(f.package for f in fonts if not f.upper_only)
+
+    def share(weights) -> float:
+        rng = np.random.default_rng(3)
+        styles = [random_sample(fonts, "train", rng, strength=0.0, package_weights=weights).style
+                  for _ in range(400)]
+        return sum(by_name.get(s) == heavy for s in styles) / len(styles)
+
+    packages = len({f.package for f in fonts}) + 1  # + the Hershey faces
+    assert share(None) < 2.5 / packages
+    assert share({heavy: 6.0}) > 4.0 / packages
+    assert EMPHASIS and set(EMPHASIS) <= {f.package for f in fonts}
 
 
 def test_real_digit_strings_are_labelled_digits():

@@ -9,6 +9,9 @@
 - pointing game: over the held-out images a reader reads exactly right, the share of
   (non-space) characters whose attention peak, mapped to image pixels, falls on a
   column inside the character's box.
+
+`--by-style` also prints each set's error rates per writing style (font or Hershey face),
+worst first: where the errors come from.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import torch
 from thulium_desktop.models.registry import MODELS_DIR, list_models, load_model_files, read_card
 from thulium_desktop.models.weights import save_json
 from thulium_desktop.training.data import collate
-from thulium_desktop.training.decode import error_rates, read_batch
+from thulium_desktop.training.decode import edit_distance, error_rates, read_batch
 from thulium_desktop.training.digits import digit_string
 from thulium_desktop.training.fonts import evaluation_training_fonts, held_out_fonts
 from thulium_desktop.training.synth import Sample, random_sample
@@ -92,19 +95,40 @@ def pointing_game(recognizer, samples: list[Sample], predictions: list[str]) -> 
     return hits / max(1, total)
 
 
-def evaluate_model(json_path: Path, sets: dict[str, list[Sample]]) -> dict:
+def evaluate_model(json_path: Path, sets: dict[str, list[Sample]]
+                   ) -> tuple[dict, dict[str, list[str]]]:
+    """The model's metrics on every set, and its reading of every image (by set)."""
     card = read_card(json_path)
     recognizer = load_model_files(json_path.with_suffix(".safetensors"), json_path)
     metrics: dict = {}
+    readings: dict[str, list[str]] = {}
     for key, samples in sets.items():
-        preds = read_all(recognizer.module, samples, card["alphabet"])
+        preds = readings[key] = read_all(recognizer.module, samples, card["alphabet"])
         rates = error_rates(preds, [s.text for s in samples])
         metrics[key] = {"cer": round(rates["cer"], 4),
                         "word_accuracy": round(rates["word_accuracy"], 4),
                         "images": len(samples)}
         if key == "held_out":
             metrics["pointing_game"] = round(pointing_game(recognizer, samples, preds), 4)
-    return metrics
+    return metrics, readings
+
+
+def style_table(samples: list[Sample], predictions: list[str]) -> str:
+    """Error rates per writing style, worst share of the set's character errors first:
+    where a reader's errors come from, which the set's one CER hides."""
+    groups: dict[str, list[int]] = {}
+    for i, sample in enumerate(samples):
+        groups.setdefault(sample.style, []).append(i)
+    edits = {style: sum(edit_distance(predictions[i], samples[i].text) for i in idx)
+             for style, idx in groups.items()}
+    total = max(1, sum(edits.values()))
+    rows = ["| style | images | CER | word acc. | share of errors |", "|---|---|---|---|---|"]
+    for style in sorted(groups, key=lambda s: (-edits[s], s)):
+        idx = groups[style]
+        rates = error_rates([predictions[i] for i in idx], [samples[i].text for i in idx])
+        rows.append(f"| {style} | {len(idx)} | {rates['cer']:.2%} | {rates['word_accuracy']:.1%} "
+                    f"| {edits[style] / total:.1%} |")
+    return "\n".join(rows)
 
 
 def card_table(results: dict[str, dict], command: str, n: int) -> str:
@@ -144,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--by-style", action="store_true",
+                        help="also print each set's error rates per writing style")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     command = "python -m thulium_desktop.training.evaluate " + shlex.join(
@@ -151,8 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     sets = evaluation_sets(args.n, args.seed)
     results = {}
     for info in list_models(args.models):
-        results[info.name] = evaluate_model(info.json_path, sets)
+        results[info.name], readings = evaluate_model(info.json_path, sets)
         print(info.name, results[info.name], flush=True)
+        if args.by_style:
+            for key, samples in sets.items():
+                print(f"\n{info.name}, {key}:\n{style_table(samples, readings[key])}\n", flush=True)
         if not args.no_write:
             card = read_card(info.json_path)
             card["metrics"] = {**results[info.name], "command": command, "seed": args.seed}

@@ -8,6 +8,7 @@ the whole stream.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -269,11 +270,21 @@ def random_sample(
     hershey: bool = True,
     strength: float = 1.0,
     vary_letters: bool = False,
+    package_weights: Mapping[str, float] | None = None,
 ) -> Sample:
     """A random text in a random style of `fonts` (chosen per Debian package, so a package
-    with five weights does not outweigh one with a single font), plus Hershey faces."""
+    with five weights does not outweigh one with a single font), plus Hershey faces.
+
+    `package_weights` (training only) draws the named packages that many times as often
+    as the others; without it the draw is uniform and takes from `rng` exactly what it
+    always took, so the evaluation sets stay the images they were.
+    """
     packages = sorted({f.package for f in fonts}) + (["hershey"] if hershey else [])
-    package = packages[rng.integers(len(packages))]
+    if package_weights:
+        weights = np.array([package_weights.get(p, 1.0) for p in packages])
+        package = packages[rng.choice(len(packages), p=weights / weights.sum())]
+    else:
+        package = packages[rng.integers(len(packages))]
     if package == "hershey":
         return render(
             random_text(split, rng), HERSHEY_FONTS[rng.integers(len(HERSHEY_FONTS))],

@@ -29,7 +29,7 @@ from thulium_desktop.models.attention_reader import END, AttentionReader
 from thulium_desktop.models.registry import build_module
 from thulium_desktop.models.registry import read_card
 from thulium_desktop.models.weights import load_into, save_json, save_weights
-from thulium_desktop.training.data import DIGIT_SHARE, Batch, batches, collate, draw_sample
+from thulium_desktop.training.data import DIGIT_SHARE, EMPHASIS, Batch, batches, collate, draw_sample
 from thulium_desktop.training.decode import error_rates, read_batch
 from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, evaluation_training_fonts, training_fonts
 from thulium_desktop.training.synth import HERSHEY_FONTS
@@ -54,7 +54,8 @@ KIND_TO_NAME = {"attention": "attention-reader", "ctc": "ctc-reader"}
 TRAINING_DATA = (
     "Synthetic handwriting: words from Debian's wamerican list (90% split by word hash; "
     "mixed case), short lines, numbers, punctuation and random strings drawn in the Debian "
-    "handwriting fonts except the held-out packages {held_out} and in OpenCV Hershey "
+    "handwriting fonts except the held-out packages {held_out} (one package as often as "
+    "another, but for the hard writers in package_emphasis) and in OpenCV Hershey "
     "faces, with random stroke width, letters of varied size, rise and spacing (half the "
     "font texts), wandering baseline, slant, rotation, stretch, "
     "elastic distortion, paper/ink tone, lighting, blur and noise; plus {digits:.0%} "
@@ -195,6 +196,7 @@ def train(kind: str, minutes: float, seed: int, out: Path, batch_size: int, lr: 
             "fonts": sorted({f.name for f in fonts}),
             "hershey_faces": len(HERSHEY_FONTS),
             "held_out_font_packages": list(HELD_OUT_PACKAGES),
+            "package_emphasis": EMPHASIS,
             "command": command,
             "seed": seed,
             "minutes": minutes,

@@ -1,0 +1,59 @@
+"""The evaluation's per-style breakdown: it must point at the style the errors come from."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("sklearn", reason="training extras (pip install -e .[train]) are not installed")
+pytest.importorskip("fontTools", reason="training extras (pip install -e .[train]) are not installed")
+
+from thulium_desktop.training.evaluate import held_out_samples, style_table  # noqa: E402
+from thulium_desktop.training.fonts import held_out_fonts  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    len(held_out_fonts()) == 0, reason="the Debian handwriting fonts are not installed"
+)
+
+
+def _rows(table: str) -> list[list[str]]:
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+
+
+def test_style_table_ranks_the_style_that_makes_the_errors_first():
+    samples = held_out_samples(40)
+    styles = sorted({s.style for s in samples})
+    assert len(styles) > 3
+    bad = max(styles, key=lambda st: sum(s.style == st for s in samples))
+    # every image of `bad` loses its first character; one other image gets one wrong letter
+    readings = [s.text[1:] if s.style == bad else s.text for s in samples]
+    other = next(i for i, s in enumerate(samples) if s.style != bad)
+    readings[other] = "#" + samples[other].text[1:]
+    rows = _rows(style_table(samples, readings))
+
+    assert [r[0] for r in rows][:1] == [bad] and {r[0] for r in rows} == set(styles)
+    assert sum(int(r[1]) for r in rows) == len(samples)
+    n_bad = sum(s.style == bad for s in samples)
+    bad_chars = sum(len(s.text) for s in samples if s.style == bad)
+    assert rows[0][2] == f"{n_bad / bad_chars:.2%}" and rows[0][3] == "0.0%"
+    assert rows[0][4] == f"{n_bad / (n_bad + 1):.1%}"
+    second = next(r for r in rows if r[0] == samples[other].style)
+    assert second[4] == f"{1 / (n_bad + 1):.1%}"
+    clean = [r for r in rows if r[0] not in (bad, samples[other].style)]
+    assert clean and all(r[2] == "0.00%" and r[3] == "100.0%" and r[4] == "0.0%" for r in clean)
+
+
+def test_by_style_prints_a_breakdown_per_set_and_writes_nothing(capsys):
+    from thulium_desktop.models.registry import MODELS_DIR
+    from thulium_desktop.training.evaluate import main
+
+    def files() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in [*MODELS_DIR.glob("*.json"), MODELS_DIR / "README.md"]}
+
+    before = files()
+    assert main(["--n", "8", "--no-write", "--by-style"]) == 0
+    out = capsys.readouterr().out
+    for name in ("attention-reader", "ctc-reader"):
+        for key in ("held_out", "real_digits", "unseen_styles"):
+            assert f"{name}, {key}:\n| style | images | CER |" in out
+    assert "| sklearn-digits | 4 |" in out
+    assert files() == before

@@ -42,18 +42,28 @@ def test_style_table_ranks_the_style_that_makes_the_errors_first():
     assert clean and all(r[2] == "0.00%" and r[3] == "100.0%" and r[4] == "0.0%" for r in clean)
 
 
-def test_by_style_prints_a_breakdown_per_set_and_writes_nothing(capsys):
+def test_by_style_prints_a_breakdown_per_set_and_writes_nothing(capsys, tmp_path):
+    """Run on a copy of the bundled models, so a broken `--no-write` cannot touch the real
+    cards; the per-style rows must add up to the set (every image counted once)."""
+    import shutil
+
     from thulium_desktop.models.registry import MODELS_DIR
     from thulium_desktop.training.evaluate import main
 
+    for path in [*MODELS_DIR.glob("*.json"), *MODELS_DIR.glob("*.safetensors"), MODELS_DIR / "README.md"]:
+        shutil.copy(path, tmp_path / path.name)
+
     def files() -> dict[str, bytes]:
-        return {p.name: p.read_bytes() for p in [*MODELS_DIR.glob("*.json"), MODELS_DIR / "README.md"]}
+        return {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
     before = files()
-    assert main(["--n", "8", "--no-write", "--by-style"]) == 0
+    assert main(["--n", "8", "--no-write", "--by-style", "--models", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     for name in ("attention-reader", "ctc-reader"):
-        for key in ("held_out", "real_digits", "unseen_styles"):
-            assert f"{name}, {key}:\n| style | images | CER |" in out
+        for key, images in (("held_out", 8), ("real_digits", 4), ("unseen_styles", 4)):
+            head = f"{name}, {key}:\n"
+            assert head + "| style | images | CER |" in out
+            table = out.split(head, 1)[1].split("\n\n", 1)[0]
+            assert sum(int(row[1]) for row in _rows(table)) == images
     assert "| sklearn-digits | 4 |" in out
     assert files() == before

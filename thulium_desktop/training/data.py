@@ -23,7 +23,9 @@ DIGIT_SHARE = 0.15
 #: Packages drawn more often than the rest in training (eighth run on). After the seventh
 #: run, Ecolier's thin-hairline school cursive made half the held-out set's character
 #: errors (CER ~21% against ~2% over the other fonts), Kristi and dkg's italics most of
-#: the rest: `python -m thulium_desktop.training.evaluate --by-style`.
+#: the rest (`python -m thulium_desktop.training.evaluate --by-style`, output in
+#: resources/models/logs/by-style.seventh-run.log). dkg is weighted as a package, so its
+#: upright fonts, which err little, are drawn twice as often too.
 EMPHASIS = {"fonts-ecolier-court": 3.0, "fonts-kristi": 2.0, "fonts-dkg-handwriting": 2.0}
 
 

@@ -54,8 +54,8 @@ KIND_TO_NAME = {"attention": "attention-reader", "ctc": "ctc-reader"}
 TRAINING_DATA = (
     "Synthetic handwriting: words from Debian's wamerican list (90% split by word hash; "
     "mixed case), short lines, numbers, punctuation and random strings drawn in the Debian "
-    "handwriting fonts except the held-out packages {held_out} (one package as often as "
-    "another, but for the hard writers in package_emphasis) and in OpenCV Hershey "
+    "handwriting fonts (one package as often as another, but for the hard writers in "
+    "package_emphasis) except the held-out packages {held_out} and in OpenCV Hershey "
     "faces, with random stroke width, letters of varied size, rise and spacing (half the "
     "font texts), wandering baseline, slant, rotation, stretch, "
     "elastic distortion, paper/ink tone, lighting, blur and noise; plus {digits:.0%} "

@@ -17,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="See why a handwriting-recognition model reads what it reads.",
         epilog=(
             "Without a command the desktop app starts: thulium-desktop [PATH...] "
-            "[--model NAME] [--method M] [--token N] (images or folders to open)."
+            "[--model NAME|FILE] [--trust] [--method M] [--token N] [--screenshot PNG] "
+            "(images or folders to open; see the README for each option)."
         ),
     )
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
@@ -91,7 +92,7 @@ def _read(commands) -> None:
 
 
 def _model_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, metavar="NAME|PATH", help="a bundled model's name (see `models`), or a model of yours: a .safetensors or .pt/.pth state dict with its .json beside it, a Hugging Face TrOCR folder, an adapter plugin (.py), a TorchScript file (default: the default bundled model)")
+    p.add_argument("--model", default=None, metavar="NAME|PATH", help="a bundled model's name (see `models`), or a model of yours: a .safetensors or .pt/.pth/.bin/.ckpt state dict with its .json beside it, a Hugging Face TrOCR folder, an adapter plugin (.py), a TorchScript file (.ts) or a whole pickled model (these three need --trust); default: the default bundled model")
     p.add_argument("--trust", action="store_true", help="allow a --model file that runs code when loaded (adapter plugin, TorchScript, full pickle); only for files you trust")
 
 

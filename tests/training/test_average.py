@@ -1,0 +1,69 @@
+"""Averaging a bundled reader with an earlier run's weights: the mean ships, checked first."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from thulium_desktop.models import load_model
+from thulium_desktop.models.registry import MODELS_DIR
+from thulium_desktop.models.weights import ModelLoadError, read_tensors
+from thulium_desktop.training.average import average_with, main
+
+
+@pytest.fixture()
+def models(tmp_path):
+    """A copy of the bundled ctc-reader as a training run leaves it (no average yet), so
+    no test can touch the shipped files."""
+    shutil.copy(MODELS_DIR / "ctc-reader.safetensors", tmp_path / "ctc-reader.safetensors")
+    card = json.loads((MODELS_DIR / "ctc-reader.json").read_text())
+    card["training"].pop("averaged_with", None)
+    (tmp_path / "ctc-reader.json").write_text(json.dumps(card))
+    return tmp_path
+
+
+def test_the_mean_of_two_runs_replaces_the_weights_and_the_json_says_so(models, tmp_path):
+    current = read_tensors(models / "ctc-reader.safetensors")
+    generator = torch.Generator().manual_seed(0)
+    earlier = {k: v + torch.randn(v.shape, generator=generator) if v.is_floating_point() else v + 7
+               for k, v in current.items()}
+    save_file(earlier, tmp_path / "earlier.safetensors")
+
+    shipped_sha = hashlib.sha256((models / "ctc-reader.safetensors").read_bytes()).hexdigest()
+    args = ["--model", "ctc-reader", "--with", str(tmp_path / "earlier.safetensors"), "--models", str(models)]
+    assert main(args) == 0
+
+    averaged = read_tensors(models / "ctc-reader.safetensors")
+    for name, value in current.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(averaged[name], (value + earlier[name]) / 2)
+        else:
+            assert torch.equal(averaged[name], value)  # step counters are not averaged
+    note = json.loads((models / "ctc-reader.json").read_text())["training"]["averaged_with"]
+    assert note["file"] == "earlier.safetensors" and note["replaced_sha256"] == shipped_sha
+    assert note["sha256"] == hashlib.sha256((tmp_path / "earlier.safetensors").read_bytes()).hexdigest()
+    card = json.loads((models / "ctc-reader.json").read_text())
+    assert card["metrics"] == json.loads((MODELS_DIR / "ctc-reader.json").read_text())["metrics"]
+    assert load_model("ctc-reader", models).read(torch.zeros(1, 1, 32, 64)) is not None
+
+    after = (models / "ctc-reader.safetensors").read_bytes()
+    assert main(args) == 1  # a second average would shift the mix: refused, nothing written
+    assert (models / "ctc-reader.safetensors").read_bytes() == after
+
+
+def test_a_file_averaged_with_itself_is_refused(models):
+    with pytest.raises(ModelLoadError, match="same file"):
+        average_with("ctc-reader", models / "ctc-reader.safetensors", models)
+    assert "averaged_with" not in json.loads((models / "ctc-reader.json").read_text())["training"]
+
+
+def test_weights_of_another_architecture_are_refused_and_nothing_changes(models):
+    before = (models / "ctc-reader.safetensors").read_bytes(), (models / "ctc-reader.json").read_text()
+    with pytest.raises(ModelLoadError, match="attention-reader.safetensors"):
+        average_with("ctc-reader", MODELS_DIR / "attention-reader.safetensors", models)
+    assert ((models / "ctc-reader.safetensors").read_bytes(), (models / "ctc-reader.json").read_text()) == before

@@ -44,10 +44,10 @@ def test_the_mean_of_two_runs_replaces_the_weights_and_the_json_says_so(models, 
             torch.testing.assert_close(averaged[name], (value + earlier[name]) / 2)
         else:
             assert torch.equal(averaged[name], value)  # step counters are not averaged
-    note = json.loads((models / "ctc-reader.json").read_text())["training"]["averaged_with"]
+    card = json.loads((models / "ctc-reader.json").read_text())
+    note = card["training"]["averaged_with"]
     assert note["file"] == "earlier.safetensors" and note["replaced_sha256"] == shipped_sha
     assert note["sha256"] == hashlib.sha256((tmp_path / "earlier.safetensors").read_bytes()).hexdigest()
-    card = json.loads((models / "ctc-reader.json").read_text())
     assert card["metrics"] == json.loads((MODELS_DIR / "ctc-reader.json").read_text())["metrics"]
     assert load_model("ctc-reader", models).read(torch.zeros(1, 1, 32, 64)) is not None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 pytest.importorskip("sklearn", reason="training extras (pip install -e .[train]) are not installed")
@@ -45,8 +47,6 @@ def test_style_table_ranks_the_style_that_makes_the_errors_first():
 def test_by_style_prints_a_breakdown_per_set_and_writes_nothing(capsys, tmp_path):
     """Run on a copy of the bundled models, so a broken `--no-write` cannot touch the real
     cards; the per-style rows must add up to the set (every image counted once)."""
-    import shutil
-
     from thulium_desktop.models.registry import MODELS_DIR
     from thulium_desktop.training.evaluate import main
 

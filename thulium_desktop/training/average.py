@@ -61,6 +61,7 @@ def average_with(name: str, earlier: str | os.PathLike, models_dir: str | os.Pat
 
 
 def _sha256(path: Path) -> str:
+    """The file's SHA-256: what the json records, so a card names its weights exactly."""
     if not path.is_file():
         raise ModelLoadError(path, "no such file")
     return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -9,7 +9,11 @@ import pytest
 pytest.importorskip("sklearn", reason="training extras (pip install -e .[train]) are not installed")
 pytest.importorskip("fontTools", reason="training extras (pip install -e .[train]) are not installed")
 
-from thulium_desktop.training.evaluate import held_out_samples, style_table  # noqa: E402
+from thulium_desktop.training.evaluate import (  # noqa: E402
+    confusions,
+    held_out_samples,
+    style_table,
+)
 from thulium_desktop.training.fonts import held_out_fonts  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -44,6 +48,22 @@ def test_style_table_ranks_the_style_that_makes_the_errors_first():
     assert clean and all(r[2] == "0.00%" and r[3] == "100.0%" and r[4] == "0.0%" for r in clean)
 
 
+def test_confusions_count_which_letters_are_read_as_which():
+    samples = held_out_samples(40)
+    picked = [i for i, s in enumerate(samples) if "a" in s.text and "u" not in s.text][:3]
+    assert len(picked) == 3
+    # every `a` of three images read as `u`; the first of them also loses a `#` appended
+    readings = [s.text for s in samples]
+    for i in picked:
+        readings[i] = samples[i].text.replace("a", "u")
+    readings[picked[0]] += "#"
+    n_a = sum(samples[i].text.count("a") for i in picked)
+    line = confusions(samples, readings)
+    assert line.startswith("confusions (truth->reading count): ")
+    assert f"'a'->'u' {n_a}" in line and "''->'#' 1" in line
+    assert confusions(samples, [s.text for s in samples]).endswith(": none")
+
+
 def test_by_style_prints_a_breakdown_per_set_and_writes_nothing(capsys, tmp_path):
     """Run on a copy of the bundled models, so a broken `--no-write` cannot touch the real
     cards; the per-style rows must add up to the set (every image counted once)."""
@@ -65,5 +85,6 @@ def test_by_style_prints_a_breakdown_per_set_and_writes_nothing(capsys, tmp_path
             assert head + "| style | images | CER |" in out
             table = out.split(head, 1)[1].split("\n\n", 1)[0]
             assert sum(int(row[1]) for row in _rows(table)) == images
+            assert "confusions (truth->reading count): " in out.split(head, 1)[1].split("\n\n")[1]
     assert "| sklearn-digits | 4 |" in out
     assert files() == before

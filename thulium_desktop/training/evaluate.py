@@ -11,14 +11,16 @@
   column inside the character's box.
 
 `--by-style` also prints each set's error rates per writing style (font or Hershey face),
-worst first: where the errors come from.
+worst first, and its most frequent confusions: where the errors come from, and what they are.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import shlex
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +133,20 @@ def style_table(samples: list[Sample], predictions: list[str]) -> str:
     return "\n".join(rows)
 
 
+def confusions(samples: list[Sample], predictions: list[str], top: int = 12) -> str:
+    """The most frequent misreadings (truth -> reading, counted over the set), from a
+    character alignment: a style's CER says how often a reader errs; this says which
+    letters it takes for which, which is what a data or augmentation change can aim at."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for sample, reading in zip(samples, predictions):
+        matcher = difflib.SequenceMatcher(None, sample.text, reading, autojunk=False)
+        for op, a0, a1, b0, b1 in matcher.get_opcodes():
+            if op != "equal":
+                counts[(sample.text[a0:a1], reading[b0:b1])] += 1
+    pairs = [f"{truth!r}->{read!r} {n}" for (truth, read), n in counts.most_common(top)]
+    return "confusions (truth->reading count): " + (", ".join(pairs) or "none")
+
+
 def card_table(results: dict[str, dict], command: str, n: int) -> str:
     rows = [
         f"Measured by `{command}` ({n} held-out images, {max(1, n // 2)} digit strings, "
@@ -169,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--by-style", action="store_true",
-                        help="also print each set's error rates per writing style")
+                        help="also print each set's error rates per writing style "
+                             "and its most frequent confusions")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     command = "python -m thulium_desktop.training.evaluate " + shlex.join(
@@ -181,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         print(info.name, results[info.name], flush=True)
         if args.by_style:
             for key, samples in sets.items():
-                print(f"\n{info.name}, {key}:\n{style_table(samples, readings[key])}\n", flush=True)
+                print(f"\n{info.name}, {key}:\n{style_table(samples, readings[key])}\n\n"
+                      f"{confusions(samples, readings[key])}\n", flush=True)
         if not args.no_write:
             card = read_card(info.json_path)
             card["metrics"] = {**results[info.name], "command": command, "seed": args.seed}

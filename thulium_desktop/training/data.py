@@ -34,8 +34,8 @@ EMPHASIS = {"fonts-ecolier-court": 4.0, "fonts-kristi": 2.0, "fonts-dkg-handwrit
 def draw_sample(fonts: tuple[Font, ...], split: str, rng: np.random.Generator,
                 digit_share: float = DIGIT_SHARE) -> Sample:
     """One sample of the training mix; augmentation strength varies so clean scans occur too.
-    On the training split only, letters vary in size, rise and spacing, strokes have pen
-    gaps, and the packages in `EMPHASIS` are drawn more often."""
+    On the training split only, letters vary in size, rise and spacing, 40% of the font
+    texts have pen gaps, and the packages in `EMPHASIS` are drawn more often."""
     strength = rng.uniform(0.3, 1.0)
     if rng.random() < digit_share:
         return digit_string(split, rng, INPUT_HEIGHT, strength)

@@ -134,15 +134,23 @@ def style_table(samples: list[Sample], predictions: list[str]) -> str:
 
 
 def confusions(samples: list[Sample], predictions: list[str], top: int = 12) -> str:
-    """The most frequent misreadings (truth -> reading, counted over the set), from a
-    character alignment: a style's CER says how often a reader errs; this says which
-    letters it takes for which, which is what a data or augmentation change can aim at."""
+    """The most frequent misreadings (truth -> reading, counted over the set): a style's
+    CER says how often a reader errs; this says which letters it takes for which, which is
+    what a data or augmentation change can aim at.
+
+    The alignment is difflib's (longest matching blocks, not a minimal edit script, so
+    the counts need not add up to the CER's edits). A replaced run of equal length counts
+    letter by letter (`aa`->`uu` is two `a`->`u`); runs of unequal length count as one
+    chunk (`rn`->`m`), as do insertions and deletions (`''`->`l`)."""
     counts: Counter[tuple[str, str]] = Counter()
-    for sample, reading in zip(samples, predictions):
+    for sample, reading in zip(samples, predictions, strict=True):
         matcher = difflib.SequenceMatcher(None, sample.text, reading, autojunk=False)
         for op, a0, a1, b0, b1 in matcher.get_opcodes():
-            if op != "equal":
-                counts[(sample.text[a0:a1], reading[b0:b1])] += 1
+            truth, read = sample.text[a0:a1], reading[b0:b1]
+            if op == "replace" and len(truth) == len(read):
+                counts.update(zip(truth, read))
+            elif op != "equal":
+                counts[(truth, read)] += 1
     pairs = [f"{truth!r}->{read!r} {n}" for (truth, read), n in counts.most_common(top)]
     return "confusions (truth->reading count): " + (", ".join(pairs) or "none")
 

@@ -46,8 +46,9 @@ def test_the_mean_of_two_runs_replaces_the_weights_and_the_json_says_so(models, 
             assert torch.equal(averaged[name], value)  # step counters are not averaged
     card = json.loads((models / "ctc-reader.json").read_text())
     note = card["training"]["averaged_with"]
-    assert note["file"] == "earlier.safetensors" and note["replaced_sha256"] == shipped_sha
-    assert note["sha256"] == hashlib.sha256((tmp_path / "earlier.safetensors").read_bytes()).hexdigest()
+    assert note["replaced_sha256"] == shipped_sha
+    assert note["files"] == [{"file": "earlier.safetensors",
+                              "sha256": hashlib.sha256((tmp_path / "earlier.safetensors").read_bytes()).hexdigest()}]
     assert card["metrics"] == json.loads((MODELS_DIR / "ctc-reader.json").read_text())["metrics"]
     assert load_model("ctc-reader", models).read(torch.zeros(1, 1, 32, 64)) is not None
 
@@ -56,14 +57,47 @@ def test_the_mean_of_two_runs_replaces_the_weights_and_the_json_says_so(models, 
     assert (models / "ctc-reader.safetensors").read_bytes() == after
 
 
+def test_three_runs_average_uniformly_and_the_json_names_each_input(models, tmp_path):
+    """A soup of three runs: each weighs a third (not a half, then a quarter each)."""
+    current = read_tensors(models / "ctc-reader.safetensors")
+    others = []
+    for seed in (1, 2):
+        generator = torch.Generator().manual_seed(seed)
+        state = {k: v + torch.randn(v.shape, generator=generator) if v.is_floating_point() else v
+                 for k, v in current.items()}
+        save_file(state, tmp_path / f"run{seed}.safetensors")
+        others.append(state)
+
+    assert main(["--model", "ctc-reader", "--with", str(tmp_path / "run1.safetensors"),
+                 "--with", str(tmp_path / "run2.safetensors"), "--models", str(models)]) == 0
+
+    averaged = read_tensors(models / "ctc-reader.safetensors")
+    for name, value in current.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(averaged[name], (value + others[0][name] + others[1][name]) / 3)
+    note = json.loads((models / "ctc-reader.json").read_text())["training"]["averaged_with"]
+    assert [entry["file"] for entry in note["files"]] == ["run1.safetensors", "run2.safetensors"]
+    assert len({entry["sha256"] for entry in note["files"]} | {note["replaced_sha256"]}) == 3
+
+
 def test_a_file_averaged_with_itself_is_refused(models):
     with pytest.raises(ModelLoadError, match="same file"):
-        average_with("ctc-reader", models / "ctc-reader.safetensors", models)
+        average_with("ctc-reader", [models / "ctc-reader.safetensors"], models)
     assert "averaged_with" not in json.loads((models / "ctc-reader.json").read_text())["training"]
+
+
+def test_a_file_given_twice_is_refused_and_nothing_changes(models, tmp_path):
+    state = {k: v * 1.5 if v.is_floating_point() else v for k, v in read_tensors(models / "ctc-reader.safetensors").items()}
+    save_file(state, tmp_path / "run.safetensors")
+    shutil.copy(tmp_path / "run.safetensors", tmp_path / "copy.safetensors")
+    before = (models / "ctc-reader.safetensors").read_bytes()
+    with pytest.raises(ModelLoadError, match="copy.safetensors.*same file"):
+        average_with("ctc-reader", [tmp_path / "run.safetensors", tmp_path / "copy.safetensors"], models)
+    assert (models / "ctc-reader.safetensors").read_bytes() == before
 
 
 def test_weights_of_another_architecture_are_refused_and_nothing_changes(models):
     before = (models / "ctc-reader.safetensors").read_bytes(), (models / "ctc-reader.json").read_text()
     with pytest.raises(ModelLoadError, match="attention-reader.safetensors"):
-        average_with("ctc-reader", MODELS_DIR / "attention-reader.safetensors", models)
+        average_with("ctc-reader", [MODELS_DIR / "attention-reader.safetensors"], models)
     assert ((models / "ctc-reader.safetensors").read_bytes(), (models / "ctc-reader.json").read_text()) == before

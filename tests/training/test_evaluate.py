@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 
@@ -92,3 +93,25 @@ def test_by_style_prints_a_breakdown_per_set_and_writes_nothing(capsys, tmp_path
             assert "confusions (truth->reading count): " in out.split(head, 1)[1].split("\n\n")[1]
     assert "| sklearn-digits | 4 |" in out
     assert files() == before
+
+
+def test_writing_records_the_numbers_and_the_opencv_that_drew_the_images(tmp_path):
+    """The held-out images depend on OpenCV's major version (Hershey script faces), so the
+    json and the card line must say which one drew them, next to the numbers."""
+    import cv2
+
+    from thulium_desktop.models.registry import MODELS_DIR
+    from thulium_desktop.training.evaluate import main
+
+    for path in [*MODELS_DIR.glob("*.json"), *MODELS_DIR.glob("*.safetensors"), MODELS_DIR / "README.md"]:
+        shutil.copy(path, tmp_path / path.name)
+    assert main(["--n", "4", "--models", str(tmp_path)]) == 0
+
+    for name in ("attention-reader", "ctc-reader"):
+        metrics = json.loads((tmp_path / f"{name}.json").read_text())["metrics"]
+        assert metrics["opencv"] == cv2.__version__
+        assert metrics["held_out"]["images"] == 4 and metrics["command"].endswith(f"--models {tmp_path}")
+    card = (tmp_path / "README.md").read_text()
+    block = card.split("<!-- metrics:start -->", 1)[1].split("<!-- metrics:end -->", 1)[0]
+    assert f"OpenCV {cv2.__version__}, CPU" in block and "(4 held-out images" in block
+    assert card.count("<!-- metrics:start -->") == 1

@@ -12,6 +12,11 @@
 
 `--by-style` also prints each set's error rates per writing style (font or Hershey face),
 worst first, and its most frequent confusions: where the errors come from, and what they are.
+
+The images depend on OpenCV's major version: 4.x draws the two Hershey script faces as
+cursive, 5.x as a plain italic, so the held-out set differs between the two. Every card
+number so far was measured under 5.x (the app's own OpenCV); the card line and the json
+record the version, so numbers from different environments are not compared by mistake.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -158,7 +164,7 @@ def confusions(samples: list[Sample], predictions: list[str], top: int = 12) -> 
 def card_table(results: dict[str, dict], command: str, n: int) -> str:
     rows = [
         f"Measured by `{command}` ({n} held-out images, {max(1, n // 2)} digit strings, "
-        f"{max(1, n // 2)} unseen-style images; torch {torch.__version__}, CPU).",
+        f"{max(1, n // 2)} unseen-style images; torch {torch.__version__}, OpenCV {cv2.__version__}, CPU).",
         "",
         "| model | held-out CER | held-out word acc. | real digits CER | unseen styles CER "
         "| unseen styles word acc. | pointing game |",
@@ -210,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{confusions(samples, readings[key])}\n", flush=True)
         if not args.no_write:
             card = read_card(info.json_path)
-            card["metrics"] = {**results[info.name], "command": command, "seed": args.seed}
+            card["metrics"] = {**results[info.name], "command": command, "seed": args.seed,
+                               "opencv": cv2.__version__}
             save_json(card, info.json_path)
     table = card_table(results, command, args.n)
     print(table)

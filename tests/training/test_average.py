@@ -1,4 +1,4 @@
-"""Averaging a bundled reader with an earlier run's weights: the mean ships, checked first."""
+"""Averaging a bundled reader with other runs' weights: the mean ships, checked first."""
 
 from __future__ import annotations
 
@@ -80,24 +80,58 @@ def test_three_runs_average_uniformly_and_the_json_names_each_input(models, tmp_
     assert len({entry["sha256"] for entry in note["files"]} | {note["replaced_sha256"]}) == 3
 
 
+def _pair(models) -> tuple[bytes, str]:
+    return (models / "ctc-reader.safetensors").read_bytes(), (models / "ctc-reader.json").read_text()
+
+
 def test_a_file_averaged_with_itself_is_refused(models):
-    with pytest.raises(ModelLoadError, match="same file"):
+    before = _pair(models)
+    with pytest.raises(ModelLoadError, match="same weights"):
         average_with("ctc-reader", [models / "ctc-reader.safetensors"], models)
-    assert "averaged_with" not in json.loads((models / "ctc-reader.json").read_text())["training"]
+    assert _pair(models) == before
 
 
-def test_a_file_given_twice_is_refused_and_nothing_changes(models, tmp_path):
+def test_the_same_weights_given_twice_are_refused_even_when_the_files_differ(models, tmp_path):
+    """A copy re-saved with metadata has other bytes (another SHA-256) but the same tensors:
+    it would still count twice, so it is compared by value."""
     state = {k: v * 1.5 if v.is_floating_point() else v for k, v in read_tensors(models / "ctc-reader.safetensors").items()}
     save_file(state, tmp_path / "run.safetensors")
-    shutil.copy(tmp_path / "run.safetensors", tmp_path / "copy.safetensors")
-    before = (models / "ctc-reader.safetensors").read_bytes()
-    with pytest.raises(ModelLoadError, match="copy.safetensors.*same file"):
+    save_file(state, tmp_path / "copy.safetensors", metadata={"note": "re-saved"})
+    assert (tmp_path / "run.safetensors").read_bytes() != (tmp_path / "copy.safetensors").read_bytes()
+    before = _pair(models)
+    with pytest.raises(ModelLoadError, match="copy.safetensors.*same weights as .*run.safetensors"):
         average_with("ctc-reader", [tmp_path / "run.safetensors", tmp_path / "copy.safetensors"], models)
-    assert (models / "ctc-reader.safetensors").read_bytes() == before
+    assert _pair(models) == before
+
+
+def test_nothing_to_average_and_a_bare_path_are_refused(models):
+    with pytest.raises(ModelLoadError, match="no other weights"):
+        average_with("ctc-reader", [], models)
+    with pytest.raises(TypeError, match="list of weight files"):
+        average_with("ctc-reader", str(models / "ctc-reader.safetensors"), models)
+
+
+def test_a_failed_write_leaves_the_old_weights_and_json_together(models, tmp_path, monkeypatch):
+    """If the json cannot be written, the weights must not be left averaged without it:
+    a second call would then average the average."""
+    import thulium_desktop.training.average as average
+
+    state = {k: v * 1.5 if v.is_floating_point() else v for k, v in read_tensors(models / "ctc-reader.safetensors").items()}
+    save_file(state, tmp_path / "run.safetensors")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(average, "save_json", disk_full)
+    before = _pair(models)
+    with pytest.raises(OSError, match="No space"):
+        average_with("ctc-reader", [tmp_path / "run.safetensors"], models)
+    assert _pair(models) == before
+    assert not [p.name for p in models.iterdir() if "averaging" in p.name]  # no half-written files left
 
 
 def test_weights_of_another_architecture_are_refused_and_nothing_changes(models):
-    before = (models / "ctc-reader.safetensors").read_bytes(), (models / "ctc-reader.json").read_text()
+    before = _pair(models)
     with pytest.raises(ModelLoadError, match="attention-reader.safetensors"):
         average_with("ctc-reader", [MODELS_DIR / "attention-reader.safetensors"], models)
-    assert ((models / "ctc-reader.safetensors").read_bytes(), (models / "ctc-reader.json").read_text()) == before
+    assert _pair(models) == before

@@ -99,6 +99,7 @@ def test_writing_records_the_numbers_and_the_opencv_that_drew_the_images(tmp_pat
     """The held-out images depend on OpenCV's major version (Hershey script faces), so the
     json and the card line must say which one drew them, next to the numbers."""
     import cv2
+    import torch
 
     from thulium_desktop.models.registry import MODELS_DIR
     from thulium_desktop.training.evaluate import main
@@ -109,7 +110,7 @@ def test_writing_records_the_numbers_and_the_opencv_that_drew_the_images(tmp_pat
 
     for name in ("attention-reader", "ctc-reader"):
         metrics = json.loads((tmp_path / f"{name}.json").read_text())["metrics"]
-        assert metrics["opencv"] == cv2.__version__
+        assert metrics["opencv"] == cv2.__version__ and metrics["torch"] == torch.__version__
         assert metrics["held_out"]["images"] == 4 and metrics["command"].endswith(f"--models {tmp_path}")
     card = (tmp_path / "README.md").read_text()
     block = card.split("<!-- metrics:start -->", 1)[1].split("<!-- metrics:end -->", 1)[0]

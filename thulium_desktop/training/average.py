@@ -6,12 +6,14 @@ Fine-tuning runs of one lineage sit in one basin of the loss; the mean of their
 weights often generalises better than either (Wortsman et al. 2022, model soups;
 Izmailov et al. 2018 average along one run). BatchNorm's running statistics are
 averaged like the weights rather than re-estimated, so measure the mean before
-shipping it. The earlier weights are checked tensor by tensor against the reader's
+shipping it. Every `--with` file is checked tensor by tensor against the reader's
 architecture like any weight file, the uniform mean of the reader's weights and every
 `--with` file replaces `DIR/NAME.safetensors`, and the json records every input by
-SHA-256, so the card can say exactly which weights ship. Averaging is done once: a
-second call (or a file given twice, or the reader's own file) is refused, since it
-would silently shift the mix.
+SHA-256 (`training.averaged_with.files`; averages made before several inputs were
+allowed record one `file` and `sha256` instead), so the card can say exactly which
+weights ship. Averaging is done once: a second call, or an input whose tensors equal
+another input's (the reader's own included), is refused, since it would silently
+shift the mix.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def mean_state(current: dict[str, torch.Tensor], others: Sequence[dict[str, torc
 
 def average_with(name: str, others: Sequence[str | os.PathLike], models_dir: str | os.PathLike = MODELS_DIR) -> None:
     """Replace `models_dir/name.safetensors` by its uniform mean with `others` and note it in the json."""
+    if isinstance(others, (str, os.PathLike)):
+        raise TypeError("others must be a list of weight files, not one path")
     folder, others = Path(models_dir), [Path(o) for o in others]
     weights_path, card_path = folder / f"{name}.safetensors", folder / f"{name}.json"
     card = json.loads(card_path.read_text(encoding="utf-8"))
@@ -48,17 +52,12 @@ def average_with(name: str, others: Sequence[str | os.PathLike], models_dir: str
         raise ModelLoadError(card_path, "these weights are already an average; retrain or restore them first")
     if not others:
         raise ModelLoadError(weights_path, "no other weights to average with")
-    inputs = [weights_path, *others]
-    shas = [_sha256(path) for path in inputs]
-    for index, sha in enumerate(shas[1:], start=1):
-        if sha in shas[:index]:
-            first = inputs[shas.index(sha)]
-            raise ModelLoadError(inputs[index], f"is the same file as {first}; each input counts once")
-    current_sha, *other_shas = shas
+    current_sha, *other_shas = (_sha256(path) for path in [weights_path, *others])
     module = load_model(name, folder).module
     states = [read_tensors(other) for other in others]
     for other, state in zip(others, states):
         check_tensors(other, state, module)
+    _refuse_repeats([weights_path, *others], [module.state_dict(), *states])
     module.load_state_dict(mean_state(module.state_dict(), states), strict=True)
     training["averaged_with"] = {
         "files": [{"file": other.name, "sha256": sha} for other, sha in zip(others, other_shas)],
@@ -67,8 +66,34 @@ def average_with(name: str, others: Sequence[str | os.PathLike], models_dir: str
                "floating-point tensors (BatchNorm running statistics included); integer step counters "
                "kept from this run",
     }
-    save_weights(module, weights_path)
-    save_json(card, card_path)
+    _replace_both(module, weights_path, card, card_path)
+
+
+def _refuse_repeats(paths: list[Path], states: list[dict[str, torch.Tensor]]) -> None:
+    """Refuse an input whose tensors equal an earlier input's: it would count twice in the
+    mean. Compared by value, not by file hash, since the same weights can be saved with
+    other header bytes (metadata, tensor order)."""
+    for index, state in enumerate(states):
+        for earlier in range(index):
+            if all(torch.equal(state[k], states[earlier][k]) for k in state):
+                raise ModelLoadError(paths[index], f"has the same weights as {paths[earlier]}; "
+                                                   "each input counts once")
+
+
+def _replace_both(module: torch.nn.Module, weights_path: Path, card: dict, card_path: Path) -> None:
+    """Write the mean and its json beside the originals first, then swap both in, so a failed
+    write (a full disk) leaves the old pair intact rather than averaged weights whose json
+    does not say so (which a second call would then average again)."""
+    new_weights = weights_path.with_name(weights_path.name + ".averaging")
+    new_card = card_path.with_name(card_path.name + ".averaging")
+    try:
+        save_weights(module, new_weights)
+        save_json(card, new_card)
+        os.replace(new_weights, weights_path)
+        os.replace(new_card, card_path)
+    finally:
+        new_weights.unlink(missing_ok=True)
+        new_card.unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str:

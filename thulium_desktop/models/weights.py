@@ -100,3 +100,20 @@ def save_weights(module: nn.Module, path: str | os.PathLike) -> None:
 def save_json(data: dict, path: str | os.PathLike) -> None:
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def save_model_files(module: nn.Module, card: dict, weights_path: str | os.PathLike,
+                     card_path: str | os.PathLike) -> None:
+    """Write a reader's weights and json as a pair: both are staged beside their targets
+    and swapped in only once both are written, so a failure (a full disk) leaves the old
+    pair rather than new weights beside a json that does not describe them."""
+    targets = [Path(weights_path), Path(card_path)]
+    staged = [path.with_name(path.name + ".new") for path in targets]
+    try:
+        save_weights(module, staged[0])
+        save_json(card, staged[1])
+        for new, target in zip(staged, targets):
+            os.replace(new, target)
+    finally:
+        for new in staged:
+            new.unlink(missing_ok=True)

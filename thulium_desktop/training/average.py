@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from thulium_desktop.models.registry import MODELS_DIR, load_model
-from thulium_desktop.models.weights import ModelLoadError, check_tensors, read_tensors, save_json, save_weights
+from thulium_desktop.models.weights import ModelLoadError, check_tensors, read_tensors, save_model_files
 
 
 def mean_state(current: dict[str, torch.Tensor], others: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -66,7 +66,7 @@ def average_with(name: str, others: Sequence[str | os.PathLike], models_dir: str
                "floating-point tensors (BatchNorm running statistics included); integer step counters "
                "kept from this run",
     }
-    _replace_both(module, weights_path, card, card_path)
+    save_model_files(module, card, weights_path, card_path)
 
 
 def _refuse_repeats(paths: list[Path], states: list[dict[str, torch.Tensor]]) -> None:
@@ -78,22 +78,6 @@ def _refuse_repeats(paths: list[Path], states: list[dict[str, torch.Tensor]]) ->
             if all(torch.equal(state[k], states[earlier][k]) for k in state):
                 raise ModelLoadError(paths[index], f"has the same weights as {paths[earlier]}; "
                                                    "each input counts once")
-
-
-def _replace_both(module: torch.nn.Module, weights_path: Path, card: dict, card_path: Path) -> None:
-    """Write the mean and its json beside the originals first, then swap both in, so a failed
-    write (a full disk) leaves the old pair intact rather than averaged weights whose json
-    does not say so (which a second call would then average again)."""
-    new_weights = weights_path.with_name(weights_path.name + ".averaging")
-    new_card = card_path.with_name(card_path.name + ".averaging")
-    try:
-        save_weights(module, new_weights)
-        save_json(card, new_card)
-        os.replace(new_weights, weights_path)
-        os.replace(new_card, card_path)
-    finally:
-        new_weights.unlink(missing_ok=True)
-        new_card.unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str:

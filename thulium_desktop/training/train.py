@@ -28,7 +28,7 @@ from torch import nn
 from thulium_desktop.models.attention_reader import END, AttentionReader
 from thulium_desktop.models.registry import build_module
 from thulium_desktop.models.registry import read_card
-from thulium_desktop.models.weights import load_into, save_json, save_weights
+from thulium_desktop.models.weights import load_into, save_model_files
 from thulium_desktop.training.data import DIGIT_SHARE, EMPHASIS, Batch, batches, collate, draw_sample
 from thulium_desktop.training.decode import error_rates, read_batch
 from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, evaluation_training_fonts, training_fonts
@@ -180,7 +180,6 @@ def train(kind: str, minutes: float, seed: int, out: Path, batch_size: int, lr: 
     final = validate(module, val)
     log.info("finished %s: %d steps, %d samples, validation %s", name, step, samples, final)
     module.eval()
-    save_weights(module, out / f"{name}.safetensors")
     fonts = training_fonts()
     card = {
         "name": name,
@@ -210,7 +209,7 @@ def train(kind: str, minutes: float, seed: int, out: Path, batch_size: int, lr: 
         },
         "metrics": {},
     }
-    save_json(card, out / f"{name}.json")
+    save_model_files(module, card, out / f"{name}.safetensors", out / f"{name}.json")
     return out / f"{name}.safetensors"
 
 

@@ -27,11 +27,17 @@ def models(tmp_path):
     return tmp_path
 
 
+def _other_run(models, seed: int) -> dict[str, torch.Tensor]:
+    """The copied weights with seeded noise on every float tensor: another run's weights."""
+    generator = torch.Generator().manual_seed(seed)
+    return {k: v + torch.randn(v.shape, generator=generator) if v.is_floating_point() else v
+            for k, v in read_tensors(models / "ctc-reader.safetensors").items()}
+
+
 def test_the_mean_of_two_runs_replaces_the_weights_and_the_json_says_so(models, tmp_path):
     current = read_tensors(models / "ctc-reader.safetensors")
-    generator = torch.Generator().manual_seed(0)
-    earlier = {k: v + torch.randn(v.shape, generator=generator) if v.is_floating_point() else v + 7
-               for k, v in current.items()}
+    # the other run's step counters differ too
+    earlier = {k: v if v.is_floating_point() else v + 7 for k, v in _other_run(models, seed=0).items()}
     save_file(earlier, tmp_path / "earlier.safetensors")
 
     shipped_sha = hashlib.sha256((models / "ctc-reader.safetensors").read_bytes()).hexdigest()
@@ -62,9 +68,7 @@ def test_three_runs_average_uniformly_and_the_json_names_each_input(models, tmp_
     current = read_tensors(models / "ctc-reader.safetensors")
     others = []
     for seed in (1, 2):
-        generator = torch.Generator().manual_seed(seed)
-        state = {k: v + torch.randn(v.shape, generator=generator) if v.is_floating_point() else v
-                 for k, v in current.items()}
+        state = _other_run(models, seed)
         save_file(state, tmp_path / f"run{seed}.safetensors")
         others.append(state)
 
@@ -94,7 +98,7 @@ def test_a_file_averaged_with_itself_is_refused(models):
 def test_the_same_weights_given_twice_are_refused_even_when_the_files_differ(models, tmp_path):
     """A copy re-saved with metadata has other bytes (another SHA-256) but the same tensors:
     it would still count twice, so it is compared by value."""
-    state = {k: v * 1.5 if v.is_floating_point() else v for k, v in read_tensors(models / "ctc-reader.safetensors").items()}
+    state = _other_run(models, seed=3)
     save_file(state, tmp_path / "run.safetensors")
     save_file(state, tmp_path / "copy.safetensors", metadata={"note": "re-saved"})
     assert (tmp_path / "run.safetensors").read_bytes() != (tmp_path / "copy.safetensors").read_bytes()
@@ -116,7 +120,7 @@ def test_a_failed_write_leaves_the_old_weights_and_json_together(models, tmp_pat
     a second call would then average the average."""
     import thulium_desktop.models.weights as weights
 
-    state = {k: v * 1.5 if v.is_floating_point() else v for k, v in read_tensors(models / "ctc-reader.safetensors").items()}
+    state = _other_run(models, seed=3)
     save_file(state, tmp_path / "run.safetensors")
 
     def disk_full(*args, **kwargs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import cv2
 import torch
 
 from thulium_desktop.models.registry import MODELS_DIR
@@ -25,4 +26,6 @@ def test_init_starts_from_the_shipped_weights_and_records_the_earlier_run(tmp_pa
     earlier = json.loads((MODELS_DIR / "ctc-reader.json").read_text())["training"]
     assert card["training"]["started_from"] == earlier
     assert card["training"]["steps"] == 0
+    # the training images depend on OpenCV's major version, so the record names it
+    assert (card["training"]["opencv"], card["training"]["torch"]) == (cv2.__version__, torch.__version__)
     assert "starting ctc-reader from the weights" in caplog.text

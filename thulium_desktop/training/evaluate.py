@@ -29,7 +29,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -40,6 +39,7 @@ from thulium_desktop.training.decode import edit_distance, error_rates, read_bat
 from thulium_desktop.training.digits import digit_string
 from thulium_desktop.training.fonts import evaluation_training_fonts, held_out_fonts
 from thulium_desktop.training.synth import Sample, random_sample
+from thulium_desktop.training.versions import library_versions, versions_phrase
 
 CARD_START = "<!-- metrics:start -->"
 CARD_END = "<!-- metrics:end -->"
@@ -165,7 +165,7 @@ def confusions(samples: list[Sample], predictions: list[str], top: int = 12) -> 
 def card_table(results: dict[str, dict], command: str, n: int) -> str:
     rows = [
         f"Measured by `{command}` ({n} held-out images, {max(1, n // 2)} digit strings, "
-        f"{max(1, n // 2)} unseen-style images; torch {torch.__version__}, OpenCV {cv2.__version__}, CPU).",
+        f"{max(1, n // 2)} unseen-style images; {versions_phrase()}, CPU).",
         "",
         "| model | held-out CER | held-out word acc. | real digits CER | unseen styles CER "
         "| unseen styles word acc. | pointing game |",
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_write:
             card = read_card(info.json_path)
             card["metrics"] = {**results[info.name], "command": command, "seed": args.seed,
-                               "torch": torch.__version__, "opencv": cv2.__version__}
+                               **library_versions()}
             save_json(card, info.json_path)
     table = card_table(results, command, args.n)
     print(table)

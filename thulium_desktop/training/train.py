@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -34,6 +33,7 @@ from thulium_desktop.training.decode import error_rates, read_batch
 from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, evaluation_training_fonts, training_fonts
 from thulium_desktop.training.synth import HERSHEY_FONTS
 from thulium_desktop.training.text import ALPHABET
+from thulium_desktop.training.versions import library_versions
 
 #: The bundled models: file name -> (architecture, hyper-parameters, description).
 MODELS: dict[str, tuple[str, dict, str]] = {
@@ -203,8 +203,7 @@ def train(kind: str, minutes: float, seed: int, out: Path, batch_size: int, lr: 
             "samples": samples,
             "batch_size": batch_size,
             "final_loss": running,
-            "torch": torch.__version__,
-            "opencv": cv2.__version__,
+            **library_versions(),
             "started_from": started_from,
         },
         "metrics": {},

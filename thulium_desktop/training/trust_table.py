@@ -16,13 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import torch
 
 from thulium_desktop.io.atomic import write_json
 from thulium_desktop.models.registry import MODELS_DIR, list_models, load_model_files
 from thulium_desktop.training.evaluate import DEFAULT_SEED, held_out_samples
 from thulium_desktop.training.trust_measures import LABELS, TrustSettings, measure_model
+from thulium_desktop.training.versions import library_versions, versions_phrase
 from thulium_desktop.xai.sanity import INSENSITIVE_CORRELATION
 
 PROG = "python -m thulium_desktop.training.trust_table"
@@ -52,8 +52,7 @@ def notes(command: str, settings: TrustSettings, images: int, seconds: float) ->
     """What was measured and how, printed above the table so the card can quote it."""
     ig, sg = settings.config("integrated").describe(), settings.config("smoothgrad").describe()
     return (
-        f"Measured by `{command}` ({seconds / 60:.1f} min; torch {torch.__version__}, "
-        f"OpenCV {cv2.__version__}, CPU) on the "
+        f"Measured by `{command}` ({seconds / 60:.1f} min; {versions_phrase()}, CPU) on the "
         f"first {images} held-out images (training fonts but the training-only ones, evaluation "
         f"words, seed {DEFAULT_SEED}). "
         f"Characters: up to {settings.chars_per_image} per image, evenly spaced, of those the "
@@ -129,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     print(notes(command, settings, len(samples), total) + "\n\n" + markdown_table(results))
     if args.json is not None:
         record = {"command": command, "images": len(samples), "held_out_seed": DEFAULT_SEED,
-                  "settings": settings.as_dict(), "torch": torch.__version__, "opencv": cv2.__version__,
+                  "settings": settings.as_dict(), **library_versions(),
                   "seconds": seconds,
                   "models": results}
         write_json(args.json, record)

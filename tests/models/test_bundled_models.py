@@ -102,6 +102,14 @@ def test_ctc_attention_maps_to_image_pixels(models, colour_sample):
     assert prepared.to_image(rows).shape == (len(reading), *colour_sample.shape[:2])
 
 
+@pytest.mark.parametrize("name", ["attention-reader", "ctc-reader"])
+def test_both_readers_read_every_column_as_in_training(models, name):
+    """Both bundled readers pool 4 columns into a position and trained on batches padded
+    with paper: a width that is no multiple of 4 is padded with paper, not cut."""
+    prepared = models[name].prepare(np.full((32, 223), 255, np.uint8))
+    assert prepared.tensor.shape[-1] == 224 and prepared.content == (0, 0, 32, 223)
+
+
 def test_get_attention_is_per_character_in_image_pixels(models, colour_sample):
     model = models["attention-reader"]
     maps = model.get_attention(colour_sample)

@@ -100,3 +100,19 @@ def test_constructor_checks():
         CTCRecognizer(FixedLogits(), "aab", 16)
     with pytest.raises(ValueError, match="blank"):
         CTCRecognizer(FixedLogits(), "abc", 16, blank=9)
+
+
+def test_width_stride_pads_with_paper_and_maps_come_back_on_the_image():
+    """A model pooling 4 columns into a frame would drop the last partial strip: padded
+    with paper, every image column is read, and maps crop the padding off again."""
+    rec = CTCRecognizer(FixedLogits(), ALPHABET, 16, width_stride=4)
+    ink = np.zeros((16, 30), np.uint8)
+    p = rec.prepare(ink)
+    assert tuple(p.tensor.shape) == (1, 1, 16, 32) and p.content == (0, 0, 16, 30)
+    assert torch.all(p.tensor[..., 30:] == 1.0) and torch.all(p.tensor[..., :30] == 0.0)
+    assert tuple(p.to_image(torch.rand(2, 16, 32)).shape) == (2, 16, 30)
+    as_tensor = rec.prepare(torch.zeros(1, 1, 16, 30))
+    assert tuple(as_tensor.tensor.shape) == (1, 1, 16, 32) and as_tensor.content == (0, 0, 16, 30)
+    assert tuple(rec.prepare(np.zeros((16, 32), np.uint8)).tensor.shape) == (1, 1, 16, 32)
+    with pytest.raises(ValueError, match="width_stride"):
+        CTCRecognizer(FixedLogits(), ALPHABET, 16, width_stride=0)

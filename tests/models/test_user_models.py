@@ -51,6 +51,12 @@ def write_card(path: Path, name: str = "my-crnn") -> Path:
     return path
 
 
+def as_bundled(net: CRNN) -> CTCRecognizer:
+    """How a bundled-architecture network reads: padded with paper to its 4-column stride,
+    as the bundled ctc reader (a word image 150 px wide reads 152 columns, 38 frames)."""
+    return CTCRecognizer(net, ALPHABET, 32, width_stride=4)
+
+
 def readings_match(a, b, image) -> None:
     ra, rb = a.read(a.prepare(image).tensor), b.read(b.prepare(image).tensor)
     assert ra.text == rb.text and ra.spans == rb.spans
@@ -182,7 +188,7 @@ def test_safetensors_with_json_round_trips(tmp_path, word_image):
     write_card(tmp_path / "mine.json")
     opened = open_described(tmp_path / "mine.safetensors")
     assert opened.summary.format is ModelFormat.SAFETENSORS
-    readings_match(opened.recognizer, CTCRecognizer(net, ALPHABET, 32), word_image)
+    readings_match(opened.recognizer, as_bundled(net), word_image)
 
 
 @pytest.mark.parametrize("wrap", [lambda sd: sd, lambda sd: {"state_dict": sd, "epoch": 7}])
@@ -193,7 +199,7 @@ def test_state_dict_round_trips(tmp_path, word_image, wrap):
     card = write_card(tmp_path / "described-elsewhere.json")
     opened = open_described(path, card=card)
     assert opened.summary.format is ModelFormat.STATE_DICT and opened.summary.name == "my-crnn"
-    readings_match(opened.recognizer, CTCRecognizer(net, ALPHABET, 32), word_image)
+    readings_match(opened.recognizer, as_bundled(net), word_image)
 
 
 # -- broken and mismatched files give clear messages -------------------------------------------

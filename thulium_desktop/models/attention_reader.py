@@ -16,10 +16,10 @@ from torch import nn
 from thulium_desktop.io.images import unit_gray_at_height
 from thulium_desktop.models.encoder import (
     INPUT_HEIGHT,
+    WIDTH_STRIDE,
     ColumnContext,
     ConvEncoder,
     encoded_width,
-    pad_to_stride,
 )
 from thulium_desktop.models.module_state import evaluating
 from thulium_desktop.models.protocol import (
@@ -28,6 +28,7 @@ from thulium_desktop.models.protocol import (
     Reading,
     model_device,
     model_dtype,
+    pad_width,
 )
 
 END = 0
@@ -154,11 +155,11 @@ class AttentionRecognizer:
                     f"a tensor input must be [1, 1, {self.height}, W], got {tuple(image.shape)}"
                 )
             size = (int(image.shape[-2]), int(image.shape[-1]))
-            return Prepared(pad_to_stride(image.to(device, dtype)), size, (0, 0, *size))
+            return Prepared(pad_width(image.to(device, dtype), WIDTH_STRIDE), size, (0, 0, *size))
         gray = unit_gray_at_height(image, self.height)
         tensor = torch.from_numpy(np.ascontiguousarray(gray))[None, None].to(device, dtype)
         size = (int(np.shape(image)[0]), int(np.shape(image)[1]))
-        return Prepared(pad_to_stride(tensor), size, (0, 0, self.height, gray.shape[1]))
+        return Prepared(pad_width(tensor, WIDTH_STRIDE), size, (0, 0, self.height, gray.shape[1]))
 
     def read(self, x: torch.Tensor) -> Reading:
         """Greedy decoding to the end token; confidence = softmax probability of each character."""

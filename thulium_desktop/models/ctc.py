@@ -16,6 +16,7 @@ from thulium_desktop.models.protocol import (
     Reading,
     model_device,
     model_dtype,
+    pad_width,
     span_mask,
 )
 
@@ -24,7 +25,10 @@ class CTCRecognizer:
     """A Recognizer over any `nn.Module` mapping `[B, 1, H, W]` in [0, 1] to CTC logits.
 
     The module returns `[B, T, K]` (or `[T, B, K]` with `time_major=True`); class
-    `blank` is the CTC blank and the other classes, in order, are `alphabet`.
+    `blank` is the CTC blank and the other classes, in order, are `alphabet`. With
+    `width_stride` (the columns the model pools into one frame), `prepare` pads the
+    width with paper to a multiple of it, so the last columns are read rather than
+    dropped by the pooling and every frame covers exactly `width_stride` columns.
     """
 
     def __init__(
@@ -36,9 +40,12 @@ class CTCRecognizer:
         time_major: bool = False,
         name: str | None = None,
         cam_layer: nn.Module | str | None = None,
+        width_stride: int | None = None,
     ) -> None:
         if height < 1:
             raise ValueError(f"height must be positive, got {height}")
+        if width_stride is not None and width_stride < 1:
+            raise ValueError(f"width_stride must be positive, got {width_stride}")
         if not 0 <= blank <= len(alphabet):
             raise ValueError(f"blank={blank} is outside 0..{len(alphabet)}")
         if len(set(alphabet)) != len(alphabet):
@@ -48,6 +55,7 @@ class CTCRecognizer:
         self.height = int(height)
         self.blank = int(blank)
         self.time_major = bool(time_major)
+        self.width_stride = width_stride
         self.name = name or type(module).__name__
         self._classes = [c for c in range(len(alphabet) + 1) if c != self.blank]
         self._cam_choice = cam_layer
@@ -56,14 +64,19 @@ class CTCRecognizer:
     # -- geometry -------------------------------------------------------------------
     def prepare(self, image: np.ndarray | torch.Tensor) -> Prepared:
         """Grayscale, scaled to `height` keeping the aspect ratio (untouched when it already
-        has that height), divided by 255. A `[1, C, H, W]` tensor is taken as prepared."""
+        has that height), divided by 255, then padded to `width_stride` if set. A
+        `[1, C, H, W]` tensor is taken as prepared (and padded the same way)."""
         if isinstance(image, torch.Tensor):
-            return Prepared.of_tensor(image, self.module)
+            prepared = Prepared.of_tensor(image, self.module)
+            return Prepared(self._pad(prepared.tensor), prepared.image_size, prepared.content)
         device, dtype = model_device(self.module), model_dtype(self.module)
         gray = unit_gray_at_height(image, self.height)
         tensor = torch.from_numpy(np.ascontiguousarray(gray))[None, None].to(device, dtype)
         size = (int(np.shape(image)[0]), int(np.shape(image)[1]))
-        return Prepared(tensor, size, (0, 0, self.height, tensor.shape[-1]))
+        return Prepared(self._pad(tensor), size, (0, 0, self.height, tensor.shape[-1]))
+
+    def _pad(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor if self.width_stride is None else pad_width(tensor, self.width_stride)
 
     # -- reading --------------------------------------------------------------------
     def _log_probs(self, x: torch.Tensor, reading: bool = True) -> tuple[torch.Tensor, torch.Tensor]:

@@ -59,15 +59,6 @@ def encoded_width(width: int) -> int:
     return width // WIDTH_STRIDE
 
 
-def pad_to_stride(x: torch.Tensor) -> torch.Tensor:
-    """Pad the width with paper (1.0) up to a multiple of the stride, at least one position."""
-    w = x.shape[-1]
-    target = max(WIDTH_STRIDE, -(-w // WIDTH_STRIDE) * WIDTH_STRIDE)
-    if target == w:
-        return x
-    return torch.nn.functional.pad(x, (0, target - w), value=1.0)
-
-
 class ColumnContext(nn.Module):
     """A bidirectional LSTM over the encoder columns, so each position sees its neighbours.
 

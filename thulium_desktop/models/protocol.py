@@ -19,6 +19,19 @@ from torch import nn
 SCORE_KINDS = ("logprob", "logit", "prob")
 
 
+def pad_width(x: torch.Tensor, stride: int) -> torch.Tensor:
+    """Pad `[..., W]` on the right with paper (1.0) to a multiple of `stride`, at least one.
+
+    A model that pools the width by `stride` drops a last partial strip of columns;
+    padded, every image column belongs to a position, as in the padded training batches
+    of the bundled readers."""
+    w = x.shape[-1]
+    target = max(stride, -(-w // stride) * stride)
+    if target == w:
+        return x
+    return F.pad(x, (0, target - w), value=1.0)
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A model-space input and the geometry that maps model-space maps back to the image.

@@ -20,7 +20,7 @@ from torch import nn
 from thulium_desktop.models.attention_reader import AttentionReader, AttentionRecognizer
 from thulium_desktop.models.crnn import CRNN
 from thulium_desktop.models.ctc import CTCRecognizer
-from thulium_desktop.models.encoder import INPUT_HEIGHT
+from thulium_desktop.models.encoder import INPUT_HEIGHT, WIDTH_STRIDE
 from thulium_desktop.models.protocol import Recognizer
 from thulium_desktop.models.weights import ModelLoadError, load_into, read_tensors
 
@@ -45,7 +45,8 @@ ARCHITECTURES: dict[str, Architecture] = {
     "crnn-ctc": Architecture(
         build=CRNN,
         wrap=lambda module, alphabet, name: CTCRecognizer(
-            module, alphabet, INPUT_HEIGHT, blank=0, name=name, cam_layer="encoder.features"
+            module, alphabet, INPUT_HEIGHT, blank=0, name=name, cam_layer="encoder.features",
+            width_stride=WIDTH_STRIDE,
         ),
     ),
 }

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("sklearn", reason="training extras (pip install -e .[train]) are not installed")
 pytest.importorskip("fontTools", reason="training extras (pip install -e .[train]) are not installed")
 
 from thulium_desktop.training import synth  # noqa: E402
-from thulium_desktop.training.data import EMPHASIS, draw_sample  # noqa: E402
+from thulium_desktop.training.data import EMPHASIS, collate, draw_sample  # noqa: E402
 from thulium_desktop.training.digits import digit_string  # noqa: E402
 from thulium_desktop.training.evaluate import evaluation_sets, held_out_samples  # noqa: E402
 from thulium_desktop.training.fonts import (  # noqa: E402
@@ -211,3 +214,16 @@ def test_pen_skips_reach_a_share_of_training_texts_and_no_evaluation_text(monkey
     rng = np.random.default_rng(5)
     samples = [draw_sample(training_fonts(), "train", rng) for _ in range(100)]
     assert 0 < len(calls) < len(samples)
+
+
+
+def test_a_batch_reads_each_image_up_to_its_last_partial_strip():
+    """Positions cover the last partial 4-column strip (the app pads it with paper and
+    reads it, `models.protocol.pad_width`); the narrower image is padded with paper."""
+    sample = held_out_samples(1)[0]
+    ink = [replace(sample, image=np.zeros((32, width), np.uint8)) for width in (30, 33)]
+    batch = collate(ink)
+    assert batch.positions.tolist() == [8, 9] and batch.widths.tolist() == [30, 33]
+    assert tuple(batch.images.shape) == (2, 1, 32, 36)
+    assert torch.all(batch.images[0, 0, :, 30:] == 1.0) and torch.all(batch.images[1, 0, :, 33:] == 1.0)
+    assert torch.all(batch.images[0, 0, :, :30] == 0.0)

@@ -50,18 +50,21 @@ def draw_sample(fonts: tuple[Font, ...], split: str, rng: np.random.Generator,
 class Batch:
     images: torch.Tensor  # [B, 1, 32, W] float in [0, 1], padded with paper
     widths: torch.Tensor  # [B] real image widths in pixels
-    positions: torch.Tensor  # [B] encoder positions per image (width // 4)
+    positions: torch.Tensor  # [B] encoder positions per image (ceil(width / 4))
     texts: list[str]
 
 
 def collate(samples: list[Sample]) -> Batch:
+    """Images padded with paper to a common width; each image's positions cover its last
+    partial 4-column strip too, as the app reads it (padded to the stride, see
+    `models.protocol.pad_width`). Runs before the twelfth cut that strip off."""
     widths = [s.image.shape[1] for s in samples]
     width = -(-max(widths) // WIDTH_STRIDE) * WIDTH_STRIDE
     images = np.ones((len(samples), 1, INPUT_HEIGHT, width), np.float32)
     for i, s in enumerate(samples):
         images[i, 0, :, : s.image.shape[1]] = s.image / 255.0
     w = torch.tensor(widths)
-    return Batch(torch.from_numpy(images), w, torch.clamp(w // WIDTH_STRIDE, min=1),
+    return Batch(torch.from_numpy(images), w, torch.clamp(-(-w // WIDTH_STRIDE), min=1),
                  [s.text for s in samples])
 
 

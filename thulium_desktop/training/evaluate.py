@@ -12,9 +12,9 @@
 
 Each image is read as the app reads it: alone, through the model's Recognizer (`prepare`,
 then `read`), not in the padded batches training validates on. A batch sees other paper
-to the right of an image and, in the fifth-to-twelfth runs' code, dropped the last
-partial 4-pixel strip: on the readers of the eleventh run that moved 18 (ctc) and 21
-(attention) of the 1,000 held-out readings.
+to the right of an image and, up to the eleventh run, dropped its last partial 4-pixel
+strip: on the eleventh run's readers that moved 18 (ctc) and 21 (attention) of the
+1,000 held-out readings.
 
 `--by-style` also prints each set's error rates per writing style (font or Hershey face),
 worst first, and its most frequent confusions: where the errors come from, and what they are.

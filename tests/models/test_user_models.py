@@ -112,6 +112,16 @@ def test_torchscript_needs_consent_and_opens_with_its_ctc_description(tmp_path, 
     opened = open_described(path, trust=True)
     assert opened.summary.format is ModelFormat.TORCHSCRIPT
     readings_match(opened.recognizer, CTCRecognizer(net, ALPHABET, 32), word_image)
+    # the network pools 4 columns a frame: the json may say so, and the last ones are read
+    (tmp_path / "scripted.json").write_text(json.dumps(
+        {"decoder": "ctc", "alphabet": ALPHABET, "input_height": 32, "width_stride": 4}))
+    padded = open_described(path, trust=True).recognizer
+    readings_match(padded, CTCRecognizer(net, ALPHABET, 32, width_stride=4), word_image)
+    assert padded.prepare(word_image[:, :149]).tensor.shape[-1] == 152
+    (tmp_path / "scripted.json").write_text(json.dumps(
+        {"decoder": "ctc", "alphabet": ALPHABET, "input_height": 32, "width_stride": 0}))
+    with pytest.raises(ModelLoadError, match="width_stride"):
+        open_described(path, trust=True)
 
 
 def test_full_pickle_opens_with_consent(tmp_path, word_image):

@@ -44,8 +44,8 @@ class CTCRecognizer:
     ) -> None:
         if height < 1:
             raise ValueError(f"height must be positive, got {height}")
-        if width_stride is not None and width_stride < 1:
-            raise ValueError(f"width_stride must be positive, got {width_stride}")
+        if width_stride is not None and (not isinstance(width_stride, int) or width_stride < 1):
+            raise ValueError(f"width_stride must be a positive whole number, got {width_stride!r}")
         if not 0 <= blank <= len(alphabet):
             raise ValueError(f"blank={blank} is outside 0..{len(alphabet)}")
         if len(set(alphabet)) != len(alphabet):

@@ -346,7 +346,7 @@ def _open_pickle(path: Path, card: Path) -> Recognizer:
 def _ctc_from_module(path: Path, module: nn.Module, card_path: Path) -> CTCRecognizer:
     """A whole network (TorchScript or pickled) read as a CTC model, as its json says:
     `{"decoder": "ctc", "alphabet": ..., "input_height": ...}` plus optional `blank`,
-    `time_major`, `name`, `cam_layer`. Other decoders need an adapter plugin."""
+    `time_major`, `name`, `cam_layer`, `width_stride`. Other decoders need an adapter plugin."""
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -369,6 +369,7 @@ def _ctc_from_module(path: Path, module: nn.Module, card_path: Path) -> CTCRecog
             time_major=card.get("time_major", False),
             name=card.get("name") or path.stem,
             cam_layer=card.get("cam_layer"),
+            width_stride=card.get("width_stride"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelLoadError(card_path, f"not a valid CTC description: {exc!r}") from exc

@@ -183,3 +183,18 @@ def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeyp
         actions[1].trigger()
     assert loaded == ["other-reader"]
     assert window.status.model.text().startswith("model: other-reader · bundled · cpu · ")
+
+
+def test_an_unreadable_bundled_model_is_named_in_the_menu_not_raised(window, monkeypatch, tmp_path):
+    from thulium_desktop import models as registry
+    from thulium_desktop.models import ModelLoadError
+
+    def damaged():
+        raise ModelLoadError(tmp_path / "ctc-reader.json", "not a readable json description")
+
+    monkeypatch.setattr(registry, "list_models", damaged)
+    window._fill_model_menu()
+    first = window.model_menu.actions()[0]
+    assert first.text().startswith("Bundled models unreadable: ") and "ctc-reader.json" in first.text()
+    assert not first.isEnabled()
+    assert window.open_model_action in window.model_menu.actions()

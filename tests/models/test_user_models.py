@@ -213,6 +213,15 @@ def test_state_dict_round_trips(tmp_path, word_image, wrap):
 
 
 # -- broken and mismatched files give clear messages -------------------------------------------
+def test_a_state_dict_keyed_by_numbers_is_refused_with_a_message(tmp_path):
+    """A PyTorch file may hold a dict keyed by anything: refused by name, not a TypeError."""
+    tensors = dict(user_crnn().state_dict())
+    tensors[7] = torch.zeros(1)
+    torch.save(tensors, tmp_path / "odd.pth")
+    with pytest.raises(ModelLoadError, match="tensor names must be text, got 7"):
+        open_described(tmp_path / "odd.pth", card=write_card(tmp_path / "odd.json"))
+
+
 def test_truncated_files_say_so(tmp_path):
     net = user_crnn()
     save_weights(net, tmp_path / "cut.safetensors")

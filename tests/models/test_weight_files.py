@@ -95,6 +95,12 @@ def test_bad_json_is_named(ctc_copy):
     card.write_text("{ not json")
     with pytest.raises(ModelLoadError, match="not a readable json"):
         load_model_files(weights, card)
+    data["architecture"] = "crnn-ctc"
+    for change, message in ((dict(alphabet="ab" + data["alphabet"][2:-2] + "ba"), "repeats 'ab'"),
+                            (dict(name=7), "'name' must be text")):
+        card.write_text(json.dumps({**data, **change}))
+        with pytest.raises(ModelLoadError, match=message):
+            load_model_files(weights, card)
 
 
 def test_a_failed_load_leaves_the_module_untouched(ctc_copy):
@@ -114,3 +120,10 @@ def test_a_failed_load_leaves_the_module_untouched(ctc_copy):
 def test_unknown_model_name_lists_the_bundled_ones():
     with pytest.raises(ModelLoadError, match="bundled: attention-reader, ctc-reader"):
         load_model("no-such-model")
+
+
+def test_an_unknown_name_is_reported_even_when_a_bundled_json_is_broken(tmp_path):
+    (tmp_path / "broken.json").write_text("{ not json")
+    (tmp_path / "broken.safetensors").write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="no bundled model named 'nope'.*none readable: .*broken.json"):
+        load_model("nope", tmp_path)

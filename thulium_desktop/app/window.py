@@ -343,7 +343,12 @@ class MainWindow(QMainWindow):
         """The bundled models, the loaded one checked; choosing one switches to it."""
         self.model_menu.clear()
         current = self.client.model.name if self.client.model else None
-        for info in models.list_models():
+        try:
+            bundled = models.list_models()
+        except ModelLoadError as exc:  # a damaged installation: say so, keep Open model…
+            bundled = []
+            self.model_menu.addAction(f"Bundled models unreadable: {exc}").setEnabled(False)
+        for info in bundled:
             action = self.model_menu.addAction(info.name)
             action.setToolTip(info.description)
             action.setCheckable(True)

@@ -93,6 +93,11 @@ def read_card(json_path: str | os.PathLike) -> dict:
         )
     if card["input_height"] != INPUT_HEIGHT:
         raise ModelLoadError(p, f"input_height {card['input_height']} is not {INPUT_HEIGHT}")
+    repeated = sorted({c for c in card["alphabet"] if card["alphabet"].count(c) > 1})
+    if repeated:  # two classes for one character: which one a reading means is ambiguous
+        raise ModelLoadError(p, f"the alphabet repeats {''.join(repeated)!r}")
+    if not isinstance(card.get("name", ""), str):
+        raise ModelLoadError(p, "the json description's 'name' must be text")
     return card
 
 
@@ -152,6 +157,9 @@ def load_model(name: str | None = None, models_dir: str | os.PathLike | None = N
     folder = Path(models_dir) if models_dir is not None else MODELS_DIR
     weights = folder / f"{name}.safetensors"
     if not weights.is_file():
-        known = ", ".join(i.name for i in list_models(folder)) or "none"
+        try:
+            known = ", ".join(i.name for i in list_models(folder)) or "none"
+        except ModelLoadError as exc:  # the name was wrong; say that, and what else is wrong
+            known = f"none readable: {exc}"
         raise ModelLoadError(weights, f"no bundled model named {name!r} (bundled: {known})")
     return load_model_files(weights, folder / f"{name}.json")

@@ -46,6 +46,9 @@ def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 def check_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
                   module: nn.Module) -> None:
     """Raise `ModelLoadError` unless `tensors` match `module.state_dict()` exactly."""
+    odd = [repr(name) for name in tensors if not isinstance(name, str)]
+    if odd:  # a state dict from a PyTorch file may be keyed by anything
+        raise ModelLoadError(path, f"tensor names must be text, got {', '.join(odd[:8])}")
     expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -105,8 +108,9 @@ def save_json(data: dict, path: str | os.PathLike) -> None:
 def save_model_files(module: nn.Module, card: dict, weights_path: str | os.PathLike,
                      card_path: str | os.PathLike) -> None:
     """Write a reader's weights and json as a pair: both are staged beside their targets
-    and swapped in only once both are written, so a failure (a full disk) leaves the old
-    pair rather than new weights beside a json that does not describe them."""
+    and swapped in only once both are written, so a failed write (a full disk) leaves the
+    old pair rather than new weights beside a json that does not describe them. The two
+    renames that follow are separate steps; only a crash between them splits the pair."""
     targets = [Path(weights_path), Path(card_path)]
     staged = [path.with_name(path.name + ".new") for path in targets]
     try:

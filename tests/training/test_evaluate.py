@@ -134,3 +134,20 @@ def test_the_numbers_are_the_readings_the_app_shows():
         assert texts["held_out"] == shown, name
         exact = sum(a == s.text for a, s in zip(shown, samples)) / len(samples)
         assert metrics["held_out"]["word_accuracy"] == round(exact, 4)
+
+
+def test_a_model_that_fails_to_load_leaves_every_card_as_it_was(tmp_path):
+    """The readers are measured first, written after: a damaged second reader must not
+    leave the first one's json with new numbers beside the card's old table."""
+    from thulium_desktop.models import ModelLoadError
+    from thulium_desktop.models.registry import MODELS_DIR
+    from thulium_desktop.training.evaluate import main
+
+    for path in [*MODELS_DIR.glob("*.json"), *MODELS_DIR.glob("*.safetensors"), MODELS_DIR / "README.md"]:
+        shutil.copy(path, tmp_path / path.name)
+    damaged = tmp_path / "ctc-reader.safetensors"  # measured after the attention reader
+    damaged.write_bytes(damaged.read_bytes()[:1000])
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(ModelLoadError, match="ctc-reader.safetensors"):
+        main(["--n", "4", "--models", str(tmp_path)])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

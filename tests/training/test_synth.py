@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 from dataclasses import replace
 
 import cv2
@@ -16,10 +18,13 @@ from thulium_desktop.training import synth  # noqa: E402
 from thulium_desktop.training.data import EMPHASIS, collate, draw_sample  # noqa: E402
 from thulium_desktop.training.digits import digit_string  # noqa: E402
 from thulium_desktop.training.evaluate import evaluation_sets, held_out_samples  # noqa: E402
+from thulium_desktop.training import fonts as fonts_module  # noqa: E402
 from thulium_desktop.training.fonts import (  # noqa: E402
     HELD_OUT_PACKAGES,
+    available_fonts,
     evaluation_training_fonts,
     held_out_fonts,
+    missing_evaluation_packages,
     training_fonts,
 )
 from thulium_desktop.training.synth import (  # noqa: E402
@@ -227,3 +232,24 @@ def test_a_batch_reads_each_image_up_to_its_last_partial_strip():
     assert tuple(batch.images.shape) == (2, 1, 32, 36)
     assert torch.all(batch.images[0, 0, :, 30:] == 1.0) and torch.all(batch.images[1, 0, :, 33:] == 1.0)
     assert torch.all(batch.images[0, 0, :, :30] == 0.0)
+
+
+def test_a_damaged_font_is_skipped_and_evaluation_refuses_without_its_package(monkeypatch, tmp_path, caplog):
+    """One corrupt font file must not stop the generator, and the evaluation sets must not
+    quietly become other images without it."""
+    ecolier = next(f.path for f in available_fonts() if f.package == "fonts-ecolier-court")
+    shutil.copy(ecolier, tmp_path / ecolier.name)
+    (tmp_path / "Breip.ttf").write_bytes(b"\x00\x01\x00\x00 not a font")
+    monkeypatch.setattr(fonts_module, "FONT_ROOT", tmp_path)
+    available_fonts.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING):
+            found = available_fonts()
+        assert [f.package for f in found] == ["fonts-ecolier-court"]
+        assert "skipping unreadable font" in caplog.text and "Breip.ttf" in caplog.text
+        assert "fonts-breip" in missing_evaluation_packages()
+        with pytest.raises(RuntimeError, match="fonts-breip.*not installed"):
+            held_out_samples(1)
+    finally:
+        monkeypatch.undo()
+        available_fonts.cache_clear()

@@ -39,11 +39,16 @@ import numpy as np
 import torch
 
 from thulium_desktop.models.registry import MODELS_DIR, list_models, load_model_files, read_card
+from thulium_desktop.io.atomic import write_text
 from thulium_desktop.models.protocol import Reading, Recognizer
 from thulium_desktop.models.weights import save_json
 from thulium_desktop.training.decode import edit_distance, error_rates
 from thulium_desktop.training.digits import digit_string
-from thulium_desktop.training.fonts import evaluation_training_fonts, held_out_fonts
+from thulium_desktop.training.fonts import (
+    evaluation_training_fonts,
+    held_out_fonts,
+    missing_evaluation_packages,
+)
 from thulium_desktop.training.synth import Sample, random_sample
 from thulium_desktop.training.versions import library_versions, versions_phrase
 
@@ -62,6 +67,13 @@ def held_out_samples(n: int, seed: int = DEFAULT_SEED) -> list[Sample]:
     """The held-out synthetic set (training fonts but the training-only ones, evaluation
     words), from its own stream, so other measurements (the trust table) can use exactly
     the images evaluated here."""
+    missing = missing_evaluation_packages()
+    if missing:
+        raise RuntimeError(
+            f"the evaluation sets draw with fonts from {', '.join(missing)}, not installed (or "
+            "unreadable) here; without them they would be other images than the card's. "
+            "Install them with the apt command in resources/models/README.md"
+        )
     held, fonts = np.random.default_rng([seed, 0]), evaluation_training_fonts()
     return [random_sample(fonts, "eval", held, strength=_strength(held)) for _ in range(n)]
 
@@ -187,7 +199,7 @@ def write_card(readme: Path, table: str) -> None:
         text = head + block + rest.split(CARD_END, 1)[1]
     else:
         text = text.rstrip() + "\n\n## Measured metrics\n\n" + block + "\n"
-    readme.write_text(text, encoding="utf-8")
+    write_text(readme, text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,22 +218,23 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m thulium_desktop.training.evaluate " + shlex.join(
         argv if argv is not None else sys.argv[1:])
     sets = evaluation_sets(args.n, args.seed)
+    infos = list_models(args.models)
     results = {}
-    for info in list_models(args.models):
+    for info in infos:
         results[info.name], readings = evaluate_model(info.json_path, sets)
         print(info.name, results[info.name], flush=True)
         if args.by_style:
             for key, samples in sets.items():
                 print(f"\n{info.name}, {key}:\n{style_table(samples, readings[key])}\n\n"
                       f"{confusions(samples, readings[key])}\n", flush=True)
-        if not args.no_write:
+    table = card_table(results, command, args.n)
+    print(table)
+    if not args.no_write:  # only once every model is measured: a failure writes nothing
+        for info in infos:
             card = read_card(info.json_path)
             card["metrics"] = {**results[info.name], "command": command, "seed": args.seed,
                                **library_versions()}
             save_json(card, info.json_path)
-    table = card_table(results, command, args.n)
-    print(table)
-    if not args.no_write:
         write_card(args.models / "README.md", table)
     return 0
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import logging
 
-from fontTools.ttLib import TTFont
+from fontTools.ttLib import TTFont, TTLibError
 
 # Some Debian fonts carry a harmless post-table quirk that fontTools reports on import.
 logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -104,10 +104,24 @@ def available_fonts() -> tuple[Font, ...]:
         hits = sorted(FONT_ROOT.rglob(filename))
         if not hits or filename.rsplit(".", 1)[0] in seen:
             continue
+        try:
+            with TTFont(str(hits[0]), lazy=True) as font:
+                cmap = font.getBestCmap() or {}
+        except (TTLibError, OSError) as exc:  # a damaged file: as if not installed
+            logging.getLogger(__name__).warning("skipping unreadable font %s: %s", hits[0], exc)
+            continue
         seen.add(filename.rsplit(".", 1)[0])
-        cmap = TTFont(str(hits[0]), lazy=True).getBestCmap() or {}
         found.append(Font(package, hits[0], upper_only, frozenset(chr(c) for c in cmap), training_only))
     return tuple(found)
+
+
+def missing_evaluation_packages() -> list[str]:
+    """The font packages the evaluation sets draw with that have no readable font here.
+
+    Without one of them the held-out and unseen-style sets would be other images and
+    their numbers not comparable with the card's, so measuring refuses instead."""
+    installed = {f.package for f in available_fonts()}
+    return sorted({package for package, _, _ in FONT_FILES} - installed)
 
 
 def training_fonts() -> tuple[Font, ...]:

@@ -11,13 +11,17 @@ errors are what users open the app to inspect.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from thulium_desktop.io.atomic import write_text
 from thulium_desktop.io.images import load_image
 from thulium_desktop.models.registry import list_models, load_model_files
 from thulium_desktop.training.digits import digit_string
@@ -86,23 +90,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=None)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".samples-", dir=args.out))
+    try:  # drawn and read in a staging folder, moved in only when all of it worked
+        lines = record_samples(staging, args.models)
+        for spec in SPECS:
+            os.replace(staging / spec.file, args.out / spec.file)
+        write_text(args.out / GROUND_TRUTH, "\n".join(lines) + "\n")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return 0
+
+
+def record_samples(folder: Path, models_dir: Path | None) -> list[str]:
+    """Draw every sample into `folder` and read each file back with every bundled model,
+    as the app opens it; returns the ground-truth table's lines."""
     truths = []
     for spec in SPECS:
         sample = draw(spec)
         image = colourise(sample.image, *spec.colour) if spec.colour else sample.image
-        if not cv2.imwrite(str(args.out / spec.file), image):
-            raise OSError(f"could not write {args.out / spec.file}")
+        if not cv2.imwrite(str(folder / spec.file), image):
+            raise OSError(f"could not write {folder / spec.file}")
         truths.append((spec.file, sample.text))
-    models = [load_model_files(i.weights_path, i.json_path) for i in list_models(args.models)]
+    models = [load_model_files(i.weights_path, i.json_path) for i in list_models(models_dir)]
     lines = ["\t".join(["file", "text", *(m.name for m in models)])]
     for file, text in truths:
-        image = load_image(args.out / file)
+        image = load_image(folder / file)
         readings = [m.read(m.prepare(image).tensor).text for m in models]
         lines.append("\t".join([file, text, *readings]))
         print(f"{file:26s} {text!r:24s} " + "  ".join(repr(r) for r in readings))
-    (args.out / GROUND_TRUTH).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return 0
-
+    return lines
 
 if __name__ == "__main__":
     sys.exit(main())

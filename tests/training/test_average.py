@@ -55,7 +55,9 @@ def test_the_mean_of_two_runs_replaces_the_weights_and_the_json_says_so(models, 
     assert note["replaced_sha256"] == shipped_sha
     assert note["files"] == [{"file": "earlier.safetensors",
                               "sha256": hashlib.sha256((tmp_path / "earlier.safetensors").read_bytes()).hexdigest()}]
-    assert card["metrics"] == json.loads((MODELS_DIR / "ctc-reader.json").read_text())["metrics"]
+    # the old numbers measured the replaced weights: kept as such, none claimed for the mean
+    assert note["metrics_before"] == json.loads((MODELS_DIR / "ctc-reader.json").read_text())["metrics"]
+    assert card["metrics"] == {}
     assert load_model("ctc-reader", models).read(torch.zeros(1, 1, 32, 64)) is not None
 
     after = (models / "ctc-reader.safetensors").read_bytes()
@@ -139,3 +141,11 @@ def test_weights_of_another_architecture_are_refused_and_nothing_changes(models)
     with pytest.raises(ModelLoadError, match="attention-reader.safetensors"):
         average_with("ctc-reader", [MODELS_DIR / "attention-reader.safetensors"], models)
     assert _pair(models) == before
+
+
+def test_an_unreadable_json_is_refused_with_its_name(models, tmp_path):
+    (models / "ctc-reader.json").write_text("{ not json")
+    save_file(_other_run(models, seed=4), tmp_path / "run.safetensors")
+    assert main(["--model", "ctc-reader", "--with", str(tmp_path / "run.safetensors"),
+                 "--models", str(models)]) == 1
+    assert (models / "ctc-reader.json").read_text() == "{ not json"

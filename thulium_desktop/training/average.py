@@ -11,7 +11,9 @@ architecture like any weight file, the uniform mean of the reader's weights and 
 `--with` file replaces `DIR/NAME.safetensors`, and the json records every input by
 SHA-256 (`training.averaged_with.files`; averages made before several inputs were
 allowed record one `file` and `sha256` instead), so the card can say exactly which
-weights ship. Averaging is done once: a second call, or an input whose tensors equal
+weights ship. The json's metrics measured the replaced weights: they move to
+`averaged_with.metrics_before` and `metrics` is left empty until `evaluate` measures
+the mean (averages before the twelfth run kept them in place until then). Averaging is done once: a second call, or an input whose tensors equal
 another input's (the reader's own included), is refused, since it would silently
 shift the mix.
 """
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from thulium_desktop.models.registry import MODELS_DIR, load_model
+from thulium_desktop.models.registry import MODELS_DIR, load_model, read_card
 from thulium_desktop.models.weights import ModelLoadError, check_tensors, read_tensors, save_model_files
 
 
@@ -46,7 +47,7 @@ def average_with(name: str, others: Sequence[str | os.PathLike], models_dir: str
         raise TypeError("others must be a list of weight files, not one path")
     folder, others = Path(models_dir), [Path(o) for o in others]
     weights_path, card_path = folder / f"{name}.safetensors", folder / f"{name}.json"
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card = read_card(card_path)
     training = card.setdefault("training", {})
     if "averaged_with" in training:
         raise ModelLoadError(card_path, "these weights are already an average; retrain or restore them first")
@@ -65,7 +66,9 @@ def average_with(name: str, others: Sequence[str | os.PathLike], models_dir: str
         "how": "uniform element-wise mean of this run's final weights (replaced_sha256) and the files', "
                "floating-point tensors (BatchNorm running statistics included); integer step counters "
                "kept from this run",
+        "metrics_before": card.get("metrics", {}),
     }
+    card["metrics"] = {}  # they measured the replaced weights: `evaluate` measures the mean
     save_model_files(module, card, weights_path, card_path)
 
 

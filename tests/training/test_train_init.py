@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 
 import cv2
+import pytest
 import torch
 
 from thulium_desktop.models.registry import MODELS_DIR
-from thulium_desktop.models.weights import read_tensors
+from thulium_desktop.models.weights import ModelLoadError, read_tensors
 from thulium_desktop.training.train import train
 
 
@@ -29,3 +31,15 @@ def test_init_starts_from_the_shipped_weights_and_records_the_earlier_run(tmp_pa
     # the training images depend on OpenCV's major version, so the record names it
     assert (card["training"]["opencv"], card["training"]["torch"]) == (cv2.__version__, torch.__version__)
     assert "starting ctc-reader from the weights" in caplog.text
+
+
+def test_init_weights_described_for_another_alphabet_are_refused(tmp_path):
+    """Same tensor shapes, other meaning: a permuted alphabet must not load silently."""
+    shutil.copy(MODELS_DIR / "ctc-reader.safetensors", tmp_path / "other.safetensors")
+    card = json.loads((MODELS_DIR / "ctc-reader.json").read_text())
+    card["alphabet"] = card["alphabet"][::-1]
+    (tmp_path / "other.json").write_text(json.dumps(card))
+    with pytest.raises(ModelLoadError, match="its alphabet is not the one this command trains"):
+        train("ctc", minutes=0.0, seed=0, out=tmp_path / "out", batch_size=4, lr=1e-4,
+              resume=False, command="test", init=tmp_path / "other.safetensors")
+    assert not (tmp_path / "out" / "ctc-reader.safetensors").exists()

@@ -27,7 +27,7 @@ from torch import nn
 from thulium_desktop.models.attention_reader import END, AttentionReader
 from thulium_desktop.models.registry import build_module
 from thulium_desktop.models.registry import read_card
-from thulium_desktop.models.weights import load_into, save_model_files
+from thulium_desktop.models.weights import ModelLoadError, load_into, save_model_files
 from thulium_desktop.training.data import DIGIT_SHARE, EMPHASIS, Batch, batches, collate, draw_sample
 from thulium_desktop.training.decode import error_rates, read_batch
 from thulium_desktop.training.fonts import HELD_OUT_PACKAGES, evaluation_training_fonts, training_fonts
@@ -127,6 +127,18 @@ def train_step(module: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, bat
     return loss
 
 
+def _init_card(init: Path, architecture: str, hparams: dict) -> dict:
+    """The json beside `--init` weights, refused unless it describes the network about to be
+    trained: equal shapes do not make equal meaning (an alphabet in another order maps
+    every class to another character)."""
+    card = read_card(init.with_suffix(".json"))
+    for key, want in (("architecture", architecture), ("hparams", hparams), ("alphabet", ALPHABET)):
+        if card[key] != want:
+            raise ModelLoadError(init.with_suffix(".json"), f"its {key} is not the one this "
+                                 f"command trains ({card[key]!r} against {want!r})")
+    return card
+
+
 def train(kind: str, minutes: float, seed: int, out: Path, batch_size: int, lr: float,
           resume: bool, command: str, init: Path | None = None) -> Path:
     name = KIND_TO_NAME[kind]
@@ -140,8 +152,8 @@ def train(kind: str, minutes: float, seed: int, out: Path, batch_size: int, lr: 
     step, elapsed, samples = 0, 0.0, 0
     started_from = None
     if init is not None:
+        started_from = _init_card(init, architecture, hparams).get("training")
         load_into(init, module)
-        started_from = read_card(init.with_suffix(".json")).get("training")
         log.info("starting %s from the weights in %s", name, init)
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=True)

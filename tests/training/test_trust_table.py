@@ -52,3 +52,26 @@ def test_table_on_the_ctc_reader_is_complete_and_tells_maps_from_random(tmp_path
     assert len(table) == 2 + len(TABLE_METHODS)
     assert len({line.count("|") for line in table}) == 1
     assert all(line.startswith("| ctc-reader | ") for line in table[2:])
+
+
+@pytest.mark.skipif(not training_fonts(), reason="the Debian handwriting fonts are not installed")
+def test_a_model_without_attention_has_no_row_but_a_broken_attention_is_raised():
+    from thulium_desktop.models import load_model
+    from thulium_desktop.training.evaluate import held_out_samples
+    from thulium_desktop.training.trust_measures import TrustSettings, image_reports
+    from thulium_desktop.xai.saliency import SaliencyGenerator
+
+    sample = next(s for s in held_out_samples(8) if len(s.text) > 2)
+    model, settings = load_model("ctc-reader"), TrustSettings(chars_per_image=1, curve_steps=3)
+    engines = {"attention": SaliencyGenerator(model, settings.config("attention"))}
+    assert set(image_reports(model, sample, settings, False, engines)) == {"attention"}
+
+    model.attention = lambda x, reading: None  # a model that has none
+    assert image_reports(model, sample, settings, False, engines) == {}
+
+    def broken(x, reading):
+        raise ValueError("attention rows of the wrong length")
+
+    model.attention = broken
+    with pytest.raises(ValueError, match="wrong length"):
+        image_reports(model, sample, settings, False, engines)

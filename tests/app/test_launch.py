@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import pytest
 from PySide6.QtCore import QSettings
@@ -33,6 +35,22 @@ def test_screenshot_mode_waits_for_the_map_saves_the_window_and_exits_0(
     assert shot.std() > 10  # a real window, not a blank grab
     saved = QSettings()
     assert saved.value("method") == "gradient"
+
+
+def test_the_screenshot_timeout_dies_with_its_window(
+    qapp, qtbot, tmp_path, user_settings, models, word_image, monkeypatch, capsys
+):
+    """The timeout must not fire after a screenshot succeeded: it did, into the deleted
+    window, in whatever test ran next."""
+    monkeypatch.setattr(launch, "SCREENSHOT_TIMEOUT_S", 3)
+    image_path = tmp_path / "word.png"
+    cv2.imwrite(str(image_path), word_image)
+    args = build_parser().parse_args([str(image_path), "--screenshot", str(tmp_path / "shot.png")])
+    started = time.monotonic()
+    if run_app(args, models) != 0:
+        pytest.skip("this machine took longer than the shortened timeout to draw the map")
+    qtbot.wait(int((3.5 - (time.monotonic() - started)) * 1000) + 1)
+    assert "timed out" not in capsys.readouterr().err
 
 
 def test_screenshot_mode_exits_1_when_there_is_no_readable_image(qapp, tmp_path, user_settings, models, capsys):

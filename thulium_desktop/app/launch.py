@@ -122,7 +122,12 @@ def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:
     window.settled.connect(save)
     window.client.jobFailed.connect(fail)
     window.client.modelFailed.connect(fail)
-    QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, lambda: fail("timed out waiting for the map"))
+    # a child of the window, so it dies with it: a static single shot outlived the window
+    # and called into the deleted one later, in whatever ran next in this process
+    timeout = QTimer(window)
+    timeout.setSingleShot(True)
+    timeout.timeout.connect(lambda: fail("timed out waiting for the map"))
+    timeout.start(int(SCREENSHOT_TIMEOUT_S * 1000))
     if window.isVisible():
         app.exec()
     return outcome["code"]

@@ -173,7 +173,7 @@ def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeyp
 
     bundled = [SimpleNamespace(name="tiny-crnn", description="the test model"),
                SimpleNamespace(name="other-reader", description="another one")]
-    monkeypatch.setattr(registry, "list_models", lambda: bundled)
+    monkeypatch.setattr(registry, "list_models", lambda unreadable=None: bundled)
     monkeypatch.setattr(user_models, "load_model", load_model)  # what open_described calls
     window._fill_model_menu()
     actions = window.model_menu.actions()[:2]  # then Open model file/folder (test_model_open.py)
@@ -185,16 +185,19 @@ def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeyp
     assert window.status.model.text().startswith("model: other-reader · bundled · cpu · ")
 
 
-def test_an_unreadable_bundled_model_is_named_in_the_menu_not_raised(window, monkeypatch, tmp_path):
-    from thulium_desktop import models as registry
-    from thulium_desktop.models import ModelLoadError
+def test_an_unreadable_bundled_model_is_named_in_the_menu_beside_the_readable_ones(window, monkeypatch, tmp_path):
+    import shutil
 
-    def damaged():
-        raise ModelLoadError(tmp_path / "ctc-reader.json", "not a readable json description")
+    from thulium_desktop.models import registry
 
-    monkeypatch.setattr(registry, "list_models", damaged)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(registry.MODELS_DIR / f"ctc-reader{suffix}", tmp_path / f"ctc-reader{suffix}")
+    (tmp_path / "broken.json").write_text("{ not json")
+    (tmp_path / "broken.safetensors").write_bytes(b"")
+    monkeypatch.setattr(registry, "MODELS_DIR", tmp_path)
     window._fill_model_menu()
-    first = window.model_menu.actions()[0]
-    assert first.text().startswith("Bundled models unreadable: ") and "ctc-reader.json" in first.text()
-    assert not first.isEnabled()
+    texts = [a.text() for a in window.model_menu.actions()]
+    assert texts[0] == "ctc-reader" and window.model_menu.actions()[0].isEnabled()
+    assert texts[1].startswith("Unreadable: ") and "broken.json" in texts[1]
+    assert not window.model_menu.actions()[1].isEnabled()
     assert window.open_model_action in window.model_menu.actions()

@@ -114,6 +114,7 @@ def test_width_stride_pads_with_paper_and_maps_come_back_on_the_image():
     as_tensor = rec.prepare(torch.zeros(1, 1, 16, 30))
     assert tuple(as_tensor.tensor.shape) == (1, 1, 16, 32) and as_tensor.content == (0, 0, 16, 30)
     assert tuple(rec.prepare(np.zeros((16, 32), np.uint8)).tensor.shape) == (1, 1, 16, 32)
-    for bad in (0, 2.5, "4"):
+    assert CTCRecognizer(FixedLogits(), ALPHABET, 16, width_stride=np.int64(4)).width_stride == 4
+    for bad in (0, 2.5, "4", True):
         with pytest.raises(ValueError, match="width_stride"):
             CTCRecognizer(FixedLogits(), ALPHABET, 16, width_stride=bad)

@@ -118,10 +118,11 @@ def test_torchscript_needs_consent_and_opens_with_its_ctc_description(tmp_path, 
     padded = open_described(path, trust=True).recognizer
     readings_match(padded, CTCRecognizer(net, ALPHABET, 32, width_stride=4), word_image)
     assert padded.prepare(word_image[:, :149]).tensor.shape[-1] == 152
-    (tmp_path / "scripted.json").write_text(json.dumps(
-        {"decoder": "ctc", "alphabet": ALPHABET, "input_height": 32, "width_stride": 0}))
-    with pytest.raises(ModelLoadError, match="width_stride"):
-        open_described(path, trust=True)
+    for bad, message in (({"width_stride": 0}, "width_stride"), ({"name": 7}, "'name' must be text")):
+        (tmp_path / "scripted.json").write_text(json.dumps(
+            {"decoder": "ctc", "alphabet": ALPHABET, "input_height": 32, **bad}))
+        with pytest.raises(ModelLoadError, match=message):
+            open_described(path, trust=True)
 
 
 def test_full_pickle_opens_with_consent(tmp_path, word_image):

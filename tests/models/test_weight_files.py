@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from thulium_desktop.models import ModelLoadError, list_models, load_model, load_model_files
-from thulium_desktop.models.registry import build_module, read_card
+from thulium_desktop.models.registry import MODELS_DIR, build_module, read_card
 from thulium_desktop.models.weights import load_into
 
 
@@ -97,10 +97,12 @@ def test_bad_json_is_named(ctc_copy):
         load_model_files(weights, card)
     data["architecture"] = "crnn-ctc"
     for change, message in ((dict(alphabet="ab" + data["alphabet"][2:-2] + "ba"), "repeats 'ab'"),
-                            (dict(name=7), "'name' must be text")):
+                            (dict(name=7), "'name' must be text, got 7")):
         card.write_text(json.dumps({**data, **change}))
         with pytest.raises(ModelLoadError, match=message):
             load_model_files(weights, card)
+    card.write_text(json.dumps({**data, "name": None}))  # no name: the file's stem
+    assert load_model_files(weights, card).name == "mine"
 
 
 def test_a_failed_load_leaves_the_module_untouched(ctc_copy):
@@ -125,5 +127,9 @@ def test_unknown_model_name_lists_the_bundled_ones():
 def test_an_unknown_name_is_reported_even_when_a_bundled_json_is_broken(tmp_path):
     (tmp_path / "broken.json").write_text("{ not json")
     (tmp_path / "broken.safetensors").write_bytes(b"")
-    with pytest.raises(ModelLoadError, match="no bundled model named 'nope'.*none readable: .*broken.json"):
+    shutil.copy(MODELS_DIR / "ctc-reader.json", tmp_path / "ctc-reader.json")
+    shutil.copy(MODELS_DIR / "ctc-reader.safetensors", tmp_path / "ctc-reader.safetensors")
+    with pytest.raises(ModelLoadError, match="no bundled model named 'nope'.*bundled: ctc-reader; unreadable: .*broken.json"):
         load_model("nope", tmp_path)
+    with pytest.raises(ModelLoadError, match="broken.json"):  # measuring tools want all or nothing
+        list_models(tmp_path)

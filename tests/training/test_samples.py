@@ -13,10 +13,10 @@ import numpy as np  # noqa: E402
 from thulium_desktop.io.images import load_image  # noqa: E402
 from thulium_desktop.models import ModelLoadError  # noqa: E402
 from thulium_desktop.training import samples  # noqa: E402
-from thulium_desktop.training.fonts import missing_evaluation_packages  # noqa: E402
+from thulium_desktop.training.fonts import missing_evaluation_fonts  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
-    bool(missing_evaluation_packages()), reason="the Debian handwriting fonts are not installed"
+    bool(missing_evaluation_fonts()), reason="the Debian handwriting fonts are not installed"
 )
 
 

@@ -24,7 +24,7 @@ from thulium_desktop.training.fonts import (  # noqa: E402
     available_fonts,
     evaluation_training_fonts,
     held_out_fonts,
-    missing_evaluation_packages,
+    missing_evaluation_fonts,
     training_fonts,
 )
 from thulium_desktop.training.synth import (  # noqa: E402
@@ -247,8 +247,9 @@ def test_a_damaged_font_is_skipped_and_evaluation_refuses_without_its_package(mo
             found = available_fonts()
         assert [f.package for f in found] == ["fonts-ecolier-court"]
         assert "skipping unreadable font" in caplog.text and "Breip.ttf" in caplog.text
-        assert "fonts-breip" in missing_evaluation_packages()
-        with pytest.raises(RuntimeError, match="fonts-breip.*not installed"):
+        assert "fonts-breip: Breip.ttf" in missing_evaluation_fonts()
+        assert "fonts-ecolier-court: Ecolier-court.ttf" not in missing_evaluation_fonts()
+        with pytest.raises(RuntimeError, match="fonts-breip: Breip.ttf.*not installed"):
             held_out_samples(1)
     finally:
         monkeypatch.undo()

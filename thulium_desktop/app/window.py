@@ -343,18 +343,16 @@ class MainWindow(QMainWindow):
         """The bundled models, the loaded one checked; choosing one switches to it."""
         self.model_menu.clear()
         current = self.client.model.name if self.client.model else None
-        try:
-            bundled = models.list_models()
-        except ModelLoadError as exc:  # a damaged installation: say so, keep Open model…
-            bundled = []
-            self.model_menu.addAction(f"Bundled models unreadable: {exc}").setEnabled(False)
-        for info in bundled:
+        unreadable: list[ModelLoadError] = []
+        for info in models.list_models(unreadable=unreadable):
             action = self.model_menu.addAction(info.name)
             action.setToolTip(info.description)
             action.setCheckable(True)
             action.setChecked(info.name == current)
             action.setData(info.name)
             action.triggered.connect(self._choose_model)
+        for exc in unreadable:  # a damaged installation: named, the other models still offered
+            self.model_menu.addAction(f"Unreadable: {exc}").setEnabled(False)
         if self.model_menu.isEmpty():
             self.model_menu.addAction("No bundled models installed").setEnabled(False)
         self.model_menu.addSeparator()

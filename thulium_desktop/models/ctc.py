@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import operator
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -44,8 +47,8 @@ class CTCRecognizer:
     ) -> None:
         if height < 1:
             raise ValueError(f"height must be positive, got {height}")
-        if width_stride is not None and (not isinstance(width_stride, int) or width_stride < 1):
-            raise ValueError(f"width_stride must be a positive whole number, got {width_stride!r}")
+        if width_stride is not None:
+            width_stride = _positive_whole(width_stride, "width_stride")
         if not 0 <= blank <= len(alphabet):
             raise ValueError(f"blank={blank} is outside 0..{len(alphabet)}")
         if len(set(alphabet)) != len(alphabet):
@@ -55,7 +58,7 @@ class CTCRecognizer:
         self.height = int(height)
         self.blank = int(blank)
         self.time_major = bool(time_major)
-        self.width_stride = width_stride
+        self.width_stride: int | None = width_stride
         self.name = name or type(module).__name__
         self._classes = [c for c in range(len(alphabet) + 1) if c != self.blank]
         self._cam_choice = cam_layer
@@ -201,3 +204,13 @@ class CTCRecognizer:
             )
             self._cam_default = last_spatial_layer(self.module, example)
         return self._cam_default
+
+
+def _positive_whole(value: object, what: str) -> int:
+    """`value` as a positive int: numpy integers pass, `True` and 2.5 do not (a json
+    `true` must not read as a stride of 1)."""
+    if not isinstance(value, bool):
+        with contextlib.suppress(TypeError):
+            if (whole := operator.index(value)) >= 1:
+                return whole
+    raise ValueError(f"{what} must be a positive whole number, got {value!r}")

@@ -55,8 +55,9 @@ class ConvEncoder(nn.Module):
 
 
 def encoded_width(width: int) -> int:
-    """Encoder positions for an image `width` pixels wide."""
-    return width // WIDTH_STRIDE
+    """Encoder positions for an image `width` pixels wide, read padded with paper to a
+    multiple of the stride (`models.protocol.pad_width`): a last partial strip counts."""
+    return -(-width // WIDTH_STRIDE)
 
 
 class ColumnContext(nn.Module):

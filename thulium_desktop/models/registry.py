@@ -96,9 +96,14 @@ def read_card(json_path: str | os.PathLike) -> dict:
     repeated = sorted({c for c in card["alphabet"] if card["alphabet"].count(c) > 1})
     if repeated:  # two classes for one character: which one a reading means is ambiguous
         raise ModelLoadError(p, f"the alphabet repeats {''.join(repeated)!r}")
-    if not isinstance(card.get("name", ""), str):
-        raise ModelLoadError(p, "the json description's 'name' must be text")
+    check_name(card, p)
     return card
+
+
+def check_name(card: dict, json_path: str | os.PathLike) -> None:
+    """A json's optional `name` is what the app shows and captions carry: text or absent."""
+    if card.get("name") is not None and not isinstance(card["name"], str):
+        raise ModelLoadError(json_path, f"the json description's 'name' must be text, got {card['name']!r}")
 
 
 def load_model_files(
@@ -130,15 +135,26 @@ def recognizer_from_tensors(
     return ARCHITECTURES[card["architecture"]].wrap(module, card["alphabet"], name)
 
 
-def list_models(models_dir: str | os.PathLike | None = None) -> list[ModelInfo]:
-    """Every bundled model (a json with its safetensors beside it), default first."""
+def list_models(models_dir: str | os.PathLike | None = None,
+                unreadable: list[ModelLoadError] | None = None) -> list[ModelInfo]:
+    """Every bundled model (a json with its safetensors beside it), default first.
+
+    An unreadable json raises, unless `unreadable` is given: then its error is appended
+    there and the others are listed (the app's menu shows both; measuring tools want all
+    or nothing)."""
     folder = Path(models_dir) if models_dir is not None else MODELS_DIR
     infos = []
     for card_path in sorted(folder.glob("*.json")):
         weights = card_path.with_suffix(".safetensors")
         if not weights.is_file():
             continue
-        card = read_card(card_path)
+        try:
+            card = read_card(card_path)
+        except ModelLoadError as exc:
+            if unreadable is None:
+                raise
+            unreadable.append(exc)
+            continue
         infos.append(ModelInfo(
             name=card.get("name") or card_path.stem,
             architecture=card["architecture"],
@@ -157,9 +173,8 @@ def load_model(name: str | None = None, models_dir: str | os.PathLike | None = N
     folder = Path(models_dir) if models_dir is not None else MODELS_DIR
     weights = folder / f"{name}.safetensors"
     if not weights.is_file():
-        try:
-            known = ", ".join(i.name for i in list_models(folder)) or "none"
-        except ModelLoadError as exc:  # the name was wrong; say that, and what else is wrong
-            known = f"none readable: {exc}"
+        unreadable: list[ModelLoadError] = []
+        known = ", ".join(i.name for i in list_models(folder, unreadable)) or "none"
+        known += "".join(f"; unreadable: {exc}" for exc in unreadable)
         raise ModelLoadError(weights, f"no bundled model named {name!r} (bundled: {known})")
     return load_model_files(weights, folder / f"{name}.json")

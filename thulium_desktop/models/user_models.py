@@ -34,6 +34,7 @@ from thulium_desktop.models.ctc import CTCRecognizer
 from thulium_desktop.models.protocol import Recognizer, model_device
 from thulium_desktop.models.registry import (
     ARCHITECTURES,
+    check_name,
     load_model,
     load_model_files,
     recognizer_from_tensors,
@@ -360,6 +361,7 @@ def _ctc_from_module(path: Path, module: nn.Module, card_path: Path) -> CTCRecog
             card_path, 'only "decoder": "ctc" networks open from a json; for other decoders '
             "write an adapter plugin defining load_recognizer()"
         )
+    check_name(card, card_path)
     try:
         return CTCRecognizer(
             module.eval(),

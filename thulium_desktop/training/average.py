@@ -13,9 +13,9 @@ SHA-256 (`training.averaged_with.files`; averages made before several inputs wer
 allowed record one `file` and `sha256` instead), so the card can say exactly which
 weights ship. The json's metrics measured the replaced weights: they move to
 `averaged_with.metrics_before` and `metrics` is left empty until `evaluate` measures
-the mean (averages before the twelfth run kept them in place until then). Averaging is done once: a second call, or an input whose tensors equal
-another input's (the reader's own included), is refused, since it would silently
-shift the mix.
+the mean (averages before the twelfth run kept them in place until then). Averaging
+is done once: a second call, or an input whose tensors equal another input's (the
+reader's own included), is refused, since it would silently shift the mix.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Training and evaluation batches: a seeded stream of synthetic and real-digit samples.
+"""Training batches: a seeded stream of synthetic and real-digit samples.
 
 Samples are drawn in pools of several batches and grouped by width, so a batch pads
 little and the CPU spends its time on ink, not on paper.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from thulium_desktop.models.encoder import INPUT_HEIGHT, WIDTH_STRIDE
+from thulium_desktop.models.encoder import INPUT_HEIGHT, WIDTH_STRIDE, encoded_width
 from thulium_desktop.training.digits import digit_string
 from thulium_desktop.training.fonts import Font
 from thulium_desktop.training.synth import Sample, random_sample
@@ -59,12 +59,12 @@ def collate(samples: list[Sample]) -> Batch:
     partial 4-column strip too, as the app reads it (padded to the stride, see
     `models.protocol.pad_width`). Runs before the twelfth cut that strip off."""
     widths = [s.image.shape[1] for s in samples]
-    width = -(-max(widths) // WIDTH_STRIDE) * WIDTH_STRIDE
+    width = encoded_width(max(widths)) * WIDTH_STRIDE
     images = np.ones((len(samples), 1, INPUT_HEIGHT, width), np.float32)
     for i, s in enumerate(samples):
         images[i, 0, :, : s.image.shape[1]] = s.image / 255.0
     w = torch.tensor(widths)
-    return Batch(torch.from_numpy(images), w, torch.clamp(-(-w // WIDTH_STRIDE), min=1),
+    return Batch(torch.from_numpy(images), w, torch.tensor([max(1, encoded_width(x)) for x in widths]),
                  [s.text for s in samples])
 
 

@@ -1,8 +1,9 @@
 """Batched greedy reading of padded batches and the error rates the model card reports.
 
-The Recognizers read one image at a time (the app's case); training and evaluation
-read hundreds, so this decodes whole padded batches, each image only up to its own
-width (padded columns are not characters).
+The Recognizers read one image at a time (the app's case, and `evaluate`'s, so the card
+reports what the app reads); training validates on hundreds between steps, so this
+decodes whole padded batches, each image only up to its own positions (padded columns
+are not characters).
 """
 
 from __future__ import annotations

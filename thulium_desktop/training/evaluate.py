@@ -38,16 +38,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thulium_desktop.models.registry import MODELS_DIR, list_models, load_model_files, read_card
 from thulium_desktop.io.atomic import write_text
 from thulium_desktop.models.protocol import Reading, Recognizer
+from thulium_desktop.models.registry import MODELS_DIR, list_models, load_model_files, read_card
 from thulium_desktop.models.weights import save_json
 from thulium_desktop.training.decode import edit_distance, error_rates
 from thulium_desktop.training.digits import digit_string
 from thulium_desktop.training.fonts import (
     evaluation_training_fonts,
     held_out_fonts,
-    missing_evaluation_packages,
+    missing_evaluation_fonts,
 )
 from thulium_desktop.training.synth import Sample, random_sample
 from thulium_desktop.training.versions import library_versions, versions_phrase
@@ -67,10 +67,10 @@ def held_out_samples(n: int, seed: int = DEFAULT_SEED) -> list[Sample]:
     """The held-out synthetic set (training fonts but the training-only ones, evaluation
     words), from its own stream, so other measurements (the trust table) can use exactly
     the images evaluated here."""
-    missing = missing_evaluation_packages()
+    missing = missing_evaluation_fonts()
     if missing:
         raise RuntimeError(
-            f"the evaluation sets draw with fonts from {', '.join(missing)}, not installed (or "
+            f"the evaluation sets draw with {'; '.join(missing)}, not installed (or "
             "unreadable) here; without them they would be other images than the card's. "
             "Install them with the apt command in resources/models/README.md"
         )
@@ -229,12 +229,12 @@ def main(argv: list[str] | None = None) -> int:
                       f"{confusions(samples, readings[key])}\n", flush=True)
     table = card_table(results, command, args.n)
     print(table)
-    if not args.no_write:  # only once every model is measured: a failure writes nothing
+    if not args.no_write:  # only once every model is measured and every json read
+        cards = {info.name: read_card(info.json_path) for info in infos}
         for info in infos:
-            card = read_card(info.json_path)
-            card["metrics"] = {**results[info.name], "command": command, "seed": args.seed,
-                               **library_versions()}
-            save_json(card, info.json_path)
+            cards[info.name]["metrics"] = {**results[info.name], "command": command,
+                                           "seed": args.seed, **library_versions()}
+            save_json(cards[info.name], info.json_path)
         write_card(args.models / "README.md", table)
     return 0
 

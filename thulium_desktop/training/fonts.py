@@ -13,7 +13,7 @@ from pathlib import Path
 
 import logging
 
-from fontTools.ttLib import TTFont, TTLibError
+from fontTools.ttLib import TTFont
 
 # Some Debian fonts carry a harmless post-table quirk that fontTools reports on import.
 logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -107,7 +107,7 @@ def available_fonts() -> tuple[Font, ...]:
         try:
             with TTFont(str(hits[0]), lazy=True) as font:
                 cmap = font.getBestCmap() or {}
-        except (TTLibError, OSError) as exc:  # a damaged file: as if not installed
+        except Exception as exc:  # noqa: BLE001  fontTools fails on a damaged file in many ways
             logging.getLogger(__name__).warning("skipping unreadable font %s: %s", hits[0], exc)
             continue
         seen.add(filename.rsplit(".", 1)[0])
@@ -115,13 +115,16 @@ def available_fonts() -> tuple[Font, ...]:
     return tuple(found)
 
 
-def missing_evaluation_packages() -> list[str]:
-    """The font packages the evaluation sets draw with that have no readable font here.
+def missing_evaluation_fonts() -> list[str]:
+    """The fonts the evaluation sets draw with that are not installed or not readable here,
+    as "package: file" (a font listed in two formats counts once).
 
     Without one of them the held-out and unseen-style sets would be other images and
     their numbers not comparable with the card's, so measuring refuses instead."""
-    installed = {f.package for f in available_fonts()}
-    return sorted({package for package, _, _ in FONT_FILES} - installed)
+    installed = {f.name for f in available_fonts()}
+    missing = {f"{package}: {filename}" for package, filename, _ in FONT_FILES
+               if filename.rsplit(".", 1)[0] not in installed}
+    return sorted(missing)
 
 
 def training_fonts() -> tuple[Font, ...]:

@@ -120,5 +120,6 @@ def record_samples(folder: Path, models_dir: Path | None) -> list[str]:
         print(f"{file:26s} {text!r:24s} " + "  ".join(repr(r) for r in readings))
     return lines
 
+
 if __name__ == "__main__":
     sys.exit(main())

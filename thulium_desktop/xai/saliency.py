@@ -208,8 +208,7 @@ class SaliencyGenerator:
         tokens = list(fixed.tokens)
         tokens[token] = alternative
         alt = replace(fixed, labels=tuple(labels), tokens=tuple(tokens))
-        exp = self._explain(prepared.tensor if isinstance(image, torch.Tensor) else image,
-                            cfg, [token], fixed, alt, on_partial, cancel)
+        exp = self._explain(image, cfg, [token], fixed, alt, on_partial, cancel)
         exp.meta["contrast"] = {"token": token, "read": fixed.tokens[token], "alternative": alternative}
         return exp
 

@@ -198,6 +198,7 @@ def test_an_unreadable_bundled_model_is_named_in_the_menu_beside_the_readable_on
     window._fill_model_menu()
     texts = [a.text() for a in window.model_menu.actions()]
     assert texts[0] == "ctc-reader" and window.model_menu.actions()[0].isEnabled()
-    assert texts[1].startswith("Unreadable: ") and "broken.json" in texts[1]
+    assert texts[1] == "broken.json: unreadable"
+    assert "not a readable json" in window.model_menu.actions()[1].toolTip()
     assert not window.model_menu.actions()[1].isEnabled()
     assert window.open_model_action in window.model_menu.actions()

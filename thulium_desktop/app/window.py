@@ -352,7 +352,9 @@ class MainWindow(QMainWindow):
             action.setData(info.name)
             action.triggered.connect(self._choose_model)
         for exc in unreadable:  # a damaged installation: named, the other models still offered
-            self.model_menu.addAction(f"Unreadable: {exc}").setEnabled(False)
+            action = self.model_menu.addAction(f"{Path(exc.path).name}: unreadable")
+            action.setToolTip(str(exc))  # the whole path and reason
+            action.setEnabled(False)
         if self.model_menu.isEmpty():
             self.model_menu.addAction("No bundled models installed").setEnabled(False)
         self.model_menu.addSeparator()

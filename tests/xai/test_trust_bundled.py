@@ -33,7 +33,7 @@ def test_gradient_maps_delete_faster_than_random_on_most_characters(model):
         curves = perturbation_curves(rec, image, exp.maps, exp.token_indices, exp.reading, steps=10)
         wins += int(curves.beats_random().sum())
         total += len(curves.auc)
-    assert total >= 10 and wins / total >= 0.6  # "most"; measured 22/23 (ctc), 20/23 (attention)
+    assert total >= 10 and wins / total >= 0.6  # "most"; measured 23/23 (ctc), 20/23 (attention)
 
 
 @pytest.mark.parametrize("method", ["gradient", "integrated"])

@@ -23,6 +23,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture
+def bundled_copy(tmp_path):
+    """A copy of the bundled readers and their card, so no test can touch the shipped files."""
+    from thulium_desktop.models.registry import MODELS_DIR
+
+    for path in [*MODELS_DIR.glob("*.json"), *MODELS_DIR.glob("*.safetensors"), MODELS_DIR / "README.md"]:
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path
+
+
 def _rows(table: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
 
@@ -69,20 +79,16 @@ def test_confusions_count_which_letters_are_read_as_which():
     assert list(_confusion_counts(confusions(samples, readings, top=1))) == ["'a'->'u'"]
 
 
-def test_by_style_prints_a_breakdown_per_set_and_writes_nothing(capsys, tmp_path):
+def test_by_style_prints_a_breakdown_per_set_and_writes_nothing(capsys, bundled_copy):
     """Run on a copy of the bundled models, so a broken `--no-write` cannot touch the real
     cards; the per-style rows must add up to the set (every image counted once)."""
-    from thulium_desktop.models.registry import MODELS_DIR
     from thulium_desktop.training.evaluate import main
 
-    for path in [*MODELS_DIR.glob("*.json"), *MODELS_DIR.glob("*.safetensors"), MODELS_DIR / "README.md"]:
-        shutil.copy(path, tmp_path / path.name)
-
     def files() -> dict[str, bytes]:
-        return {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+        return {p.name: p.read_bytes() for p in bundled_copy.iterdir()}
 
     before = files()
-    assert main(["--n", "8", "--no-write", "--by-style", "--models", str(tmp_path)]) == 0
+    assert main(["--n", "8", "--no-write", "--by-style", "--models", str(bundled_copy)]) == 0
     out = capsys.readouterr().out
     for name in ("attention-reader", "ctc-reader"):
         for key, images in (("held_out", 8), ("real_digits", 4), ("unseen_styles", 4)):
@@ -95,24 +101,21 @@ def test_by_style_prints_a_breakdown_per_set_and_writes_nothing(capsys, tmp_path
     assert files() == before
 
 
-def test_writing_records_the_numbers_and_the_opencv_that_drew_the_images(tmp_path):
+def test_writing_records_the_numbers_and_the_opencv_that_drew_the_images(bundled_copy):
     """The held-out images depend on OpenCV's major version (Hershey script faces), so the
     json and the card line must say which one drew them, next to the numbers."""
     import cv2
     import torch
 
-    from thulium_desktop.models.registry import MODELS_DIR
     from thulium_desktop.training.evaluate import main
 
-    for path in [*MODELS_DIR.glob("*.json"), *MODELS_DIR.glob("*.safetensors"), MODELS_DIR / "README.md"]:
-        shutil.copy(path, tmp_path / path.name)
-    assert main(["--n", "4", "--models", str(tmp_path)]) == 0
+    assert main(["--n", "4", "--models", str(bundled_copy)]) == 0
 
     for name in ("attention-reader", "ctc-reader"):
-        metrics = json.loads((tmp_path / f"{name}.json").read_text())["metrics"]
+        metrics = json.loads((bundled_copy / f"{name}.json").read_text())["metrics"]
         assert metrics["opencv"] == cv2.__version__ and metrics["torch"] == torch.__version__
-        assert metrics["held_out"]["images"] == 4 and metrics["command"].endswith(f"--models {tmp_path}")
-    card = (tmp_path / "README.md").read_text()
+        assert metrics["held_out"]["images"] == 4 and metrics["command"].endswith(f"--models {bundled_copy}")
+    card = (bundled_copy / "README.md").read_text()
     block = card.split("<!-- metrics:start -->", 1)[1].split("<!-- metrics:end -->", 1)[0]
     assert f"OpenCV {cv2.__version__}, CPU" in block and "(4 held-out images" in block
     assert card.count("<!-- metrics:start -->") == 1
@@ -142,18 +145,15 @@ def test_the_numbers_are_the_readings_the_app_shows():
     assert batch_differs > 0, "batches read these images as the app does: pick images where they differ"
 
 
-def test_a_model_that_fails_to_load_leaves_every_card_as_it_was(tmp_path):
+def test_a_model_that_fails_to_load_leaves_every_card_as_it_was(bundled_copy):
     """The readers are measured first, written after: a damaged second reader must not
     leave the first one's json with new numbers beside the card's old table."""
     from thulium_desktop.models import ModelLoadError
-    from thulium_desktop.models.registry import MODELS_DIR
     from thulium_desktop.training.evaluate import main
 
-    for path in [*MODELS_DIR.glob("*.json"), *MODELS_DIR.glob("*.safetensors"), MODELS_DIR / "README.md"]:
-        shutil.copy(path, tmp_path / path.name)
-    damaged = tmp_path / "ctc-reader.safetensors"  # measured after the attention reader
+    damaged = bundled_copy / "ctc-reader.safetensors"  # measured after the attention reader
     damaged.write_bytes(damaged.read_bytes()[:1000])
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    before = {p.name: p.read_bytes() for p in bundled_copy.iterdir()}
     with pytest.raises(ModelLoadError, match="ctc-reader.safetensors"):
-        main(["--n", "4", "--models", str(tmp_path)])
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+        main(["--n", "4", "--models", str(bundled_copy)])
+    assert {p.name: p.read_bytes() for p in bundled_copy.iterdir()} == before

@@ -10,13 +10,18 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from thulium_desktop import __version__
 from thulium_desktop.cli import COMMANDS
 
 _HELP = ("-h", "--help")
+_VERSION = ("-V", "--version")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in _VERSION:
+        print(f"thulium-desktop {__version__}")
+        return 0
     if args and (args[0] in COMMANDS or args[0] in _HELP):
         from thulium_desktop.cli import main as cli_main
 

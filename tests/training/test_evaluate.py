@@ -8,19 +8,14 @@ from dataclasses import replace
 
 import pytest
 
-pytest.importorskip("sklearn", reason="training extras (pip install -e .[train]) are not installed")
-pytest.importorskip("fontTools", reason="training extras (pip install -e .[train]) are not installed")
 
-from thulium_desktop.training.evaluate import (  # noqa: E402
+from thulium_desktop.training.evaluate import (
     confusions,
     held_out_samples,
     style_table,
 )
-from thulium_desktop.training.fonts import held_out_fonts  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
-    len(held_out_fonts()) == 0, reason="the Debian handwriting fonts are not installed"
-)
+pytestmark = pytest.mark.usefixtures("handwriting_fonts")
 
 
 @pytest.fixture

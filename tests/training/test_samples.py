@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("sklearn", reason="training extras (pip install -e .[train]) are not installed")
-pytest.importorskip("fontTools", reason="training extras (pip install -e .[train]) are not installed")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from thulium_desktop.io.images import load_image  # noqa: E402
-from thulium_desktop.models import ModelLoadError  # noqa: E402
-from thulium_desktop.training import samples  # noqa: E402
-from thulium_desktop.training.fonts import missing_evaluation_fonts  # noqa: E402
+from thulium_desktop.io.images import load_image
+from thulium_desktop.models import ModelLoadError
+from thulium_desktop.training import samples
 
-pytestmark = pytest.mark.skipif(
-    bool(missing_evaluation_fonts()), reason="the Debian handwriting fonts are not installed"
-)
+pytestmark = pytest.mark.usefixtures("handwriting_fonts")
 
 
 @pytest.mark.skipif(int(cv2.__version__.split(".")[0]) < 5,

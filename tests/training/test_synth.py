@@ -11,15 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("sklearn", reason="training extras (pip install -e .[train]) are not installed")
-pytest.importorskip("fontTools", reason="training extras (pip install -e .[train]) are not installed")
 
-from thulium_desktop.training import synth  # noqa: E402
-from thulium_desktop.training.data import EMPHASIS, collate, draw_sample  # noqa: E402
-from thulium_desktop.training.digits import digit_string  # noqa: E402
-from thulium_desktop.training.evaluate import evaluation_sets, held_out_samples  # noqa: E402
-from thulium_desktop.training import fonts as fonts_module  # noqa: E402
-from thulium_desktop.training.fonts import (  # noqa: E402
+from thulium_desktop.training import synth
+from thulium_desktop.training.data import EMPHASIS, collate, draw_sample
+from thulium_desktop.training.digits import digit_string
+from thulium_desktop.training.evaluate import evaluation_sets, held_out_samples
+from thulium_desktop.training import fonts as fonts_module
+from thulium_desktop.training.fonts import (
     HELD_OUT_PACKAGES,
     available_fonts,
     evaluation_training_fonts,
@@ -27,18 +25,16 @@ from thulium_desktop.training.fonts import (  # noqa: E402
     missing_evaluation_fonts,
     training_fonts,
 )
-from thulium_desktop.training.synth import (  # noqa: E402
+from thulium_desktop.training.synth import (
     _draw_letters,
     _draw_truetype,
     _pen_skips,
     random_sample,
     render,
 )
-from thulium_desktop.training.text import ALPHABET, words  # noqa: E402
+from thulium_desktop.training.text import ALPHABET, words
 
-pytestmark = pytest.mark.skipif(
-    len(held_out_fonts()) == 0, reason="the Debian handwriting fonts are not installed"
-)
+pytestmark = pytest.mark.usefixtures("handwriting_fonts")
 
 
 def test_a_seed_fixes_the_stream():

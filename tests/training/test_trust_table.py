@@ -7,12 +7,8 @@ import json
 import cv2
 import pytest
 
-pytest.importorskip("PIL", reason="training extras (pip install -e .[train]) are not installed")
-pytest.importorskip("fontTools", reason="training extras (pip install -e .[train]) are not installed")
-
-from thulium_desktop.training.fonts import training_fonts  # noqa: E402
-from thulium_desktop.training.trust_measures import LABELS, TABLE_METHODS, correct_characters  # noqa: E402
-from thulium_desktop.training.trust_table import main  # noqa: E402
+from thulium_desktop.training.trust_measures import LABELS, TABLE_METHODS, correct_characters
+from thulium_desktop.training.trust_table import main
 
 
 def test_only_matched_non_space_characters_count_evenly_spaced():
@@ -23,7 +19,7 @@ def test_only_matched_non_space_characters_count_evenly_spaced():
 
 
 @pytest.mark.filterwarnings("ignore:gradcam. the map of")
-@pytest.mark.skipif(not training_fonts(), reason="the Debian handwriting fonts are not installed")
+@pytest.mark.usefixtures("handwriting_fonts")
 def test_table_on_the_ctc_reader_is_complete_and_tells_maps_from_random(tmp_path, capsys):
     out = tmp_path / "trust.json"
     argv = ["--model", "ctc-reader", "--images", "2", "--chars", "3", "--steps", "4", "--samples", "4",
@@ -54,7 +50,7 @@ def test_table_on_the_ctc_reader_is_complete_and_tells_maps_from_random(tmp_path
     assert all(line.startswith("| ctc-reader | ") for line in table[2:])
 
 
-@pytest.mark.skipif(not training_fonts(), reason="the Debian handwriting fonts are not installed")
+@pytest.mark.usefixtures("handwriting_fonts")
 def test_a_model_without_attention_has_no_row_but_a_broken_attention_is_raised():
     from thulium_desktop.models import load_model
     from thulium_desktop.training.evaluate import held_out_samples

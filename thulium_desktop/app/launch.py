@@ -13,6 +13,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from thulium_desktop import models
+from thulium_desktop.io.bundled import bundled_path
 from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.gui_gc import collect_in_gui_thread
 from thulium_desktop.app.jobs import METHOD_INFO
@@ -24,7 +25,7 @@ APPLICATION = "Thulium Desktop"
 #: Screenshot mode gives up (exit 1) when the job has not finished by then.
 SCREENSHOT_TIMEOUT_S = 300
 #: Opened at start when no path is given, so the first launch shows a real explanation.
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "samples"
+SAMPLES_DIR = bundled_path("samples")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,11 +22,12 @@ from thulium_desktop.models.crnn import CRNN
 from thulium_desktop.models.ctc import CTCRecognizer
 from thulium_desktop.models.encoder import INPUT_HEIGHT, WIDTH_STRIDE
 from thulium_desktop.models.protocol import Recognizer
+from thulium_desktop.io.bundled import bundled_path
 from thulium_desktop.models.weights import ModelLoadError, load_into, read_tensors
 
 #: The model `load_model()` returns when no name is given.
 DEFAULT_MODEL = "attention-reader"
-MODELS_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
+MODELS_DIR = bundled_path("models")
 
 
 @dataclass(frozen=True)

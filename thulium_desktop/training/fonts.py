@@ -1,7 +1,7 @@
 """The handwriting fonts the synthetic data is drawn with, and which are held out.
 
-Fonts come from Debian packages (installed by the training instructions, never at
-run time). Two fonts never take part in training: their error rate is the
+Fonts come from Debian packages (`python -m thulium_desktop.training.apt` prints them;
+`.ci/run` installs them; never fetched at run time). Two fonts never take part in training: their error rate is the
 "unseen handwriting styles" number, how well a reader generalises to a new writer.
 """
 
@@ -12,8 +12,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import logging
-
-from fontTools.ttLib import TTFont
 
 # Some Debian fonts carry a harmless post-table quirk that fontTools reports on import.
 logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -96,7 +94,12 @@ class Font:
 
 @lru_cache(maxsize=None)
 def available_fonts() -> tuple[Font, ...]:
-    """Every listed font that is installed, with the characters its cmap covers."""
+    """Every listed font that is installed, with the characters its cmap covers.
+
+    fontTools is imported here, not at the top: `.ci/run` reads this module's package
+    lists (training/apt.py) before anything is installed."""
+    from fontTools.ttLib import TTFont
+
     found: list[Font] = []
     seen: set[str] = set()
     listed = [(entry, False) for entry in FONT_FILES] + [(entry, True) for entry in TRAINING_ONLY_FILES]

@@ -22,13 +22,14 @@ import cv2
 import numpy as np
 
 from thulium_desktop.io.atomic import write_text
+from thulium_desktop.io.bundled import bundled_path
 from thulium_desktop.io.images import load_image
 from thulium_desktop.models.registry import list_models, load_model_files
 from thulium_desktop.training.digits import digit_string
 from thulium_desktop.training.fonts import available_fonts
 from thulium_desktop.training.synth import HERSHEY_FONTS, Sample, render
 
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "samples"
+SAMPLES_DIR = bundled_path("samples")
 GROUND_TRUTH = "ground_truth.tsv"
 HEIGHT = 64
 

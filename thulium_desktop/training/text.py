@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from thulium_desktop.training.apt import WORD_LIST_PACKAGE
+
 #: Every character the bundled readers know (the space included).
 ALPHABET = (
     " !\"#$%&'()*+,-./0123456789:;?@"
@@ -32,7 +34,7 @@ def is_eval_word(word: str) -> bool:
 def words(split: str) -> tuple[str, ...]:
     """The `train` or `eval` words of the list that use only alphabet letters."""
     if not WORD_LIST.exists():
-        raise RuntimeError(f"{WORD_LIST} is missing; install the Debian package wamerican")
+        raise RuntimeError(f"{WORD_LIST} is missing; install the Debian package {WORD_LIST_PACKAGE}")
     letters = set(ALPHABET)
     out = []
     for line in WORD_LIST.read_text(encoding="utf-8", errors="ignore").splitlines():

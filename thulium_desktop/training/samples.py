@@ -30,6 +30,11 @@ from thulium_desktop.training.fonts import available_fonts
 from thulium_desktop.training.synth import HERSHEY_FONTS, Sample, render
 
 SAMPLES_DIR = bundled_path("samples")
+#: The OpenCV that drew the committed samples. Another version draws its own Hershey
+#: faces (date.png) with other strokes and rounds resampled pixels by a grey level here
+#: and there (5.1.0: at most 1 level on under 0.01% of the pixels), so only this one
+#: redraws them bit for bit.
+DRAWN_WITH_OPENCV = "5.0.0"
 GROUND_TRUTH = "ground_truth.tsv"
 HEIGHT = 64
 

@@ -35,6 +35,8 @@ def test_screenshot_mode_waits_for_the_map_saves_the_window_and_exits_0(
     assert shot.std() > 10  # a real window, not a blank grab
     saved = QSettings()
     assert saved.value("method") == "gradient"
+    # launchers match the window to resources/desktop/thulium-desktop.desktop by this name
+    assert qapp.desktopFileName() == "thulium-desktop" and not qapp.windowIcon().isNull()
 
 
 def test_the_screenshot_timeout_dies_with_its_window(

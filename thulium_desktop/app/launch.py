@@ -10,10 +10,11 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from thulium_desktop import models
-from thulium_desktop.io.bundled import bundled_path
+from thulium_desktop.io.bundled import APP_ID, bundled_path
 from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.gui_gc import collect_in_gui_thread
 from thulium_desktop.app.jobs import METHOD_INFO
@@ -71,6 +72,9 @@ def run_app(args: argparse.Namespace, recognizer_factory: RecognizerFactory, def
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    # Wayland and KDE match a window to its launcher entry by this name (else "python3").
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(QIcon(str(bundled_path("desktop", f"{APP_ID}.svg"))))
     with collect_in_gui_thread():
         return _run_window(app, args, recognizer_factory, default_paths)
 

@@ -1,4 +1,5 @@
-"""Headless commands over the same engine as the app: `explain`, `models`, `read`.
+"""Headless commands over the same engine as the app: `explain`, `models`, `read`,
+and `install-desktop-entry` (the app in Linux launchers).
 
 `main(argv)` returns the exit code instead of exiting, so tests (and scripts)
 can call it in-process: 0 all fine, 1 some inputs failed, 2 usage error, 130
@@ -8,13 +9,22 @@ never tracebacks.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 
 from thulium_desktop.cli.errors import INTERRUPTED, USAGE, UsageError
 from thulium_desktop.cli.parser import build_parser
 
-COMMANDS = ("explain", "models", "read")
+#: Each command's runner as (module, function), imported only when that command runs,
+#: so what one command imports (explain pulls in the whole engine) never stops another.
+_RUNNERS = {
+    "explain": ("thulium_desktop.cli.explain", "run_explain"),
+    "models": ("thulium_desktop.cli.listing", "run_models"),
+    "read": ("thulium_desktop.cli.listing", "run_read"),
+    "install-desktop-entry": ("thulium_desktop.cli.desktop_entry", "run_install_desktop_entry"),
+}
+COMMANDS = tuple(_RUNNERS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,10 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return USAGE
-    from thulium_desktop.cli.explain import run_explain
-    from thulium_desktop.cli.listing import run_models, run_read
-
-    run = {"explain": run_explain, "models": run_models, "read": run_read}[args.command]
+    module, function = _RUNNERS[args.command]
+    run = getattr(importlib.import_module(module), function)
     try:
         return run(args)
     except UsageError as exc:

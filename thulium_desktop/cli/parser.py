@@ -1,4 +1,4 @@
-"""The argparse definition of the headless commands (explain, models, read)."""
+"""The argparse definition of the headless commands (explain, models, read, install-desktop-entry)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     _explain(commands)
     _models(commands)
     _read(commands)
+    _install_desktop_entry(commands)
     return parser
 
 
@@ -89,6 +90,22 @@ def _read(commands) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
     _model_option(p)
     _device_option(p)
+
+
+def _install_desktop_entry(commands) -> None:
+    p = commands.add_parser(
+        "install-desktop-entry",
+        help="add the app to the Linux applications menu (a .desktop entry and its icons)",
+        description=(
+            "Write the freedesktop menu entry and icons, pointing at this installation, so "
+            "launchers list Thulium Desktop and offer it for PNG, JPEG, TIFF and BMP files. "
+            "System-wide under /usr/local/share unless --user is given."
+        ),
+    )
+    p.add_argument(
+        "--user", action="store_true",
+        help="install for the current user only, under $XDG_DATA_HOME (default: ~/.local/share)",
+    )
 
 
 def _model_option(p: argparse.ArgumentParser) -> None:

@@ -12,6 +12,10 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+#: The freedesktop application id: `resources/desktop/<id>.desktop`, its icons, and the
+#: name the app gives its windows so launchers match them to the entry.
+APP_ID = "thulium-desktop"
+
 
 def bundled_path(*parts: str) -> Path:
     """The path of a bundled folder or file, e.g. `bundled_path("models")`.

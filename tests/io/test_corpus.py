@@ -4,7 +4,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from thulium_desktop.io.corpus import collect_images, shard, unique_names
+from thulium_desktop.io.corpus import collect_images, image_paths, shard, unique_names
 
 
 def touch(path: Path) -> Path:
@@ -19,6 +19,16 @@ def test_folders_are_searched_recursively_in_sorted_order(tmp_path):
     corpus = collect_images([tmp_path / "in"])
     assert [i.name for i in corpus.items] == ["a", "b", "sub/c"]
     assert corpus.missing == ()
+
+
+def test_the_app_opens_what_the_cli_explains_and_explicit_files_as_given(tmp_path):
+    """One walk for both faces: hidden files and folders are skipped by the app too."""
+    for rel in ["b.png", "a.jpg", "sub/c.TIF", "notes.txt", ".hidden.png", ".cache/d.png", "sub/.x.png.tmp"]:
+        touch(tmp_path / "in" / rel)
+    explicit = [tmp_path / "in" / ".hidden.png", tmp_path / "in" / "notes.txt", tmp_path / "missing.png"]
+    opened = image_paths([tmp_path / "in", *explicit])
+    assert opened == [i.path for i in collect_images([tmp_path / "in"]).items] + explicit
+    assert [p.relative_to(tmp_path / "in").as_posix() for p in opened[:3]] == ["a.jpg", "b.png", "sub/c.TIF"]
 
 
 def test_output_folder_inside_the_input_is_not_explained(tmp_path):

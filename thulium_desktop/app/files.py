@@ -15,7 +15,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from thulium_desktop.io.images import IMAGE_SUFFIXES, ImageLoadError, load_image
+from thulium_desktop.io.corpus import image_paths
+from thulium_desktop.io.images import ImageLoadError, load_image
 
 MAX_RECENT = 10
 #: Unreadable files listed by name in one message; the rest are counted.
@@ -31,24 +32,6 @@ class ImageStats:
 
     cer: float | None = None
     min_confidence: float | None = None
-
-
-def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given, folders replaced by the images inside them (recursively, sorted).
-
-    Files are kept whatever their suffix: opening one explicitly should say why it
-    cannot be read rather than silently skip it.
-    """
-    out: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            out.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            )
-        else:
-            out.append(path)
-    return out
 
 
 class FileList:
@@ -137,7 +120,7 @@ class ImageBrowser(QObject):
     def open_paths(self, paths: Iterable[str | os.PathLike]) -> bool:
         """Open files and folders, showing the first readable image; False when none is."""
         paths = list(paths)
-        found = expand_paths(paths)
+        found = image_paths(paths)
         if not found:
             self.problems.emit("No images found in " + ", ".join(str(p) for p in paths))
             return False

@@ -67,6 +67,20 @@ def collect_images(paths: Iterable[str | os.PathLike], exclude: Iterable[str | o
     return Corpus(tuple(CorpusItem(p, n) for (p, _), n in zip(found, names)), tuple(missing))
 
 
+def image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """What the app opens for `paths`: files as given, folders replaced by the images
+    `collect_images` would find in them (the same walk: hidden files skipped, sorted).
+
+    A file is kept whatever its suffix, and also when it does not exist: opening one
+    explicitly should say why it cannot be read rather than silently skip it.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        out.extend(_walk(path, ()) if path.is_dir() else [path])
+    return out
+
+
 def _walk(root: Path, excluded: Sequence[Path]) -> list[Path]:
     """Image files under `root` in sorted order; symlinked folders are not followed (no loops)."""
     out = []

@@ -75,15 +75,34 @@ class GatedTrust:
     def __init__(self, honour_cancel: bool = True) -> None:
         self.gate = threading.Event()
         self.entered = threading.Event()
+        self.completed: list[dict] = []  # the keyword arguments of each gated check that finished
         self.honour_cancel = honour_cancel
 
     def __call__(self, *args, cancel=None, **kwargs):
-        if kwargs.get("curves") or kwargs.get("sanity"):
+        gated = kwargs.get("curves") or kwargs.get("sanity")
+        if gated:
             self.entered.set()
             while not self.gate.wait(0.005):
                 if self.honour_cancel and cancel is not None and cancel():
                     raise Cancelled("cancelled while gated")
-        return trust_report(*args, cancel=cancel if self.honour_cancel else None, **kwargs)
+        report = trust_report(*args, cancel=cancel if self.honour_cancel else None, **kwargs)
+        if gated:
+            self.completed.append(kwargs)
+        return report
+
+
+def close_during_a_gated_job(window, gate: threading.Event) -> None:
+    """Close `window` while a job waits on `gate`, with no clock on the close (under load
+    it is slower, not wrong). A close that waited for the job instead of cancelling it
+    would hang on the shut gate; so the gate opens after WAIT_MS, that job runs to its
+    end and the caller's `completed` list shows it. A cancelled job never completes,
+    however late its gate opens."""
+    opener = threading.Timer(WAIT_MS / 1000, gate.set)
+    opener.start()
+    try:
+        assert window.close()
+    finally:
+        opener.cancel()
 
 
 def engine_failing_on(method: str, error: Exception):

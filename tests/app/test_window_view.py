@@ -103,7 +103,8 @@ def test_clicking_the_image_selects_the_character_strongest_there(qtbot, window)
 def test_hover_reads_out_pixel_and_map_value(qtbot, window):
     pos = window.canvas.widget_pos_of_pixel(10.5, 5.5).toPoint()
     qtbot.mouseMove(window.canvas.graphics.viewport(), pos=pos)
-    qtbot.waitUntil(lambda: "x 10  y 5" in window.status.hover.text(), timeout=2000)
+    # WAIT_MS, as every wait here: a bound on "never happens", not a speed to meet under load
+    qtbot.waitUntil(lambda: "x 10  y 5" in window.status.hover.text(), timeout=WAIT_MS)
     assert "map" in window.status.hover.text()
 
 
@@ -159,10 +160,10 @@ def test_compare_panels_are_fitted_equal_and_centred_as_soon_as_they_show(qtbot,
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel.compare.setChecked(True)
     views = list(window.compare_view.views.values())
-    qtbot.waitUntil(lambda: all(fitted_and_centred(v) for v in views), timeout=2000)
+    qtbot.waitUntil(lambda: all(fitted_and_centred(v) for v in views), timeout=WAIT_MS)
     assert len({(round(v.width()), round(v.height())) for v in views}) == 1
     window.resize(window.width() + 200, window.height() + 120)
-    qtbot.waitUntil(lambda: all(fitted_and_centred(v) for v in views), timeout=2000)
+    qtbot.waitUntil(lambda: all(fitted_and_centred(v) for v in views), timeout=WAIT_MS)
 
 
 def test_changing_a_parameter_recomputes_with_it(qtbot, window, models):

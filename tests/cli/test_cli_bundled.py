@@ -155,3 +155,18 @@ def test_contrast_writes_each_substitutions_figure_map_and_record(tmp_path, monk
     assert len(price) == 1 and price[0].startswith("no contrast: the truth file could not be used (")
     assert summary["contrast"] is True and summary["counts"]["failed"] == 0
     assert not list(out.glob("thulium.*contrast*")) and not list(out.glob("attention.*contrast*"))
+
+
+def test_contrast_finds_the_samples_ground_truth_table(tmp_path):
+    """The bundled samples carry their truths in a folder table, as the app reads them: the
+    CLI's --contrast finds them there too (the default reader reads unseen-breip.png as
+    'upadient' for 'gradient')."""
+    out = tmp_path / "out"
+    code = cli.main(["explain", str(SAMPLES / "unseen-breip.png"), "--method", "gradient", "--contrast",
+                     "--out", str(out), "--quiet", "--format", "json"])
+    assert code == 0
+    record = json.loads((out / "unseen-breip.json").read_text())
+    assert record["truth"] == "gradient" and record["cer"] > 0
+    assert [(c["read"], c["truth"]) for c in record["contrasts"]] == [
+        (r, t) for r, t in zip(record["reading"], "gradient") if r != t]
+    assert record["contrasts"] and record["contrast_notes"] == []

@@ -10,8 +10,6 @@ from thulium_desktop.xai.ground_truth import (
     align,
     character_error_rate,
     edit_counts,
-    read_truth,
-    truth_path,
 )
 
 
@@ -34,13 +32,3 @@ def test_insertion_and_edge_cases():
     assert align("", "") == []
     assert character_error_rate("same", "same") == 0.0
 
-
-def test_truth_file_beside_the_image(tmp_path):
-    image = tmp_path / "word.png"
-    assert truth_path(image).name == "word.png.gt.txt"
-    assert read_truth(image) is None
-    truth_path(image).write_text("minimum\nsecond line ignored\n", encoding="utf-8")
-    assert read_truth(image) == "minimum"
-    other = tmp_path / "t.txt"
-    other.write_text("  chosen  ", encoding="utf-8")
-    assert read_truth(image, other) == "chosen"

@@ -2,7 +2,7 @@
 with every image's error rate and least confident character, sortable by them.
 
 The window hands over what happens (an image opened, its reading arrived); this
-controller finds the truth (`truths.TruthSource`), compares, marks the timeline,
+controller finds the truth (`io.truths.TruthSource`), compares, marks the timeline,
 fills the truth bar and the file list, and, when the list is to be ordered by
 error or confidence, has the client read the images not read yet in the background.
 """
@@ -21,7 +21,7 @@ from thulium_desktop.app.file_panel import FilePanel
 from thulium_desktop.app.files import ImageBrowser, ImageStats, sorted_paths
 from thulium_desktop.app.timeline import TokenTimeline, shown_char
 from thulium_desktop.app.truth_bar import TruthBar
-from thulium_desktop.app.truths import Truth, TruthSource
+from thulium_desktop.io.truths import Truth, TruthSource
 from thulium_desktop.app.worker import ReadingInfo
 from thulium_desktop.io.transcriptions import TranscriptionError
 from thulium_desktop.xai.ground_truth import MATCH, SUBSTITUTION, Comparison, compare

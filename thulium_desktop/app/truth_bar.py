@@ -13,8 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
 from thulium_desktop.app.timeline import EDIT_COLOURS, shown_char
-from thulium_desktop.app.truths import describe_edits
-from thulium_desktop.xai.ground_truth import DELETION, INSERTION, MATCH, SUBSTITUTION, Comparison
+from thulium_desktop.xai.ground_truth import DELETION, INSERTION, MATCH, SUBSTITUTION, Comparison, describe_edits
 
 LEGEND = (
     (SUBSTITUTION, "▭", "substituted (the truth on its tab)"),

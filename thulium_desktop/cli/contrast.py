@@ -1,7 +1,7 @@
 """`explain --contrast`: why each substituted character was read rather than its truth.
 
-For every character the reading substitutes (edit-distance alignment against
-`IMAGE.gt.txt`), the map of score(read) − score(true) from
+For every character the reading substitutes (edit-distance alignment against the
+image's truth, found as the app finds it: `io.truths`), the map of score(read) − score(true) from
 `SaliencyGenerator.explain_contrast`, with the reading held at the one the other
 maps explain, and signed as in the app (which pixels favour which character).
 """
@@ -16,7 +16,7 @@ import numpy as np
 from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK, compare
 from thulium_desktop.xai.saliency import Explanation, SaliencyGenerator
 
-NO_TRUTH = "no contrast: no truth (IMAGE.gt.txt) to contrast with"
+NO_TRUTH = "no contrast: no truth (IMAGE.gt.txt or the folder's ground_truth.tsv) to contrast with"
 NO_SUBSTITUTION = "no contrast: the reading substitutes no character of the truth"
 
 

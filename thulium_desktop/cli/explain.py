@@ -27,9 +27,9 @@ from thulium_desktop.cli.outputs import OutputPlan, method_record, write_image_o
 from thulium_desktop.io.atomic import write_json
 from thulium_desktop.io.corpus import CorpusItem, collect_images, shard
 from thulium_desktop.io.images import ImageLoadError, load_image
-from thulium_desktop.io.transcriptions import TranscriptionError
+from thulium_desktop.io.truths import TruthSource
 from thulium_desktop.models.protocol import model_device
-from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts, read_truth
+from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts
 from thulium_desktop.xai.saliency import METHODS, Explanation, SaliencyConfig, SaliencyGenerator
 from thulium_desktop.xai.trust import trust_report
 
@@ -55,12 +55,14 @@ def run_explain(args: argparse.Namespace) -> int:
     records = [_failed(path, reason) for path, reason in corpus.missing] if index == 0 else []
     for record in records:
         _report(record)
+    truths = TruthSource()  # reads each folder's ground_truth.tsv once for the run
     started = time.perf_counter()
     interrupted = False
     try:
         with stop_after_current(_say) as stop:
             for item in tqdm(items, unit="image", disable=args.quiet, file=sys.stderr, dynamic_ncols=True):
-                records.append(_explain_one(generator, methods, args.token, item, plan, _checks(args), args.contrast))
+                records.append(_explain_one(generator, methods, args.token, item, plan, truths,
+                                            _checks(args), args.contrast))
                 _report(records[-1])
                 if stop.requested:
                     interrupted = True
@@ -103,6 +105,7 @@ def _explain_one(
     token: str | int,
     item: CorpusItem,
     plan: OutputPlan,
+    truths: TruthSource,
     checks: dict[str, bool] | None = None,
     contrast: bool = False,
 ) -> dict[str, Any]:
@@ -131,7 +134,7 @@ def _explain_one(
             records[method]["trust"] = trust_report(generator.model, image, exp, config, **checks).as_dict()
     # Seconds to decode and explain (and check), set before writing so the image's own .json has it too.
     record = _record(item, explanations, records, errors) | {"seconds": time.perf_counter() - started}
-    record.update(_truth_record(item.path, record["reading"]))
+    record.update(_truth_record(truths, item.path, record["reading"]))
     contrasts: dict[str, Explanation] = {}
     if contrast and explanations:
         try:
@@ -180,12 +183,13 @@ def _record(item: CorpusItem, explanations: dict[str, Explanation], methods: dic
     }
 
 
-def _truth_record(path: Path, reading: str | None) -> dict[str, Any]:
-    """The character error rate and edit counts against `IMAGE.gt.txt`, when it exists."""
-    try:
-        truth = read_truth(path)
-    except TranscriptionError as exc:
-        return {"truth_error": exc.reason}
+def _truth_record(truths: TruthSource, path: Path, reading: str | None) -> dict[str, Any]:
+    """The character error rate and edit counts against the image's truth, found as the
+    app finds it (`IMAGE.gt.txt`, else its folder's `ground_truth.tsv`), when it has one."""
+    found = truths.lookup(path)
+    if found.problem is not None:
+        return {"truth_error": found.problem}
+    truth = found.text
     if truth is None or reading is None:
         return {}
     return {

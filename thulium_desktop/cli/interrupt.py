@@ -33,13 +33,18 @@ def stop_after_current(notify: Callable[[str], None]) -> Iterator[StopRequest]:
     """Install the two-stage Ctrl+C handler for the block and restore the previous one after.
 
     Signal handlers can only be set from the main thread; elsewhere (a test runner's
-    worker, an embedding app) Ctrl+C keeps its usual meaning.
+    worker, an embedding app) Ctrl+C keeps its usual meaning. A process started with
+    SIGINT ignored (`nohup`, a shell's background job) keeps ignoring it, as Unix
+    programs do; and a handler set outside Python (which `signal.getsignal` reports
+    as None and cannot be put back) is left alone too.
     """
     stop = StopRequest(notify)
-    if threading.current_thread() is not threading.main_thread():
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if in_main else None
+    if previous is None or previous is signal.SIG_IGN:
         yield stop
         return
-    previous = signal.signal(signal.SIGINT, stop._handle)
+    signal.signal(signal.SIGINT, stop._handle)
     try:
         yield stop
     finally:

@@ -72,7 +72,7 @@ def _explain(commands) -> None:
     )
     p.add_argument(
         "--contrast", action="store_true",
-        help="for each character the reading substitutes (against IMAGE.gt.txt), also write the "
+        help="for each character the reading substitutes (against IMAGE.gt.txt, or the folder's ground_truth.tsv), also write the "
         "map of score(read) - score(true) as <name>.<method>.contrast-<N>.* (N 0-based, as --token; "
         "attention is contrasted with gradient)",
     )

@@ -1,8 +1,9 @@
-"""Where each image's ground truth comes from, and how its edits are worded.
+"""Where each image's ground truth comes from: one rule for the app and the CLI.
 
-Plain Python (no Qt), so what the timeline and the file list show is testable alone:
-the window asks `TruthSource.lookup(path)` when a file opens and
-`xai.ground_truth.compare(...)` (shared with the CLI) when its reading arrives.
+A chosen table, then `IMAGE.gt.txt` beside the image, then the folder's
+`ground_truth.tsv` (the bundled samples ship one). The window asks
+`TruthSource.lookup(path)` when a file opens; `explain --contrast` asks the same for
+each image, so both find the same truth.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thulium_desktop.io.transcriptions import TranscriptionError, load_transcriptions, load_truth
-from thulium_desktop.xai.ground_truth import MATCH, truth_path
+
+
+def truth_path(image_path: str | os.PathLike) -> Path:
+    """Where an image's own transcription lives: `IMAGE.gt.txt` beside it."""
+    p = Path(image_path)
+    return p.with_name(p.name + ".gt.txt") if not p.name.endswith(".gt.txt") else p
 
 
 @dataclass(frozen=True)
@@ -95,10 +101,4 @@ class TruthSource:
         except ValueError:
             return None
         return self.table.get(relative.as_posix())
-
-
-def describe_edits(counts: dict[str, int]) -> str:
-    """“1 substitution, 2 deletions” (the kinds that occur), or “no errors”."""
-    parts = [f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in counts.items() if kind != MATCH and n]
-    return ", ".join(parts) or "no errors"
 

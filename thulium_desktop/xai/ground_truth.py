@@ -7,11 +7,7 @@ misses a character of the truth.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from thulium_desktop.io.transcriptions import load_truth
 
 MATCH, SUBSTITUTION, INSERTION, DELETION = "match", "substitution", "insertion", "deletion"
 
@@ -82,22 +78,6 @@ def _error_rate(ops: list[AlignOp], truth: str) -> float:
     return edits / max(1, len(truth))
 
 
-def truth_path(image_path: str | os.PathLike) -> Path:
-    """Where an image's transcription lives: `IMAGE.gt.txt` beside it."""
-    p = Path(image_path)
-    return p.with_name(p.name + ".gt.txt") if not p.name.endswith(".gt.txt") else p
-
-
-def read_truth(image_path: str | os.PathLike, truth_file: str | os.PathLike | None = None) -> str | None:
-    """The image's ground truth (first line, stripped), or None when there is none.
-
-    A file that exists but is not a transcription (binary, not UTF-8, empty) raises
-    `TranscriptionError`: scoring a reading against garbage would mislead.
-    """
-    path = Path(truth_file) if truth_file is not None else truth_path(image_path)
-    return load_truth(path) if path.is_file() else None
-
-
 @dataclass(frozen=True)
 class Comparison:
     """A reading aligned with its truth, in the terms the timeline draws.
@@ -152,3 +132,9 @@ def compare(tokens: tuple[str, ...], truth: str) -> Comparison:
         truth_chars[token] += op.truth
         gap = token + 1
     return Comparison(truth, ops, _error_rate(list(ops), truth), tuple(kinds), tuple(truth_chars), missed)
+
+
+def describe_edits(counts: dict[str, int]) -> str:
+    """“1 substitution, 2 deletions” (the kinds that occur), or “no errors”."""
+    parts = [f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in counts.items() if kind != MATCH and n]
+    return ", ".join(parts) or "no errors"

@@ -152,7 +152,7 @@ def main() -> None:
     print("-" * len(header))
     for method in ("gradient", "integrated", "smoothgrad", "gradcam"):
         cfg = SaliencyConfig(method=method, num_steps=args.steps, num_samples=args.samples,
-                             absolute=False, normalize=False)
+                             baseline="zeros", absolute=False, normalize=False)  # Captum's baseline
         gen = SaliencyGenerator(rec, cfg)
         # The engine's timed choices (vmap or loop, batched head or not: each way timed
         # three times in turns, the head's and the backward's one after the other) are

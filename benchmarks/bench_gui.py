@@ -88,8 +88,8 @@ def bench_clicks(window: MainWindow) -> tuple[list[float], list[float]]:
         repaint(window)
         cached.append(time.perf_counter() - t0)
     for i in range(min(window.timeline.count, 8)):
-        window.client.cache.clear()
-        window.results.clear()
+        window.client.maps.cache.clear()
+        window.view_model.results.clear()
         t0 = time.perf_counter()
         click_cell(window, (i + 1) % window.timeline.count)
         wait_for(window.settled)
@@ -103,7 +103,7 @@ def bench_stall(window: MainWindow) -> tuple[float, float]:
     ticks: list[float] = []
     beat = QTimer(interval=HEARTBEAT_MS)
     beat.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    window.client.cache.clear()
+    window.client.maps.cache.clear()
     beat.start()
     t0 = time.perf_counter()
     window.panel.set_method("integrated")

@@ -15,4 +15,6 @@ def test_import_contracts_hold():
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 kept, 0 broken" in result.stdout
+    # every contract in pyproject.toml is checked, however many there are
+    declared = (ROOT / "pyproject.toml").read_text(encoding="utf-8").count("[[tool.importlinter.contracts]]")
+    assert declared >= 4 and f"{declared} kept, 0 broken" in result.stdout, result.stdout

@@ -31,21 +31,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _start_app(args: list[str]) -> int:
     """The GUI, imported only now: the headless commands must work without Qt installed."""
-    try:
-        app = importlib.import_module("thulium_desktop.app")
+    try:  # `main` too: the package imports Qt only when its `main` is asked for
+        start = getattr(importlib.import_module("thulium_desktop.app"), "main", None)
     except ModuleNotFoundError as exc:
         if exc.name != "thulium_desktop.app":
             print(f"thulium-desktop: cannot start the app: {exc}", file=sys.stderr)
             return 2
-        app = None
-    if getattr(app, "main", None) is None:
+        start = None
+    if start is None:
         print(
             "thulium-desktop: the desktop app is not part of this build; "
             f"use a command: {', '.join(COMMANDS)} (see --help)",
             file=sys.stderr,
         )
         return 2
-    return app.main(args)
+    return start(args)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def make_window(qtbot, settings, models, request) -> Callable[..., MainWindow]:
         client.start()
         window.show()
         if wait_model:
-            qtbot.waitUntil(lambda: client.model is not None, timeout=WAIT_MS)
+            qtbot.waitUntil(lambda: client.models.current is not None, timeout=WAIT_MS)
         return window
 
     return make

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from tiny_models import ALPHABET, tiny_crnn
@@ -91,16 +92,17 @@ class GatedTrust:
         return report
 
 
-def close_during_a_gated_job(window, gate: threading.Event) -> None:
-    """Close `window` while a job waits on `gate`, with no clock on the close (under load
-    it is slower, not wrong). A close that waited for the job instead of cancelling it
-    would hang on the shut gate; so the gate opens after WAIT_MS, that job runs to its
-    end and the caller's `completed` list shows it. A cancelled job never completes,
-    however late its gate opens."""
+def close_during_a_gated_job(close: Callable[[], object], gate: threading.Event) -> object:
+    """Call `close` (a window's, or a client's shutdown) while a job waits on `gate`, with
+    no clock on the close (under load it is slower, not wrong); what `close` returns. A
+    close that waited for the job instead of cancelling it would hang on the shut gate;
+    so the gate opens after WAIT_MS, that job runs to its end and the caller's
+    `completed` list shows it. A cancelled job never completes, however late its gate
+    opens."""
     opener = threading.Timer(WAIT_MS / 1000, gate.set)
     opener.start()
     try:
-        assert window.close()
+        return close()
     finally:
         opener.cancel()
 

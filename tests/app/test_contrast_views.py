@@ -17,14 +17,13 @@ from gui_helpers import WAIT_MS, open_settled, sample_copy
 from PySide6.QtWidgets import QLabel
 
 from thulium_desktop.app import export as app_export
-from thulium_desktop.app.compare_view import NO_CONTRAST
 from thulium_desktop.app.export import ExportPlan
 from thulium_desktop.app.export_dialog import ExportDialog
-from thulium_desktop.app.jobs import METHOD_INFO, MethodSpec
 from thulium_desktop.app.trust_panel import CONTRAST_NOTE
-from thulium_desktop.app.method_panel import COMPARE_METHODS
 from thulium_desktop.models import load_model
 from thulium_desktop.render import overlay, shared_scale
+from thulium_desktop.xai.methods import REGISTRY, compare_methods
+from thulium_desktop.xai.spec import MethodSpec
 
 SUBSTITUTED = 1  # 'e' read where the truth has 'a'
 CONTRAST_CAPTION = "\u2018e\u2019 rather than the true \u2018a\u2019 (score(read) \u2212 score(true))"
@@ -44,7 +43,7 @@ def contrasted(qtbot, make_window, tmp_path):
     window.panel.num_steps.setValue(4)
     window.panel.num_samples.setValue(2)
     open_settled(qtbot, window, [sample_copy(tmp_path / "images", "hello.png", "hallo")])
-    assert window.reading.reading.text == "hello"
+    assert window.view_model.reading.reading.text == "hello"
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.timeline.select(SUBSTITUTED)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
@@ -84,7 +83,7 @@ def test_export_of_the_view_draws_the_contrast_map_with_its_caption(qtbot, contr
     plan = ExportPlan("view", tmp_path / "out" / "hello.png", dpi=60, with_maps=True, with_params=True)
     (tmp_path / "out").mkdir()
     export_and_wait(qtbot, window, plan)
-    contrast = window.results[contrast_spec(window, "gradient")].maps[0]  # attention's contrast is gradient's
+    contrast = window.view_model.results[contrast_spec(window, "gradient")].maps[0]  # attention's contrast is gradient's
     with np.load(plan.path.with_suffix(".npz")) as npz:
         np.testing.assert_array_equal(npz["gradient"], contrast[None])
         assert str(npz["gradient_contrast_with"]) == "a"
@@ -97,7 +96,7 @@ def test_export_of_the_view_draws_the_contrast_map_with_its_caption(qtbot, contr
     assert panel.get_title().startswith("\u2018e\u2019 #2 ")  # 1-based, as the details line:
     assert "(character 2)" in window.details.text()
     scale = shared_scale([contrast], True, window.display.cmap(True))
-    expected = overlay(window.image, contrast, scale, 0.5)[:, :, ::-1]
+    expected = overlay(window.view_model.image, contrast, scale, 0.5)[:, :, ::-1]
     np.testing.assert_array_equal(np.asarray(panel.images[0].get_array()), expected)
     assert scale.vmin == -scale.vmax  # the diverging, signed scale
 
@@ -109,10 +108,10 @@ def test_export_of_the_comparison_shows_each_gradient_methods_contrast(qtbot, co
     rows = [ax.get_ylabel() for ax in drawn_panels(fig)]
     assert rows == ["Gradient", "Integrated gradients", "SmoothGrad", "GradCAM"]
     assert CONTRAST_CAPTION in fig.get_suptitle() and "Attention has no contrast map" in fig.get_suptitle()
-    maps = [window.results[contrast_spec(window, m)].maps[0] for m in COMPARE_METHODS[1:]]
+    maps = [window.view_model.results[contrast_spec(window, m)].maps[0] for m in compare_methods()[1:]]
     scale = shared_scale(maps, True, window.display.cmap(True))
     for ax, values in zip(drawn_panels(fig), maps):
-        np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), overlay(window.image, values, scale, 0.5)[:, :, ::-1])
+        np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), overlay(window.view_model.image, values, scale, 0.5)[:, :, ::-1])
 
 
 def test_export_suggests_files_named_after_what_each_figure_draws(qtbot, contrasted, monkeypatch):
@@ -136,10 +135,10 @@ def test_compare_shows_contrast_maps_and_says_attention_has_none(qtbot, contrast
         window.panel.compare.setChecked(True)
     view = window.compare_view
     assert view.views["attention"].map is None
-    assert view.views["attention"].note.isVisible() and view.views["attention"].note.toPlainText() == NO_CONTRAST
-    for method in COMPARE_METHODS[1:]:
-        np.testing.assert_array_equal(view.views[method].map, window.results[contrast_spec(window, method)].maps[0])
-        assert view.titles[method].text == METHOD_INFO[method][0]
+    assert view.views["attention"].note.isVisible() and view.views["attention"].note.toPlainText() == "No contrast map:\nAttention has\nno gradients"
+    for method in compare_methods()[1:]:
+        np.testing.assert_array_equal(view.views[method].map, window.view_model.results[contrast_spec(window, method)].maps[0])
+        assert view.titles[method].text == REGISTRY[method].label
     assert view.views["gradient"].map.min() < 0 < view.views["gradient"].map.max()
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.timeline.select(0)  # read correctly: every method's own map, attention's too
@@ -151,7 +150,7 @@ def test_a_correct_character_under_contrast_says_why_its_own_map_shows(qtbot, co
     assert "Contrast applies" not in window.details.text()
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.timeline.select(0)
-    assert window.view_spec().contrast is None
+    assert window.view_model.view_spec().contrast is None
     assert "Contrast applies to substituted characters only: ‘h’ was read correctly" in window.details.text()
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel.contrast.setChecked(False)
@@ -168,7 +167,7 @@ def test_without_a_truth_contrast_says_there_is_none(qtbot, make_window, tmp_pat
 
 def test_the_method_panel_names_the_method_a_contrast_uses(qtbot, contrasted):
     panel = contrasted.panel
-    assert panel.method == "attention" and contrasted.view_spec().method == "gradient"
+    assert panel.method == "attention" and contrasted.view_model.view_spec().method == "gradient"
     assert not panel.contrast_method.isHidden()
     assert panel.contrast_method.text().startswith("Contrast maps use Gradient: Attention has no gradients")
     panel.set_method("integrated")
@@ -186,7 +185,7 @@ def test_the_title_follows_the_open_image_when_the_list_is_resorted(qtbot, make_
     open_settled(qtbot, window, [folder])
     assert window.windowTitle().endswith("a.png (1/2)")
     panel = window.review.files
-    with qtbot.waitSignal(window.client.surveyFinished, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.client.survey.finished, timeout=WAIT_MS):
         panel.order.setCurrentIndex(panel.order.findData("error"))
     assert [p.name for p in window.browser.files.paths] == ["b.png", "a.png"]
     assert window.windowTitle().endswith("a.png (2/2)")
@@ -213,11 +212,11 @@ def test_a_true_character_outside_the_alphabet_gets_a_reason_not_a_failed_job(qt
     window = make_window()
     open_settled(qtbot, window, [sample_copy(tmp_path / "images", "hello.png", "h\u00e6llo")])
     failures = []
-    window.client.jobFailed.connect(failures.append)
+    window.client.maps.failed.connect(failures.append)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.timeline.select(SUBSTITUTED)
     window.panel.contrast.setChecked(True)
     qtbot.wait(300)
-    assert window.view_spec().contrast is None
+    assert window.view_model.view_spec().contrast is None
     assert "cannot score the true ‘æ’ (not in its alphabet)" in window.details.text()
     assert failures == [] and "failed" not in window.message.label.text()

@@ -54,7 +54,7 @@ def test_a_truth_beside_the_image_shows_its_cer_and_marks_every_edit(qtbot, make
     path = sample_copy(tmp_path / "images", "hello.png", truth + "\nignored second line\n")
     window = make_window()
     open_settled(qtbot, window, [path])
-    read = window.reading.reading.text
+    read = window.view_model.reading.reading.text
     assert read == "hello"
     cer = character_error_rate(read, truth)
     assert f"CER {cer:.1%}" in window.review.truth_bar.text()
@@ -84,7 +84,7 @@ def test_a_chosen_transcription_table_gives_the_truths(qtbot, make_window, tmp_p
     window = make_window()
     open_settled(qtbot, window, [path])
     window.open_transcriptions(table)
-    cer = character_error_rate(window.reading.reading.text, "Thulivm")
+    cer = character_error_rate(window.view_model.reading.reading.text, "Thulivm")
     assert cer > 0 and f"CER {cer:.1%}" in window.review.truth_bar.text()
     assert window.review.files.tree.topLevelItem(0).text(1) == f"{cer:.0%}"
 
@@ -99,7 +99,7 @@ def test_an_unusable_truth_file_is_named_and_the_image_still_reads(qtbot, make_w
     open_settled(qtbot, window, [path])
     bar = window.review.truth_bar
     assert bar.isVisible() and "No usable truth" in bar.text() and reason in bar.text() and "hello.png.gt.txt" in bar.text()
-    assert window.reading.reading.text == "hello" and window.timeline.comparison is None
+    assert window.view_model.reading.reading.text == "hello" and window.timeline.comparison is None
 
 
 def test_no_truth_no_marks_and_a_bad_table_is_a_message(qtbot, make_window, tmp_path):
@@ -134,19 +134,19 @@ def test_a_folder_sorts_by_error_and_by_confidence_keeping_the_open_image(qtbot,
     window = make_window()
     open_settled(qtbot, window, [ranked_folder])
     assert window.browser.files.current.name == "a.png"
-    with qtbot.waitSignals([window.client.surveyProgress, window.client.surveyFinished], timeout=WAIT_MS):
+    with qtbot.waitSignals([window.client.survey.progress, window.client.survey.finished], timeout=WAIT_MS):
         sort_by(window, "error")
     names = [p.name for p in window.review.files.shown_paths]
     assert names == ["c.png", "a.png", "b.png"]
     assert [p.name for p in window.browser.files.paths] == names
     assert window.browser.files.current.name == "a.png"
     assert window.review.files.tree.currentItem().text(0) == "a.png"
-    cached_images = {key[0] for key in window.client.cache.keys()}
+    cached_images = {key[0] for key in window.client.maps.cache.keys()}
     for name in ("b.png", "c.png"):  # read by the survey only: no maps kept to evict the user's
         assert image_key(load_image(ranked_folder / name)) not in cached_images
     min_conf = {p.name: float(engine.read(load_image(p)).confidences.min()) for p in ranked_folder.glob("*.png")}
     sort_by(window, "confidence")  # every image is read already: no second survey
-    assert not window.client.surveying
+    assert not window.client.survey.running
     assert [p.name for p in window.review.files.shown_paths] == sorted(min_conf, key=min_conf.get)
     shown = {window.review.files.tree.topLevelItem(i).text(0): window.review.files.tree.topLevelItem(i).text(2)
              for i in range(3)}
@@ -179,8 +179,8 @@ def test_a_folder_is_decoded_on_the_worker_and_a_bad_file_is_named(qtbot, make_w
 
     monkeypatch.setattr(cv2, "imdecode", recording)
     answers = []
-    window.client.surveyRead.connect(lambda path, info, problem: answers.append((path.name, info, problem)))
-    with qtbot.waitSignal(window.client.surveyFinished, timeout=WAIT_MS):
+    window.client.survey.read.connect(lambda path, info, problem: answers.append((path.name, info, problem)))
+    with qtbot.waitSignal(window.client.survey.finished, timeout=WAIT_MS):
         sort_by(window, "error")
     main = threading.main_thread().name
     assert decoded_on and main not in decoded_on
@@ -191,8 +191,8 @@ def test_a_folder_is_decoded_on_the_worker_and_a_bad_file_is_named(qtbot, make_w
     assert {name for name, info, _ in answers if info is not None} == {"b.png", "c.png"}
     answers.clear()
     decoded_on.clear()
-    window.client.survey([ranked_folder / "b.png", ranked_folder / "c.png"])  # e.g. after a model switch
-    assert not window.client.surveying and not decoded_on  # known and unchanged: answered at once
+    window.client.survey.start([ranked_folder / "b.png", ranked_folder / "c.png"])  # e.g. after a model switch
+    assert not window.client.survey.running and not decoded_on  # known and unchanged: answered at once
     assert [(name, info is not None) for name, info, _ in answers] == [("b.png", True), ("c.png", True)]
 
 
@@ -200,11 +200,11 @@ def test_reading_a_folder_can_be_cancelled(qtbot, make_window, ranked_folder):
     window = make_window()
     open_settled(qtbot, window, [ranked_folder])
     panel = window.review.files
-    with qtbot.waitSignal(window.client.surveyFinished, timeout=WAIT_MS) as finished:
+    with qtbot.waitSignal(window.client.survey.finished, timeout=WAIT_MS) as finished:
         sort_by(window, "error")
-        assert window.client.surveying and panel.progress.isVisible()
+        assert window.client.survey.running and panel.progress.isVisible()
         panel.cancel.click()
-    assert finished.args == [False] and not window.client.surveying
+    assert finished.args == [False] and not window.client.survey.running
     assert not panel.progress.isVisible()
     qtbot.waitUntil(lambda: window.client.pending_jobs == 0, timeout=WAIT_MS)
 
@@ -217,7 +217,7 @@ def test_contrast_with_truth_shows_the_signed_difference_map(qtbot, make_window,
         window.timeline.select(1)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel.contrast.setChecked(True)
-    spec = window.view_spec()
+    spec = window.view_model.view_spec()
     assert spec.contrast == (1, "a") and spec.method == "gradient" and spec.signed
     shown = window.canvas.view.map
     image = load_image(path)
@@ -228,4 +228,4 @@ def test_contrast_with_truth_shows_the_signed_difference_map(qtbot, make_window,
     assert "rather than the true ‘a’" in window.details.text()
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.timeline.select(0)  # a correct character: its own map again
-    assert window.view_spec().contrast is None
+    assert window.view_model.view_spec().contrast is None

@@ -42,14 +42,14 @@ def test_500_jobs_leave_no_memory_growth_and_no_hooks(qtbot, make_window, models
     for i in range(JOBS):
         if i == WARMUP:
             baseline = resident_mb()
-        window.client.cache.clear()
-        with qtbot.waitSignal(window.client.jobFinished, timeout=WAIT_MS):
+        window.client.maps.cache.clear()
+        with qtbot.waitSignal(window.client.maps.finished, timeout=WAIT_MS):
             window.panel.set_method(methods[i % len(methods)])
     growth = resident_mb() - baseline
     assert growth < MAX_GROWTH_MB, f"resident memory grew {growth:.1f} MB over {JOBS - WARMUP} jobs"
     assert hooks_left(models.built[0].module) == 0
-    assert window.client.pending_jobs == 0 and not window.client.busy
-    assert len(window.results) <= len(methods) * 2
+    assert window.client.pending_jobs == 0 and not window.client.maps.busy
+    assert len(window.view_model.results) <= len(methods) * 2
 
 
 def test_thousands_of_event_loop_turns_run_clean():

@@ -1,41 +1,12 @@
-"""Requests and the result cache, without Qt."""
+"""Job images' keys and the result cache, without Qt."""
 
 from __future__ import annotations
 
-import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
-from thulium_desktop.app.jobs import (
-    DEFAULT_PARAMS,
-    METHOD_FIELDS,
-    MethodSpec,
-    ResultCache,
-    image_key,
-    report_bytes,
-)
-from thulium_desktop.xai.saliency import METHODS, SaliencyConfig
-
-
-def test_every_engine_method_is_offered_with_real_config_fields():
-    assert set(METHOD_FIELDS) == set(METHODS)
-    names = {f.name for f in dataclasses.fields(SaliencyConfig)}
-    for method, fields in METHOD_FIELDS.items():
-        assert set(fields) <= names, method
-        SaliencyConfig(**MethodSpec.build(method, {}).config_kwargs())  # validates
-    assert set(DEFAULT_PARAMS) <= names
-
-
-def test_a_spec_ignores_parameters_its_method_does_not_use():
-    base = MethodSpec.build("gradient", {"noise_level": 0.1})
-    assert MethodSpec.build("gradient", {"noise_level": 0.3}) == base
-    assert MethodSpec.build("gradient", {"absolute": False}) != base
-    assert MethodSpec.build("smoothgrad", {"noise_level": 0.3}) != MethodSpec.build("smoothgrad", {})
-    assert MethodSpec.build("gradient", {}, whole_reading=True) != base
-    with pytest.raises(ValueError, match="unknown method"):
-        MethodSpec.build("lime", {})
+from thulium_desktop.app.jobs import ResultCache, image_key, report_bytes
 
 
 def test_image_key_follows_content_not_identity():
@@ -77,14 +48,3 @@ def test_trust_reports_are_sized_by_their_curves_and_correlations():
     for key in "abc":
         cache.put((key,), full)
     assert len(cache) == 2 and cache.get(("a",)) is None and cache.nbytes == 2 * report_bytes(full)
-
-
-@pytest.mark.parametrize("absolute", [True, False])
-def test_a_spec_knows_in_advance_whether_the_engine_signs_its_maps(recognizer, word_image, absolute):
-    from thulium_desktop.xai.saliency import SaliencyGenerator
-
-    engine = SaliencyGenerator(recognizer)
-    for method in METHODS:
-        spec = MethodSpec.build(method, {"absolute": absolute, "num_steps": 2, "num_samples": 2})
-        exp = engine.explain(word_image[:, :48], tokens=[0], config=SaliencyConfig(**spec.config_kwargs()))
-        assert spec.signed == exp.signed, method

@@ -68,9 +68,9 @@ def user_copy(tmp_path: Path, name: str = "ctc-reader") -> Path:
 
 
 def assert_previous_model_in_use(window, reading: str) -> None:
-    assert window.client.model.name == "tiny-crnn"
+    assert window.client.models.current.name == "tiny-crnn"
     assert window.status.model.text() == "model: tiny-crnn"
-    assert window.reading.reading.text == reading and window.opening_model is None
+    assert window.view_model.reading.reading.text == reading and window.opening_model is None
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # torch's own note on refused pickles
@@ -80,8 +80,8 @@ def test_a_malicious_pickle_refused_in_the_dialog_never_runs(qtbot, window, tmp_
     torch.save({"weight": torch.zeros(3), "payload": MarkerOnUnpickle(marker)}, evil)
     shutil.copy(BUNDLED / "ctc-reader.json", evil.with_suffix(".json"))
     answers = Answers(monkeypatch, evil, QMessageBox.StandardButton.No)
-    before = window.reading.reading.text
-    with qtbot.waitSignal(window.client.modelOpenFailed, timeout=WAIT_MS):
+    before = window.view_model.reading.reading.text
+    with qtbot.waitSignal(window.client.models.openFailed, timeout=WAIT_MS):
         window.open_model_action.trigger()
     assert len(answers.asked) == 1
     text, default = answers.asked[0]
@@ -100,8 +100,8 @@ def test_a_broken_model_file_is_named_and_the_previous_model_stays(qtbot, window
     else:  # the other bundled architecture's description over these weights
         shutil.copy(BUNDLED / "attention-reader.json", path.with_suffix(".json"))
     answers = Answers(monkeypatch, path, QMessageBox.StandardButton.Yes)
-    before = window.reading.reading.text
-    with qtbot.waitSignal(window.client.modelOpenFailed, timeout=WAIT_MS):
+    before = window.view_model.reading.reading.text
+    with qtbot.waitSignal(window.client.models.openFailed, timeout=WAIT_MS):
         window.open_model_action.trigger()
     assert answers.asked == []  # a data file never asks for consent
     assert str(path) in window.message.text and "tiny-crnn is still in use" in window.message.text
@@ -114,16 +114,16 @@ def test_a_broken_model_file_is_named_and_the_previous_model_stays(qtbot, window
 def test_a_user_copy_of_the_ctc_reader_opens_and_reads_the_image_again(qtbot, window, tmp_path, monkeypatch):
     path = user_copy(tmp_path, "my-reader")
     opened = open_described(path)
-    expected = opened.recognizer.read(opened.recognizer.prepare(window.image).tensor).text
-    assert expected != window.reading.reading.text
+    expected = opened.recognizer.read(opened.recognizer.prepare(window.view_model.image).tensor).text
+    assert expected != window.view_model.reading.reading.text
     Answers(monkeypatch, path, QMessageBox.StandardButton.No)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.open_model_action.trigger()
     assert window.status.model.text() == f"model: {opened.summary.caption()}"
     assert "safetensors" in window.status.model.text()
     # exported captions are made from the explanation's meta: they name the same
-    assert {exp.meta["model"] for exp in window.results.values()} >= {opened.summary.caption()}
-    assert window.reading.reading.text == expected
+    assert {exp.meta["model"] for exp in window.view_model.results.values()} >= {opened.summary.caption()}
+    assert window.view_model.reading.reading.text == expected
     assert window.settings.value("model/dir") == str(tmp_path)
 
 
@@ -135,13 +135,13 @@ def test_a_plugin_opens_after_consent_and_consent_is_asked_every_time(qtbot, win
         window.open_model_action.trigger()
     assert len(answers.asked) == 1 and "Python program" in answers.asked[0][0]
     assert (tmp_path / "plugin-ran").exists()
-    assert window.client.model.name == "from-plugin"
+    assert window.client.models.current.name == "from-plugin"
     assert window.status.model.text().startswith("model: from-plugin · plugin · cpu · ")
     answers.consent = QMessageBox.StandardButton.No
-    with qtbot.waitSignal(window.client.modelOpenFailed, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.client.models.openFailed, timeout=WAIT_MS):
         window.open_model_action.trigger()
     assert len(answers.asked) == 2  # the earlier yes was not remembered
-    assert window.client.model.name == "from-plugin"
+    assert window.client.models.current.name == "from-plugin"
 
 
 def test_the_model_menu_offers_opening_a_file_and_a_folder(window):

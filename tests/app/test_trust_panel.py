@@ -9,12 +9,12 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QBoxLayout
 
 from thulium_desktop.app.canvas import MIN_HEIGHT
-from thulium_desktop.app.jobs import MethodSpec
 from thulium_desktop.app.trust_view import FLAG_STYLE, PLOT_HEIGHT, SmallPlot, TrustView, diagnostic_rows
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.diagnostics import ink_mask, map_diagnostics
 from thulium_desktop.xai.faithfulness import Curves
 from thulium_desktop.xai.sanity import SanityResult
+from thulium_desktop.xai.spec import MethodSpec
 from thulium_desktop.xai.trust import TrustReport, trust_report
 
 SIDE_BY_SIDE, STACKED = QBoxLayout.Direction.LeftToRight, QBoxLayout.Direction.TopToBottom
@@ -34,14 +34,14 @@ def show_gradient(qtbot, window, index: int):
         window.panel._buttons["gradient"].click()
     window.timeline.select(index)
     qtbot.waitUntil(lambda: window.trust.report is not None, timeout=WAIT_MS)
-    spec = window.current_spec()
-    return spec, window.results[spec]
+    spec = window.view_model.current_spec()
+    return spec, window.view_model.results[spec]
 
 
 def engine_report(window, models, spec: MethodSpec, explanation, **checks) -> TrustReport:
     """What the engine says about these maps, computed here, outside the app."""
     config = SaliencyConfig(**spec.config_kwargs())
-    return trust_report(models.built[0], window.image, explanation, config, **checks)
+    return trust_report(models.built[0], window.view_model.image, explanation, config, **checks)
 
 
 def test_the_selected_characters_label_and_numbers_are_the_engines(qtbot, window, models):
@@ -61,7 +61,7 @@ def test_the_selected_characters_label_and_numbers_are_the_engines(qtbot, window
 def test_check_trust_draws_that_characters_curves_and_sanity_check(qtbot, window, models):
     k = 1
     spec, exp = show_gradient(qtbot, window, k)
-    with qtbot.waitSignal(window.client.trustFinished, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.client.trust.finished, timeout=WAIT_MS):
         qtbot.keyClick(window, *CHECK)
     expected = engine_report(window, models, spec, exp, curves=True, sanity=True)
     plots = window.trust.view
@@ -85,7 +85,7 @@ def test_check_trust_draws_that_characters_curves_and_sanity_check(qtbot, window
 
 def test_a_checked_method_is_served_from_the_cache(qtbot, window):
     show_gradient(qtbot, window, 1)
-    with qtbot.waitSignal(window.client.trustFinished, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.client.trust.finished, timeout=WAIT_MS):
         window.trust.check_action.trigger()
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["attention"].click()
@@ -93,7 +93,7 @@ def test_a_checked_method_is_served_from_the_cache(qtbot, window):
     assert window.trust.report.deletion is None  # attention: not checked yet
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["gradient"].click()
-    assert not window.client.checking_trust
+    assert not window.client.trust.busy
     assert window.trust.report.sanity is not None and window.trust.view.sanity.isVisible()
 
 
@@ -122,7 +122,7 @@ def test_a_flagged_sanity_result_warns_in_plain_words(qtbot, word_image):
 
 def test_a_flagged_result_for_the_shown_maps_is_flagged_in_the_window(qtbot, window):
     _, exp = show_gradient(qtbot, window, 0)
-    window.client.trustReady.emit(exp, flagged_report(window.image, exp.maps), True)
+    window.client.trust.ready.emit(exp, flagged_report(window.view_model.image, exp.maps), True)
     assert "don't trust this method here" in window.trust.view.sanity.verdict.text()
     assert window.trust.view.sanity.isVisible()
 
@@ -134,12 +134,12 @@ def test_changing_the_image_drops_a_stale_trust_check(qtbot, window, monkeypatch
     window.trust.check()
     qtbot.waitUntil(stale.entered.is_set, timeout=WAIT_MS)
     seen: list[object] = []
-    window.client.trustReady.connect(lambda exp, report, complete: seen.append(exp))
-    window.show_image(window.image[:, ::-1].copy(), "mirrored")  # its jobs queue behind the check
+    window.client.trust.ready.connect(lambda exp, report, complete: seen.append(exp))
+    window.show_image(window.view_model.image[:, ::-1].copy(), "mirrored")  # its jobs queue behind the check
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         stale.gate.set()
     qtbot.waitUntil(lambda: window.client.pending_jobs == 0 and window.trust.report is not None, timeout=WAIT_MS)
-    current = window.results[window.current_spec()]
+    current = window.view_model.results[window.view_model.current_spec()]
     assert seen and all(exp is current for exp in seen)
     assert window.trust.report.deletion is None and window.trust.view.curves.isHidden()
     assert window.trust.check_action.isEnabled()
@@ -150,13 +150,13 @@ def test_cancel_stops_a_check_and_the_next_one_runs(qtbot, window, gated):
     window.trust.check()
     qtbot.waitUntil(gated.entered.is_set, timeout=WAIT_MS)
     assert window.trust.view.cancel.isVisible() and "Checking" in window.trust.view.status.text()
-    with qtbot.waitSignal(window.client.trustCancelled, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.client.trust.cancelled, timeout=WAIT_MS):
         window.trust.view.cancel.click()
     qtbot.waitUntil(lambda: window.client.pending_jobs == 0, timeout=WAIT_MS)
     assert window.trust.view.status.text() == "Check cancelled." and window.trust.view.cancel.isHidden()
     assert window.trust.report.deletion is None and window.message.text == ""
     gated.gate.set()
-    with qtbot.waitSignal(window.client.trustFinished, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.client.trust.finished, timeout=WAIT_MS):
         window.trust.check()
     assert window.trust.report.sanity is not None and window.trust.view.status.text() == ""
 
@@ -165,7 +165,7 @@ def test_closing_during_a_trust_check_cancels_it_and_stops_the_thread(qtbot, win
     show_gradient(qtbot, window, 0)
     window.trust.check()
     qtbot.waitUntil(gated.entered.is_set, timeout=WAIT_MS)
-    close_during_a_gated_job(window, gated.gate)
+    assert close_during_a_gated_job(window.close, gated.gate)
     assert not window.client._thread.isRunning()
     assert gated.completed == []  # cancelled, not waited for
 
@@ -178,7 +178,7 @@ def test_a_failing_check_is_named_in_the_message_bar(qtbot, window, monkeypatch)
 
     monkeypatch.setattr("thulium_desktop.app.worker.trust_report", broken)
     show_gradient(qtbot, window, 0)
-    with qtbot.waitSignal(window.client.trustFailed, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.client.trust.failed, timeout=WAIT_MS):
         window.trust.check()
     assert "Checking trust failed" in window.message.text and "curves exploded" in window.message.text
     assert window.trust.view.status.text() != "" and window.trust.check_action.isEnabled()
@@ -197,8 +197,8 @@ def test_the_panel_toggles_from_the_view_menu_and_is_remembered(qtbot, window, m
     again = make_window()
     assert again.trust.isHidden()
     with qtbot.waitSignal(again.settled, timeout=WAIT_MS):
-        again.show_image(window.image, "hidden panel")
-    assert not again.client.checking_trust and len(again.client.trust_cache) == 0  # nobody looking: no work
+        again.show_image(window.view_model.image, "hidden panel")
+    assert not again.client.trust.busy and len(again.client.trust.cache) == 0  # nobody looking: no work
     again.trust.toggle_action.trigger()
     qtbot.waitUntil(lambda: again.trust.report is not None, timeout=WAIT_MS)
 
@@ -221,7 +221,7 @@ def test_a_fresh_window_reads_the_whole_check_side_by_side_under_the_canvas(qtbo
     window.review.dock.show()  # the Images dock, as with a folder open
     window.resize(*size)
     show_gradient(qtbot, window, 1)
-    with qtbot.waitSignal(window.client.trustFinished, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.client.trust.finished, timeout=WAIT_MS):
         window.trust.check()
     view, scroll = window.trust.view, window.trust.widget()
 

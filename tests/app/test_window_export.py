@@ -58,10 +58,10 @@ def test_raw_maps_and_parameters_go_beside_the_figure(qtbot, window, out):
     assert [p.name for p in written] == ["word.png", "word.npz", "word.json"]
     with np.load(out / "word.npz") as npz:
         maps = npz["attention"]
-        assert maps.shape == (window.timeline.count, *window.image.shape[:2])
-        assert "".join(npz["tokens"]) == window.reading.reading.text
+        assert maps.shape == (window.timeline.count, *window.view_model.image.shape[:2])
+        assert "".join(npz["tokens"]) == window.view_model.reading.reading.text
     record = json.loads((out / "word.json").read_text())
-    assert record["reading"] == window.reading.reading.text
+    assert record["reading"] == window.view_model.reading.reading.text
     assert record["methods"]["attention"]["meta"]["model"] == "tiny-crnn"
 
 

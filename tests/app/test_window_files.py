@@ -10,8 +10,8 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from thulium_desktop.app.client import EngineClient
-from thulium_desktop.app.jobs import MethodSpec
 from thulium_desktop.app.window import MainWindow
+from thulium_desktop.xai.spec import MethodSpec
 
 
 @pytest.fixture
@@ -41,11 +41,11 @@ def test_a_folder_opens_every_format_and_pages_through_them(qtbot, make_window, 
     assert open_and_settle(qtbot, window, [image_folder])
     names = [p.name for p in window.browser.files.paths]
     assert names == ["a_gray.png", "b_colour.jpg", "c_alpha.png", "d_16bit.tif", "e_plain.bmp"]
-    readings = [window.reading.reading.text]
+    readings = [window.view_model.reading.reading.text]
     for _ in names[1:]:
         with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
             qtbot.keyClick(window, Qt.Key.Key_PageDown)
-        readings.append(window.reading.reading.text)
+        readings.append(window.view_model.reading.reading.text)
         assert window.canvas.view.map is not None
     assert window.browser.files.current.name == "e_plain.bmp"
     assert "(5/5)" in window.windowTitle()
@@ -70,12 +70,12 @@ def test_a_bad_file_names_itself_and_keeps_the_current_state(qtbot, window, tmp_
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
-    before_key, before_map = window.image_key, window.canvas.view.map.copy()
+    before_key, before_map = window.view_model.image_key, window.canvas.view.map.copy()
     assert not window.open_paths([path])
     assert name in window.message.text and reason in window.message.text
-    assert window.image_key == before_key
+    assert window.view_model.image_key == before_key
     np.testing.assert_array_equal(window.canvas.view.map, before_map)
-    assert not window.client.busy
+    assert not window.client.maps.busy
 
 
 def test_paging_skips_an_unreadable_neighbour_with_a_message(qtbot, make_window, image_folder):
@@ -134,7 +134,7 @@ def test_a_saved_gradcam_layer_is_restored_and_used(qtbot, make_window, settings
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.show_image(word_image, "minimum")  # asked before the model (and its layers) is there
     assert window.panel.layer.currentData() == "features.4"
-    assert MethodSpec.build("gradcam", {"layer": "features.4"}) in window.results
+    assert MethodSpec.build("gradcam", {"layer": "features.4"}) in window.view_model.results
     np.testing.assert_array_equal(
-        window.canvas.view.map, window.results[MethodSpec.build("gradcam", {"layer": "features.4"})].maps[0]
+        window.canvas.view.map, window.view_model.results[MethodSpec.build("gradcam", {"layer": "features.4"})].maps[0]
     )

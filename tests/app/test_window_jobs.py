@@ -6,16 +6,16 @@ import numpy as np
 from gui_helpers import WAIT_MS, GatedEngine, close_during_a_gated_job, engine_failing_on
 from PySide6.QtCore import Qt
 
-from thulium_desktop.app.jobs import MethodSpec
+from thulium_desktop.xai.spec import MethodSpec
 
 
 def test_integrated_gradients_stream_partials_before_the_final_map(qtbot, window, monkeypatch):
     monkeypatch.setattr("thulium_desktop.app.worker.PARTIAL_INTERVAL_S", 0.0)  # every chunk, however fast
     events: list[str] = []
-    window.client.partial.connect(lambda spec, maps, done, total: events.append(f"partial {done}/{total}"))
-    window.client.explained.connect(lambda spec, exp: events.append("final"))
+    window.client.maps.partial.connect(lambda spec, maps, done, total: events.append(f"partial {done}/{total}"))
+    window.client.maps.explained.connect(lambda spec, exp: events.append("final"))
     shown: list[np.ndarray] = []
-    window.client.partial.connect(lambda *_: shown.append(window.canvas.view.map.copy()))
+    window.client.maps.partial.connect(lambda *_: shown.append(window.canvas.view.map.copy()))
     window.panel.num_steps.setValue(16)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["integrated"].click()
@@ -31,7 +31,7 @@ def test_escape_cancels_the_running_job_and_the_app_stays_usable(qtbot, make_win
     window.show_image(word_image, "minimum")
     qtbot.waitUntil(engines[0].entered.is_set, timeout=WAIT_MS)
     assert window.status.cancel.isVisible()
-    with qtbot.waitSignal(window.client.jobCancelled, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.client.maps.cancelled, timeout=WAIT_MS):
         qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert not window.status.cancel.isVisible()
     qtbot.waitUntil(lambda: window.client.pending_jobs == 0, timeout=WAIT_MS)
@@ -53,13 +53,13 @@ def test_stale_results_are_dropped_when_the_image_changes_mid_job(qtbot, make_wi
     qtbot.waitUntil(engines[0].entered.is_set, timeout=WAIT_MS)
     window.show_image(second, "second")  # the first job ignores the cancel and finishes
     readings: list[str] = []
-    window.client.readingReady.connect(lambda info: readings.append(info.reading.text))
+    window.client.maps.readingReady.connect(lambda info: readings.append(info.reading.text))
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         engines[0].gate.set()
     assert engines[0].completed[0] != expected, "the stale job never delivered: nothing was tested"
     assert readings == [expected]
-    assert window.reading.reading.text == expected
-    shown = window.results[MethodSpec.build("attention", {})]
+    assert window.view_model.reading.reading.text == expected
+    shown = window.view_model.results[MethodSpec.build("attention", {})]
     assert shown.reading.text == expected
     np.testing.assert_array_equal(window.canvas.view.map, shown.maps[0])
 
@@ -68,7 +68,7 @@ def test_an_engine_exception_becomes_a_message_and_the_app_keeps_working(qtbot, 
     window = make_window(engine_failing_on("gradient", RuntimeError("boom in the engine")))
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.show_image(word_image, "minimum")
-    with qtbot.waitSignal(window.client.jobFailed, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.client.maps.failed, timeout=WAIT_MS):
         window.panel._buttons["gradient"].click()
     assert "boom in the engine" in window.message.text
     assert not window.status.cancel.isVisible()
@@ -82,7 +82,7 @@ def test_closing_during_a_job_cancels_it_and_stops_the_thread(qtbot, make_window
     window = make_window(lambda r: engines.append(GatedEngine(r)) or engines[-1])
     window.show_image(word_image, "minimum")
     qtbot.waitUntil(engines[0].entered.is_set, timeout=WAIT_MS)
-    close_during_a_gated_job(window, engines[0].gate)
+    assert close_during_a_gated_job(window.close, engines[0].gate)
     assert not window.client._thread.isRunning()
     assert engines[0].completed == []  # cancelled, not waited for
 
@@ -93,11 +93,11 @@ def test_revisiting_a_method_is_served_from_the_cache(qtbot, window):
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["attention"].click()
     started: list[int] = []
-    window.client.jobStarted.connect(lambda: started.append(1))
+    window.client.maps.started.connect(lambda: started.append(1))
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):  # `started` tells a job from the cache
         window.panel._buttons["gradient"].click()
     assert started == []
-    assert not window.client.busy
+    assert not window.client.maps.busy
 
 
 def test_an_exception_in_a_gui_slot_becomes_a_message(window, capsys):
@@ -119,12 +119,12 @@ def test_a_model_that_fails_to_load_is_reported_and_images_still_open(qtbot, set
     window = MainWindow(EngineClient(broken), settings)
     qtbot.addWidget(window)
     window.show()
-    with qtbot.waitSignal(window.client.modelFailed, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.client.models.failed, timeout=WAIT_MS):
         window.client.start()
     window.show_image(word_image, "minimum")
     assert "weights file truncated" in window.message.text
     assert window.status.model.text() == "no model"
-    assert window.canvas.view.image_size() == word_image.shape[:2] and not window.client.busy
+    assert window.canvas.view.image_size() == word_image.shape[:2] and not window.client.maps.busy
 
 
 def test_a_model_without_attention_still_reads_and_explains(qtbot, make_window, word_image):
@@ -132,7 +132,7 @@ def test_a_model_without_attention_still_reads_and_explains(qtbot, make_window, 
     window.panel.set_method("gradient")
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.show_image(word_image, "minimum")
-    centres = window.reading.centres
+    centres = window.view_model.reading.centres
     assert len(centres) == window.timeline.count > 0 and np.all(np.diff(centres) > 0)
     assert window.canvas.view.map is not None and window.message.text == ""
 
@@ -142,15 +142,15 @@ def test_switching_the_model_reads_the_open_image_again(qtbot, window):
 
     from thulium_desktop.models import CTCRecognizer
 
-    before = window.reading.reading.text
+    before = window.view_model.reading.reading.text
     other = CTCRecognizer(tiny_crnn(seed=11), ALPHABET, 32, name="other-crnn")
-    expected = other.read(other.prepare(window.image).tensor).text
+    expected = other.read(other.prepare(window.view_model.image).tensor).text
     assert expected != before
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.switch_model(lambda: other)
     assert window.status.model.text() == "model: other-crnn"
-    assert window.reading.reading.text == expected
-    assert window.results[MethodSpec.build("attention", {})].meta["model"] == "other-crnn"
+    assert window.view_model.reading.reading.text == expected
+    assert window.view_model.results[MethodSpec.build("attention", {})].meta["model"] == "other-crnn"
 
 
 def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeypatch):

@@ -7,8 +7,8 @@ import pytest
 from gui_helpers import WAIT_MS, open_settled, sample_copy
 from PySide6.QtCore import QPoint, Qt
 
-from thulium_desktop.app.jobs import MethodSpec
 from thulium_desktop.app.timeline import ALL
+from thulium_desktop.xai.spec import MethodSpec
 
 
 def shown_map(window) -> np.ndarray:
@@ -23,12 +23,12 @@ def click_cell(qtbot, window, index: int) -> None:
 
 
 def test_startup_shows_reading_and_first_attention_map(window, models):
-    reading = models.built[0].read(models.built[0].prepare(window.image).tensor)
+    reading = models.built[0].read(models.built[0].prepare(window.view_model.image).tensor)
     assert len(reading) > 2
     assert window.timeline.count == len(reading)
     assert window.timeline.current == 0
     assert window.panel.method == "attention"
-    expected = window.results[MethodSpec.build("attention", {})].maps[0]
+    expected = window.view_model.results[MethodSpec.build("attention", {})].maps[0]
     np.testing.assert_array_equal(shown_map(window), expected)
     assert "Reads:" in window.reading_label.text()
     assert window.status.model.text() == "model: tiny-crnn"
@@ -46,7 +46,7 @@ def test_clicking_characters_changes_the_map(qtbot, window):
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         pass
     assert window.timeline.current == ALL
-    whole = window.results[MethodSpec.build("attention", {}, whole_reading=True)].maps[0]
+    whole = window.view_model.results[MethodSpec.build("attention", {}, whole_reading=True)].maps[0]
     np.testing.assert_array_equal(shown_map(window), whole)
 
 
@@ -73,8 +73,8 @@ def test_method_switch_recomputes_and_shows_that_method(qtbot, window):
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["gradient"].click()
     spec = MethodSpec.build("gradient", window.panel.params())
-    assert spec in window.results
-    np.testing.assert_array_equal(shown_map(window), window.results[spec].maps[0])
+    assert spec in window.view_model.results
+    np.testing.assert_array_equal(shown_map(window), window.view_model.results[spec].maps[0])
     assert not np.array_equal(attention, shown_map(window))
 
 
@@ -91,7 +91,7 @@ def test_unticking_absolute_gives_a_signed_map_on_a_diverging_scale(qtbot, windo
 
 
 def test_clicking_the_image_selects_the_character_strongest_there(qtbot, window):
-    maps = window.results[MethodSpec.build("attention", {})].maps
+    maps = window.view_model.results[MethodSpec.build("attention", {})].maps
     target = len(maps) - 1
     y, x = np.unravel_index(np.argmax(maps[target] - maps[:target].max(axis=0)), maps[target].shape)
     assert np.argmax(maps[:, y, x]) == target
@@ -114,10 +114,10 @@ def test_fit_shows_the_whole_image_after_zooming(qtbot, window, compare):
     view = window.compare_view.views["gradient"] if compare else window.canvas.view
     view.scaleBy((0.2, 0.2))
     (x0, x1), _ = view.viewRange()
-    assert x1 - x0 < window.image.shape[1]
+    assert x1 - x0 < window.view_model.image.shape[1]
     qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     (x0, x1), (y0, y1) = view.viewRange()
-    assert x0 <= 0 and x1 >= window.image.shape[1] and y0 <= 0 and y1 >= window.image.shape[0]
+    assert x0 <= 0 and x1 >= window.view_model.image.shape[1] and y0 <= 0 and y1 >= window.view_model.image.shape[0]
 
 
 def test_opacity_slider_sets_the_map_opacity(window):
@@ -175,7 +175,7 @@ def test_changing_a_parameter_recomputes_with_it(qtbot, window, models):
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel.layer.setCurrentIndex(layers.index("features.4"))
     spec = MethodSpec.build("gradcam", {"layer": "features.4"})
-    assert window.results[spec].meta["params"]["layer"] == "features.4"
+    assert window.view_model.results[spec].meta["params"]["layer"] == "features.4"
     assert not np.array_equal(shown_map(window), default)
 
 
@@ -183,8 +183,8 @@ def test_clicking_the_image_on_the_whole_reading_picks_a_character_by_attention(
     click_cell(qtbot, window, ALL)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["gradient"].click()
-    assert MethodSpec.build("gradient", window.panel.params()) not in window.results
-    maps = window.results[MethodSpec.build("attention", {})].maps
+    assert MethodSpec.build("gradient", window.panel.params()) not in window.view_model.results
+    maps = window.view_model.results[MethodSpec.build("attention", {})].maps
     y, x = np.unravel_index(np.argmax(maps[1] - np.delete(maps, 1, axis=0).max(axis=0)), maps[1].shape)
     pos = window.canvas.widget_pos_of_pixel(x + 0.5, y + 0.5).toPoint()
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):

@@ -12,6 +12,7 @@ from cli_samples import corpus, tiny_model, write_line  # noqa: F401 (fixtures)
 
 from thulium_desktop import cli
 from thulium_desktop.cli import explain as explain_module
+from thulium_desktop.xai.methods import PARAMETERS
 
 GOOD = ["a", "sub/b"]
 
@@ -97,6 +98,49 @@ def test_one_character_and_all_methods_add_a_comparison_figure(tiny_model, tmp_p
         assert npz["token_indices"].tolist() == [0]
         assert all(npz[m].shape == (1, 32, 96) for m in ("attention", "gradient", "integrated", "gradcam"))
     assert cv2.imread(str(out / "a.compare.png")) is not None
+
+
+def test_unset_method_options_take_the_registrys_defaults_as_the_app_does(tiny_model, tmp_path):
+    """Integrated gradients start from blank paper here as in the app (the CLI once
+    defaulted to zeros): every parameter the CLI leaves unset is the registry's default."""
+    write_line(tmp_path / "a.png", 0)
+    out = tmp_path / "out"
+    assert run(tmp_path / "a.png", "--out", out, "--method", "integrated", "--format", "json") == 0
+    config = summary(out)["config"]
+    assert config["baseline"] == "white"
+    assert {name: config[name] for name in PARAMETERS} == {name: p.default for name, p in PARAMETERS.items()}
+
+
+def test_the_apps_method_parameters_are_options(tiny_model, tmp_path):
+    """The GradCAM layer, the integration rule, the score, signed and raw maps: what the
+    app's method panel offers, the CLI takes too, and each reaches the engine."""
+    write_line(tmp_path / "a.png", 0)
+    out = tmp_path / "out"
+    code = run(tmp_path / "a.png", "--out", out, "--method", "all", "--steps", "3", "--samples", "2",
+               "--layer", "features.4", "--integration", "riemann_middle", "--score", "logit", "--baseline", "zeros",
+               "--signed", "--no-normalize", "--format", "json,npz")
+    assert code == 0
+    config = summary(out)["config"]
+    assert (config["layer"], config["integration"], config["score"], config["baseline"]) == (
+        "features.4", "riemann_middle", "logit", "zeros")
+    assert config["absolute"] is False and config["normalize"] is False
+    methods = json.loads((out / "a.json").read_text())["methods"]
+    assert methods["gradcam"]["params"]["layer"] == "features.4"
+    expected = {"integration": "riemann_middle", "score": "logit", "baseline": "zeros", "absolute": False,
+                "normalize": False}
+    assert {k: methods["integrated"]["params"][k] for k in expected} == expected
+    assert methods["gradient"]["signed"] and not methods["smoothgrad_sq"]["signed"]
+    with np.load(out / "a.npz") as npz:
+        gradient = npz["gradient"]
+    assert gradient.min() < 0 < gradient.max()
+    assert not np.allclose(np.abs(gradient).reshape(len(gradient), -1).max(axis=1), 1.0)  # not normalized
+
+
+@pytest.mark.parametrize("argv", [["--integration", "simpson"], ["--score", "loss"], ["--baseline", "grey"]])
+def test_method_option_choices_come_from_the_engine(tiny_model, tmp_path, argv, capsys):
+    write_line(tmp_path / "a.png", 0)
+    assert run(tmp_path / "a.png", *argv) == 2
+    assert "invalid choice" in capsys.readouterr().err
 
 
 def test_a_token_beyond_the_reading_fails_that_image_only(tiny_model, tmp_path, capsys):

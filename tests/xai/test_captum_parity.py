@@ -36,7 +36,7 @@ def test_gradient_matches_captum_saliency(setup, word_image):
 @pytest.mark.parametrize("rule", ["gausslegendre", "riemann_right", "riemann_middle"])
 def test_integrated_gradients_match_captum(setup, word_image, rule):
     rec, x, reading = setup
-    cfg = SaliencyConfig(method="integrated", num_steps=16, integration=rule, **RAW)
+    cfg = SaliencyConfig(method="integrated", num_steps=16, integration=rule, baseline="zeros", **RAW)
     ours = SaliencyGenerator(rec, cfg).explain(word_image)
     for t in (0, len(reading) // 2, len(reading) - 1):
         ig = IntegratedGradients(_char_score(rec, reading, t))
@@ -48,7 +48,7 @@ def test_trapezoid_differs_from_captum_only_by_its_weight_sum(setup, word_image)
     """Captum's trapezoid weights sum to (n-1)/n; ours sum to 1 (REFERENCES.md)."""
     rec, x, reading = setup
     n = 10
-    cfg = SaliencyConfig(method="integrated", num_steps=n, integration="riemann_trapezoid", **RAW)
+    cfg = SaliencyConfig(method="integrated", num_steps=n, integration="riemann_trapezoid", baseline="zeros", **RAW)
     ours = SaliencyGenerator(rec, cfg).explain(word_image, tokens=[1])
     ig = IntegratedGradients(_char_score(rec, reading, 1))
     theirs = ig.attribute(x.clone(), baselines=torch.zeros_like(x), n_steps=n, method="riemann_trapezoid")

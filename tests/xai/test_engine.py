@@ -23,7 +23,8 @@ RAW = dict(absolute=False, normalize=False)
 
 def test_integrated_gradients_are_complete_per_character(recognizer64, word_image):
     """Σ attr_t = s_t(x) − s_t(x′) within 1e-3 of the gap (Gauss-Legendre, 64 points, float64)."""
-    gen = SaliencyGenerator(recognizer64, SaliencyConfig(method="integrated", num_steps=64, **RAW))
+    cfg = SaliencyConfig(method="integrated", num_steps=64, baseline="zeros", **RAW)
+    gen = SaliencyGenerator(recognizer64, cfg)
     exp = gen.explain(word_image)
     x = recognizer64.prepare(word_image).tensor
     ends = recognizer64.token_scores(torch.cat([x, torch.zeros_like(x)]), exp.reading).detach()
@@ -340,6 +341,7 @@ def test_one_pass_methods_read_and_score_in_a_single_forward(recognizer, word_im
 
 def test_parameters_are_described_in_words():
     assert SaliencyConfig(method="gradcam").describe()["layer"] == "default"
-    assert SaliencyConfig(method="integrated").describe()["baseline"] == "zeros"
+    assert SaliencyConfig(method="integrated").describe()["baseline"] == "white"
+    assert SaliencyConfig(method="integrated", baseline=None).describe()["baseline"] == "zeros"
     assert SaliencyConfig(method="integrated", baseline=np.ones((2, 2))).describe()["baseline"] == "array"
     assert "num_steps" not in SaliencyConfig(method="gradient").describe()

@@ -11,15 +11,17 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from thulium_desktop.app.canvas import BACKGROUND
 from thulium_desktop.app.colormaps import colormap, map_levels
-from thulium_desktop.app.jobs import METHOD_INFO
-from thulium_desktop.app.method_panel import COMPARE_METHODS
 from thulium_desktop.app.overlay import OverlayView, display_gray, make_colorbar
+from thulium_desktop.xai.methods import REGISTRY, compare_methods
 
 #: Images wider than this (width / height) are stacked in one column, others in a grid.
 WIDE = 2.5
 TITLE_HEIGHT = 18
-#: A panel's note when Contrast with truth is on and its method has no gradients.
-NO_CONTRAST = "No contrast map:\nattention has\nno gradients"
+
+
+def no_contrast_note(method: str) -> str:
+    """A panel's note when Contrast with truth is on and its method has no gradients."""
+    return f"No contrast map:\n{REGISTRY[method].label} has\nno gradients"
 
 
 class PanelTitle(pg.LabelItem):
@@ -52,8 +54,10 @@ class CompareView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
-        self.views = {method: self._panel() for method in COMPARE_METHODS}
-        self.views[COMPARE_METHODS[0]].sigRangeChanged.connect(self.viewChanged)
+        #: The methods compared, in the registry's order (the first one leads the links).
+        self.methods = compare_methods()
+        self.views = {method: self._panel() for method in self.methods}
+        self.views[self.methods[0]].sigRangeChanged.connect(self.viewChanged)
         self.titles: dict[str, pg.LabelItem] = {}
         self.colorbar = make_colorbar()
         self._columns = 0
@@ -72,10 +76,10 @@ class CompareView(QWidget):
             return
         self.graphics.clear()
         self._columns = columns
-        first = self.views[COMPARE_METHODS[0]]
-        for i, method in enumerate(COMPARE_METHODS):
+        first = self.views[self.methods[0]]
+        for i, method in enumerate(self.methods):
             row, col = divmod(i, columns)
-            title = PanelTitle(METHOD_INFO[method][0], color="#e0e0e0")
+            title = PanelTitle(REGISTRY[method].label, color="#e0e0e0")
             title.setMaximumHeight(TITLE_HEIGHT)
             view = self.views[method]
             self.graphics.addItem(title, row=2 * row, col=col)
@@ -84,7 +88,7 @@ class CompareView(QWidget):
                 view.setXLink(first)
                 view.setYLink(first)
             self.titles[method] = title
-        rows = (len(COMPARE_METHODS) + columns - 1) // columns
+        rows = (len(self.methods) + columns - 1) // columns
         self.graphics.addItem(self.colorbar, row=0, col=columns, rowspan=2 * rows)
         grid = self.graphics.ci.layout
         for col in range(columns):
@@ -103,7 +107,7 @@ class CompareView(QWidget):
         """Fit the first panel, and keep the panels fitted as they resize until the user
         zooms or pans; the others follow through their links."""
         self._keep_fitted = True
-        self.views[COMPARE_METHODS[0]].autoRange(padding=0.02)
+        self.views[self.methods[0]].autoRange(padding=0.02)
 
     @Slot()
     def _on_panel_resized(self) -> None:
@@ -119,19 +123,19 @@ class CompareView(QWidget):
 
     def image_x_to_widget(self, x: float) -> float:
         """Image column `x` in this widget's coordinates, along the first column of panels."""
-        view = self.views[COMPARE_METHODS[0]]
+        view = self.views[self.methods[0]]
         return float(self.graphics.mapFromScene(view.mapViewToScene(QPointF(x, 0.0))).x())
 
     def show_maps(self, maps: dict[str, np.ndarray | None], signed: bool, cmap: str, opacity: float,
                   notes: Mapping[str, str] | None = None) -> None:
         """Draw each method's map (None = still computing) on the shared scale; a method
-        with a note (e.g. `NO_CONTRAST`) shows its image bare, the note over it."""
+        with a note (e.g. `no_contrast_note`) shows its image bare, the note over it."""
         notes = notes or {}
         present = [m for m in maps.values() if m is not None]
         levels = map_levels(np.stack(present), signed) if present else (0.0, 1.0)
         for method, view in self.views.items():
             values = maps.get(method)
-            label = METHOD_INFO[method][0]
+            label = REGISTRY[method].label
             note = notes.get(method, "")
             view.show_note(note)
             if values is None:

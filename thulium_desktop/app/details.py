@@ -7,9 +7,14 @@ whether the path integral converged; this line does.
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
-from thulium_desktop.app.jobs import METHOD_INFO, MethodSpec
-from thulium_desktop.app.timeline import shown_char
+from thulium_desktop.app.glyphs import shown_char
+from thulium_desktop.xai.methods import REGISTRY
+from thulium_desktop.xai.spec import MethodSpec
+
+if TYPE_CHECKING:
+    from thulium_desktop.app.view_model import ViewModel
 
 #: Notes stand out from the numbers without reading as errors.
 NOTE_COLOUR = "#d9a441"
@@ -27,7 +32,7 @@ def shown_what(explanation, index: int) -> tuple[str, int]:
 def selection_details(spec: MethodSpec, explanation, index: int) -> str:
     """Rich text for the character `index` (ignored for a whole-reading or contrast spec,
     whose single map is of the whole reading or of the contrasted character)."""
-    method = METHOD_INFO[spec.method][0]
+    method = REGISTRY[spec.method].label
     if spec.contrast is not None:
         t, truth = spec.contrast
         read = html.escape(shown_char(explanation.reading.tokens[t]))
@@ -54,4 +59,20 @@ def with_note(note: str, details: str) -> str:
 
 
 def progress_details(spec: MethodSpec, done: int, total: int) -> str:
-    return f"<b>{METHOD_INFO[spec.method][0]}</b>: refining… {done} of {total}"
+    return f"<b>{REGISTRY[spec.method].label}</b>: refining… {done} of {total}"
+
+
+def view_details(view: ViewModel) -> str:
+    """The line for what the single view shows: the final map's numbers, else how far
+    it has refined, under the reason a switched-on contrast does not apply to it."""
+    spec = view.view_spec()
+    exp = view.results.get(spec)
+    index = view.selection
+    text = ""
+    if exp is not None and (spec.contrast or exp.whole_reading or 0 <= index < len(exp.tokens)):
+        text = selection_details(spec, exp, index)
+    elif spec in view.progress:
+        text = progress_details(spec, *view.progress[spec])
+    if view.contrast and spec.contrast is None and view.reading is not None:
+        text = with_note(view.no_contrast_reason(), text)
+    return text

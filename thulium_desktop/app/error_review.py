@@ -1,10 +1,11 @@
 """Errors first: the open image's ground truth against its reading, and the file list
 with every image's error rate and least confident character, sortable by them.
 
-The window hands over what happens (an image opened, its reading arrived); this
-controller finds the truth (`io.truths.TruthSource`), compares, marks the timeline,
-fills the truth bar and the file list, and, when the list is to be ordered by
-error or confidence, has the client read the images not read yet in the background.
+The view model holds the shown image's truth and its comparison with the reading;
+this controller finds each image's truth (`io.truths.TruthSource`), follows the
+model to mark the timeline and fill the truth bar and the file list, and, when the
+list is to be ordered by error or confidence, has the survey lane read the images
+not read yet in the background.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QDockWidget, QWidget
 
-from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.file_panel import FilePanel
 from thulium_desktop.app.files import ImageBrowser, ImageStats, sorted_paths
-from thulium_desktop.app.timeline import TokenTimeline, shown_char
+from thulium_desktop.app.lanes.model import ModelLane
+from thulium_desktop.app.lanes.survey import SurveyLane
+from thulium_desktop.app.timeline import TokenTimeline
 from thulium_desktop.app.truth_bar import TruthBar
+from thulium_desktop.app.view_model import ViewModel
 from thulium_desktop.io.truths import Truth, TruthSource
-from thulium_desktop.app.worker import ReadingInfo
+from thulium_desktop.app.worker import LoadedModel, ReadingInfo
 from thulium_desktop.io.transcriptions import TranscriptionError
-from thulium_desktop.xai.ground_truth import MATCH, SUBSTITUTION, Comparison, compare
+from thulium_desktop.xai.ground_truth import compare
 from thulium_desktop.models import Reading
 
 
@@ -53,12 +56,13 @@ class ErrorReview(QObject):
     #: rebuilding it per answer made a survey of thousands of images freeze the window.
     RESORT_MS = 400
 
-    def __init__(self, client: EngineClient, browser: ImageBrowser, timeline: TokenTimeline,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, survey: SurveyLane, models: ModelLane, browser: ImageBrowser, timeline: TokenTimeline,
+                 view_model: ViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.client = client
+        self.survey = survey
         self.browser = browser
         self.timeline = timeline
+        self.view_model = view_model
         self.source = TruthSource()
         self.truth_bar = TruthBar()
         self.files = FilePanel()
@@ -66,13 +70,9 @@ class ErrorReview(QObject):
         self.dock.setObjectName("images-dock")
         self.dock.setWidget(self.files)
         self.dock.hide()
-        self.path: Path | None = None
-        self.truth = Truth()
-        self.comparison: Comparison | None = None
         self._truths: dict[Path, Truth] = {}
         self._readings: dict[Path, Reading] = {}
         self._unreadable: dict[Path, str] = {}  # why the survey could not read an image
-        self._scorable = ""  # what the loaded model can contrast with (ModelInfo.scorable)
         self._stats_of: dict[Path, ImageStats] = {}  # computed once per reading and truth
         self._resort = QTimer(self)
         self._resort.setSingleShot(True)
@@ -81,13 +81,20 @@ class ErrorReview(QObject):
         browser.listed.connect(self._on_listed)
         self.files.chosen.connect(browser.go_to)
         self.files.orderChanged.connect(self._on_order)
-        self.files.cancelRequested.connect(client.cancel_survey)
-        client.surveyRead.connect(self._on_surveyed)
-        client.surveyProgress.connect(self.files.show_progress)
-        client.surveyFinished.connect(self._on_survey_finished)
-        client.modelReady.connect(self._on_model_ready)
+        self.files.cancelRequested.connect(survey.cancel)
+        survey.read.connect(self._on_surveyed)
+        survey.progress.connect(self.files.show_progress)
+        survey.finished.connect(self._on_survey_finished)
+        models.ready.connect(self._on_model_ready)
+        view_model.events.connect("image", self._on_image)
+        view_model.events.connect("truth", self._show_truth)
+        view_model.events.connect("reading", self._on_reading)
 
-    # -- what the window tells ---------------------------------------------------------
+    # -- what the window asks ----------------------------------------------------------
+    def truth_for(self, path: Path | None) -> Truth:
+        """The truth of the image read from `path` (None: an array, which has none)."""
+        return self._truth(path) if path is not None else Truth()
+
     def choose_transcriptions(self, path: str | os.PathLike) -> int | None:
         """File ▸ Open transcriptions…: use a table of file → truth; its size, or None
         (and `problem`) when it cannot be read, the previous table staying in use."""
@@ -98,79 +105,49 @@ class ErrorReview(QObject):
             return None
         self._truths.clear()
         self._stats_of.clear()
-        self.set_image(self.path)
-        reading = self._readings.get(self.path) if self.path is not None else None
-        if reading is not None:
-            self._compare(reading)
+        if self.view_model.path is not None:
+            self.view_model.set_truth(self._truth(self.view_model.path))
         self._show_list()
         return count
 
-    def set_image(self, path: Path | None) -> None:
-        """A new image is shown (None: not from a file); its truth, if any, is looked up."""
-        self.path = path
-        self.comparison = None
-        self.timeline.set_comparison(None)
-        self.truth = self._truth(path) if path is not None else Truth()
-        if self.truth.problem is not None:
-            self.truth_bar.show_problem(self.truth.problem)
-        elif self.truth.text is not None:
-            self.truth_bar.show_pending(self.truth.text)
-        else:
-            self.truth_bar.hide()
-        if path is not None:
-            self.files.select(path)
+    # -- following the view model ------------------------------------------------------
+    def _on_image(self) -> None:
+        self._show_truth()
+        if self.view_model.path is not None:
+            self.files.select(self.view_model.path)
 
-    def set_reading(self, info: ReadingInfo) -> None:
-        """The shown image's reading arrived: compare, mark, and update its row."""
-        if self.path is None:
+    def _on_reading(self) -> None:
+        """The shown file's reading arrived: mark its errors and update its row. (While
+        another model reads it again, the bar keeps the last comparison.)"""
+        path, info = self.view_model.path, self.view_model.reading
+        if path is None or info is None:
             return
-        self._readings[self.path] = info.reading
-        self._stats_of.pop(self.path, None)
-        self._compare(info.reading)
-        self._show_stats(self.path)
+        self._readings[path] = info.reading
+        self._stats_of.pop(path, None)
+        self._show_truth()
+        self._show_stats(path)
         if self.files.order_key != "name":
             self._show_list()
 
-    def contrast_target(self, index: int) -> tuple[int, str] | None:
-        """(index, true character) when read character `index` is a substitution."""
-        if self.comparison is None:
-            return None
-        truth = self.comparison.substituted(index)
-        scorable = truth is not None and len(truth) == 1 and truth in self._scorable
-        return (index, truth) if scorable else None
-
-    def no_contrast_reason(self, index: int) -> str:
-        """Why read character `index` (ALL: the whole reading) shows its own map though
-        Contrast with truth is on, so the switch never seems to do nothing."""
-        if self.comparison is None:
-            return "Contrast with truth: this image has no truth to contrast with."
-        kinds = self.comparison.kinds
-        if SUBSTITUTION not in kinds:
-            why = "this reading has none"
-        elif not 0 <= index < len(kinds):
-            why = "select one marked on the timeline"
-        elif kinds[index] == MATCH:
-            why = f"‘{shown_char(self.comparison.truth_chars[index])}’ was read correctly"
-        elif kinds[index] == SUBSTITUTION:
-            truth = shown_char(self.comparison.truth_chars[index])
-            why = (f"the model cannot score the true ‘{truth}’ (not in its alphabet)" if self._scorable
-                   else "this model cannot score a character it did not read")
+    def _show_truth(self) -> None:
+        """The shown image's errors on the timeline and its truth in the bar: compared
+        with the reading, else the truth alone (or why it cannot be used), else nothing."""
+        comparison, truth = self.view_model.comparison, self.view_model.truth
+        self.timeline.set_comparison(comparison)
+        if comparison is not None:
+            self.truth_bar.show_comparison(comparison)
+        elif truth.problem is not None:
+            self.truth_bar.show_problem(truth.problem)
+        elif truth.text is not None:
+            self.truth_bar.show_pending(truth.text)
         else:
-            why = f"character {index + 1} has no true counterpart ({kinds[index]})"
-        return f"Contrast applies to substituted characters only: {why}, so its own map is shown."
+            self.truth_bar.hide()
 
     # -- internals -------------------------------------------------------------------
     def _truth(self, path: Path) -> Truth:
         if path not in self._truths:
             self._truths[path] = self.source.lookup(path)
         return self._truths[path]
-
-    def _compare(self, reading: Reading) -> None:
-        if self.truth.text is None:
-            return
-        self.comparison = compare(reading.tokens, self.truth.text)
-        self.timeline.set_comparison(self.comparison)
-        self.truth_bar.show_comparison(self.comparison)
 
     def _stats(self) -> dict[Path, ImageStats]:
         return {p: self._stats_for(p) for p in self.browser.files.paths}
@@ -202,12 +179,12 @@ class ErrorReview(QObject):
         """Errors first needs every image read: read those not read yet, in the background."""
         unread = [p for p in self.browser.files.paths if p not in self._readings]
         if unread:
-            self.client.survey(unread)
+            self.survey.start(unread)
 
     # -- signals -----------------------------------------------------------------------
     @Slot()
     def _on_listed(self) -> None:
-        self.client.cancel_survey()
+        self.survey.cancel()
         self._truths.clear()
         self.source.forget_folders()
         self._stats_of.clear()
@@ -243,9 +220,8 @@ class ErrorReview(QObject):
             self._show_list()
 
     @Slot(object)
-    def _on_model_ready(self, info) -> None:
+    def _on_model_ready(self, info: LoadedModel) -> None:
         """Readings belong to a model: another one reads the list anew."""
-        self._scorable = info.scorable
         self._readings.clear()
         self._stats_of.clear()
         self._unreadable.clear()

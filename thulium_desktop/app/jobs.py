@@ -1,8 +1,7 @@
 """What the GUI asks the worker for, and the cache of what it already got.
 
-Plain Python (no Qt, no torch), so the request/caching logic is testable alone.
-A `MethodSpec` keeps only the parameters its method actually uses: changing the
-SmoothGrad noise level must not invalidate a cached gradient map.
+Plain Python (no Qt), so the request/caching logic is testable alone. A request
+names its explanations by `MethodSpec` (from the engine's method registry).
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,97 +17,12 @@ from typing import Any
 import numpy as np
 
 from thulium_desktop.io.images import ImageLoadError, load_image
-from thulium_desktop.xai.config import PAPER_BASELINE
-from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
+from thulium_desktop.xai.methods import MethodFacts
+from thulium_desktop.xai.spec import MethodSpec
 
-#: The SaliencyConfig fields each method reads; everything else is irrelevant to it.
-METHOD_FIELDS: dict[str, tuple[str, ...]] = {
-    "attention": ("normalize",),
-    "gradient": ("absolute", "normalize", "score"),
-    "integrated": ("num_steps", "baseline", "integration", "absolute", "normalize", "score"),
-    "smoothgrad": ("num_samples", "noise_level", "seed", "absolute", "normalize", "score"),
-    "smoothgrad_sq": ("num_samples", "noise_level", "seed", "normalize", "score"),
-    "vargrad": ("num_samples", "noise_level", "seed", "normalize", "score"),
-    "gradcam": ("layer", "normalize", "score"),
-}
-
-#: Methods in the order the panel lists them, with their labels and a one-line "what".
-METHOD_INFO: dict[str, tuple[str, str]] = {
-    "attention": ("Attention", "Where the model looked for the character (no gradients)."),
-    "gradient": ("Gradient", "Which pixels change the character's score most, locally."),
-    "integrated": ("Integrated gradients", "Gradients summed along a path from blank paper (or another baseline) to the image."),
-    "smoothgrad": ("SmoothGrad", "Gradient averaged over noisy copies of the image."),
-    "smoothgrad_sq": ("SmoothGrad²", "Mean squared gradient over noisy copies."),
-    "vargrad": ("VarGrad", "Variance of the gradient over noisy copies."),
-    "gradcam": ("GradCAM", "Feature-map evidence at a convolutional layer, upsampled."),
-}
-
-#: Defaults of the parameters the panel offers: SaliencyConfig's own, except the
-#: integrated-gradients baseline, blank paper (`PAPER_BASELINE`, see there why).
-DEFAULT_PARAMS: dict[str, Any] = {
-    "num_steps": 50,
-    "num_samples": 25,
-    "noise_level": 0.1,
-    "absolute": True,
-    "normalize": True,
-    "baseline": PAPER_BASELINE,
-    "integration": "gausslegendre",
-    "seed": 0,
-    "layer": None,
-    "score": "logprob",
-}
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """One explanation request: a method, the parameters it uses, and which maps.
-
-    `whole_reading=True` asks for a single map of the whole reading (the timeline's
-    "all" cell) instead of one map per character. `contrast=(t, c)` asks for the one
-    signed map of score(read character t) − score(c) at that position: why the model
-    read its character rather than the true one.
-    """
-
-    method: str
-    params: tuple[tuple[str, Any], ...]
-    whole_reading: bool = False
-    contrast: tuple[int, str] | None = None
-
-    @classmethod
-    def build(
-        cls,
-        method: str,
-        params: Mapping[str, Any],
-        whole_reading: bool = False,
-        contrast: tuple[int, str] | None = None,
-    ) -> MethodSpec:
-        """A contrast is a difference of gradients, so it takes gradients where the method
-        has none (attention), and keeps its sign: which pixels favour which character."""
-        if method not in METHOD_FIELDS:
-            raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHOD_FIELDS)}")
-        merged = {**DEFAULT_PARAMS, **params}
-        if contrast is not None:
-            method = CONTRAST_FALLBACK.get(method, method)
-            merged["absolute"] = False
-        kept = tuple((name, merged[name]) for name in METHOD_FIELDS[method])
-        return cls(method, kept, whole_reading and contrast is None, contrast)
-
-    @property
-    def signed(self) -> bool:
-        """Whether the maps keep their sign (as the engine decides), known before any arrive."""
-        params = dict(self.params)
-        return "absolute" in params and not params["absolute"]
-
-    def config_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `SaliencyConfig`, method included."""
-        return {"method": self.method, **dict(self.params)}
-
-    def describe(self) -> str:
-        """A short human caption, e.g. ``integrated · num_steps=50 · baseline=zeros``."""
-        shown = [f"{k}={v}" for k, v in self.params if k not in ("normalize", "score")]
-        if self.contrast is not None:
-            shown.append(f"contrast with {self.contrast[1]!r}")
-        return " · ".join([self.method, *shown])
+#: (label, one-line "what") of every registered method, for app/export.py, which reads
+#: them from here; everything else asks the registry (`methods.REGISTRY[m].label`).
+METHOD_INFO = MethodFacts(lambda method: (method.label, method.about))
 
 
 def image_key(image: np.ndarray) -> str:

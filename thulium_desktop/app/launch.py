@@ -17,9 +17,9 @@ from thulium_desktop import models
 from thulium_desktop.io.bundled import APP_ID, bundled_path
 from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.gui_gc import collect_in_gui_thread
-from thulium_desktop.app.jobs import METHOD_INFO
 from thulium_desktop.app.window import MainWindow
 from thulium_desktop.app.worker import RecognizerFactory
+from thulium_desktop.xai.methods import REGISTRY
 
 ORGANIZATION = "Thulium"
 APPLICATION = "Thulium Desktop"
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trust", action="store_true",
                         help="allow a --model file that runs code when loaded (adapter plugin, TorchScript, "
                         "full pickle); only for files you trust")
-    parser.add_argument("--method", choices=list(METHOD_INFO), help="explanation method to show first")
+    parser.add_argument("--method", choices=list(REGISTRY), help="explanation method to show first")
     parser.add_argument("--token", type=int, metavar="N", help="character to select first (0-based; -1 = all)")
     parser.add_argument("--screenshot", metavar="PNG", type=Path,
                         help="wait for the map, save a screenshot of the window there and exit")
@@ -87,7 +87,7 @@ def _run_window(
     if args.method:
         window.panel.set_method(args.method)
     if args.token is not None:
-        window.select_token(args.token)
+        window.view_model.select(args.token)
     client.start()
     window.show()
     previous_hook, sys.excepthook = sys.excepthook, window.report_unexpected
@@ -125,8 +125,8 @@ def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:
         window.close()
 
     window.settled.connect(save)
-    window.client.jobFailed.connect(fail)
-    window.client.modelFailed.connect(fail)
+    window.client.maps.failed.connect(fail)
+    window.client.models.failed.connect(fail)
     # a child of the window, so it dies with it: a static single shot outlived the window
     # and called into the deleted one later, in whatever ran next in this process
     timeout = QTimer(window)

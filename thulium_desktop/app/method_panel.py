@@ -1,8 +1,10 @@
 """The method panel: which explanation to compute and with which parameters.
 
-Each method shows only the parameters it uses. Edits are debounced so that a
-spin box being stepped does not start a job per click; the panel then emits
-`changed` once and the window recomputes.
+The methods, their labels, the parameters each shows and their defaults and
+tooltips all come from the engine's method registry (`xai/methods.py`), so a
+registered method appears here without a change to this file. Edits are
+debounced so that a spin box being stepped does not start a job per click; the
+panel then emits `changed` once and the window recomputes.
 """
 
 from __future__ import annotations
@@ -25,14 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from thulium_desktop.app.jobs import DEFAULT_PARAMS, METHOD_FIELDS, METHOD_INFO
-from thulium_desktop.xai.config import BASELINES
-from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
+from thulium_desktop.xai.methods import BASELINES, PARAMETERS, REGISTRY
+from thulium_desktop.xai.quadrature import RULES
 
-#: The five methods shown side by side in the Compare view.
-COMPARE_METHODS = ("attention", "gradient", "integrated", "smoothgrad", "gradcam")
-#: The rules in the order offered: the default first, then the Riemann rules by accuracy.
-INTEGRATION_RULES = ("gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left", "riemann_right")
 DEBOUNCE_MS = 250
 
 
@@ -74,13 +71,13 @@ class MethodPanel(QWidget):
         column = QVBoxLayout(box)
         self._group = QButtonGroup(self)
         self._buttons: dict[str, QRadioButton] = {}
-        for method, (label, what) in METHOD_INFO.items():
-            button = QRadioButton(label)
-            button.setToolTip(what)
+        for name, method in REGISTRY.items():
+            button = QRadioButton(method.label)
+            button.setToolTip(method.about)
             self._group.addButton(button)
-            self._buttons[method] = button
+            self._buttons[name] = button
             column.addWidget(button)
-        self._buttons["attention"].setChecked(True)
+        next(iter(self._buttons.values())).setChecked(True)  # the first offered: attention
         self._about = QLabel()
         self._about.setWordWrap(True)
         self._about.setStyleSheet("color: palette(placeholder-text);")
@@ -92,24 +89,18 @@ class MethodPanel(QWidget):
         box = QGroupBox("Parameters")
         self._form = QFormLayout(box)
         self._form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        d = DEFAULT_PARAMS
-        self.num_steps = self._spin(2, 1024, d["num_steps"], "Points on the path from baseline to image")
-        self.integration = self._combo(INTEGRATION_RULES, "Quadrature rule of the path integral")
-        self.baseline = self._combo(BASELINES, "The 'absent' image the path starts from")
-        self.baseline.setCurrentText(d["baseline"])
-        self.num_samples = self._spin(1, 1000, d["num_samples"], "Noisy copies averaged")
-        self.noise_level = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2, value=d["noise_level"])
-        self.noise_level.setToolTip("Noise σ as a fraction of the image's value range")
+        self.num_steps = self._spin("num_steps", 2, 1024)
+        self.integration = self._combo("integration", RULES)
+        self.baseline = self._combo("baseline", BASELINES)
+        self.num_samples = self._spin("num_samples", 1, 1000)
+        self.noise_level = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2,
+                                          value=PARAMETERS["noise_level"].default)
         self.noise_level.setKeyboardTracking(False)
         self.noise_level.valueChanged.connect(self._debounce.start)
-        self.seed = self._spin(0, 2**31 - 1, d["seed"], "Seed of the noise: same seed, same map")
-        self.layer = self._combo((), "Layer whose feature maps GradCAM weighs")
-        self.absolute = QCheckBox("Absolute value", checked=d["absolute"])
-        self.absolute.setToolTip("Off: keep the sign (red raises the score, blue lowers it)")
-        self.absolute.toggled.connect(self._debounce.start)
-        self.normalize = QCheckBox("Normalize each map", checked=d["normalize"])
-        self.normalize.setToolTip("Scale each character's map to its own maximum")
-        self.normalize.toggled.connect(self._debounce.start)
+        self.seed = self._spin("seed", 0, 2**31 - 1)
+        self.layer = self._combo("layer", ())  # filled from the model: `set_layers`
+        self.absolute = self._check("absolute")
+        self.normalize = self._check("normalize")
         self._fields: dict[str, QWidget] = {
             "num_steps": self.num_steps,
             "integration": self.integration,
@@ -121,35 +112,32 @@ class MethodPanel(QWidget):
             "absolute": self.absolute,
             "normalize": self.normalize,
         }
-        labels = {
-            "num_steps": "Steps",
-            "integration": "Rule",
-            "baseline": "Baseline",
-            "num_samples": "Samples",
-            "noise_level": "Noise level",
-            "seed": "Seed",
-            "layer": "Layer",
-        }
         for name, widget in self._fields.items():
-            if name in labels:
-                self._form.addRow(labels[name], widget)
-            else:
+            widget.setToolTip(_tooltip(name))
+            if isinstance(widget, QCheckBox):
                 self._form.addRow(widget)
+            else:
+                self._form.addRow(PARAMETERS[name].label, widget)
         return box
 
-    def _spin(self, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
-        spin = QSpinBox(minimum=lo, maximum=hi, value=value)
-        spin.setToolTip(tip)
+    def _spin(self, name: str, lo: int, hi: int) -> QSpinBox:
+        spin = QSpinBox(minimum=lo, maximum=hi, value=PARAMETERS[name].default)
         spin.setKeyboardTracking(False)
         spin.valueChanged.connect(self._debounce.start)
         return spin
 
-    def _combo(self, items: Sequence[str], tip: str) -> QComboBox:
+    def _combo(self, name: str, items: Sequence[str]) -> QComboBox:
         combo = QComboBox()
         combo.addItems(list(items))
-        combo.setToolTip(tip)
+        if PARAMETERS[name].default in items:
+            combo.setCurrentText(PARAMETERS[name].default)
         combo.currentIndexChanged.connect(self._debounce.start)
         return combo
+
+    def _check(self, name: str) -> QCheckBox:
+        check = QCheckBox(PARAMETERS[name].label, checked=PARAMETERS[name].default)
+        check.toggled.connect(self._debounce.start)
+        return check
 
     # -- state -----------------------------------------------------------------------
     @property
@@ -209,20 +197,26 @@ class MethodPanel(QWidget):
             self.changed.emit()
 
     def _show_fields(self) -> None:
-        used = METHOD_FIELDS[self.method]
+        method = REGISTRY[self.method]
         for name, widget in self._fields.items():
-            self._form.setRowVisible(widget, name in used)
-        self._about.setText(METHOD_INFO[self.method][1])
+            self._form.setRowVisible(widget, name in method.params)
+        self._about.setText(method.about)
         self._show_contrast_method()
 
     def _show_contrast_method(self) -> None:
         """Contrast maps are gradients: with a method that has none checked, say which
         method draws them, so the checked button never claims a map it did not make."""
-        fallback = CONTRAST_FALLBACK.get(self.method)
-        shown = self.contrast.isChecked() and fallback is not None
+        method = REGISTRY[self.method]
+        shown = self.contrast.isChecked() and not method.gradients
         if shown:
             self.contrast_method.setText(
-                f"Contrast maps use {METHOD_INFO[fallback][0]}: {METHOD_INFO[self.method][0]} has no "
-                f"gradients to contrast. Correctly read characters still show {METHOD_INFO[self.method][0]}."
+                f"Contrast maps use {REGISTRY[method.contrast_method].label}: {method.label} has no "
+                f"gradients to contrast. Correctly read characters still show {method.label}."
             )
         self.contrast_method.setVisible(shown)
+
+
+def _tooltip(name: str) -> str:
+    """A parameter's help from the registry, as a sentence."""
+    text = PARAMETERS[name].help
+    return text[:1].upper() + text[1:]

@@ -20,10 +20,10 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
 
+from thulium_desktop.app.glyphs import shown_char
+from thulium_desktop.app.view_model import ALL
 from thulium_desktop.xai.ground_truth import DELETION, INSERTION, MATCH, SUBSTITUTION, Comparison
 
-#: Selecting this index shows the map of the whole reading.
-ALL = -1
 #: Characters below this confidence are marked as doubtful.
 LOW_CONFIDENCE = 0.5
 
@@ -40,10 +40,6 @@ def confidence_colour(conf: float) -> QColor:
     """Red (0) through amber to green (1): the bar under each character."""
     hue = 120.0 * float(np.clip(conf, 0.0, 1.0)) / 360.0
     return QColor.fromHsvF(hue, 0.75, 0.85)
-
-
-def shown_char(token: str) -> str:
-    return "␣" if token.isspace() else token
 
 
 def cell_width(centres: Sequence[float], available: float) -> float:
@@ -74,7 +70,9 @@ def spread(centres: Sequence[float], width: float, lo: float, hi: float) -> np.n
 
 
 class TokenTimeline(QWidget):
-    """Clickable character cells; `selected` is emitted with the index (or ALL)."""
+    """Clickable character cells. A click or key emits `selected` with the index asked
+    for (or ALL); the cell drawn as selected is the view model's choice (`show_current`),
+    which keeps the index inside the reading."""
 
     selected = Signal(int)
 
@@ -108,7 +106,6 @@ class TokenTimeline(QWidget):
         self._tokens = tuple(tokens)
         self._confidences = np.asarray(confidences, dtype=np.float64)
         self._centres = np.asarray(centres, dtype=np.float64)
-        self._current = min(self._current, len(self._tokens) - 1)
         self.update()
 
     def set_comparison(self, comparison: Comparison | None) -> None:
@@ -137,13 +134,15 @@ class TokenTimeline(QWidget):
         return self._current
 
     def select(self, index: int) -> None:
-        """Select a character (or ALL); out-of-range indices are clamped. Emits `selected`."""
-        if not self._tokens:
-            return
-        index = max(ALL, min(index, len(self._tokens) - 1))
-        self._current = index
-        self.update()
-        self.selected.emit(index)
+        """Ask for a character (or ALL): emits `selected`, unless there are none to select."""
+        if self._tokens:
+            self.selected.emit(index)
+
+    def show_current(self, index: int) -> None:
+        """Draw `index` as the selected cell (without emitting: it is selected already)."""
+        if index != self._current:
+            self._current = index
+            self.update()
 
     @Slot()
     def step_back(self) -> None:

@@ -1,11 +1,11 @@
 """The Trust panel: can the map of the selected character be trusted?
 
-A dock that follows what the window shows (image, method, character). The
-diagnostics (interpretation label and numbers) are cheap and asked for as soon as a
-final map is on screen while the panel is open; the deletion/insertion curves and
-the model-randomisation sanity check cost seconds to minutes, so they run only when
-the user asks (Check trust), with progress and Cancel. All of it is computed by the
-worker (`EngineClient.request_trust`); reports come back with the explanation they
+A dock that follows what the window shows (image, method, character), read from
+the view model. The diagnostics (interpretation label and numbers) are cheap and
+asked for as soon as a final map is on screen while the panel is open; the
+deletion/insertion curves and the model-randomisation sanity check cost seconds to
+minutes, so they run only when the user asks (Check trust), with progress and Cancel. All of it is computed by the
+worker (`TrustLane.request`); reports come back with the explanation they
 check, and the panel draws only those of the maps it shows: a report for an image,
 method or model the user has left is dropped.
 """
@@ -14,17 +14,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
 from thulium_desktop.app.details import shown_what
-from thulium_desktop.app.jobs import METHOD_INFO, MethodSpec
 from thulium_desktop.app.trust_view import TrustView
+from thulium_desktop.xai.methods import REGISTRY
 
 if TYPE_CHECKING:
-    from thulium_desktop.app.client import EngineClient
+    from thulium_desktop.app.lanes.trust import TrustLane
+    from thulium_desktop.app.view_model import ViewModel
     from thulium_desktop.xai.trust import TrustReport
 
 VISIBLE_KEY = "view/trust_panel"
@@ -49,10 +49,11 @@ class TrustPanel(QDockWidget):
 
     failed = Signal(str)
 
-    def __init__(self, client: EngineClient, parent: QWidget | None = None) -> None:
+    def __init__(self, checks: TrustLane, view_model: ViewModel, parent: QWidget | None = None) -> None:
         super().__init__("Trust", parent)
         self.setObjectName("TrustPanel")
-        self.client = client
+        self.checks = checks
+        self.view_model = view_model
         self.view = TrustView()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -62,11 +63,7 @@ class TrustPanel(QDockWidget):
         self.report: TrustReport | None = None
         self._complete = False  # the report is the last word on what was asked
         self._drawn: tuple = ()
-        self._image: np.ndarray | None = None
-        self._image_key = ""
-        self._spec: MethodSpec | None = None
-        self._explanation: object | None = None
-        self._index = 0
+        self._explanation: object | None = None  # the final map shown, which the report is of
         self._stage = ""
         self.toggle_action = self.toggleViewAction()
         self.toggle_action.setText("&Trust panel")
@@ -76,24 +73,23 @@ class TrustPanel(QDockWidget):
         self.check_action.triggered.connect(self.check)
         self.view.check.clicked.connect(self.check)
         self.view.check.setToolTip(CHECK_TIP)
-        self.view.cancel.clicked.connect(client.cancel_trust)
+        self.view.cancel.clicked.connect(checks.cancel)
         self.visibilityChanged.connect(self._on_visibility)
         self.dockLocationChanged.connect(self._arrange)
         self.topLevelChanged.connect(self._arrange)
-        client.trustProgress.connect(self._on_progress)
-        client.trustReady.connect(self._on_ready)
-        client.trustFinished.connect(self._on_ended)
-        client.trustCancelled.connect(self._on_cancelled)
-        client.trustFailed.connect(self._on_failed)
+        checks.progress.connect(self._on_progress)
+        checks.ready.connect(self._on_ready)
+        checks.finished.connect(self._on_ended)
+        checks.cancelled.connect(self._on_cancelled)
+        checks.failed.connect(self._on_failed)
         self._draw()
 
     # -- following the window --------------------------------------------------------
-    def show_selection(
-        self, image: np.ndarray | None, image_key: str, spec: MethodSpec, explanation: object | None, index: int
-    ) -> None:
-        """What the window shows now: `explanation` is the final result under `spec`
-        (None while it is computed), `index` the selected character."""
-        self._image, self._image_key, self._spec, self._index = image, image_key, spec, index
+    def follow(self) -> None:
+        """Catch up with what the window shows (it asks on every redraw of the map): a
+        final map other than the one measured (None while it is computed) drops the
+        report, and has its diagnostics asked for."""
+        explanation = self.view_model.results.get(self.view_model.view_spec())
         if explanation is not self._explanation:
             self._explanation = explanation
             self.report = None
@@ -115,9 +111,10 @@ class TrustPanel(QDockWidget):
         """Request a check of the shown maps; with nothing to check (or nobody looking,
         for the automatic diagnostics) only stop a check of other maps."""
         if self._explanation is None or self._contrast() or not (full or self.isVisible()):
-            self.client.cancel_trust_unless(self._explanation)
+            self.checks.drop_unless(self._explanation)
             return
-        self.client.request_trust(self._image, self._image_key, self._spec, self._explanation, full)
+        shown = self.view_model
+        self.checks.request(shown.image, shown.image_key, shown.view_spec(), self._explanation, full)
 
     def _can_check(self) -> bool:
         exp = self._explanation
@@ -126,7 +123,7 @@ class TrustPanel(QDockWidget):
     def _contrast(self) -> bool:
         """Whether the canvas shows a contrast map: the measures are of a character's own
         score, so they would describe a map that is not the one on screen."""
-        return self._spec is not None and self._spec.contrast is not None
+        return self.view_model.view_spec().contrast is not None
 
     def _checked(self) -> bool:
         """Whether the curves and the sanity check (where it applies) are in."""
@@ -187,25 +184,26 @@ class TrustPanel(QDockWidget):
     def _draw(self) -> None:
         """Show the state; the window asks on every repaint of the map, so a state
         already on screen is not drawn again."""
-        exp, view = self._explanation, self.view
-        checking = self.client.checking_trust
-        state = (self._image is None, self._spec, id(exp), self._index, id(self.report), self._complete, self._stage, checking)
+        exp, view, shown = self._explanation, self.view, self.view_model
+        spec, index = shown.view_spec(), shown.selection
+        checking = self.checks.busy
+        state = (shown.image is None, spec, id(exp), index, id(self.report), self._complete, self._stage, checking)
         if state == self._drawn:
             return
         self._drawn = state
         self.check_action.setEnabled(self._can_check() and not checking)
         view.check.setEnabled(self.check_action.isEnabled())
-        if self._image is None:
+        if shown.image is None:
             view.show_message("Open an image to see whether its maps can be trusted.")
         elif self._contrast():
             view.show_message(CONTRAST_NOTE)
         elif exp is None:
             view.show_message("Measuring starts when the map is computed…")
-        elif not (exp.whole_reading or 0 <= self._index < len(exp.tokens)):
+        elif not (exp.whole_reading or 0 <= index < len(exp.tokens)):
             view.show_message("Select a character.")
         else:
-            what, k = shown_what(exp, self._index)
-            title = f"<b>{METHOD_INFO[self._spec.method][0]}</b> of {what}"
+            what, k = shown_what(exp, index)
+            title = f"<b>{REGISTRY[spec.method].label}</b> of {what}"
             if self.report is None:
                 view.show_message(title + "<br>Measuring…")
             else:

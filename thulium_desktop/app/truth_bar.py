@@ -12,7 +12,8 @@ import html
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
-from thulium_desktop.app.timeline import EDIT_COLOURS, shown_char
+from thulium_desktop.app.glyphs import shown_char
+from thulium_desktop.app.timeline import EDIT_COLOURS
 from thulium_desktop.xai.ground_truth import DELETION, INSERTION, MATCH, SUBSTITUTION, Comparison, describe_edits
 
 LEGEND = (

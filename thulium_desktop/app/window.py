@@ -1,8 +1,9 @@
 """The main window: wires canvas, timeline, method panel, compare view and worker client.
 
-The window holds the view state (which image, which character, which method) and
-turns every change into one `EngineClient.request`; results come back as signals
-and are drawn by `_refresh`. It never computes a map itself.
+The view state (which image, which character, which method) and its rules live in
+the Qt-free `ViewModel`; the window builds the widgets, menus and dialogs, hands user
+input and worker answers to the model, follows its events, and turns what the model
+wants into one `client.maps.request`. It never computes a map itself.
 """
 
 from __future__ import annotations
@@ -32,21 +33,22 @@ from thulium_desktop import models
 from thulium_desktop.app.canvas import ImageCanvas
 from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.colormaps import map_levels
-from thulium_desktop.app.compare_view import NO_CONTRAST, CompareView
+from thulium_desktop.app.compare_view import CompareView, no_contrast_note
 from thulium_desktop.app.display_panel import DisplayPanel
-from thulium_desktop.app.details import progress_details, selection_details, with_note
+from thulium_desktop.app.details import view_details
 from thulium_desktop.app.error_review import ErrorReview
 from thulium_desktop.app.files import ImageBrowser, file_title
-from thulium_desktop.app.jobs import METHOD_FIELDS, MethodSpec, image_key
 from thulium_desktop.app.message_bar import MessageBar
-from thulium_desktop.app.method_panel import COMPARE_METHODS, MethodPanel
+from thulium_desktop.app.method_panel import MethodPanel
 from thulium_desktop.app.status_bar import JobStatusBar
-from thulium_desktop.app.timeline import ALL, ReadingLabel, TokenTimeline
+from thulium_desktop.app.timeline import ReadingLabel, TokenTimeline
 from thulium_desktop.app.trust_panel import CHECK_SHORTCUT, TOGGLE_SHORTCUT, TrustPanel
-from thulium_desktop.app.worker import ModelInfo, ReadingInfo
+from thulium_desktop.app.view_model import ViewModel
+from thulium_desktop.app.worker import LoadedModel, ReadingInfo
 from thulium_desktop.io.images import IMAGE_SUFFIXES
 from thulium_desktop.models import MODEL_SUFFIXES, ModelLoadError, UntrustedModelError
-from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
+from thulium_desktop.xai.methods import REGISTRY
+from thulium_desktop.xai.spec import MethodSpec
 
 if TYPE_CHECKING:
     from thulium_desktop.app.export import ExportPlan
@@ -83,14 +85,7 @@ class MainWindow(QMainWindow):
         self.browser.opened.connect(self._on_file_opened)
         self.browser.problems.connect(self._on_file_problems)
         self.browser.moved.connect(self._on_file_moved)
-        self.image: np.ndarray | None = None
-        self.image_key = ""
-        self.reading: ReadingInfo | None = None
-        self.results: dict[MethodSpec, object] = {}
-        self.partials: dict[MethodSpec, np.ndarray] = {}
-        self.progress: dict[MethodSpec, tuple[int, int]] = {}
-        self.pending_token: int | None = None
-        self.pending_export: ExportPlan | None = None
+        self.view_model = ViewModel()
         self.opening_model: str | None = None  # a user's model file on its way in
         self._saved_layer: str | None = None
         self.setWindowTitle("Thulium Desktop")
@@ -99,6 +94,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_shortcuts()
         self._connect_client()
+        self._observe_view_model()
         self._restore_settings()
 
     # -- construction ----------------------------------------------------------------
@@ -112,7 +108,8 @@ class MainWindow(QMainWindow):
         self.details.setTextFormat(Qt.TextFormat.RichText)
         self.details.setWordWrap(True)
         self.message = MessageBar()
-        self.review = ErrorReview(self.client, self.browser, self.timeline, self)
+        self.review = ErrorReview(self.client.survey, self.client.models, self.browser, self.timeline,
+                                   self.view_model, self)
         self.review.problem.connect(self.message.show_error)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.review.dock)
         left = QWidget()
@@ -142,7 +139,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
         self.setCentralWidget(self.splitter)
-        self.trust = TrustPanel(self.client, self)
+        self.trust = TrustPanel(self.client.trust, self.view_model, self)
         self.trust.failed.connect(self.message.show_error)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.trust)  # under the canvas
         self.status = JobStatusBar()
@@ -158,13 +155,13 @@ class MainWindow(QMainWindow):
 
     def _image_x_to_widget(self, x: float) -> float:
         """The timeline follows whichever view is showing (both span its width)."""
-        view = self.compare_view if self.panel.compare.isChecked() else self.canvas
+        view = self.compare_view if self.view_model.compare else self.canvas
         return view.image_x_to_widget(x)
 
     def fit_view(self) -> None:
         """Ctrl+0: fit the image in whichever view is showing (the comparison's linked
         panels too, which otherwise stay zoomed until another image opens)."""
-        (self.compare_view if self.panel.compare.isChecked() else self.canvas).fit()
+        (self.compare_view if self.view_model.compare else self.canvas).fit()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -234,17 +231,52 @@ class MainWindow(QMainWindow):
             QShortcut(QKeySequence(key), self, slot)
 
     def _connect_client(self) -> None:
-        c = self.client
-        c.modelReady.connect(self._on_model_ready)
-        c.modelFailed.connect(self._on_model_failed)
-        c.modelOpenFailed.connect(self._on_model_open_failed)
-        c.readingReady.connect(self._on_reading)
-        c.partial.connect(self._on_partial)
-        c.explained.connect(self._on_explained)
-        c.jobStarted.connect(self._on_job_started)
-        c.jobFinished.connect(self._on_job_finished)
-        c.jobFailed.connect(self._on_job_failed)
-        c.jobCancelled.connect(self._on_job_cancelled)
+        models, maps = self.client.models, self.client.maps
+        models.ready.connect(self._on_model_ready)
+        models.failed.connect(self._on_model_failed)
+        models.openFailed.connect(self._on_model_open_failed)
+        maps.readingReady.connect(self._on_reading)
+        maps.partial.connect(self._on_partial)
+        maps.explained.connect(self._on_explained)
+        maps.started.connect(self._on_job_started)
+        maps.finished.connect(self._on_job_finished)
+        maps.failed.connect(self._on_job_failed)
+        maps.cancelled.connect(self._on_job_cancelled)
+
+    # -- following the view model ------------------------------------------------------
+    def _observe_view_model(self) -> None:
+        events = self.view_model.events
+        events.connect("image", self._show_image)
+        events.connect("title", self._show_title)
+        events.connect("reading", self._show_reading)
+        events.connect("selection", self._on_selection)
+        events.connect("results", self._refresh)
+
+    def _show_image(self) -> None:
+        self._show_title()
+        self.canvas.set_image(self.view_model.image)
+        self.compare_view.set_image(self.view_model.image)
+
+    def _show_title(self) -> None:
+        title = self.view_model.title
+        self.setWindowTitle(f"Thulium Desktop — {title}" if title else "Thulium Desktop")
+
+    def _show_reading(self) -> None:
+        """The reading's characters under the image, or "Reading…" (and no map) until it comes."""
+        info = self.view_model.reading
+        if info is None:
+            self.canvas.clear_map()
+            self.timeline.clear("Reading…")
+            self.reading_label.show_status("Reading…")
+            return
+        tokens, confidences = info.reading.tokens, info.reading.confidences
+        self.timeline.set_reading(tokens, confidences, info.centres)
+        self.timeline.show_current(self.view_model.selection)
+        self.reading_label.show_reading(tokens, confidences)
+
+    def _on_selection(self) -> None:
+        self.timeline.show_current(self.view_model.selection)
+        self._request()
 
     # -- files -----------------------------------------------------------------------
     def open_paths(self, paths: Sequence[str | os.PathLike]) -> bool:
@@ -265,7 +297,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object, str)
     def _on_file_moved(self, path: Path, position: str) -> None:
-        self._show_title(file_title(path, position))
+        self.view_model.set_title(file_title(path, position))
 
     @Slot(str)
     def _on_file_problems(self, text: str) -> None:
@@ -277,34 +309,19 @@ class MainWindow(QMainWindow):
     def show_image(self, image: np.ndarray, title: str = "", path: Path | None = None) -> None:
         """Display an image array (read from `path`, whose truth is looked up) and ask for
         its reading and current map."""
-        self.review.set_image(path)
-        self.image = image
-        self.image_key = image_key(image)
-        self._show_title(title)
-        self.canvas.set_image(image)
-        self.compare_view.set_image(image)
-        self._read_again()
-
-    def _show_title(self, title: str) -> None:
-        self.setWindowTitle(f"Thulium Desktop — {title}" if title else "Thulium Desktop")
+        self.view_model.set_image(image, path, title, self.review.truth_for(path))
+        self._request(want_reading=True)
 
     def switch_model(self, recognizer_factory) -> None:
         """Load another model and have it read the open image (its jobs queue behind the load)."""
         self.status.model.setText("loading model…")
-        self.client.switch_model(recognizer_factory)
-        if self.image is not None:
+        self.client.models.load(recognizer_factory)
+        if self.view_model.image is not None:
             self._read_again()
 
     def _read_again(self) -> None:
-        """Forget this image's reading and maps (new image, or new model) and ask anew."""
-        self.reading = None
-        self.pending_export = None
-        self.results.clear()
-        self.partials.clear()
-        self.progress.clear()
-        self.canvas.clear_map()
-        self.timeline.clear("Reading…")
-        self.reading_label.show_status("Reading…")
+        """Another model reads the open image: forget its reading and maps, and ask anew."""
+        self.view_model.forget_reading()
         self._request(want_reading=True)
 
     def open_dialog(self) -> None:
@@ -342,7 +359,7 @@ class MainWindow(QMainWindow):
     def _fill_model_menu(self) -> None:
         """The bundled models, the loaded one checked; choosing one switches to it."""
         self.model_menu.clear()
-        current = self.client.model.name if self.client.model else None
+        current = self.client.models.name
         unreadable: list[ModelLoadError] = []
         for info in models.list_models(unreadable=unreadable):
             action = self.model_menu.addAction(info.name)
@@ -388,12 +405,12 @@ class MainWindow(QMainWindow):
         self.opening_model = str(path)
         self.settings.setValue("model/dir", str(Path(path).parent))
         self.status.model.setText(f"opening {Path(path).name}…")
-        self.client.open_model(str(path), trust)
+        self.client.models.open(str(path), trust)
 
     @Slot()
     def _choose_model(self) -> None:
         name = self.sender().data()
-        if self.client.model is None or name != self.client.model.name:
+        if name != self.client.models.name:
             self.switch_model(partial(models.open_described, name))
 
     @Slot()
@@ -411,104 +428,43 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     # -- what to show ------------------------------------------------------------------
-    def current_spec(self, method: str | None = None) -> MethodSpec:
-        """The spec for the selected character (or whole reading) under `method`."""
-        return MethodSpec.build(
-            method or self.panel.method, self.panel.params(), whole_reading=self.timeline.current == ALL
-        )
-
-    def contrast_target(self) -> tuple[int, str] | None:
-        """(index, true character) when Contrast with truth is on and the selected
-        character is a substitution; else None (the character's own map shows)."""
-        if not self.panel.contrast.isChecked():
-            return None
-        return self.review.contrast_target(self.timeline.current)
-
-    def method_spec(self, method: str) -> MethodSpec | None:
-        """What `method` shows for the selection: its contrast with the truth when that
-        applies (None for a method without gradients, which has no contrast map), else
-        the selected character's map."""
-        target = self.contrast_target()
-        if target is None:
-            return self.current_spec(method)
-        if method in CONTRAST_FALLBACK:
-            return None
-        return MethodSpec.build(method, self.panel.params(), contrast=target)
-
-    def view_spec(self) -> MethodSpec:
-        """The single view's spec: a contrast takes the fallback of a method without
-        gradients (the method panel says which)."""
-        method = self.panel.method
-        if self.contrast_target() is not None:
-            method = CONTRAST_FALLBACK.get(method, method)
-        return self.method_spec(method)
-
-    def compare_specs(self) -> dict[str, MethodSpec | None]:
-        """The Compare view's spec per method (None: no contrast map for that method)."""
-        return {m: self.method_spec(m) for m in COMPARE_METHODS}
-
-    def _wanted_specs(self) -> list[MethodSpec]:
-        if self.panel.compare.isChecked():
-            return [s for s in self.compare_specs().values() if s is not None]
-        return [self.view_spec()]
+    def _take_choices(self) -> None:
+        """Hand the method panel's choices to the view model. Asked at every request, not
+        on the panel's `changed`: that waits for a stepped spin box to settle, and what
+        is asked for meanwhile (a character, an export) must use the value shown."""
+        panel = self.panel
+        self.view_model.choose(panel.method, panel.params(), panel.compare.isChecked(), panel.contrast.isChecked())
 
     def _request(self, want_reading: bool = False) -> None:
         """Ask for what the view (and a pending export) needs; settle when all is cached."""
-        if self.image is None:
+        self._take_choices()
+        shown = self.view_model
+        if shown.image is None:
             return
-        specs = self._wanted_specs()
-        if self.pending_export is not None:
-            specs += self._export_specs(self.pending_export.kind)
-        self.client.request(self.image, self.image_key, list(dict.fromkeys(specs)), want_reading)
+        self.client.maps.request(shown.image, shown.image_key, shown.requested_specs(), want_reading)
         self._refresh()
-        if not self.client.busy:
+        if not self.client.maps.busy:
             self._settle()
 
     def _settle(self) -> None:
         """Everything asked for is here: finish a pending export, then say so."""
-        if self.pending_export is not None:
-            self._finish_export()
+        plan = self.view_model.take_export()
+        if plan is not None:
+            self._finish_export(plan)
         self.settled.emit()
-
-    def _maps_for(self, spec: MethodSpec) -> tuple[np.ndarray | None, bool]:
-        """The map of the selected character under `spec` (final, else the latest
-        partial), and whether it is signed."""
-        exp = self.results.get(spec)
-        maps = exp.maps if exp is not None else self.partials.get(spec)
-        signed = bool(exp.signed) if exp is not None else spec.signed
-        if maps is None or len(maps) == 0:
-            return None, signed
-        if spec.whole_reading or spec.contrast is not None:
-            return maps[0], signed
-        index = self.timeline.current
-        return (maps[index], signed) if 0 <= index < len(maps) else (None, signed)
 
     @Slot()
     def _refresh(self) -> None:
         """Redraw the visible view from results and partials; never requests anything."""
-        if self.panel.compare.isChecked():
+        if self.view_model.compare:
             self._refresh_compare()
         else:
             self._refresh_single()
-        self._refresh_details()
-        spec = self.view_spec()  # the map on the canvas, a contrast included
-        self.trust.show_selection(self.image, self.image_key, spec, self.results.get(spec), self.timeline.current)
-
-    def _refresh_details(self) -> None:
-        spec = self.view_spec()
-        exp = self.results.get(spec)
-        index = self.timeline.current
-        text = ""
-        if exp is not None and (spec.contrast or exp.whole_reading or 0 <= index < len(exp.tokens)):
-            text = selection_details(spec, exp, index)
-        elif spec in self.progress:
-            text = progress_details(spec, *self.progress[spec])
-        if self.panel.contrast.isChecked() and spec.contrast is None and self.reading is not None:
-            text = with_note(self.review.no_contrast_reason(index), text)
-        self.details.setText(text)
+        self.details.setText(view_details(self.view_model))
+        self.trust.follow()
 
     def _refresh_single(self) -> None:
-        values, signed = self._maps_for(self.view_spec())
+        values, signed = self.view_model.maps_for(self.view_model.view_spec())
         if values is None:
             self.canvas.clear_map()
             return
@@ -517,20 +473,14 @@ class MainWindow(QMainWindow):
         self.canvas.set_opacity(self.display.alpha)
 
     def _refresh_compare(self) -> None:
-        maps, notes, any_signed = {}, {}, False
-        for method, spec in self.compare_specs().items():
-            if spec is None:
-                maps[method], notes[method] = None, NO_CONTRAST
-                continue
-            values, signed = self._maps_for(spec)
-            maps[method] = values
-            any_signed |= signed and values is not None
-        self.compare_view.show_maps(maps, any_signed, self.display.cmap(any_signed), self.display.alpha, notes)
+        maps, signed = self.view_model.compare_maps()
+        notes = {m: no_contrast_note(m) for m, spec in self.view_model.compare_specs().items() if spec is None}
+        self.compare_view.show_maps(maps, signed, self.display.cmap(signed), self.display.alpha, notes)
 
     # -- user actions ----------------------------------------------------------------
     @Slot(int)
-    def _on_token_selected(self, _index: int) -> None:
-        self._request()
+    def _on_token_selected(self, index: int) -> None:
+        self.view_model.select(index)
 
     @Slot()
     def _on_method_changed(self) -> None:
@@ -545,25 +495,14 @@ class MainWindow(QMainWindow):
 
     @Slot(int, int)
     def _on_image_clicked(self, x: int, y: int) -> None:
-        """Select the character whose map is strongest at the clicked pixel (under the
-        current method, or attention, always at hand, while that is not computed)."""
-        exp = self.results.get(MethodSpec.build(self.panel.method, self.panel.params())) or self.results.get(
-            MethodSpec.build("attention", {})
-        )
-        if exp is None or len(exp.maps) == 0:
-            return
-        self.timeline.select(int(np.argmax(np.abs(exp.maps[:, y, x]))))
-
-    def select_token(self, index: int) -> None:
-        """Select a character, or remember it until the reading arrives (--token)."""
-        if self.reading is None:
-            self.pending_token = index
-        else:
-            self.timeline.select(index)
+        index = self.view_model.strongest_token(x, y)
+        if index is not None:
+            self.view_model.select(index)
 
     # -- worker answers --------------------------------------------------------------
     @Slot(object)
-    def _on_model_ready(self, info: ModelInfo) -> None:
+    def _on_model_ready(self, info: LoadedModel) -> None:
+        self.view_model.scorable = info.scorable
         self._show_model(info)
         self.panel.set_layers(info.layers, info.default_layer)
         if self._saved_layer:
@@ -572,10 +511,10 @@ class MainWindow(QMainWindow):
         if self.opening_model is not None:
             self.opening_model = None
             self.message.hide()  # an earlier model error no longer applies
-            if self.image is not None:
+            if self.view_model.image is not None:
                 self._read_again()  # only now: had the open failed, the old reading stays
 
-    def _show_model(self, info: ModelInfo | None) -> None:
+    def _show_model(self, info: LoadedModel | None) -> None:
         if info is None:
             self.status.model.setText("no model")
         elif info.caption:
@@ -588,7 +527,7 @@ class MainWindow(QMainWindow):
         """A refusal asks for consent (never remembered: the next open asks again); any
         other failure is named in the message bar, and the model in use stays."""
         self.opening_model = None
-        self._show_model(self.client.model)
+        self._show_model(self.client.models.current)
         if isinstance(error, UntrustedModelError):
             if self._consents_to_run(error):
                 self.open_model(path, trust=True)
@@ -596,7 +535,7 @@ class MainWindow(QMainWindow):
                 self.status.showMessage(f"{Path(path).name} was not opened", 5000)
             return
         reason = error.reason if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
-        still = f" {self.client.model.name} is still in use." if self.client.model else ""
+        still = f" {self.client.models.name} is still in use." if self.client.models.current else ""
         self.message.show_error(f"Could not open the model {path}: {reason.rstrip('.')}.{still}")
 
     def _consents_to_run(self, error: UntrustedModelError) -> bool:
@@ -616,34 +555,17 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_reading(self, info: ReadingInfo) -> None:
-        first = self.reading is None
-        self.reading = info
-        tokens, confidences = info.reading.tokens, info.reading.confidences
-        self.timeline.set_reading(tokens, confidences, info.centres)
-        self.reading_label.show_reading(tokens, confidences)
-        self.review.set_reading(info)
-        if self.pending_token is not None:
-            index, self.pending_token = self.pending_token, None
-            self.timeline.select(index)
-        elif first and tokens and self.timeline.current != ALL:
-            self.timeline.select(0)
+        self.view_model.set_reading(info)
         self._refresh()
 
     @Slot(object, object, int, int)
     def _on_partial(self, spec: MethodSpec, maps: np.ndarray, done: int, total: int) -> None:
-        self.partials[spec] = maps
-        self.progress[spec] = (done, total)
         self.status.set_busy(done, total)
-        self._refresh()
+        self.view_model.add_partial(spec, maps, done, total)
 
     @Slot(object, object)
     def _on_explained(self, spec: MethodSpec, explanation: object) -> None:
-        if self.results.get(spec) is explanation:
-            return  # a cache hit for what is already here: `_request` redraws once
-        self.results[spec] = explanation
-        self.partials.pop(spec, None)
-        self.progress.pop(spec, None)
-        self._refresh()
+        self.view_model.add_result(spec, explanation)
 
     @Slot()
     def _on_job_started(self) -> None:
@@ -658,24 +580,25 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_job_failed(self, message: str) -> None:
         self.status.set_idle()
-        self.pending_export = None
+        self.view_model.take_export()  # dropped: its maps will not come
         self.message.show_error(f"Computing the map failed: {message}")
-        if self.reading is None:
+        if self.view_model.reading is None:
             self.reading_label.show_status("The image could not be read by the model.")
 
     @Slot()
     def _on_job_cancelled(self) -> None:
         self.status.set_idle()
-        self.pending_export = None
+        self.view_model.take_export()  # dropped: its maps will not come
         self.status.showMessage("Cancelled", 3000)
 
     # -- export ----------------------------------------------------------------------
     def export_dialog(self) -> None:
         """Ctrl+E: ask what to export, then export it (computing missing maps first)."""
-        if self.image is None or self.reading is None:
+        self._take_choices()
+        if self.view_model.image is None or self.view_model.reading is None:
             self.message.show_error("Open an image and wait for its reading before exporting.")
             return
-        kind = "compare" if self.panel.compare.isChecked() else str(self.settings.value("export/kind", "view"))
+        kind = "compare" if self.view_model.compare else str(self.settings.value("export/kind", "view"))
         from thulium_desktop.app.export_dialog import ExportDialog  # matplotlib: ~0.5 s, not at launch
 
         dialog = ExportDialog(self.export_names(), str(self.settings.value("export/format", "png")), kind, self)
@@ -693,37 +616,27 @@ class MainWindow(QMainWindow):
 
         folder = Path(str(self.settings.value("export/dir", self.browser.last_dir())))
         stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
-        return {kind: folder / suggested_name(stem, kind, self._export_specs(kind)) for kind in FIGURE_KINDS}
+        return {kind: folder / suggested_name(stem, kind, self.view_model.export_specs(kind)) for kind in FIGURE_KINDS}
 
     def export(self, plan: ExportPlan) -> None:
         """Export now if every map the figure needs is computed, else once it is."""
-        self.pending_export = plan
-        if any(s not in self.results for s in self._export_specs(plan.kind)):
+        self._take_choices()
+        self.view_model.pending_export = plan
+        if self.view_model.export_results(plan.kind) is None:
             self.status.showMessage("Computing the maps to export…")
         self._request()
 
-    def _export_specs(self, kind: str) -> list[MethodSpec]:
-        """What a figure shows is what the window shows: the grid is every character's own
-        map, the others follow Contrast with truth."""
-        if kind == "compare":
-            return [s for s in self.compare_specs().values() if s is not None]
-        if kind == "grid":
-            return [MethodSpec.build(self.panel.method, self.panel.params())]
-        return [self.view_spec()]
-
-    def _finish_export(self) -> None:
-        plan, self.pending_export = self.pending_export, None
-        specs = self._export_specs(plan.kind)
-        if any(s not in self.results for s in specs):
+    def _finish_export(self, plan: ExportPlan) -> None:
+        explanations = self.view_model.export_results(plan.kind)
+        if explanations is None:
             self.message.show_error(f"Export to {plan.path} stopped: its maps were not computed.")
             return
-        index = -1 if plan.kind != "grid" and self.timeline.current == ALL else max(self.timeline.current, 0)
         from thulium_desktop.app.export import ExportContent, write_export  # matplotlib, as above
 
         content = ExportContent(
-            self.image,
-            {s.method: self.results[s] for s in specs},
-            index,
+            self.view_model.image,
+            explanations,
+            self.view_model.export_index(plan.kind),
             (self.display.cmap(False), self.display.cmap(True)),
             str(self.browser.files.current or ""),
         )
@@ -765,7 +678,7 @@ class MainWindow(QMainWindow):
         self.panel.blockSignals(True)
         try:
             self.panel.set_params(saved)
-            if method in METHOD_FIELDS:
+            if method in REGISTRY:
                 self.panel.set_method(method)
         finally:
             self.panel.blockSignals(False)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
-from thulium_desktop.app.jobs import Job, MethodSpec, TrustJob
+from thulium_desktop.app.jobs import Job, TrustJob
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.models import (
     OpenedModel,
@@ -31,7 +31,9 @@ from thulium_desktop.models import (
     open_described,
 )
 from thulium_desktop.xai.diagnostics import column_centres
+from thulium_desktop.xai.methods import REGISTRY
 from thulium_desktop.xai.saliency import Cancelled, SaliencyConfig, SaliencyGenerator
+from thulium_desktop.xai.spec import MethodSpec
 from thulium_desktop.xai.trust import trust_report
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,6 @@ PARTIAL_INTERVAL_S = 0.05
 #: a batch size): enough partial maps to watch the map refine, and a cancel is
 #: noticed within one chunk.
 STREAM_CHUNKS = 8
-STREAMING_METHODS = ("integrated", "smoothgrad", "smoothgrad_sq", "vargrad")
 
 #: Builds the model on the worker thread; an `OpenedModel` also says what to caption it.
 RecognizerFactory = Callable[[], Recognizer | OpenedModel]
@@ -51,7 +52,7 @@ EngineFactory = Callable[[Recognizer], Any]
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class LoadedModel:
     """What the GUI shows about the loaded model."""
 
     name: str
@@ -79,7 +80,7 @@ def default_engine(recognizer: Recognizer) -> SaliencyGenerator:
 class Worker(QObject):
     """Runs jobs one at a time; every signal carries the job id it belongs to."""
 
-    ready = Signal(object)  # ModelInfo
+    ready = Signal(object)  # LoadedModel
     loadFailed = Signal(str)
     openFailed = Signal(str, object)  # path, the exception (the model in use stays)
     readingReady = Signal(int, object)  # job id, ReadingInfo
@@ -129,7 +130,7 @@ class Worker(QObject):
             return
         self.ready.emit(info)
 
-    def _install(self, recognizer_factory: RecognizerFactory) -> ModelInfo:
+    def _install(self, recognizer_factory: RecognizerFactory) -> LoadedModel:
         """Build the model and its engine, and make them the ones jobs run on."""
         made = recognizer_factory()
         recognizer, caption = (made.recognizer, made.summary.caption()) if isinstance(made, OpenedModel) else (made, "")
@@ -229,12 +230,18 @@ class Worker(QObject):
         self.explained.emit(job.id, spec, exp)
 
     def _config(self, spec: MethodSpec) -> SaliencyConfig:
-        """The spec over the engine's own config (which may fix batch size etc.)."""
-        config = replace(self._engine.config, **spec.config_kwargs())
-        if config.batch_size is None and spec.method in STREAMING_METHODS:
-            count = config.num_steps if spec.method == "integrated" else config.num_samples
-            config = replace(config, batch_size=max(1, math.ceil(count / STREAM_CHUNKS)))
-        return config
+        return job_config(self._engine.config, spec)
+
+
+def job_config(engine_config: SaliencyConfig, spec: MethodSpec) -> SaliencyConfig:
+    """The spec over the engine's own config (which may fix batch size etc.): a method
+    that streams runs in about `STREAM_CHUNKS` chunks, so its map refines on screen."""
+    config = replace(engine_config, **spec.config_kwargs())
+    streams_over = REGISTRY[spec.method].streams_over
+    if config.batch_size is None and streams_over is not None:
+        count = getattr(config, streams_over)
+        config = replace(config, batch_size=max(1, math.ceil(count / STREAM_CHUNKS)))
+    return config
 
 
 def attention_centres(maps: np.ndarray, reading: Reading) -> np.ndarray:
@@ -256,11 +263,11 @@ def span_centre(span: tuple[int, int], n_frames: int, width: int) -> float:
     return (span[0] + span[1]) / 2 / max(n_frames, 1) * width
 
 
-def _model_info(recognizer: Recognizer, caption: str = "") -> ModelInfo:
+def _model_info(recognizer: Recognizer, caption: str = "") -> LoadedModel:
     device = model_device(recognizer.module)
     label = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     names = tuple(layer_names(recognizer.module))
     cam = recognizer.cam_layer()
     default = next((n for n, m in recognizer.module.named_modules() if m is cam and n), None)
     scorable = getattr(recognizer, "alphabet", "") if hasattr(recognizer, "label_of") else ""
-    return ModelInfo(recognizer.name, label, names, default, caption, scorable)
+    return LoadedModel(recognizer.name, label, names, default, caption, scorable)

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK, compare
+from thulium_desktop.xai.ground_truth import compare
+from thulium_desktop.xai.methods import REGISTRY
 from thulium_desktop.xai.saliency import Explanation, SaliencyGenerator
 
 NO_TRUTH = "no contrast: no truth (IMAGE.gt.txt or the folder's ground_truth.tsv) to contrast with"
@@ -23,7 +24,7 @@ NO_SUBSTITUTION = "no contrast: the reading substitutes no character of the trut
 def contrast_methods(methods: tuple[str, ...]) -> tuple[str, ...]:
     """The gradient methods that contrast the chosen ones: a method without gradients
     (attention) is contrasted with its fallback, once however many ask for it."""
-    return tuple(dict.fromkeys(CONTRAST_FALLBACK.get(m, m) for m in methods))
+    return tuple(dict.fromkeys(REGISTRY[m].contrast_method for m in methods))
 
 
 def contrast_stem(method: str, token: int) -> str:

@@ -30,7 +30,8 @@ from thulium_desktop.io.images import ImageLoadError, load_image
 from thulium_desktop.io.truths import TruthSource
 from thulium_desktop.models.protocol import model_device
 from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts
-from thulium_desktop.xai.saliency import METHODS, Explanation, SaliencyConfig, SaliencyGenerator
+from thulium_desktop.xai.methods import PARAMETERS, REGISTRY
+from thulium_desktop.xai.saliency import Explanation, SaliencyConfig, SaliencyGenerator
 from thulium_desktop.xai.trust import trust_report
 
 
@@ -50,7 +51,7 @@ def run_explain(args: argparse.Namespace) -> int:
         plan.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {plan.out_dir}: {exc.strerror or exc}") from exc
-    methods = METHODS if args.method == "all" else (args.method,)
+    methods = tuple(REGISTRY) if args.method == "all" else (args.method,)
     # Arguments that name nothing are reported by shard 0 only, so a job array counts them once.
     records = [_failed(path, reason) for path, reason in corpus.missing] if index == 0 else []
     for record in records:
@@ -80,14 +81,9 @@ def run_explain(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> SaliencyConfig:
+    """Every method parameter as given (the parser stores each under its field name)."""
     try:
-        return SaliencyConfig(
-            num_steps=args.steps,
-            num_samples=args.samples,
-            noise_level=args.noise,
-            baseline=args.baseline,
-            seed=args.seed,
-        )
+        return SaliencyConfig(**{name: getattr(args, name) for name in PARAMETERS})
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 

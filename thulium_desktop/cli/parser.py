@@ -1,10 +1,19 @@
-"""The argparse definition of the headless commands (explain, models, read, install-desktop-entry)."""
+"""The argparse definition of the headless commands (explain, models, read, install-desktop-entry).
+
+`explain`'s method options, their defaults and help texts come from the engine's
+method registry (`xai/methods.py`), as the app's method panel does: both faces
+start from the same parameters, and a registered method is a `--method` choice.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from thulium_desktop.xai.saliency import BASELINES, METHODS
+from thulium_desktop.models.protocol import SCORE_KINDS
+from thulium_desktop.xai.config import SaliencyConfig
+from thulium_desktop.xai.methods import BASELINES, PARAMETERS, REGISTRY, methods_reading
+from thulium_desktop.xai.quadrature import RULES
 
 #: `--format` choices: figures by extension, maps as .npz, the record of each image as .json.
 OUTPUT_FORMATS = ("png", "svg", "pdf", "npz", "json")
@@ -40,14 +49,7 @@ def _explain(commands) -> None:
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
     _model_option(p)
-    p.add_argument(
-        "--method", default="gradient", choices=(*METHODS, "all"),
-        help="the explanation method; 'all' runs every one and adds a comparison figure (default: gradient)",
-    )
-    p.add_argument("--steps", type=_positive, default=50, metavar="N", help="integration points for 'integrated' (default: 50)")
-    p.add_argument("--samples", type=_positive, default=25, metavar="N", help="noisy copies for the SmoothGrad family (default: 25)")
-    p.add_argument("--noise", type=_non_negative, default=0.1, metavar="F", help="SmoothGrad noise as a fraction of the input's range (default: 0.1)")
-    p.add_argument("--baseline", choices=BASELINES, default=None, help="integrated-gradients baseline (default: zeros)")
+    _method_options(p)
     p.add_argument("--token", type=_token, default="all", metavar="all|N", help="explain every character, or only character N (0-based)")
     p.add_argument("--out", default="thulium-out", metavar="DIR", help="output folder (default: ./thulium-out)")
     p.add_argument(
@@ -56,7 +58,6 @@ def _explain(commands) -> None:
     )
     p.add_argument("--dpi", type=_positive, default=300, help="resolution of PNG figures (default: 300)")
     _device_option(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of SmoothGrad's noise (default: 0)")
     p.add_argument(
         "--shard", type=_shard, default=(0, 1), metavar="I/N",
         help="process only shard I of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)",
@@ -74,9 +75,52 @@ def _explain(commands) -> None:
         "--contrast", action="store_true",
         help="for each character the reading substitutes (against IMAGE.gt.txt, or the folder's ground_truth.tsv), also write the "
         "map of score(read) - score(true) as <name>.<method>.contrast-<N>.* (N 0-based, as --token; "
-        "attention is contrasted with gradient)",
+        f"{_fallbacks()})",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _method_options(p: argparse.ArgumentParser) -> None:
+    """`--method` and one option per method parameter, each stored under its
+    `SaliencyConfig` field name (`args.num_steps`, ...) with the registry's default."""
+    p.add_argument(
+        "--method", default=SaliencyConfig.method, choices=(*REGISTRY, "all"),
+        help=f"the explanation method; 'all' runs every one and adds a comparison figure "
+        f"(default: {SaliencyConfig.method})",
+    )
+    _parameter(p, "--steps", "num_steps", type=_positive, metavar="N")
+    _parameter(p, "--integration", "integration", choices=RULES)
+    _parameter(p, "--baseline", "baseline", choices=BASELINES)
+    _parameter(p, "--samples", "num_samples", type=_positive, metavar="N")
+    _parameter(p, "--noise", "noise_level", type=_non_negative, metavar="F")
+    _parameter(p, "--seed", "seed", type=int)
+    _parameter(p, "--layer", "layer", metavar="NAME")
+    _parameter(p, "--score", "score", choices=SCORE_KINDS)
+    _switch_off(p, "--signed", "absolute", "signed maps")
+    _switch_off(p, "--no-normalize", "normalize", "raw maps")
+
+
+def _parameter(p: argparse.ArgumentParser, flag: str, name: str, **kwargs: Any) -> None:
+    param = PARAMETERS[name]
+    default = "" if param.default is None else f"; default: {param.default}"
+    p.add_argument(flag, dest=name, default=param.default, help=f"{param.help} ({_readers(name)}{default})", **kwargs)
+
+
+def _switch_off(p: argparse.ArgumentParser, flag: str, name: str, what: str) -> None:
+    """A flag that sets the boolean parameter `name` to False (its default otherwise)."""
+    param = PARAMETERS[name]
+    p.add_argument(flag, dest=name, action="store_const", const=False, default=param.default,
+                   help=f"{what}: turns {name} off ({name}: {param.help}; {_readers(name)})")
+
+
+def _fallbacks() -> str:
+    """`attention is contrasted with gradient`: what draws the contrast of a method without gradients."""
+    return "; ".join(f"{name} is contrasted with {m.contrast_method}" for name, m in REGISTRY.items() if not m.gradients)
+
+
+def _readers(name: str) -> str:
+    """Which methods read a parameter, for its help."""
+    return ", ".join(methods_reading(name))
 
 
 def _models(commands) -> None:

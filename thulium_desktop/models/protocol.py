@@ -1,6 +1,6 @@
 """The Recognizer protocol: the one abstraction every model is seen through.
 
-The engine and the app only need five things of a model (see ARCHITECTURE.md):
+The engine and the app only need five things of a model (see docs/ARCHITECTURE.md):
 prepare an image, read it, score each read character differentiably for a batch
 of perturbed inputs, say where it looked (attention), and name a GradCAM layer.
 """

@@ -19,9 +19,10 @@ import numpy as np
 
 from thulium_desktop.models.protocol import Recognizer
 from thulium_desktop.training.synth import Sample
-from thulium_desktop.xai.config import PAPER_BASELINE, SaliencyConfig
+from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.diagnostics import LABEL_BACKGROUND, LABEL_FOCUSED, LABEL_SCATTERED
 from thulium_desktop.xai.ground_truth import MATCH, align
+from thulium_desktop.xai.methods import PAPER_BASELINE
 from thulium_desktop.xai.saliency import SaliencyGenerator
 from thulium_desktop.xai.sanity import INSENSITIVE_CORRELATION
 from thulium_desktop.xai.trust import TrustReport, trust_report

@@ -10,31 +10,30 @@ import torch
 from torch import nn
 
 from thulium_desktop.models.protocol import SCORE_KINDS
+from thulium_desktop.xai.methods import BASELINES, PARAMETERS, REGISTRY, lookup
 from thulium_desktop.xai.quadrature import RULES
 
-#: Methods the engine computes. The three SmoothGrad variants share one pass.
-METHODS = (
-    "attention",
-    "gradient",
-    "integrated",
-    "smoothgrad",
-    "smoothgrad_sq",
-    "vargrad",
-    "gradcam",
-)
-#: Named baselines for integrated gradients (an array or tensor is accepted too).
-BASELINES = ("zeros", "white", "blur")
-#: The baseline the app and the model card's trust table start from. The library keeps
-#: Captum's zeros (black: ink everywhere), where ink pixels equal the baseline and get
-#: no attribution; on dark ink over light paper the "absent" image a user means is
-#: blank paper (measured from zeros: the maps' mass lands on the paper, with stroke
-#: focus below a map blind to the image).
-PAPER_BASELINE = "white"
+
+def _default(name: str):
+    """A method parameter's one default (the registry's, which the app and CLI show)."""
+    return PARAMETERS[name].default
 
 
 @dataclass(frozen=True)
 class SaliencyConfig:
-    """Parameters of an explanation; names follow Captum where the meaning is the same.
+    """Parameters of an explanation, with the registry's defaults (`methods.PARAMETERS`).
+
+    Names follow Captum where Captum has the same thing under one name: `layer`
+    (LayerGradCam's), the `integration` rules ("gausslegendre", "riemann_*": Captum's
+    `method` of IntegratedGradients, a word that names the explanation method here)
+    and the SmoothGrad family's method names (NoiseTunnel's `nt_type`). They differ
+    where the meaning does: `num_steps` is Captum's `n_steps` (the name of this
+    library's seed API, `compute_integrated_gradients(num_steps=...)`); `baseline`
+    also takes a name ("white", "zeros", "blur") where Captum's `baselines` takes
+    values only; `num_samples` is NoiseTunnel's `nt_samples` and `noise_level` a
+    fraction of the input's (max - min), where Captum's `stdevs` is an absolute sigma;
+    `batch_size` bounds both Captum's `internal_batch_size` and `nt_samples_batch_size`;
+    `absolute` is Saliency's `abs`. None as `baseline` means zeros, as Captum's None.
 
     `num_steps` are integration points (integrated), `num_samples` noisy copies
     (SmoothGrad family) with noise `noise_level * (max - min)` of the input.
@@ -49,21 +48,21 @@ class SaliencyConfig:
     """
 
     method: str = "gradient"
-    num_steps: int = 50
-    num_samples: int = 25
-    noise_level: float = 0.1
-    absolute: bool = True
-    normalize: bool = True
-    baseline: str | np.ndarray | torch.Tensor | None = None
-    integration: str = "gausslegendre"
+    num_steps: int = _default("num_steps")
+    num_samples: int = _default("num_samples")
+    noise_level: float = _default("noise_level")
+    absolute: bool = _default("absolute")
+    normalize: bool = _default("normalize")
+    baseline: str | np.ndarray | torch.Tensor | None = _default("baseline")
+    integration: str = _default("integration")
     batch_size: int | None = None
-    seed: int = 0
-    layer: str | nn.Module | None = None
-    score: str = "logprob"
+    seed: int = _default("seed")
+    layer: str | nn.Module | None = _default("layer")
+    score: str = _default("score")
     fold_batchnorm: bool = True
 
     def __post_init__(self) -> None:
-        _one_of("method", self.method, METHODS)
+        lookup(self.method)
         _positive_int("num_steps", self.num_steps)
         _positive_int("num_samples", self.num_samples)
         if not isinstance(self.noise_level, (int, float)) or isinstance(self.noise_level, bool):
@@ -92,21 +91,10 @@ class SaliencyConfig:
         _one_of("score", self.score, SCORE_KINDS)
 
     def describe(self) -> dict:
-        """The parameters that shape this method's maps, as plain JSON-able values."""
-        relevant = {
-            "integrated": ("num_steps", "baseline", "integration"),
-            "smoothgrad": ("num_samples", "noise_level"),
-            "smoothgrad_sq": ("num_samples", "noise_level"),
-            "vargrad": ("num_samples", "noise_level"),
-            "gradcam": ("layer",),
-        }.get(self.method, ())
-        out = {"method": self.method, "score": self.score, "absolute": self.absolute,
-               "normalize": self.normalize}
-        for name in relevant:
-            out[name] = _plain(name, getattr(self, name))
-        if self.method in ("smoothgrad", "smoothgrad_sq", "vargrad"):
-            out["seed"] = self.seed
-        return out
+        """The parameters that shape this method's maps (the registry's `params`, and always
+        the score, absolute and normalize), as plain JSON-able values."""
+        shown = dict.fromkeys(("score", "absolute", "normalize", *REGISTRY[self.method].params))
+        return {"method": self.method, **{name: _plain(name, getattr(self, name)) for name in shown}}
 
 
 #: What a None parameter means, in words, for captions and records.

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MATCH, SUBSTITUTION, INSERTION, DELETION = "match", "substitution", "insertion", "deletion"
+from thulium_desktop.xai.methods import CONTRAST_FALLBACK  # noqa: F401 - app/export.py imports it from here
 
-#: Contrastive maps are a difference of gradients: what a method without them falls
-#: back to (the app's views and the CLI's `--contrast` alike).
-CONTRAST_FALLBACK = {"attention": "gradient"}
+MATCH, SUBSTITUTION, INSERTION, DELETION = "match", "substitution", "insertion", "deletion"
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ def make_baseline(
 ) -> torch.Tensor:
     """The integrated-gradients reference input, shaped like `x`.
 
-    "zeros" (default) is black ink everywhere, "white" is blank paper (ones), "blur"
-    a heavy Gaussian blur of the input (removes strokes, keeps the ink budget). An
-    array is an image, prepared like the input; a tensor is taken as model input.
+    "white" (the default, `methods.PAPER_BASELINE`) is blank paper (ones), "zeros" (or
+    None, as in Captum) black ink everywhere, "blur" a heavy Gaussian blur of the input
+    (removes strokes, keeps the ink budget). An array is an image, prepared like the
+    input; a tensor is taken as model input.
     """
     if spec is None or (isinstance(spec, str) and spec == "zeros"):
         return torch.zeros_like(x)

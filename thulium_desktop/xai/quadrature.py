@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-RULES = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
+#: The rules in the order offered: the default first, then the Riemann rules by accuracy.
+RULES = ("gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left", "riemann_right")
 
 
 def integration_points(n: int, rule: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,8 @@ each chunk of inputs (integration points or noisy copies) goes through the model
 once, and the T gradients come from one batched backward over the same graph (see
 `vjp.py`). Progress is reported after every chunk and cancellation is checked
 between chunks, so a GUI worker can stream refining maps and stop within a chunk.
+Which method runs how is the registry's word (`methods.py`); each method's own
+computation is one function (`attributions.py`) given a `Run`.
 """
 
 from __future__ import annotations
@@ -12,28 +14,27 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from thulium_desktop.models.layers import resolve_layer
 from thulium_desktop.models.protocol import Prepared, Reading, Recognizer
 from thulium_desktop.xai.batched_head import BatchedHead
-from thulium_desktop.xai.config import BASELINES, METHODS, SaliencyConfig
+from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.folding import FoldedRecognizer
-from thulium_desktop.xai.gradcam import as_batch_first, cam_maps, capture_output, upsample
-from thulium_desktop.xai.perturb import make_baseline, smoothgrad_noise
-from thulium_desktop.xai.quadrature import integration_points
+from thulium_desktop.xai.methods import BASELINES, METHODS, PARAMETERS, Passes, compute_function, lookup
 from thulium_desktop.xai.vjp import BatchedVJP
 
 __all__ = [
     "BASELINES",
     "METHODS",
+    "Attribution",
     "Cancelled",
     "Explanation",
+    "Run",
     "SaliencyConfig",
     "SaliencyGenerator",
 ]
@@ -47,16 +48,6 @@ CancelCheck = Callable[[], bool]
 AUTO_CHUNK_ELEMENTS = 1 << 17
 #: ... and never more gradient elements (characters x copies x pixels) than this.
 AUTO_GRADIENT_ELEMENTS = 1 << 24
-_SMOOTH = ("smoothgrad", "smoothgrad_sq", "vargrad")
-#: Methods with one forward pass on the image itself: a recognizer with `read_scored`
-#: reads the image in that same pass.
-_ONE_PASS = ("gradient", "gradcam")
-#: Methods that backpropagate to the input many times per image: they run on a copy
-#: with BatchNorm folded into its convolutions (`folding.py`) when the config allows.
-#: For the plain gradient the copy and its check cost more than they save (measured
-#: with a fresh generator: 55 against 29 ms); GradCAM stops at its layer (and may name
-#: a convolution that a fold would change).
-_FOLDED = ("integrated", *_SMOOTH)
 
 
 class Cancelled(Exception):
@@ -128,13 +119,22 @@ class SaliencyGenerator:
         return self._single(image, token, method="gradient")
 
     def compute_integrated_gradients(
-        self, image, num_steps: int = 50, baseline=None, token: int | None = None
+        self,
+        image,
+        num_steps: int = PARAMETERS["num_steps"].default,
+        baseline=PARAMETERS["baseline"].default,
+        token: int | None = None,
     ) -> np.ndarray:
-        """Integrated gradients from `baseline` (None: zeros) with `num_steps` points."""
+        """Integrated gradients from `baseline` (default blank paper; None: zeros, as
+        Captum's None) with `num_steps` points."""
         return self._single(image, token, method="integrated", num_steps=num_steps, baseline=baseline)
 
     def compute_smoothgrad(
-        self, image, num_samples: int = 25, noise_level: float = 0.1, token: int | None = None
+        self,
+        image,
+        num_samples: int = PARAMETERS["num_samples"].default,
+        noise_level: float = PARAMETERS["noise_level"].default,
+        token: int | None = None,
     ) -> np.ndarray:
         """Mean gradient over `num_samples` noisy copies (sigma = noise_level * range)."""
         return self._single(
@@ -194,8 +194,8 @@ class SaliencyGenerator:
         Needs a recognizer with `label_of(char)`; maps are signed unless `absolute`.
         """
         cfg = self._config(method, config)
-        if cfg.method == "attention":
-            raise ValueError("a contrastive map needs a gradient method, not attention")
+        if not lookup(cfg.method).gradients:
+            raise ValueError(f"a contrastive map needs a gradient method, not {cfg.method}")
         label_of = getattr(self.model, "label_of", None)
         if label_of is None:
             raise ValueError(f"{getattr(self.model, 'name', 'this model')} cannot score another character")
@@ -217,12 +217,13 @@ class SaliencyGenerator:
         return cfg if method is None else replace(cfg, method=method)
 
     def network(self, config: SaliencyConfig | None = None, x: torch.Tensor | None = None) -> Recognizer:
-        """The recognizer a method's passes run on: for integrated gradients and the
-        SmoothGrad family with `fold_batchnorm`, a copy with BatchNorm folded into its
-        convolutions (the same function, less backward work) once it has scored a model
-        input `x` as the model does; otherwise the model itself."""
+        """The recognizer a method's passes run on: for a method of many backward passes
+        (`Passes.FOLDED`: integrated gradients, the SmoothGrad family) with
+        `fold_batchnorm`, a copy with BatchNorm folded into its convolutions (the same
+        function, less backward work) once it has scored a model input `x` as the model
+        does; otherwise the model itself."""
         cfg = config or self.config
-        if cfg.fold_batchnorm and cfg.method in _FOLDED:
+        if cfg.fold_batchnorm and lookup(cfg.method).passes is Passes.FOLDED:
             if self._folded.recognizer is not self.model:  # `model` was reassigned
                 self._folded = FoldedRecognizer(self.model)
             return self._folded.get(x)
@@ -232,12 +233,12 @@ class SaliencyGenerator:
         t0 = time.perf_counter()
         prepared = self.model.prepare(image)
         model = self.network(cfg, prepared.tensor)
-        fused = cfg.method in _ONE_PASS and hasattr(model, "read_scored")
+        fused = lookup(cfg.method).passes is Passes.ONE and hasattr(model, "read_scored")
         if reading is None and not fused:
             reading = self.model.read(prepared.tensor)  # the folded copy never reads
         t_read = time.perf_counter() - t0
-        run = _Run(self, model, cfg, prepared, reading, tokens, on_partial, cancel, alt_reading)
-        maps, scores, deltas, signed = run.compute()
+        run = Run(self, model, cfg, prepared, reading, tokens, on_partial, cancel, alt_reading)
+        maps, scores, deltas = run.compute()
         reading, targets = run.reading, run.targets
         t_total = time.perf_counter() - t0
         return Explanation(
@@ -248,7 +249,7 @@ class SaliencyGenerator:
             scores=scores,
             deltas=deltas,
             reading=reading,
-            signed=signed,
+            signed=run.signed,
             whole_reading=targets.whole,
             meta={
                 "method": cfg.method,
@@ -289,13 +290,32 @@ def _select_targets(reading: Reading, tokens, x: torch.Tensor) -> _Targets:
     )
 
 
-def _captured(layer: nn.Module | None) -> AbstractContextManager[list[torch.Tensor]]:
-    """`capture_output(layer)`, or an empty list when there is no layer to watch."""
-    return nullcontext([]) if layer is None else capture_output(layer)
+class Attribution(NamedTuple):
+    """What a method's compute function returns: `raw` `[K, C, h, w]` model-space
+    attributions (or any map on the model's input grid) of the K targets, their `scores`
+    `[K]` at the input, and for integrated gradients the completeness gaps `deltas` `[K]`."""
+
+    raw: torch.Tensor
+    scores: torch.Tensor
+    deltas: torch.Tensor | None = None
 
 
-class _Run:
-    """One explanation job: the chunk loop, progress, cancellation and post-processing."""
+class _NothingRead(Exception):
+    """A one-pass method read the image and found no character: there is nothing to map."""
+
+
+class Run:
+    """One explanation job: what a method's compute function (`methods.register`) works
+    with, and what turns its raw attributions into maps.
+
+    A compute function reads `model` (the network its passes run on), `cfg`, `x` (the
+    prepared input `[1, C, h, w]`), `prepared`, `reading` and `targets` (row k of
+    `targets.weights` `[K, T]` mixes the T character scores into target k), and uses the
+    steps below: `scored` for a one-pass method, `chunks` / `grads` / `report` for one
+    that streams over copies, `check_cancel` between passes. The run then takes the
+    magnitude (unless the method's maps are signed), maps the result onto the image's
+    pixels, normalizes it and checks it.
+    """
 
     def __init__(self, gen: SaliencyGenerator, model: Recognizer, cfg: SaliencyConfig,
                  prepared: Prepared, reading: Reading | None, tokens, on_partial, cancel,
@@ -313,89 +333,80 @@ class _Run:
         self.cancel = cancel
         self.alt_reading = alt_reading
         self.batch_size = 1
-        self.signed = not cfg.absolute and cfg.method in ("gradient", "integrated", "smoothgrad")
+        self.signed = lookup(cfg.method).signed(vars(cfg))
+        self._compute = compute_function(cfg.method)
 
-    def compute(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
+    def compute(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The method's maps `[K, H, W]` in image pixels, its target scores and deltas."""
         if self.reading is not None and len(self.reading) == 0:
             return self._empty()
-        method = self.cfg.method
-        if method == "attention":
-            return self._attention()
-        if method == "gradcam":
-            return self._gradcam()
-        if method == "integrated":
-            return self._integrated()
-        if method in _SMOOTH:
-            return self._smooth()
-        return self._gradient()
+        try:
+            result = self._compute(self)
+        except _NothingRead:
+            return self._empty()
+        deltas = None if result.deltas is None else self._np(result.deltas)
+        return self._finish(result.raw), self._np(result.scores), deltas
 
     def _empty(self):
         warnings.warn("the model read no characters: the map is empty", stacklevel=4)
         k = len(self.targets.tokens)
-        return np.zeros((k, *self.prepared.image_size), np.float32), np.zeros(k, np.float32), None, False
+        return np.zeros((k, *self.prepared.image_size), np.float32), np.zeros(k, np.float32), None
 
-    def _scored(self, x: torch.Tensor) -> torch.Tensor:
+    def scored(self, x: torch.Tensor) -> torch.Tensor:
         """`[1, T]` character scores of `x` with their graph, reading `x` in the same
         forward pass when no reading was given (one-pass methods only)."""
         if self.reading is None:
             self.reading, scores = self.model.read_scored(x, self.cfg.score)
             self.targets = _select_targets(self.reading, self.tokens, self.x)
+            if len(self.reading) == 0:
+                raise _NothingRead
             return scores
-        return self._char_scores(x)
+        return self.char_scores(x)
 
     # -- chunk bookkeeping -------------------------------------------------------------
-    def _chunks(self, total: int) -> list[slice]:
+    def chunks(self, total: int) -> list[slice]:
+        """`total` copies in chunks of `cfg.batch_size` (None: sized from the input)."""
         k = self.targets.weights.shape[0]
         numel = self.x.numel()
         auto = max(1, min(AUTO_CHUNK_ELEMENTS // numel, AUTO_GRADIENT_ELEMENTS // (k * numel)))
         self.batch_size = min(total, self.cfg.batch_size or auto)
         return [slice(i, min(i + self.batch_size, total)) for i in range(0, total, self.batch_size)]
 
-    def _check_cancel(self) -> None:
+    def check_cancel(self) -> None:
+        """Raise `Cancelled` when the caller asked to stop."""
         raise_if_cancelled(self.cancel, "the explanation")
 
-    def _report(self, raw: torch.Tensor, done: int, total: int) -> None:
+    def report(self, raw: torch.Tensor, done: int, total: int) -> None:
+        """Hand the running estimate `raw` (as an `Attribution.raw`) to `on_partial`."""
         if self.on_partial is not None and done < total:
             self.on_partial(self._finish(raw), done, total)
 
-    def _grads(self, inputs: torch.Tensor, sample_weights: torch.Tensor) -> torch.Tensor:
+    def grads(self, inputs: torch.Tensor, sample_weights: torch.Tensor) -> torch.Tensor:
         """`[K, B, C, H, W]`: gradients of each target's weighted score for every input copy."""
         inputs = inputs.detach().requires_grad_(True)
         with torch.enable_grad():
-            scores = self._char_scores(inputs)  # [B, T]
+            scores = self.char_scores(inputs)  # [B, T]
             cot = self.targets.weights[:, None, :] * sample_weights[None, :, None]
             return self.vjp(scores, inputs, cot.to(scores.dtype))
 
-    def _scores(self, inputs: torch.Tensor) -> torch.Tensor:
+    def scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """`[B, K]` target scores without a graph."""
         with torch.no_grad():
-            return self._target_scores(self._char_scores(inputs))
+            return self.target_scores(self.char_scores(inputs))
 
-    def _char_scores(self, inputs: torch.Tensor) -> torch.Tensor:
+    def char_scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """`[B, T]` character scores, or their contrast with the alternative reading."""
         scores = self.model.token_scores(inputs, self.reading, self.cfg.score)
         if self.alt_reading is not None:
             scores = scores - self.model.token_scores(inputs, self.alt_reading, self.cfg.score)
         return scores
 
-    def _target_scores(self, char_scores: torch.Tensor) -> torch.Tensor:
+    def target_scores(self, char_scores: torch.Tensor) -> torch.Tensor:
         """`[B, T]` character scores mixed into `[B, K]` target scores."""
         return char_scores.detach() @ self.targets.weights.to(char_scores.dtype).T
 
-    # -- methods ------------------------------------------------------------------------
-    def _gradient(self):
-        self._check_cancel()
-        x = self.x.detach().requires_grad_(True)
-        split = self._split_layer()
-        with _captured(split) as seen, torch.enable_grad():
-            scores = self._scored(x)
-        if len(self.reading) == 0:
-            return self._empty()
-        cot = self.targets.weights[:, None, :].to(scores.dtype)
-        grads = self._backward(split, x, seen, scores, cot, to_input=True)
-        return self._finish(grads[:, 0]), self._np(self._target_scores(scores)[0]), None, self.signed
-
-    def _split_layer(self) -> nn.Module | None:
+    # -- one-image backward passes --------------------------------------------------------
+    def split_layer(self) -> nn.Module | None:
         """Where the one-image methods batch the characters through the head: the
         recognizer's GradCAM layer (None where it has none or is unusable)."""
         few = self.tokens is None or (not isinstance(self.tokens, str) and len(self.tokens) < 2)
@@ -404,7 +415,7 @@ class _Run:
             return None  # one target (a contrast has one too); no module to hook
         return self.head.split_layer(self.model, root)
 
-    def _backward(self, split, x, seen, scores, cot, to_input: bool) -> torch.Tensor:
+    def backward(self, split, x, seen, scores, cot, to_input: bool) -> torch.Tensor:
         """The K gradients of a one-image method, at the input (`to_input`) or at the
         split layer's output `seen[-1]`: the plain backward per character, or through one
         batched pass of the head where that is possible and faster (`batched_head.py`).
@@ -423,82 +434,8 @@ class _Run:
         root = getattr(self.model, "module", None)
         if split is None or len(seen) != 1 or not isinstance(root, nn.Module):
             return plain()
-        return self.head.gradients(root, split, x, seen[-1], scores, cot, self._char_scores,
+        return self.head.gradients(root, split, x, seen[-1], scores, cot, self.char_scores,
                                    plain, onward if to_input else None)
-
-    def _integrated(self):
-        cfg, x = self.cfg, self.x
-        baseline = make_baseline(x, cfg.baseline, self.model)
-        alphas, weights = integration_points(cfg.num_steps, cfg.integration)
-        alphas_t = torch.as_tensor(alphas, dtype=x.dtype, device=x.device)
-        weights_t = torch.as_tensor(weights, dtype=x.dtype, device=x.device)
-        diff = x - baseline
-        total_grad = torch.zeros((self.targets.weights.shape[0], *x.shape[1:]), dtype=x.dtype, device=x.device)
-        for sl in self._chunks(cfg.num_steps):
-            self._check_cancel()
-            path = baseline + alphas_t[sl, None, None, None] * diff
-            total_grad += self._grads(path, weights_t[sl]).sum(dim=1)
-            done_weight = float(weights_t[: sl.stop].sum())
-            self._report(diff * total_grad / done_weight, sl.stop, cfg.num_steps)
-        attributions = diff * total_grad
-        ends = self._scores(torch.cat([x, baseline]))
-        deltas = attributions.flatten(1).sum(dim=1) - (ends[0] - ends[1])
-        return self._finish(attributions), self._np(ends[0]), self._np(deltas), self.signed
-
-    def _smooth(self):
-        cfg, x = self.cfg, self.x
-        if float(x.max() - x.min()) == 0.0 and cfg.noise_level > 0:
-            warnings.warn("the input is constant: SmoothGrad's noise (relative to its range) is zero", stacklevel=4)
-        noise = smoothgrad_noise(x, cfg.num_samples, cfg.noise_level, cfg.seed)
-        k = self.targets.weights.shape[0]
-        g_sum = torch.zeros((k, *x.shape[1:]), dtype=x.dtype, device=x.device)
-        g_sq = torch.zeros_like(g_sum)
-        for sl in self._chunks(cfg.num_samples):
-            self._check_cancel()
-            ones = torch.ones(sl.stop - sl.start, dtype=x.dtype, device=x.device)
-            grads = self._grads(x + noise[sl], ones)
-            g_sum += grads.sum(dim=1)
-            if cfg.method != "smoothgrad":  # plain SmoothGrad needs no second moment
-                g_sq += (grads * grads).sum(dim=1)
-            self._report(self._smooth_estimate(g_sum, g_sq, sl.stop), sl.stop, cfg.num_samples)
-        final = self._smooth_estimate(g_sum, g_sq, cfg.num_samples)
-        return self._finish(final), self._np(self._scores(x)[0]), None, self.signed
-
-    def _smooth_estimate(self, g_sum: torch.Tensor, g_sq: torch.Tensor, n: int) -> torch.Tensor:
-        mean = g_sum / n
-        if self.cfg.method == "smoothgrad":
-            return mean
-        if self.cfg.method == "smoothgrad_sq":
-            return g_sq / n
-        return g_sq / n - mean * mean
-
-    def _gradcam(self):
-        self._check_cancel()
-        module = self.model.module
-        layer = resolve_layer(module, self.cfg.layer) if self.cfg.layer is not None else self.model.cam_layer()
-        if layer is None:
-            raise ValueError("the model has no spatial layer for GradCAM; choose one with layer=")
-        x = self.x.detach().requires_grad_(True)  # so the layer output is in the graph
-        with capture_output(layer) as seen, torch.enable_grad():
-            scores = self._scored(x)
-        if len(self.reading) == 0:
-            return self._empty()
-        if not seen:
-            raise ValueError(f"GradCAM layer {type(layer).__name__} did not run in the forward pass")
-        activation = as_batch_first(seen[-1], layer, batch=1)
-        cot = self.targets.weights[:, None, :].to(scores.dtype)
-        grads = self._backward(layer, x, seen, scores, cot, to_input=False)
-        grads = torch.stack([as_batch_first(g, layer, batch=1) for g in grads])
-        cams = upsample(cam_maps(activation.detach(), grads), self.prepared.model_size)
-        return self._finish(cams[:, None]), self._np(self._target_scores(scores)[0]), None, False
-
-    def _attention(self):
-        self._check_cancel()
-        att = self.model.attention(self.x, self.reading)
-        if att is None:
-            raise ValueError(f"{getattr(self.model, 'name', 'this model')} has no attention to show")
-        maps = torch.einsum("kt,thw->khw", self.targets.weights.to(att.dtype), att.to(self.x.device))
-        return self._finish(maps[:, None]), self._np(self._scores(self.x)[0]), None, False
 
     # -- post-processing --------------------------------------------------------------
     def _finish(self, raw: torch.Tensor) -> np.ndarray:

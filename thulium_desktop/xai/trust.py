@@ -17,6 +17,7 @@ from thulium_desktop.models.protocol import Recognizer
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.diagnostics import MapDiagnostics, column_centres, explanation_diagnostics
 from thulium_desktop.xai.faithfulness import Curves, perturbation_curves
+from thulium_desktop.xai.methods import REGISTRY
 from thulium_desktop.xai.saliency import CancelCheck, Explanation, SaliencyGenerator, raise_if_cancelled
 from thulium_desktop.xai.sanity import SanityResult, randomisation_check
 
@@ -87,7 +88,7 @@ def trust_report(
         say("insertion curve")
         insertion = perturbation_curves(*args, mode="insertion", steps=steps, seed=config.seed, cancel=cancel)
     check = None
-    if sanity and per_char and config.method != "attention":
+    if sanity and per_char and REGISTRY[config.method].gradients:
         check = randomisation_check(
             model, image, config, tokens=list(explanation.token_indices), seed=config.seed,
             progress=lambda done, total: say(f"randomisation check: layer {done + 1} of {total}"), cancel=cancel,

@@ -1,0 +1,137 @@
+"""The engine's own methods: one compute function each, registered in `methods.py`.
+
+Each function takes the `Run` of one explanation and returns its raw model-space
+`Attribution` for all targets at once; the run does the rest (magnitude or sign,
+image pixels, normalization). Definitions as in REFERENCES.md.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+from torch import nn
+
+from thulium_desktop.models.layers import resolve_layer
+from thulium_desktop.xai.gradcam import as_batch_first, cam_maps, capture_output, upsample
+from thulium_desktop.xai.perturb import make_baseline, smoothgrad_noise
+from thulium_desktop.xai.quadrature import integration_points
+from thulium_desktop.xai.saliency import Attribution, Run
+
+
+def attention(run: Run) -> Attribution:
+    """The model's own attention per character (or CTC frame posteriors): no gradients."""
+    run.check_cancel()
+    att = run.model.attention(run.x, run.reading)
+    if att is None:
+        raise ValueError(f"{getattr(run.model, 'name', 'this model')} has no attention to show")
+    maps = torch.einsum("kt,thw->khw", run.targets.weights.to(att.dtype), att.to(run.x.device))
+    return Attribution(maps[:, None], run.scores(run.x)[0])
+
+
+def gradient(run: Run) -> Attribution:
+    """∂s_t/∂x at the image, from the forward that reads it."""
+    run.check_cancel()
+    x = run.x.detach().requires_grad_(True)
+    split = run.split_layer()
+    with _captured(split) as seen, torch.enable_grad():
+        scores = run.scored(x)
+    cot = run.targets.weights[:, None, :].to(scores.dtype)
+    grads = run.backward(split, x, seen, scores, cot, to_input=True)
+    return Attribution(grads[:, 0], run.target_scores(scores)[0])
+
+
+def integrated(run: Run) -> Attribution:
+    """(x − x′) ⊙ ∫ ∂s_t/∂x along the straight path from the baseline x′, by the chosen
+    quadrature rule, with the completeness gap of each target as its delta."""
+    cfg, x = run.cfg, run.x
+    baseline = make_baseline(x, cfg.baseline, run.model)
+    alphas, weights = integration_points(cfg.num_steps, cfg.integration)
+    alphas_t = torch.as_tensor(alphas, dtype=x.dtype, device=x.device)
+    weights_t = torch.as_tensor(weights, dtype=x.dtype, device=x.device)
+    diff = x - baseline
+    total_grad = torch.zeros((run.targets.weights.shape[0], *x.shape[1:]), dtype=x.dtype, device=x.device)
+    for sl in run.chunks(cfg.num_steps):
+        run.check_cancel()
+        path = baseline + alphas_t[sl, None, None, None] * diff
+        total_grad += run.grads(path, weights_t[sl]).sum(dim=1)
+        done_weight = float(weights_t[: sl.stop].sum())
+        run.report(diff * total_grad / done_weight, sl.stop, cfg.num_steps)
+    attributions = diff * total_grad
+    ends = run.scores(torch.cat([x, baseline]))
+    deltas = attributions.flatten(1).sum(dim=1) - (ends[0] - ends[1])
+    return Attribution(attributions, ends[0], deltas)
+
+
+#: How the SmoothGrad family turns the sums of gradients and of their squares over n
+#: noisy copies into its estimate.
+Estimate = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+
+def smoothgrad(run: Run) -> Attribution:
+    """The mean gradient over noisy copies."""
+    return _over_noise(run, lambda g_sum, g_sq, n: g_sum / n, second_moment=False)
+
+
+def smoothgrad_sq(run: Run) -> Attribution:
+    """The mean squared gradient over noisy copies."""
+    return _over_noise(run, lambda g_sum, g_sq, n: g_sq / n)
+
+
+def vargrad(run: Run) -> Attribution:
+    """The variance of the gradient over noisy copies."""
+    return _over_noise(run, _variance)
+
+
+def _variance(g_sum: torch.Tensor, g_sq: torch.Tensor, n: int) -> torch.Tensor:
+    mean = g_sum / n
+    return g_sq / n - mean * mean
+
+
+def _over_noise(run: Run, estimate: Estimate, second_moment: bool = True) -> Attribution:
+    """The SmoothGrad family's one pass over the same seeded noisy copies; plain
+    SmoothGrad needs no `second_moment`."""
+    cfg, x = run.cfg, run.x
+    if float(x.max() - x.min()) == 0.0 and cfg.noise_level > 0:
+        warnings.warn("the input is constant: SmoothGrad's noise (relative to its range) is zero", stacklevel=5)
+    noise = smoothgrad_noise(x, cfg.num_samples, cfg.noise_level, cfg.seed)
+    k = run.targets.weights.shape[0]
+    g_sum = torch.zeros((k, *x.shape[1:]), dtype=x.dtype, device=x.device)
+    g_sq = torch.zeros_like(g_sum)
+    for sl in run.chunks(cfg.num_samples):
+        run.check_cancel()
+        ones = torch.ones(sl.stop - sl.start, dtype=x.dtype, device=x.device)
+        grads = run.grads(x + noise[sl], ones)
+        g_sum += grads.sum(dim=1)
+        if second_moment:
+            g_sq += (grads * grads).sum(dim=1)
+        run.report(estimate(g_sum, g_sq, sl.stop), sl.stop, cfg.num_samples)
+    return Attribution(estimate(g_sum, g_sq, cfg.num_samples), run.scores(x)[0])
+
+
+def gradcam(run: Run) -> Attribution:
+    """ReLU(Σ_k α_k A_k) at the GradCAM layer (the config's, else the recognizer's own),
+    α_k the mean gradient over positions, upsampled to the model's input."""
+    run.check_cancel()
+    module = run.model.module
+    layer = resolve_layer(module, run.cfg.layer) if run.cfg.layer is not None else run.model.cam_layer()
+    if layer is None:
+        raise ValueError("the model has no spatial layer for GradCAM; choose one with layer=")
+    x = run.x.detach().requires_grad_(True)  # so the layer output is in the graph
+    with capture_output(layer) as seen, torch.enable_grad():
+        scores = run.scored(x)
+    if not seen:
+        raise ValueError(f"GradCAM layer {type(layer).__name__} did not run in the forward pass")
+    activation = as_batch_first(seen[-1], layer, batch=1)
+    cot = run.targets.weights[:, None, :].to(scores.dtype)
+    grads = run.backward(layer, x, seen, scores, cot, to_input=False)
+    grads = torch.stack([as_batch_first(g, layer, batch=1) for g in grads])
+    cams = upsample(cam_maps(activation.detach(), grads), run.prepared.model_size)
+    return Attribution(cams[:, None], run.target_scores(scores)[0])
+
+
+def _captured(layer: nn.Module | None) -> AbstractContextManager[list[torch.Tensor]]:
+    """`capture_output(layer)`, or an empty list when there is no layer to watch."""
+    return nullcontext([]) if layer is None else capture_output(layer)

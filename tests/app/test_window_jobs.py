@@ -6,6 +6,7 @@ import numpy as np
 from gui_helpers import WAIT_MS, GatedEngine, close_during_a_gated_job, engine_failing_on
 from PySide6.QtCore import Qt
 
+from thulium_desktop.xai.saliency import NoAttention
 from thulium_desktop.xai.spec import MethodSpec
 
 
@@ -128,13 +129,22 @@ def test_a_model_that_fails_to_load_is_reported_and_images_still_open(qtbot, set
 
 
 def test_a_model_without_attention_still_reads_and_explains(qtbot, make_window, word_image):
-    window = make_window(engine_failing_on("attention", ValueError("this model has no attention to show")))
+    window = make_window(engine_failing_on("attention", NoAttention("this model has no attention to show")))
     window.panel.set_method("gradient")
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.show_image(word_image, "minimum")
     centres = window.view_model.reading.centres
     assert len(centres) == window.timeline.count > 0 and np.all(np.diff(centres) > 0)
     assert window.canvas.view.map is not None and window.message.text == ""
+
+
+def test_another_failure_of_attention_is_reported_not_taken_for_no_attention(qtbot, make_window, word_image):
+    """Only NoAttention means "place characters by their alignment"; any other error of
+    the attention pass is a real failure, and the window says so."""
+    window = make_window(engine_failing_on("attention", ValueError("attention shape mismatch")))
+    window.panel.set_method("gradient")  # only the reading's attention pass meets the error
+    window.show_image(word_image, "minimum")
+    qtbot.waitUntil(lambda: "attention shape mismatch" in window.message.text, timeout=WAIT_MS)
 
 
 def test_switching_the_model_reads_the_open_image_again(qtbot, window):

@@ -32,7 +32,7 @@ from thulium_desktop.models import (
 )
 from thulium_desktop.xai.diagnostics import column_centres
 from thulium_desktop.xai.methods import REGISTRY
-from thulium_desktop.xai.saliency import Cancelled, SaliencyConfig, SaliencyGenerator
+from thulium_desktop.xai.saliency import Cancelled, NoAttention, SaliencyConfig, SaliencyGenerator
 from thulium_desktop.xai.spec import MethodSpec
 from thulium_desktop.xai.trust import trust_report
 
@@ -201,7 +201,7 @@ class Worker(QObject):
         spec = MethodSpec.build("attention", {})
         try:
             exp = self._engine.explain(job.image, config=self._config(spec), cancel=job.cancel.is_set)
-        except ValueError:  # a model without attention: place characters by their alignment
+        except NoAttention:  # place characters by their alignment instead
             reading = self._engine.read(job.image)
             width = job.image.shape[1]
             centres = np.array([span_centre(span, reading.n_frames, width) for span in reading.spans])

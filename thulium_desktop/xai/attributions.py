@@ -18,7 +18,7 @@ from thulium_desktop.models.layers import resolve_layer
 from thulium_desktop.xai.gradcam import as_batch_first, cam_maps, capture_output, upsample
 from thulium_desktop.xai.perturb import make_baseline, smoothgrad_noise
 from thulium_desktop.xai.quadrature import integration_points
-from thulium_desktop.xai.saliency import Attribution, Run
+from thulium_desktop.xai.saliency import Attribution, NoAttention, Run
 
 
 def attention(run: Run) -> Attribution:
@@ -26,7 +26,7 @@ def attention(run: Run) -> Attribution:
     run.check_cancel()
     att = run.model.attention(run.x, run.reading)
     if att is None:
-        raise ValueError(f"{getattr(run.model, 'name', 'this model')} has no attention to show")
+        raise NoAttention(f"{getattr(run.model, 'name', 'this model')} has no attention to show")
     maps = torch.einsum("kt,thw->khw", run.targets.weights.to(att.dtype), att.to(run.x.device))
     return Attribution(maps[:, None], run.scores(run.x)[0])
 

@@ -290,6 +290,14 @@ def _select_targets(reading: Reading, tokens, x: torch.Tensor) -> _Targets:
     )
 
 
+class NoAttention(ValueError):
+    """The model has no attention to show (its `attention()` returned None).
+
+    Its own type, so callers that fall back (place characters by their alignment, skip
+    localisation, drop a table row) catch only this, never another ValueError that
+    would mean a real failure. A ValueError still, for code that caught that before."""
+
+
 class Attribution(NamedTuple):
     """What a method's compute function returns: `raw` `[K, C, h, w]` model-space
     attributions (or any map on the model's input grid) of the K targets, their `scores`

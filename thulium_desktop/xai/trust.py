@@ -18,7 +18,7 @@ from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.diagnostics import MapDiagnostics, column_centres, explanation_diagnostics
 from thulium_desktop.xai.faithfulness import Curves, perturbation_curves
 from thulium_desktop.xai.methods import REGISTRY
-from thulium_desktop.xai.saliency import CancelCheck, Explanation, SaliencyGenerator, raise_if_cancelled
+from thulium_desktop.xai.saliency import CancelCheck, Explanation, NoAttention, SaliencyGenerator, raise_if_cancelled
 from thulium_desktop.xai.sanity import SanityResult, randomisation_check
 
 
@@ -104,7 +104,7 @@ def _alignment_centres(model: Recognizer, image, explanation: Explanation) -> np
         attention = SaliencyGenerator(model, SaliencyConfig(method="attention")).explain(
             image, tokens=list(explanation.token_indices), reading=explanation.reading
         )
-    except ValueError:  # a model without attention: no localisation
+    except NoAttention:  # no localisation without attention
         return None
     return column_centres(attention.maps)
 

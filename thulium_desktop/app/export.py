@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from thulium_desktop.app.jobs import METHOD_INFO, MethodSpec
 from thulium_desktop.io.atomic import write_json, write_npz
 from thulium_desktop.render import (
     caption,
@@ -27,7 +26,8 @@ from thulium_desktop.render import (
     selected_row,
     selection_figure,
 )
-from thulium_desktop.xai.ground_truth import CONTRAST_FALLBACK
+from thulium_desktop.xai.methods import REGISTRY
+from thulium_desktop.xai.spec import MethodSpec
 
 #: Figure kinds offered, with their labels in the dialog.
 FIGURE_KINDS: dict[str, str] = {
@@ -115,7 +115,7 @@ def _compare_figure(content: ExportContent) -> Figure:
     return comparison_figure(
         content.image,
         [[e.maps[selected_row(e, content.index)]] for e in exps.values()],
-        [METHOD_INFO[m][0] for m in exps],
+        [REGISTRY[m].label for m in exps],
         [label],
         signed=signed,
         cmap=content.cmap(signed),
@@ -130,7 +130,7 @@ def _compare_subject(exps: Mapping[str, Any]) -> str:
     subject = "methods on one scale (each map peaks at 1)"
     if not next(iter(exps.values())).meta.get("contrast"):
         return subject
-    absent = [METHOD_INFO[m][0] for m in CONTRAST_FALLBACK if m not in exps]
+    absent = [method.label for name, method in REGISTRY.items() if not method.gradients and name not in exps]
     return subject + "".join(f"; {label} has no contrast map" for label in absent)
 
 

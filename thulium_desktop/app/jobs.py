@@ -17,12 +17,7 @@ from typing import Any
 import numpy as np
 
 from thulium_desktop.io.images import ImageLoadError, load_image
-from thulium_desktop.xai.methods import MethodFacts
 from thulium_desktop.xai.spec import MethodSpec
-
-#: (label, one-line "what") of every registered method, for app/export.py, which reads
-#: them from here; everything else asks the registry (`methods.REGISTRY[m].label`).
-METHOD_INFO = MethodFacts(lambda method: (method.label, method.about))
 
 
 def image_key(image: np.ndarray) -> str:

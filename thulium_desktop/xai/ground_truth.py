@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from thulium_desktop.xai.methods import CONTRAST_FALLBACK  # noqa: F401 - app/export.py imports it from here
-
 MATCH, SUBSTITUTION, INSERTION, DELETION = "match", "substitution", "insertion", "deletion"
 
 

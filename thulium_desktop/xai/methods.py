@@ -12,11 +12,11 @@ methods, so the engine's compute functions are imported only when one first runs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from thulium_desktop.xai.saliency import Attribution, Run
@@ -179,34 +179,6 @@ def compare_methods() -> tuple[str, ...]:
 def methods_reading(param: str) -> tuple[str, ...]:
     """The methods that read parameter `param` (for help texts)."""
     return tuple(name for name, method in _METHODS.items() if param in method.params)
-
-
-T = TypeVar("T")
-
-
-class MethodFacts(Mapping[str, T], Generic[T]):
-    """One fact of every registered method that has it (`fact(method)` not None), as a
-    read-only mapping by name that follows the registry, so a method registered later
-    is in it too."""
-
-    def __init__(self, fact: Callable[[Method], T | None]) -> None:
-        self._fact = fact
-
-    def __getitem__(self, name: str) -> T:
-        value = self._fact(_METHODS[name]) if name in _METHODS else None
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        return (name for name, method in _METHODS.items() if self._fact(method) is not None)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-#: Contrastive maps are a difference of gradients: what a method without them falls back to.
-CONTRAST_FALLBACK: Mapping[str, str] = MethodFacts(lambda method: method.contrast_fallback)
 
 
 def _engine(function: str) -> ComputeFn:

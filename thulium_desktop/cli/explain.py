@@ -9,7 +9,10 @@ whether anything failed.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import asdict, replace
@@ -24,11 +27,11 @@ from thulium_desktop.cli.contrast import contrast_record, explain_contrasts
 from thulium_desktop.cli.errors import INTERRUPTED, OK, SOME_FAILED, UsageError
 from thulium_desktop.cli.interrupt import stop_after_current
 from thulium_desktop.cli.outputs import OutputPlan, method_record, write_image_outputs
-from thulium_desktop.io.atomic import write_json
+from thulium_desktop.io.atomic import remove_stale_temporaries, write_json
 from thulium_desktop.io.corpus import CorpusItem, collect_images, shard
 from thulium_desktop.io.images import ImageLoadError, load_image
 from thulium_desktop.io.truths import TruthSource
-from thulium_desktop.models.protocol import model_device
+from thulium_desktop.models.protocol import Contrastable, model_device
 from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts
 from thulium_desktop.xai.methods import PARAMETERS, REGISTRY
 from thulium_desktop.xai.saliency import Explanation, SaliencyConfig, SaliencyGenerator
@@ -43,14 +46,11 @@ def run_explain(args: argparse.Namespace) -> int:
         raise UsageError(f"no images found in {', '.join(args.paths)}")
     index, count = args.shard
     items = shard(corpus.items, index, count)
+    _prepare_output_folder(plan.out_dir)
     opened = recognizers.prepared_recognizer(args.model, args.device, args.trust)
     generator = SaliencyGenerator(opened.recognizer, _config(args), model_label=opened.summary.caption())
-    if args.contrast and not hasattr(opened.recognizer, "label_of"):
+    if args.contrast and not isinstance(opened.recognizer, Contrastable):
         raise UsageError(f"--contrast: {opened.summary.caption()} cannot score a character it did not read")
-    try:
-        plan.out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create the output folder {plan.out_dir}: {exc.strerror or exc}") from exc
     methods = tuple(REGISTRY) if args.method == "all" else (args.method,)
     # Arguments that name nothing are reported by shard 0 only, so a job array counts them once.
     records = [_failed(path, reason) for path, reason in corpus.missing] if index == 0 else []
@@ -59,25 +59,79 @@ def run_explain(args: argparse.Namespace) -> int:
     truths = TruthSource()  # reads each folder's ground_truth.tsv once for the run
     started = time.perf_counter()
     interrupted = False
+    stopped: str | None = None
     try:
         with stop_after_current(_say) as stop:
             for item in tqdm(items, unit="image", disable=args.quiet, file=sys.stderr, dynamic_ncols=True):
-                records.append(_explain_one(generator, methods, args.token, item, plan, truths,
-                                            _checks(args), args.contrast))
-                _report(records[-1])
-                if stop.requested:
-                    interrupted = True
+                try:
+                    record = _explain_one(generator, methods, args.token, item, plan, truths,
+                                          _checks(args), args.contrast)
+                except WritesRefused as exc:
+                    record, stopped = exc.record, exc.reason
+                records.append(record)
+                _report(record)
+                if stopped or stop.requested:
+                    interrupted = not stopped
                     break
     except KeyboardInterrupt:
         interrupted = True
     finally:
         elapsed = time.perf_counter() - started
-        summary = _summary(args, generator, methods, items, records, interrupted, elapsed)
-        write_json(plan.out_dir / _summary_name(index, count), summary)
+        summary = _summary(args, generator, methods, items, records, interrupted, elapsed) | {"stopped": stopped}
+        _write_summary(plan.out_dir / _summary_name(index, count), summary)
     if interrupted:
         _say(f"interrupted: {summary['counts']['done']} of {len(items)} images done")
         return INTERRUPTED
+    if stopped:
+        _say(f"stopped after {summary['counts']['done']} of {len(items)} images: {stopped}")
     return SOME_FAILED if summary["counts"]["failed"] else OK
+
+
+#: Write errors that every later image would meet too: the run stops instead of
+#: computing maps it cannot save.
+_FATAL_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+class WritesRefused(Exception):
+    """The output folder refused an image's outputs for a reason every later image would
+    meet too (full disk, read-only); carries that image's (failed) record."""
+
+    def __init__(self, record: dict[str, Any], reason: str) -> None:
+        super().__init__(reason)
+        self.record = record
+        self.reason = reason
+
+
+def _prepare_output_folder(folder: Path) -> None:
+    """Create the output folder, prove it takes files before any image is computed, and
+    remove the temporaries a killed earlier run left there."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write to the output folder {folder}: {exc.strerror or exc}") from exc
+    removed = [path for sub, _, _ in os.walk(folder) for path in remove_stale_temporaries(sub)]
+    if removed:
+        _say(f"removed {len(removed)} unfinished file(s) left in {folder} by an earlier run")
+
+
+def _write_summary(path: Path, summary: dict[str, Any]) -> None:
+    """Write the run's summary; where the output folder refuses it (a full disk), into
+    the temporary folder instead, named in the message, so no run loses its records."""
+    try:
+        write_json(path, summary)
+        return
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    fd, fallback = tempfile.mkstemp(prefix="thulium-summary-", suffix=".json")
+    os.close(fd)
+    try:
+        write_json(fallback, summary)
+    except OSError as exc:
+        _say(f"cannot write the summary to {path} ({reason}) nor to {fallback} ({exc.strerror or exc})")
+        return
+    _say(f"cannot write the summary to {path} ({reason}); it was written to {fallback}")
 
 
 def _config(args: argparse.Namespace) -> SaliencyConfig:
@@ -143,6 +197,8 @@ def _explain_one(
     except Exception as exc:
         errors["outputs"] = f"cannot write the outputs: {_reason(exc)}"
         record |= _record(item, explanations, records, errors)
+        if isinstance(exc, OSError) and exc.errno in _FATAL_WRITE_ERRORS:
+            raise WritesRefused(record, f"cannot write to {plan.out_dir}: {exc.strerror}") from exc
     return record
 
 

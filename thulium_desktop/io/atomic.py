@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +22,17 @@ from typing import IO, Any
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows: stale temporaries are told apart by age alone
+    fcntl = None  # type: ignore[assignment]
+
 _MODES = ("w", "wb")
+
+#: The names `atomic_write` gives its temporaries: `.<target>.<mkstemp's 8 characters>.tmp`.
+_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+#: A temporary this old with no writer holding its lock was left by a killed run.
+STALE_AFTER_S = 60.0
 
 
 def _process_umask() -> int:
@@ -46,6 +58,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str = "utf
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     target = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    _lock(fd)  # released by the kernel when the process dies, so a cleaner can tell
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
             yield handle
@@ -70,14 +83,36 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
 
 
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries that killed runs (SIGKILL, power loss) left in `folder`.
+
+    Only `atomic_write`'s own names are considered, and only those older than
+    `STALE_AFTER_S` whose lock no live writer holds: a concurrent run writing into
+    the same folder keeps its temporaries. Returns what was removed.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if _TEMPORARY.match(entry.name) and entry.is_file(follow_symlinks=False) and _abandoned(entry.path):
+            _remove_quietly(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Atomically write `obj` as indented UTF-8 JSON; numpy scalars and arrays become lists.
 
     The document is serialised completely before the file is opened, so an object
-    that cannot be encoded never even creates a temporary file.
+    that cannot be encoded never even creates a temporary file. A file name that is
+    not valid UTF-8 reaches Python as lone surrogates (`os.fsdecode`); they are
+    written as JSON `\\udcXX` escapes, so the record is valid JSON and `json.load`
+    plus `os.fsencode` give back the exact bytes of the name.
     """
     text = json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n"
-    write_text(path, text)
+    write_bytes(path, text.encode("utf-8", errors="backslashreplace"))
 
 
 def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
@@ -106,6 +141,31 @@ def _permissions_for(target: Path) -> int:
         return target.stat().st_mode & 0o7777
     except FileNotFoundError:
         return 0o666 & ~_UMASK
+
+
+def _lock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _abandoned(name: str) -> bool:
+    """True when no writer holds `name`'s lock and it is older than `STALE_AFTER_S`
+    (the age closes the gap between a writer's `mkstemp` and its lock)."""
+    try:
+        if time.time() - os.stat(name, follow_symlinks=False).st_mtime < STALE_AFTER_S:
+            return False
+        if fcntl is None:
+            return True
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _remove_quietly(name: str) -> None:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from thulium_desktop.io.images import unit_gray_at_height
-from thulium_desktop.models.layers import last_spatial_layer, resolve_layer
+from thulium_desktop.models.layers import CamLayer, default_cam_layer, resolve_layer
 from thulium_desktop.models.module_state import evaluating
 from thulium_desktop.models.protocol import (
     SCORE_KINDS,
@@ -62,7 +62,7 @@ class CTCRecognizer:
         self.name = name or type(module).__name__
         self._classes = [c for c in range(len(alphabet) + 1) if c != self.blank]
         self._cam_choice = cam_layer
-        self._cam_default: nn.Module | None = None
+        self._cam_default: CamLayer | None = None
 
     # -- geometry -------------------------------------------------------------------
     def prepare(self, image: np.ndarray | torch.Tensor) -> Prepared:
@@ -192,17 +192,17 @@ class CTCRecognizer:
         return profile[:, None, :]
 
     def cam_layer(self) -> nn.Module | None:
-        """The layer given at construction, else the last leaf module with a 4-D output."""
+        """The layer given at construction, else `default_cam`'s."""
         if self._cam_choice is not None:
             return resolve_layer(self.module, self._cam_choice)
+        default = self.default_cam()
+        return None if default is None else default.module
+
+    def default_cam(self) -> CamLayer | None:
+        """The last feature map before the model's recurrent or attention head
+        (`models.layers.default_cam_layer`), found once."""
         if self._cam_default is None:
-            example = torch.full(
-                (1, 1, self.height, 4 * self.height),
-                1.0,
-                device=model_device(self.module),
-                dtype=model_dtype(self.module),
-            )
-            self._cam_default = last_spatial_layer(self.module, example)
+            self._cam_default = default_cam_layer(self.module, self.height)
         return self._cam_default
 
 

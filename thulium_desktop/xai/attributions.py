@@ -15,7 +15,14 @@ import torch
 from torch import nn
 
 from thulium_desktop.models.layers import resolve_layer
-from thulium_desktop.xai.gradcam import as_batch_first, cam_maps, capture_output, upsample
+from thulium_desktop.xai.gradcam import (
+    as_batch_first,
+    cam_maps,
+    capture_output,
+    sequence_head_note,
+    sequence_modules_after,
+    upsample,
+)
 from thulium_desktop.xai.perturb import make_baseline, smoothgrad_noise
 from thulium_desktop.xai.quadrature import integration_points
 from thulium_desktop.xai.saliency import Attribution, NoAttention, Run
@@ -120,10 +127,13 @@ def gradcam(run: Run) -> Attribution:
     if layer is None:
         raise ValueError("the model has no spatial layer for GradCAM; choose one with layer=")
     x = run.x.detach().requires_grad_(True)  # so the layer output is in the graph
-    with capture_output(layer) as seen, torch.enable_grad():
+    with capture_output(layer) as seen, sequence_modules_after(module, seen) as heads, torch.enable_grad():
         scores = run.scored(x)
     if not seen:
         raise ValueError(f"GradCAM layer {type(layer).__name__} did not run in the forward pass")
+    if heads:
+        names = {id(m): name for name, m in module.named_modules()}
+        warnings.warn(sequence_head_note(names.get(id(layer), type(layer).__name__)), stacklevel=2)
     activation = as_batch_first(seen[-1], layer, batch=1)
     cot = run.targets.weights[:, None, :].to(scores.dtype)
     grads = run.backward(layer, x, seen, scores, cot, to_input=False)

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from thulium_desktop.models.layers import SEQUENCE_MODULES
+
 
 @contextmanager
 def capture_output(layer: nn.Module) -> Iterator[list[torch.Tensor]]:
@@ -31,6 +33,33 @@ def capture_output(layer: nn.Module) -> Iterator[list[torch.Tensor]]:
         yield seen
     finally:
         handle.remove()
+
+
+@contextmanager
+def sequence_modules_after(module: nn.Module, seen: list[torch.Tensor]) -> Iterator[list[nn.Module]]:
+    """Yield a list that receives each recurrent or attention module of `module` that
+    starts after the watched layer gave its output (`seen` non-empty): in the same
+    forward as `capture_output`, so telling the user costs no extra pass."""
+    after: list[nn.Module] = []
+
+    def started(mod: nn.Module, _inputs) -> None:
+        if seen:
+            after.append(mod)
+
+    handles = [m.register_forward_pre_hook(started) for m in module.modules() if isinstance(m, SEQUENCE_MODULES)]
+    try:
+        yield after
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def sequence_head_note(layer_name: str) -> str:
+    """What a user must know about a GradCAM map taken before a sequence head."""
+    return (
+        f"GradCAM layer {layer_name} feeds a recurrent or attention head, which reads each "
+        "character from its neighbours too: the map can sit on the wrong character"
+    )
 
 
 def as_batch_first(activation: torch.Tensor, layer: nn.Module, batch: int) -> torch.Tensor:

@@ -6,7 +6,6 @@ runs the CLI; anything else (nothing, or image paths to open) starts the app.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Sequence
 
@@ -30,17 +29,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _start_app(args: list[str]) -> int:
-    """The GUI, imported only now: the headless commands must work without Qt installed."""
-    try:  # `main` too: the package imports Qt only when its `main` is asked for
-        start = getattr(importlib.import_module("thulium_desktop.app"), "main", None)
-    except ModuleNotFoundError as exc:
-        if exc.name != "thulium_desktop.app":
-            print(f"thulium-desktop: cannot start the app: {exc}", file=sys.stderr)
-            return 2
-        start = None
-    if start is None:
+    """The GUI, imported only now: the headless commands must work without Qt, so an app
+    that cannot be imported (Qt or its system libraries missing) is one line, not a
+    traceback."""
+    try:
+        from thulium_desktop.app import main as start
+    except ImportError as exc:
         print(
-            "thulium-desktop: the desktop app is not part of this build; "
+            f"thulium-desktop: cannot start the app ({exc}); "
             f"use a command: {', '.join(COMMANDS)} (see --help)",
             file=sys.stderr,
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import time
 import traceback
 from collections.abc import Callable
@@ -30,8 +29,8 @@ from thulium_desktop.models import (
     model_device,
     open_described,
 )
-from thulium_desktop.xai.diagnostics import column_centres
-from thulium_desktop.xai.methods import REGISTRY
+from thulium_desktop.models.protocol import Contrastable
+from thulium_desktop.xai.centres import attention_centres, span_centres
 from thulium_desktop.xai.saliency import Cancelled, NoAttention, SaliencyConfig, SaliencyGenerator
 from thulium_desktop.xai.spec import MethodSpec
 from thulium_desktop.xai.trust import trust_report
@@ -41,10 +40,6 @@ log = logging.getLogger(__name__)
 #: Partial maps closer together than this are coalesced: the canvas cannot show more
 #: than a few updates per second anyway, and each one costs a GUI-thread repaint.
 PARTIAL_INTERVAL_S = 0.05
-#: Streaming methods run in about this many chunks (unless the engine's config fixes
-#: a batch size): enough partial maps to watch the map refine, and a cancel is
-#: noticed within one chunk.
-STREAM_CHUNKS = 8
 
 #: Builds the model on the worker thread; an `OpenedModel` also says what to caption it.
 RecognizerFactory = Callable[[], Recognizer | OpenedModel]
@@ -203,9 +198,7 @@ class Worker(QObject):
             exp = self._engine.explain(job.image, config=self._config(spec), cancel=job.cancel.is_set)
         except NoAttention:  # place characters by their alignment instead
             reading = self._engine.read(job.image)
-            width = job.image.shape[1]
-            centres = np.array([span_centre(span, reading.n_frames, width) for span in reading.spans])
-            self.readingReady.emit(job.id, ReadingInfo(reading, centres))
+            self.readingReady.emit(job.id, ReadingInfo(reading, span_centres(reading, job.image.shape[1])))
             return reading, None
         self.readingReady.emit(job.id, ReadingInfo(exp.reading, attention_centres(exp.maps, exp.reading)))
         self.explained.emit(job.id, spec, exp)
@@ -234,33 +227,9 @@ class Worker(QObject):
 
 
 def job_config(engine_config: SaliencyConfig, spec: MethodSpec) -> SaliencyConfig:
-    """The spec over the engine's own config (which may fix batch size etc.): a method
-    that streams runs in about `STREAM_CHUNKS` chunks, so its map refines on screen."""
-    config = replace(engine_config, **spec.config_kwargs())
-    streams_over = REGISTRY[spec.method].streams_over
-    if config.batch_size is None and streams_over is not None:
-        count = getattr(config, streams_over)
-        config = replace(config, batch_size=max(1, math.ceil(count / STREAM_CHUNKS)))
-    return config
-
-
-def attention_centres(maps: np.ndarray, reading: Reading) -> np.ndarray:
-    """x of each character's attention centre of mass, in image pixels (scene coordinates:
-    column c spans [c, c + 1), hence the half pixel).
-
-    Falls back to the middle of its CTC frame run when a map is empty.
-    """
-    centres = column_centres(maps) + 0.5
-    width = maps.shape[-1]
-    for t, span in enumerate(reading.spans):
-        if not np.isfinite(centres[t]):
-            centres[t] = span_centre(span, reading.n_frames, width)
-    return centres
-
-
-def span_centre(span: tuple[int, int], n_frames: int, width: int) -> float:
-    """The middle of a character's alignment span, frames spread evenly over the width."""
-    return (span[0] + span[1]) / 2 / max(n_frames, 1) * width
+    """The spec over the engine's own config (which may fix batch size etc.), streamed
+    in chunks so that a streaming method's map refines on screen."""
+    return replace(engine_config, **spec.config_kwargs()).streamed()
 
 
 def _model_info(recognizer: Recognizer, caption: str = "") -> LoadedModel:
@@ -269,5 +238,5 @@ def _model_info(recognizer: Recognizer, caption: str = "") -> LoadedModel:
     names = tuple(layer_names(recognizer.module))
     cam = recognizer.cam_layer()
     default = next((n for n, m in recognizer.module.named_modules() if m is cam and n), None)
-    scorable = getattr(recognizer, "alphabet", "") if hasattr(recognizer, "label_of") else ""
+    scorable = recognizer.alphabet if isinstance(recognizer, Contrastable) else ""
     return LoadedModel(recognizer.name, label, names, default, caption, scorable)

@@ -15,10 +15,7 @@ from thulium_desktop.io.images import ImageLoadError, load_image
 def run_models(args: argparse.Namespace) -> int:
     """Each bundled model: name, architecture and description, then its measured metrics,
     one line per evaluation set (the cards nest them: `held_out: cer=0.0412 ...`)."""
-    lister = getattr(models, "list_models", None)
-    if lister is None:
-        raise UsageError("this build has no model registry (thulium_desktop.models.list_models)")
-    infos = lister()
+    infos = models.list_models()
     if not infos:
         print("no bundled models are installed")
         return OK

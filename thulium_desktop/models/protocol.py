@@ -3,6 +3,15 @@
 The engine and the app only need five things of a model (see docs/ARCHITECTURE.md):
 prepare an image, read it, score each read character differentiably for a batch
 of perturbed inputs, say where it looked (attention), and name a GradCAM layer.
+
+Two abilities are optional, each a protocol of its own so that every face asks for it
+the same way, `isinstance(model, Contrastable)`, and a model states it by having the
+members (no base class to inherit):
+
+- `Contrastable`: an `alphabet` and `label_of(char)`, to score a character the model did
+  not read (contrast maps; the app offers them for the characters of the alphabet);
+- `ScoredReader`: `read_scored(x, score)`, reading and scoring in one forward pass (the
+  one-pass methods, gradient and GradCAM, then need no separate read).
 """
 
 from __future__ import annotations
@@ -140,8 +149,29 @@ class Recognizer(Protocol):
     def cam_layer(self) -> nn.Module | None:
         """The default GradCAM layer: the last spatial feature map after its nonlinearity."""
 
-    # Optional: `label_of(char: str) -> int`, the class index of a character, lets the
-    # engine score a character the model did not read (contrastive explanations).
+
+@runtime_checkable
+class Contrastable(Protocol):
+    """A recognizer that can score a character it did not read: what contrast maps
+    (why this character rather than that one) need. Without it they are refused."""
+
+    #: The characters `label_of` accepts (the app offers contrasts with these only).
+    alphabet: str
+
+    def label_of(self, char: str) -> int:
+        """The class index of `char`, to put into a `Reading.labels`; ValueError naming
+        the character when the model cannot score it."""
+
+
+@runtime_checkable
+class ScoredReader(Protocol):
+    """A recognizer that reads an input and scores its reading in the same forward pass:
+    a one-pass method (gradient, GradCAM) of an image not read yet then costs one
+    forward instead of two. Without it the engine reads first, then scores."""
+
+    def read_scored(self, x: torch.Tensor, score: str = "logprob") -> tuple[Reading, torch.Tensor]:
+        """`read(x)` and that reading's `token_scores(x, reading, score)` `[1, T]`, the
+        scores keeping their graph to `x`."""
 
 
 def span_mask(reading: Reading, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

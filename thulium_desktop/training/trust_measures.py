@@ -22,13 +22,15 @@ from thulium_desktop.training.synth import Sample
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.diagnostics import LABEL_BACKGROUND, LABEL_FOCUSED, LABEL_SCATTERED
 from thulium_desktop.xai.ground_truth import MATCH, align
-from thulium_desktop.xai.methods import PAPER_BASELINE
+from thulium_desktop.xai.methods import PAPER_BASELINE, REGISTRY, compare_methods
 from thulium_desktop.xai.saliency import NoAttention, SaliencyGenerator
 from thulium_desktop.xai.sanity import INSENSITIVE_CORRELATION
 from thulium_desktop.xai.trust import TrustReport, trust_report
 
-#: The methods of the table; "attention" only where the model answers it.
-TABLE_METHODS = ("gradient", "integrated", "smoothgrad", "gradcam", "attention")
+#: The methods of the table: those the app compares side by side (`in_compare`), the
+#: gradient methods first (the sanity column is theirs) and then those without gradients;
+#: "attention" only where the model answers it.
+TABLE_METHODS = tuple(sorted(compare_methods(), key=lambda name: not REGISTRY[name].gradients))
 LABELS = (LABEL_FOCUSED, LABEL_SCATTERED, LABEL_BACKGROUND)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -12,6 +12,11 @@ from torch import nn
 from thulium_desktop.models.protocol import SCORE_KINDS
 from thulium_desktop.xai.methods import BASELINES, PARAMETERS, REGISTRY, lookup
 from thulium_desktop.xai.quadrature import RULES
+
+
+#: A streaming method run with `SaliencyConfig.streamed` goes in about this many chunks:
+#: enough partial maps to watch the map refine, and a cancel is noticed within one chunk.
+STREAM_CHUNKS = 8
 
 
 def _default(name: str):
@@ -89,6 +94,18 @@ class SaliencyConfig:
         if self.layer is not None and not isinstance(self.layer, (str, nn.Module)):
             raise ValueError(f"layer must be a module or a dotted name, got {self.layer!r}")
         _one_of("score", self.score, SCORE_KINDS)
+
+    def streamed(self, chunks: int = STREAM_CHUNKS) -> SaliencyConfig:
+        """This config with its copies split into about `chunks` chunks when its method
+        streams (`Method.streams_over`) and no `batch_size` is fixed: each chunk then
+        reports a partial map, which a viewer shows refining. Other configs are returned
+        as they are (a fixed batch size is the caller's choice)."""
+        _positive_int("chunks", chunks)
+        streams_over = REGISTRY[self.method].streams_over
+        if self.batch_size is not None or streams_over is None:
+            return self
+        count = getattr(self, streams_over)
+        return replace(self, batch_size=max(1, math.ceil(count / chunks)))
 
     def describe(self) -> dict:
         """The parameters that shape this method's maps (the registry's `params`, and always

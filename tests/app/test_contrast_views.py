@@ -16,12 +16,12 @@ import pytest
 from gui_helpers import WAIT_MS, open_settled, sample_copy
 from PySide6.QtWidgets import QLabel
 
-from thulium_desktop.app import export as app_export
-from thulium_desktop.app.export import ExportPlan
+from thulium_desktop.app import figure_export as app_export
+from thulium_desktop.app.figure_export import ExportPlan
 from thulium_desktop.app.export_dialog import ExportDialog
 from thulium_desktop.app.trust_panel import CONTRAST_NOTE
 from thulium_desktop.models import load_model
-from thulium_desktop.render import overlay, shared_scale
+from thulium_desktop.render import OUTLIER_PERC, overlay, shared_scale
 from thulium_desktop.xai.methods import REGISTRY, compare_methods
 from thulium_desktop.xai.spec import MethodSpec
 
@@ -95,7 +95,7 @@ def test_export_of_the_view_draws_the_contrast_map_with_its_caption(qtbot, contr
     (panel,) = drawn_panels(fig)
     assert panel.get_title().startswith("\u2018e\u2019 #2 ")  # 1-based, as the details line:
     assert "(character 2)" in window.details.text()
-    scale = shared_scale([contrast], True, window.display.cmap(True))
+    scale = shared_scale([contrast], True, window.display.cmap(True), outlier_perc=OUTLIER_PERC)
     expected = overlay(window.view_model.image, contrast, scale, 0.5)[:, :, ::-1]
     np.testing.assert_array_equal(np.asarray(panel.images[0].get_array()), expected)
     assert scale.vmin == -scale.vmax  # the diverging, signed scale
@@ -109,7 +109,7 @@ def test_export_of_the_comparison_shows_each_gradient_methods_contrast(qtbot, co
     assert rows == ["Gradient", "Integrated gradients", "SmoothGrad", "GradCAM"]
     assert CONTRAST_CAPTION in fig.get_suptitle() and "Attention has no contrast map" in fig.get_suptitle()
     maps = [window.view_model.results[contrast_spec(window, m)].maps[0] for m in compare_methods()[1:]]
-    scale = shared_scale(maps, True, window.display.cmap(True))
+    scale = shared_scale(maps, True, window.display.cmap(True), outlier_perc=OUTLIER_PERC)
     for ax, values in zip(drawn_panels(fig), maps):
         np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), overlay(window.view_model.image, values, scale, 0.5)[:, :, ::-1])
 

@@ -56,7 +56,7 @@ def test_a_registered_method_reaches_the_cli_the_panel_and_the_engine(dummy, qtb
     exp = SaliencyGenerator(recognizer).explain(word_image, method="dummy")
     assert exp.maps.shape == (len(exp.reading), *word_image.shape[:2]) and not exp.signed
     np.testing.assert_array_equal(exp.maps, 1.0)  # normalized to its peak
-    assert exp.meta["params"]["num_samples"] == 25
+    assert exp.params["num_samples"] == 25
 
     out = tmp_path / "out"
     assert cli.main(["explain", str(HELLO), "--method", "dummy", "--format", "npz", "--out", str(out),

@@ -25,6 +25,7 @@ from thulium_desktop.app.events import Events
 from thulium_desktop.app.view_model import ALL, ViewModel
 from thulium_desktop.io.truths import Truth
 from thulium_desktop.xai.methods import compare_methods
+from thulium_desktop.xai.saliency import Timings
 from thulium_desktop.xai.spec import MethodSpec
 
 SUBSTITUTED = 1
@@ -116,7 +117,7 @@ def test_the_whole_reading_under_contrast_asks_for_a_marked_character(contrasted
 def test_the_details_of_a_contrast_name_both_characters_without_a_note(contrasted):
     exp = SimpleNamespace(maps=np.ones((1, 8, 20)), signed=True, whole_reading=False, tokens=("e",),
                           reading=SimpleNamespace(tokens=tuple("hello")), confidences=np.array([0.5]),
-                          scores=np.array([1.0]), deltas=None, meta={})
+                          scores=np.array([1.0]), deltas=None, timings=Timings(0.1, 0.2, 0.3))
     contrasted.add_result(contrast_spec("gradient"), exp)
     text = view_details(contrasted)
     assert "rather than the true ‘a’ (character 2)" in text and "Contrast applies" not in text

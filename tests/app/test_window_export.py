@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from gui_helpers import WAIT_MS
 
-from thulium_desktop.app.export import ExportPlan
+from thulium_desktop.app.figure_export import ExportPlan
 from thulium_desktop.app.export_dialog import ExportDialog
 
 

@@ -160,7 +160,7 @@ def test_switching_the_model_reads_the_open_image_again(qtbot, window):
         window.switch_model(lambda: other)
     assert window.status.model.text() == "model: other-crnn"
     assert window.view_model.reading.reading.text == expected
-    assert window.view_model.results[MethodSpec.build("attention", {})].meta["model"] == "other-crnn"
+    assert window.view_model.results[MethodSpec.build("attention", {})].model == "other-crnn"
 
 
 def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeypatch):

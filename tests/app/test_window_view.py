@@ -175,7 +175,7 @@ def test_changing_a_parameter_recomputes_with_it(qtbot, window, models):
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel.layer.setCurrentIndex(layers.index("features.4"))
     spec = MethodSpec.build("gradcam", {"layer": "features.4"})
-    assert window.view_model.results[spec].meta["params"]["layer"] == "features.4"
+    assert window.view_model.results[spec].params["layer"] == "features.4"
     assert not np.array_equal(shown_map(window), default)
 
 

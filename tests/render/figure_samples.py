@@ -8,6 +8,9 @@ second conftest.py on the path would shadow.
 import numpy as np
 import pytest
 
+from thulium_desktop.models.protocol import Reading
+from thulium_desktop.xai.saliency import Explanation, Timings
+
 
 def ink_image(height: int, width: int) -> np.ndarray:
     """White paper with a dark stroke band in the middle, uint8 grayscale."""
@@ -32,3 +35,19 @@ def word() -> np.ndarray:
 @pytest.fixture
 def line() -> np.ndarray:
     return ink_image(64, 1200)
+
+
+def explanation(image: np.ndarray, text: str, method: str = "integrated", **fields) -> Explanation:
+    """An engine `Explanation` of every character of `text` over `image` (map i peaking
+    over the i-th character), with the provenance a real one carries."""
+    n = len(text)
+    reading = Reading(tuple(text), tuple(range(n)), np.linspace(0.5, 0.9, n).astype(np.float32),
+                      tuple((t, t + 1) for t in range(n)), n)
+    values = dict(
+        maps=bumps(image, n), tokens=tuple(text), token_indices=tuple(range(n)),
+        confidences=reading.confidences, scores=np.ones(n, np.float32), deltas=None, reading=reading,
+        signed=False, method=method, params={"method": method, "num_steps": 50, "layer": None},
+        model="crnn", device="cpu", seed=None, batch_size=1, folded_batchnorms=0,
+        timings=Timings(0.1, 0.2, 0.3),
+    )
+    return Explanation(**(values | fields))

@@ -7,7 +7,7 @@ import re
 import cv2
 import numpy as np
 import pytest
-from figure_samples import bumps, line, word  # noqa: F401 (fixtures)
+from figure_samples import bumps, explanation, line, word  # noqa: F401 (fixtures)
 
 from thulium_desktop.render import (
     caption,
@@ -72,8 +72,7 @@ def test_signed_maps_get_a_symmetric_diverging_scale(word):
 
 
 def test_caption_and_special_characters_are_drawn_literally(word):
-    meta = {"model": "crnn", "method": "integrated", "params": {"method": "integrated", "num_steps": 50, "layer": None}}
-    text = caption(meta, character_labels(["$"], [3], [0.5])[0])
+    text = caption(explanation(word, "ab$"), character_labels(["$"], [3], [0.5])[0])
     assert text == "crnn \u00b7 integrated (num_steps=50) \u00b7 \u2018$\u2019 #4 p=0.50"  # index 3: the 4th
     fig = overlay_figure(word, bumps(word, 1)[0], label="$x_1$", caption=text)
     fig.draw_without_rendering()

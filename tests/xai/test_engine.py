@@ -13,6 +13,7 @@ from thulium_desktop.models import CTCRecognizer
 from thulium_desktop.xai.saliency import (
     METHODS,
     Cancelled,
+    Contrast,
     SaliencyConfig,
     SaliencyGenerator,
 )
@@ -246,10 +247,10 @@ def test_image_kinds_are_accepted(recognizer, word_image):
 def test_explanation_records_what_made_it(recognizer, word_image):
     cfg = SaliencyConfig(method="smoothgrad", num_samples=3, noise_level=0.2, seed=9)
     exp = SaliencyGenerator(recognizer, cfg).explain(word_image)
-    assert exp.meta["method"] == "smoothgrad" and exp.meta["model"] == "tiny-crnn"
-    assert exp.meta["params"]["num_samples"] == 3 and exp.meta["params"]["noise_level"] == 0.2
-    assert exp.meta["seed"] == 9 and exp.meta["device"] == "cpu"
-    assert exp.meta["timings"]["total_s"] > 0
+    assert exp.method == "smoothgrad" and exp.model == "tiny-crnn"
+    assert exp.params["num_samples"] == 3 and exp.params["noise_level"] == 0.2
+    assert exp.seed == 9 and exp.device == "cpu"
+    assert exp.timings.total_s > 0
     np.testing.assert_allclose(exp.confidences, exp.reading.confidences)
 
 
@@ -293,7 +294,7 @@ def test_contrastive_map_is_the_difference_of_the_two_characters_maps(recognizer
     t = 2
     other = "q" if reading.tokens[t] != "q" else "z"
     contrast = gen.explain_contrast(word_image, t, other)
-    assert contrast.signed and contrast.meta["contrast"] == {"token": t, "read": reading.tokens[t], "alternative": other}
+    assert contrast.signed and contrast.contrast == Contrast(t, reading.tokens[t], other)
     alt = type(reading)(
         tokens=reading.tokens[:t] + (other,) + reading.tokens[t + 1 :],
         labels=reading.labels[:t] + (recognizer64.label_of(other),) + reading.labels[t + 1 :],

@@ -64,11 +64,11 @@ def test_folded_maps_equal_the_models_own(word_image):
     for method in ("integrated", "smoothgrad", "vargrad"):
         folded = SaliencyGenerator(rec, SaliencyConfig(method=method, **RAW)).explain(word_image)
         plain = SaliencyGenerator(rec, SaliencyConfig(method=method, fold_batchnorm=False, **RAW)).explain(word_image)
-        assert folded.meta["folded_batchnorms"] == 1 and plain.meta["folded_batchnorms"] == 0
+        assert folded.folded_batchnorms == 1 and plain.folded_batchnorms == 0
         scale = np.abs(plain.maps).max()
         np.testing.assert_allclose(folded.maps, plain.maps, rtol=0, atol=2e-5 * scale)
     gradient = SaliencyGenerator(rec, SaliencyConfig(method="gradient", **RAW)).explain(word_image)
-    assert gradient.meta["folded_batchnorms"] == 0  # one pass: the copy would not pay
+    assert gradient.folded_batchnorms == 0  # one pass: the copy would not pay
 
 
 def test_bundled_reader_maps_are_unchanged_by_the_fold():
@@ -78,7 +78,7 @@ def test_bundled_reader_maps_are_unchanged_by_the_fold():
     cfg = SaliencyConfig(method="integrated", **RAW)
     folded = SaliencyGenerator(rec, cfg).explain(image)
     plain = SaliencyGenerator(rec, SaliencyConfig(**{**RAW, "method": "integrated", "fold_batchnorm": False})).explain(image)
-    assert folded.meta["folded_batchnorms"] == 6
+    assert folded.folded_batchnorms == 6
     assert folded.reading.tokens == plain.reading.tokens
     np.testing.assert_allclose(folded.maps, plain.maps, rtol=0, atol=1e-5 * np.abs(plain.maps).max())
 
@@ -92,7 +92,7 @@ def test_gradcam_runs_on_the_unfolded_model(word_image):
     plain = SaliencyGenerator(rec, SaliencyConfig(**{**RAW, "method": "gradcam", "layer": "features.3",
                                                      "fold_batchnorm": False})).explain(word_image)
     np.testing.assert_array_equal(folded.maps, plain.maps)
-    assert folded.meta["folded_batchnorms"] == 0
+    assert folded.folded_batchnorms == 0
 
 
 def test_the_users_module_keeps_its_batchnorm(word_image):
@@ -161,7 +161,7 @@ def test_a_changed_module_is_explained_as_it_is_now(word_image, change):
     else:
         module.features[8].scale = 3.0
     explained = gen.explain(word_image)
-    assert explained.meta["folded_batchnorms"] == (0 if change == "hook" else 1)  # the copy served it
+    assert explained.folded_batchnorms == (0 if change == "hook" else 1)  # the copy served it
     now = explained.maps
     fresh = SaliencyGenerator(rec, SaliencyConfig(**IG, fold_batchnorm=False)).explain(word_image).maps
     assert now.shape != first.shape or not np.allclose(now, first)
@@ -189,7 +189,7 @@ def test_another_model_or_alphabet_is_explained_as_it_is_now(word_image):
     expected = SaliencyGenerator(other, SaliencyConfig(**IG, fold_batchnorm=False)).explain(word_image)
     now = gen.explain(word_image)
     assert now.tokens == expected.tokens
-    assert now.meta["folded_batchnorms"] == 1
+    assert now.folded_batchnorms == 1
     _assert_same_maps_in_float64(now.maps, expected.maps)
 
 
@@ -219,7 +219,7 @@ def test_a_copy_that_scores_otherwise_is_not_used(word_image):
     assert foldable_pairs(module)  # it looks foldable ...
     folded = SaliencyGenerator(rec, SaliencyConfig(**IG)).explain(word_image)
     plain = SaliencyGenerator(rec, SaliencyConfig(**IG, fold_batchnorm=False)).explain(word_image)
-    assert folded.meta["folded_batchnorms"] == 0  # ... but the copy's scores gave it away
+    assert folded.folded_batchnorms == 0  # ... but the copy's scores gave it away
     np.testing.assert_array_equal(folded.maps, plain.maps)
 
 
@@ -236,7 +236,7 @@ def test_a_hooked_module_is_explained_as_it_is_and_its_hooks_report_home(word_im
     recorder = Recorder()
     module.features[3].register_forward_hook(recorder.hook)
     exp = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**IG)).explain(word_image)
-    assert exp.meta["folded_batchnorms"] == 0
+    assert exp.folded_batchnorms == 0
     assert recorder.calls >= 1
 
 
@@ -246,7 +246,7 @@ def test_a_scoring_in_training_mode_is_not_folded(word_image):
     rec = TrainModeScoring(_with_running_statistics(tiny_crnn(seed=3)), ALPHABET, 32)
     folded = SaliencyGenerator(rec, SaliencyConfig(**IG)).explain(word_image)
     plain = SaliencyGenerator(rec, SaliencyConfig(**IG, fold_batchnorm=False)).explain(word_image)
-    assert folded.meta["folded_batchnorms"] == 0
+    assert folded.folded_batchnorms == 0
     np.testing.assert_allclose(folded.maps, plain.maps, rtol=0, atol=1e-6 * np.abs(plain.maps).max())
 
 
@@ -257,7 +257,7 @@ def test_a_model_with_nothing_to_fold_is_not_copied_nor_summed(word_image, monke
     module.features[4] = nn.Identity()  # no BatchNorm left
     monkeypatch.setattr(folding, "_tensor_key", lambda _m: pytest.fail("summed a model that cannot fold"))
     gen = SaliencyGenerator(CTCRecognizer(module, ALPHABET, 32), SaliencyConfig(**IG))
-    assert gen.explain(word_image).meta["folded_batchnorms"] == 0
+    assert gen.explain(word_image).folded_batchnorms == 0
     assert gen.network() is gen.model
 
 
@@ -296,5 +296,5 @@ def test_a_recognizer_that_cannot_be_copied_is_explained_as_it_is(word_image):
     gen = SaliencyGenerator(rec, SaliencyConfig(**IG))
     folded = gen.explain(word_image)
     plain = SaliencyGenerator(rec, SaliencyConfig(**IG, fold_batchnorm=False)).explain(word_image)
-    assert folded.meta["folded_batchnorms"] == 0 and gen.network() is rec
+    assert folded.folded_batchnorms == 0 and gen.network() is rec
     np.testing.assert_array_equal(folded.maps, plain.maps)

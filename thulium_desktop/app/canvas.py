@@ -7,8 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from thulium_desktop.app.colormaps import colormap
-from thulium_desktop.app.overlay import COLORBAR_WIDTH, OverlayView, display_gray, make_colorbar
+from thulium_desktop.app.overlay_view import COLORBAR_WIDTH, OverlayView, display_gray, make_colorbar
+from thulium_desktop.app.screen_colours import colormap
 
 BACKGROUND = "#26282b"
 #: Room the colorbar and margins take beside the image, in pixels.

@@ -10,8 +10,8 @@ from PySide6.QtCore import QPointF, QSizeF, Qt, Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from thulium_desktop.app.canvas import BACKGROUND
-from thulium_desktop.app.colormaps import colormap, map_levels
-from thulium_desktop.app.overlay import OverlayView, display_gray, make_colorbar
+from thulium_desktop.app.overlay_view import OverlayView, display_gray, make_colorbar
+from thulium_desktop.app.screen_colours import colormap, map_levels
 from thulium_desktop.xai.methods import REGISTRY, compare_methods
 
 #: Images wider than this (width / height) are stacked in one column, others in a grid.

@@ -45,9 +45,7 @@ def selection_details(spec: MethodSpec, explanation, index: int) -> str:
              f"{score} {explanation.scores[k]:.3g}"]
     if explanation.deltas is not None:
         parts.append(f"completeness gap {explanation.deltas[k]:.2g}")
-    seconds = explanation.meta.get("timings", {}).get("total_s")
-    if seconds is not None:
-        parts.append(f"computed in {seconds:.2f} s")
+    parts.append(f"computed in {explanation.timings.total_s:.2f} s")
     return " · ".join(parts)
 
 

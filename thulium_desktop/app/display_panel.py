@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QSlider, QWidget
 
-from thulium_desktop.app.colormaps import SIGNED_MAPS, UNSIGNED_MAPS
+from thulium_desktop.app.screen_colours import SIGNED_MAPS, UNSIGNED_MAPS
 
 DEFAULT_OPACITY = 80
 

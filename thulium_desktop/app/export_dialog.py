@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from thulium_desktop.app.export import FIGURE_KINDS, ExportPlan
+from thulium_desktop.app.figure_export import FIGURE_KINDS, ExportPlan
 from thulium_desktop.render import FIGURE_FORMATS
 
 

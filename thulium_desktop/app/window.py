@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 from thulium_desktop import models
 from thulium_desktop.app.canvas import ImageCanvas
 from thulium_desktop.app.client import EngineClient
-from thulium_desktop.app.colormaps import map_levels
 from thulium_desktop.app.compare_view import CompareView, no_contrast_note
 from thulium_desktop.app.display_panel import DisplayPanel
 from thulium_desktop.app.details import view_details
@@ -40,6 +39,7 @@ from thulium_desktop.app.error_review import ErrorReview
 from thulium_desktop.app.files import ImageBrowser, file_title
 from thulium_desktop.app.message_bar import MessageBar
 from thulium_desktop.app.method_panel import MethodPanel
+from thulium_desktop.app.screen_colours import map_levels
 from thulium_desktop.app.status_bar import JobStatusBar
 from thulium_desktop.app.timeline import ReadingLabel, TokenTimeline
 from thulium_desktop.app.trust_panel import CHECK_SHORTCUT, TOGGLE_SHORTCUT, TrustPanel
@@ -51,7 +51,7 @@ from thulium_desktop.xai.methods import REGISTRY
 from thulium_desktop.xai.spec import MethodSpec
 
 if TYPE_CHECKING:
-    from thulium_desktop.app.export import ExportPlan
+    from thulium_desktop.app.figure_export import ExportPlan
 
 SHORTCUTS = (
     ("Left / Right", "previous / next character (“all” is left of the first)"),
@@ -612,7 +612,7 @@ class MainWindow(QMainWindow):
     def export_names(self) -> dict[str, Path]:
         """The file Export suggests for each figure kind (without extension), named after
         what that figure draws, in the last export folder."""
-        from thulium_desktop.app.export import FIGURE_KINDS, suggested_name  # matplotlib, as above
+        from thulium_desktop.app.figure_export import FIGURE_KINDS, suggested_name  # matplotlib, as above
 
         folder = Path(str(self.settings.value("export/dir", self.browser.last_dir())))
         stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
@@ -631,7 +631,7 @@ class MainWindow(QMainWindow):
         if explanations is None:
             self.message.show_error(f"Export to {plan.path} stopped: its maps were not computed.")
             return
-        from thulium_desktop.app.export import ExportContent, write_export  # matplotlib, as above
+        from thulium_desktop.app.figure_export import ExportContent, write_export  # matplotlib, as above
 
         content = ExportContent(
             self.view_model.image,

@@ -63,12 +63,11 @@ def explain_contrasts(
 
 def contrast_record(exp: Explanation) -> dict[str, Any]:
     """What the image's record says about one contrast (its map goes to the .npz)."""
-    contrast = exp.meta["contrast"]
     return {
-        "method": exp.meta["method"],
-        "token": contrast["token"],
-        "read": contrast["read"],
-        "truth": contrast["alternative"],
+        "method": exp.method,
+        "token": exp.contrast.token,
+        "read": exp.contrast.read,
+        "truth": exp.contrast.alternative,
         "score_difference": float(exp.scores[0]),
-        "params": exp.meta.get("params", {}),
+        "params": dict(exp.params),
     }

@@ -50,7 +50,11 @@ def _explain(commands) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
     _model_option(p)
     _method_options(p)
-    p.add_argument("--token", type=_token, default="all", metavar="all|N", help="explain every character, or only character N (0-based)")
+    p.add_argument(
+        "--token", type=_token, default="all", metavar="all|N",
+        help="explain every character (each method's figure: a panel per character), or only character N "
+        "(0-based; each method's figure: that character's map, as the app exports its view)",
+    )
     p.add_argument("--out", default="thulium-out", metavar="DIR", help="output folder (default: ./thulium-out)")
     p.add_argument(
         "--format", type=_formats, default=DEFAULT_FORMATS, metavar="LIST",
@@ -89,6 +93,7 @@ def _method_options(p: argparse.ArgumentParser) -> None:
         f"(default: {SaliencyConfig.method})",
     )
     _parameter(p, "--steps", "num_steps", type=_positive, metavar="N")
+    _parameter(p, "--tolerance", "tolerance", type=_non_negative, metavar="F")
     _parameter(p, "--integration", "integration", choices=RULES)
     _parameter(p, "--baseline", "baseline", choices=BASELINES)
     _parameter(p, "--samples", "num_samples", type=_positive, metavar="N")

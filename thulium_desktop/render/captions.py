@@ -6,7 +6,6 @@ which model, which method with which parameters, and which character it shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 #: Characters that would vanish or confuse in a label, shown by a visible stand-in.
@@ -36,29 +35,56 @@ def contrast_phrase(read: str, truth: str) -> str:
     return f"{token_label(read)} rather than the true {token_label(truth)}"
 
 
-def caption(meta: Mapping[str, Any], subject: str | None = None) -> str:
-    """`model · method (k=v, ...) · contrast · subject`, from an explanation's `meta` dict;
+def caption(exp: Any, subject: str | None = None, outlier_perc: float = 0.0) -> str:
+    """`model · method (k=v, ...) · contrast · subject · scale`, for a figure of one
+    explanation (`xai.saliency.Explanation`, duck-typed: render sits below the engine);
     `subject` says what is shown (a character's label, or the reading).
 
-    A contrastive map (`meta["contrast"]`, as `explain_contrast` records it) says
-    which two characters it weighs and its sign, since a signed map cut out of the
-    app is otherwise read as an ordinary one. Parameters that are None are left
-    out; numbers are shortened to three significant digits so the line stays short.
+    A contrastive map (`exp.contrast`) says which two characters it weighs and its
+    sign, since a signed map cut out of the app is otherwise read as an ordinary one.
+    Parameters that are None are left out; numbers are shortened to three significant
+    digits so the line stays short. `outlier_perc` is the clipping the figure's colour
+    scale applied (`render.colormaps.shared_scale`), said so that a reader knows the
+    brightest colour is not the maximum.
     """
-    parts = []
-    if meta.get("model"):
-        parts.append(str(meta["model"]))
-    if meta.get("method"):
-        params = meta.get("params") or {}
-        shown = ", ".join(f"{k}={_short(v)}" for k, v in sorted(params.items()) if v is not None and k != "method")
-        parts.append(f"{meta['method']} ({shown})" if shown else str(meta["method"]))
-    contrast = meta.get("contrast")
-    if contrast:
-        parts.append(f"{contrast_phrase(contrast['read'], contrast['alternative'])} "
-                     "(score(read) \u2212 score(true))")
-    if subject:
-        parts.append(subject)
-    return " \u00b7 ".join(parts)
+    shown = ", ".join(
+        f"{k}={_short(v)}" for k, v in sorted(exp.params.items()) if v is not None and k != "method"
+    )
+    method = f"{exp.method} ({shown})" if shown else exp.method
+    return _join(exp.model, method, _contrast(exp), subject, scale_phrase(outlier_perc))
+
+
+def comparison_caption(exp: Any, subject: str, outlier_perc: float = 0.0) -> str:
+    """`model · contrast · subject · scale` for a figure of several methods' maps, `exp`
+    being any of them (they share model, reading and contrast); each panel names its method."""
+    return _join(exp.model, None, _contrast(exp), subject, scale_phrase(outlier_perc))
+
+
+def scale_phrase(outlier_perc: float) -> str | None:
+    """`colour scale ends at the 99th percentile` for a scale clipped at the top
+    `outlier_perc` % of values; None for one that runs to the maximum."""
+    if outlier_perc <= 0:
+        return None
+    return f"colour scale ends at the {_ordinal(100.0 - outlier_perc)} percentile"
+
+
+def _contrast(exp: Any) -> str | None:
+    contrast = exp.contrast
+    if contrast is None:
+        return None
+    return f"{contrast_phrase(contrast.read, contrast.alternative)} (score(read) \u2212 score(true))"
+
+
+def _join(*parts: str | None) -> str:
+    return " \u00b7 ".join(p for p in parts if p)
+
+
+def _ordinal(value: float) -> str:
+    """`99th`, `97.5th`, `91st`: a percentile as people write it."""
+    text = f"{value:g}"
+    if text.isdigit() and not 11 <= int(text) % 100 <= 13:
+        return text + {"1": "st", "2": "nd", "3": "rd"}.get(text[-1], "th")
+    return text + "th"
 
 
 def _short(value: Any) -> str:

@@ -7,13 +7,18 @@ Signed maps (raw gradients, integrated gradients) use a diverging map centred
 on zero, so that "pushes towards the character" and "pushes away" are told apart
 and zero is neutral.
 
-The same lookup tables colour the app's overlays, the exported PNGs and the
-figures' colorbars, so what the colorbar says is what the overlay shows.
+The same lookup tables (`lookup_table`) colour the exported figures, their
+colorbars and the app's on-screen overlays and colorbars (which add a transparency
+ramp), and one rule (`shared_scale` with `OUTLIER_PERC`) sets the value range on
+screen, in the app's Export and in the CLI's figures, so what a colorbar says is
+what the overlay shows, wherever it is seen.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from functools import lru_cache
 
 import cv2
 import matplotlib
@@ -25,6 +30,12 @@ SIGNED_CMAP = "RdBu_r"
 
 #: A matplotlib colormap name, or an OpenCV constant such as `cv2.COLORMAP_JET`.
 CmapSpec = str | int
+
+#: Explanation maps are shown on a scale that ends at the top 1% of their values (the
+#: colorbar shows an arrow, the figure's caption says so): gradient maps have a few
+#: extreme pixels that would otherwise wash everything else into the bottom colour.
+#: Captum's `visualize_image_attr` clips 2% by default.
+OUTLIER_PERC = 1.0
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ def matplotlib_cmap(cmap: CmapSpec) -> Colormap:
     so a colorbar next to a `cv2.COLORMAP_JET` overlay shows OpenCV's colours."""
     if isinstance(cmap, str):
         return _named(cmap)
-    rgb = _lut_bgr(cmap)[:, ::-1].astype(np.float32) / 255.0
+    rgb = lookup_table(cmap).astype(np.float32) / 255.0
     return ListedColormap(rgb, name=f"opencv-{cmap}")
 
 
@@ -101,16 +112,29 @@ def colorize(values: np.ndarray, scale: Scale) -> np.ndarray:
     return _lut_bgr(scale.cmap)[index]
 
 
-def _lut_bgr(cmap: CmapSpec) -> np.ndarray:
-    """The 256-entry BGR lookup table of a colormap."""
-    ramp = np.arange(256, dtype=np.uint8)[:, None]
+@lru_cache(maxsize=32)
+def lookup_table(cmap: CmapSpec) -> np.ndarray:
+    """The 256-entry RGB uint8 lookup table `[256, 3]` of a colormap: the colours every
+    overlay and colorbar is drawn with, on screen and in files.
+
+    Cached (and read-only): building it from matplotlib takes milliseconds that a
+    click on the app's timeline must not spend."""
     if isinstance(cmap, str):
         rgba = _named(cmap)(np.linspace(0.0, 1.0, 256))
-        return np.round(rgba[:, 2::-1] * 255.0).astype(np.uint8)
-    try:
-        return cv2.applyColorMap(ramp, int(cmap))[:, 0, :]
-    except cv2.error as exc:
-        raise ValueError(f"{cmap!r} is not an OpenCV colormap constant") from exc
+        table = np.round(rgba[:, :3] * 255.0).astype(np.uint8)
+    else:
+        ramp = np.arange(256, dtype=np.uint8)[:, None]
+        try:
+            table = cv2.applyColorMap(ramp, int(cmap))[:, 0, ::-1].copy()
+        except cv2.error as exc:
+            raise ValueError(f"{cmap!r} is not an OpenCV colormap constant") from exc
+    table.setflags(write=False)
+    return table
+
+
+def _lut_bgr(cmap: CmapSpec) -> np.ndarray:
+    """The lookup table in OpenCV's channel order."""
+    return lookup_table(cmap)[:, ::-1]
 
 
 def _named(name: str) -> Colormap:

@@ -79,7 +79,6 @@ def explanation_arrays(explanations: Mapping[str, Any]) -> dict[str, np.ndarray]
     for method, exp in explanations.items():
         arrays[method] = exp.maps
         arrays[f"{method}_scores"] = np.asarray(exp.scores)
-        contrast = exp.meta.get("contrast")
-        if contrast:
-            arrays[f"{method}_contrast_with"] = np.asarray(contrast["alternative"], dtype=str)
+        if exp.contrast is not None:
+            arrays[f"{method}_contrast_with"] = np.asarray(exp.contrast.alternative, dtype=str)
     return arrays

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from thulium_desktop.models.protocol import Prepared, Reading, Recognizer
+from thulium_desktop.models.protocol import Contrastable, Prepared, Reading, Recognizer, ScoredReader
 from thulium_desktop.xai.batched_head import BatchedHead
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.folding import FoldedRecognizer
@@ -33,10 +33,12 @@ __all__ = [
     "METHODS",
     "Attribution",
     "Cancelled",
+    "Contrast",
     "Explanation",
     "Run",
     "SaliencyConfig",
     "SaliencyGenerator",
+    "Timings",
 ]
 
 PartialCallback = Callable[[np.ndarray, int, int], None]
@@ -61,13 +63,34 @@ def raise_if_cancelled(cancel: CancelCheck | None, what: str) -> None:
 
 
 @dataclass(frozen=True)
+class Timings:
+    """Seconds an explanation took: reading the image, computing the maps, both."""
+
+    read_s: float
+    explain_s: float
+    total_s: float
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """What a contrastive map weighs: character `token` (0-based), read as `read`,
+    against the `alternative` (the truth) at that position."""
+
+    token: int
+    read: str
+    alternative: str
+
+
+@dataclass(frozen=True)
 class Explanation:
-    """Maps for the explained characters, in the original image's pixels.
+    """Maps for the explained characters, in the original image's pixels, and how they
+    were made (the fields after `signed`: what captions and records name).
 
     `maps[k]` explains character `token_indices[k]`; when `whole_reading` is True
     there is one map, for the sum of all character scores, and `token_indices` is
     empty. `scores` are those targets' scores at the input; `deltas` (integrated
     gradients only) the completeness gap `sum(attr) - (f(x) - f(baseline))`.
+    `contrast` is set on a map of score(read) - score(alternative) (`explain_contrast`).
     """
 
     maps: np.ndarray
@@ -78,8 +101,36 @@ class Explanation:
     deltas: np.ndarray | None
     reading: Reading
     signed: bool
+    method: str
+    params: Mapping[str, Any]
+    model: str
+    device: str
+    seed: int | None
+    batch_size: int
+    folded_batchnorms: int
+    timings: Timings
     whole_reading: bool = False
-    meta: dict = field(default_factory=dict)
+    contrast: Contrast | None = None
+
+    @property
+    def method_label(self) -> str:
+        """The method's name for people ("Integrated gradients"), as figures title it."""
+        return lookup(self.method).label
+
+    def record(self) -> dict[str, Any]:
+        """How the maps were made, as JSON-ready values: the one mapping that records
+        (the app's export `.json`) write, so the keys are named in one place."""
+        record = {
+            "method": self.method,
+            "params": dict(self.params),
+            "seed": self.seed,
+            "device": self.device,
+            "model": self.model,
+            "batch_size": self.batch_size,
+            "folded_batchnorms": self.folded_batchnorms,
+            "timings": asdict(self.timings),
+        }
+        return record if self.contrast is None else record | {"contrast": asdict(self.contrast)}
 
 
 @dataclass(frozen=True)
@@ -191,26 +242,24 @@ class SaliencyGenerator:
         score(read) − score(alternative) at that position, the reading otherwise held
         fixed (teacher-forced for attention models, the same frames for CTC models).
 
-        Needs a recognizer with `label_of(char)`; maps are signed unless `absolute`.
+        Needs a `Contrastable` recognizer (`label_of(char)`); maps are signed unless `absolute`.
         """
         cfg = self._config(method, config)
         if not lookup(cfg.method).gradients:
             raise ValueError(f"a contrastive map needs a gradient method, not {cfg.method}")
-        label_of = getattr(self.model, "label_of", None)
-        if label_of is None:
-            raise ValueError(f"{getattr(self.model, 'name', 'this model')} cannot score another character")
+        if not isinstance(self.model, Contrastable):
+            raise ValueError(f"{getattr(self.model, 'name', 'this model')} cannot score a character it did not read")
         prepared = self.model.prepare(image)
         fixed = reading or self.model.read(prepared.tensor)
         if not 0 <= token < len(fixed):
             raise ValueError(f"token index {token} is out of range: the reading has {len(fixed)} characters")
         labels = list(fixed.labels)
-        labels[token] = label_of(alternative)
+        labels[token] = self.model.label_of(alternative)
         tokens = list(fixed.tokens)
         tokens[token] = alternative
         alt = replace(fixed, labels=tuple(labels), tokens=tuple(tokens))
         exp = self._explain(image, cfg, [token], fixed, alt, on_partial, cancel)
-        exp.meta["contrast"] = {"token": token, "read": fixed.tokens[token], "alternative": alternative}
-        return exp
+        return replace(exp, contrast=Contrast(token, fixed.tokens[token], alternative))
 
     def _config(self, method: str | None, config: SaliencyConfig | None) -> SaliencyConfig:
         cfg = config or self.config
@@ -233,7 +282,7 @@ class SaliencyGenerator:
         t0 = time.perf_counter()
         prepared = self.model.prepare(image)
         model = self.network(cfg, prepared.tensor)
-        fused = lookup(cfg.method).passes is Passes.ONE and hasattr(model, "read_scored")
+        fused = lookup(cfg.method).passes is Passes.ONE and isinstance(model, ScoredReader)
         if reading is None and not fused:
             reading = self.model.read(prepared.tensor)  # the folded copy never reads
         t_read = time.perf_counter() - t0
@@ -251,16 +300,14 @@ class SaliencyGenerator:
             reading=reading,
             signed=run.signed,
             whole_reading=targets.whole,
-            meta={
-                "method": cfg.method,
-                "params": cfg.describe(),
-                "seed": cfg.seed,
-                "device": str(prepared.tensor.device),
-                "model": self.model_label or getattr(self.model, "name", type(self.model).__name__),
-                "batch_size": run.batch_size,
-                "folded_batchnorms": self._folded.folded if model is not self.model else 0,
-                "timings": {"read_s": t_read, "explain_s": t_total - t_read, "total_s": t_total},
-            },
+            method=cfg.method,
+            params=cfg.describe(),
+            seed=cfg.seed,
+            device=str(prepared.tensor.device),
+            model=self.model_label or getattr(self.model, "name", type(self.model).__name__),
+            batch_size=run.batch_size,
+            folded_batchnorms=self._folded.folded if model is not self.model else 0,
+            timings=Timings(t_read, t_total - t_read, t_total),
         )
 
 
@@ -389,12 +436,16 @@ class Run:
         if self.on_partial is not None and done < total:
             self.on_partial(self._finish(raw), done, total)
 
-    def grads(self, inputs: torch.Tensor, sample_weights: torch.Tensor) -> torch.Tensor:
-        """`[K, B, C, H, W]`: gradients of each target's weighted score for every input copy."""
+    def grads(
+        self, inputs: torch.Tensor, sample_weights: torch.Tensor, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """`[K, B, C, H, W]`: gradients of each target's weighted score for every input copy
+        (of the targets `rows` only, when given: backward work grows with their number)."""
         inputs = inputs.detach().requires_grad_(True)
+        weights = self.targets.weights if rows is None else self.targets.weights[rows]
         with torch.enable_grad():
             scores = self.char_scores(inputs)  # [B, T]
-            cot = self.targets.weights[:, None, :] * sample_weights[None, :, None]
+            cot = weights[:, None, :] * sample_weights[None, :, None]
             return self.vjp(scores, inputs, cot.to(scores.dtype))
 
     def scores(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """What Export writes: the chosen figure, and optionally the raw maps and parameters.
 
-Plain numpy + the render layer (no Qt), so the app's export is the same drawing
-code as the CLI's figures. Each file is written atomically by the render/io
+Plain numpy + the render layer (no Qt): the figure is `render.explanation_figure`,
+the builder the CLI's `explain` draws with, so an exported figure and the CLI's are
+the same pixels. Each file is written atomically by the render/io
 layer: a failed export leaves no partial file and never damages an existing one.
 """
 
@@ -16,16 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from thulium_desktop.io.atomic import write_json, write_npz
-from thulium_desktop.render import (
-    caption,
-    characters_figure,
-    comparison_figure,
-    explanation_arrays,
-    save_figure,
-    selected_label,
-    selected_row,
-    selection_figure,
-)
+from thulium_desktop.render import explanation_arrays, explanation_figure, save_figure
 from thulium_desktop.xai.methods import REGISTRY
 from thulium_desktop.xai.spec import MethodSpec
 
@@ -55,16 +47,14 @@ class ExportPlan:
 @dataclass(frozen=True)
 class ExportContent:
     """What is on screen: the image, the explanations by method, the selected character
-    (`index`, or -1 for the whole reading), and the display choices."""
+    (`index`, or -1 for the whole reading), and the display choices (the colormaps for
+    unsigned and signed maps)."""
 
     image: np.ndarray
     explanations: Mapping[str, Any]
     index: int
     cmaps: tuple[str, str]  # (unsigned, signed)
     source: str = ""
-
-    def cmap(self, signed: bool) -> str:
-        return self.cmaps[1] if signed else self.cmaps[0]
 
 
 def suggested_name(image_stem: str, kind: str, specs: Sequence[MethodSpec]) -> str:
@@ -78,13 +68,11 @@ def suggested_name(image_stem: str, kind: str, specs: Sequence[MethodSpec]) -> s
 
 
 def build_figure(kind: str, content: ExportContent) -> Figure:
-    if kind == "view":
-        return _view_figure(content)
-    if kind == "grid":
-        return _grid_figure(content)
-    if kind == "compare":
-        return _compare_figure(content)
-    raise ValueError(f"unknown figure kind {kind!r}; choose from {', '.join(FIGURE_KINDS)}")
+    """The `kind` figure of what is on screen, drawn as the CLI draws it (`render`)."""
+    return explanation_figure(
+        kind, content.image, content.explanations, content.index, cmaps=content.cmaps,
+        no_contrast=_without_contrast(content.explanations),
+    )
 
 
 def write_export(plan: ExportPlan, content: ExportContent) -> list[Path]:
@@ -97,41 +85,10 @@ def write_export(plan: ExportPlan, content: ExportContent) -> list[Path]:
     return plan.outputs()
 
 
-def _view_figure(content: ExportContent) -> Figure:
-    exp = next(iter(content.explanations.values()))
-    return selection_figure(content.image, exp, content.index, cmap=content.cmap(exp.signed))
-
-
-def _grid_figure(content: ExportContent) -> Figure:
-    exp = next(iter(content.explanations.values()))
-    return characters_figure(content.image, exp, cmap=content.cmap(exp.signed))
-
-
-def _compare_figure(content: ExportContent) -> Figure:
-    exps = content.explanations
-    first = next(iter(exps.values()))
-    label = selected_label(first, content.index)
-    signed = any(e.signed for e in exps.values())
-    return comparison_figure(
-        content.image,
-        [[e.maps[selected_row(e, content.index)]] for e in exps.values()],
-        [REGISTRY[m].label for m in exps],
-        [label],
-        signed=signed,
-        cmap=content.cmap(signed),
-        caption=caption({"model": first.meta.get("model"), "contrast": first.meta.get("contrast")},
-                        _compare_subject(exps)),
-    )
-
-
-def _compare_subject(exps: Mapping[str, Any]) -> str:
-    """The comparison's note; contrasting, it names the methods left out for having no
-    gradients, so a missing row is not taken for an oversight."""
-    subject = "methods on one scale (each map peaks at 1)"
-    if not next(iter(exps.values())).meta.get("contrast"):
-        return subject
-    absent = [method.label for name, method in REGISTRY.items() if not method.gradients and name not in exps]
-    return subject + "".join(f"; {label} has no contrast map" for label in absent)
+def _without_contrast(explanations: Mapping[str, Any]) -> list[str]:
+    """The methods a contrastive comparison leaves out for having no gradients, named
+    in its caption so that a missing row is not taken for an oversight."""
+    return [method.label for name, method in REGISTRY.items() if not method.gradients and name not in explanations]
 
 
 def export_record(plan: ExportPlan, content: ExportContent) -> dict[str, Any]:
@@ -146,7 +103,7 @@ def export_record(plan: ExportPlan, content: ExportContent) -> dict[str, Any]:
         "dpi": plan.dpi if plan.path.suffix.lower() == ".png" else None,
         "colormaps": {"unsigned": content.cmaps[0], "signed": content.cmaps[1]},
         "methods": {
-            method: {"meta": exp.meta, "signed": exp.signed, "deltas": exp.deltas}
+            method: {"meta": exp.record(), "signed": exp.signed, "deltas": exp.deltas}
             for method, exp in content.explanations.items()
         },
     }

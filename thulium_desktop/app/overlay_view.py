@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from thulium_desktop.app.colormaps import UNSIGNED_MAPS, colormap, heat_lut
+from thulium_desktop.app.screen_colours import UNSIGNED_MAPS, colormap, heat_lut
 from thulium_desktop.io.images import to_unit_gray
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)

@@ -1,0 +1,165 @@
+"""One figure builder and one colour scale for both faces and the screen.
+
+The PNG `thulium-desktop explain` writes and the PNG the app's Export writes from the
+same explanations with the same options decode to the same pixels, for every figure
+kind: the view of a character, the grid of every character, the comparison of the
+methods, and the view of a contrast with the truth. The explanations are the very
+ones the CLI computed (caught on their way out of the engine), so the test is about
+the drawing, not about the engine's arithmetic. And the window's colour levels and
+colours are those of the figures it exports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from gui_helpers import WAIT_MS, sample_copy
+
+from thulium_desktop import cli
+from thulium_desktop.app import figure_export
+from thulium_desktop.app.figure_export import ExportContent, ExportPlan, write_export
+from thulium_desktop.app.screen_colours import SIGNED_MAPS, UNSIGNED_MAPS
+from thulium_desktop.io.images import load_image
+from thulium_desktop.render import lookup_table
+from thulium_desktop.xai.saliency import Explanation, SaliencyGenerator
+
+DPI = 40
+FAST = ["--steps", "2", "--samples", "2", "--dpi", str(DPI), "--format", "png", "--quiet"]
+SUBSTITUTED = 1  # hello.png reads "hello"; against the truth "hallo" its 'e' is a substitution
+APP_CMAPS = (UNSIGNED_MAPS[0], SIGNED_MAPS[0])  # the Display panel's defaults
+
+
+@dataclass
+class CliRun:
+    """What one `explain` run wrote, and the explanations it drew them from."""
+
+    out: Path
+    explanations: dict[str, Explanation]
+    contrasts: dict[str, Explanation]
+
+
+def run_cli(folder: Path, out: Path, options: list[str]) -> CliRun:
+    """`thulium-desktop explain` on `folder`, catching every explanation the engine returns."""
+    run = CliRun(out, {}, {})
+    explain, explain_contrast = SaliencyGenerator.explain, SaliencyGenerator.explain_contrast
+
+    def caught(self, *args, **kwargs):
+        exp = explain(self, *args, **kwargs)
+        run.explanations[exp.method] = exp
+        return exp
+
+    def caught_contrast(self, *args, **kwargs):
+        exp = explain_contrast(self, *args, **kwargs)
+        run.contrasts[exp.method] = exp
+        return exp
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SaliencyGenerator, "explain", caught)
+        patch.setattr(SaliencyGenerator, "explain_contrast", caught_contrast)
+        assert cli.main(["explain", str(folder), "--out", str(out), *FAST, *options]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def hello(tmp_path_factory) -> Path:
+    return sample_copy(tmp_path_factory.mktemp("in"), "hello.png", "hallo")
+
+
+@pytest.fixture(scope="module")
+def one_character(hello, tmp_path_factory) -> CliRun:
+    """Every method on character 1 (a view each, and their comparison), and each
+    gradient method's contrast of it with the truth."""
+    run = run_cli(hello.parent, tmp_path_factory.mktemp("token"), ["--method", "all", "--token", str(SUBSTITUTED), "--contrast"])
+    assert len(run.explanations) > 2 and run.contrasts
+    return run
+
+
+@pytest.fixture(scope="module")
+def every_character(hello, tmp_path_factory) -> CliRun:
+    """Signed gradients of every character: a grid on a diverging scale."""
+    return run_cli(hello.parent, tmp_path_factory.mktemp("all"), ["--method", "gradient", "--signed"])
+
+
+def app_export(tmp_path: Path, kind: str, explanations: dict[str, Explanation], index: int, image: np.ndarray) -> Path:
+    path = tmp_path / f"app.{kind}.png"
+    assert write_export(ExportPlan(kind, path, dpi=DPI), ExportContent(image, explanations, index, APP_CMAPS)) == [path]
+    return path
+
+
+def assert_same_pixels(cli_png: Path, app_png: Path) -> None:
+    written, exported = cv2.imread(str(cli_png)), cv2.imread(str(app_png))
+    assert written is not None and exported is not None
+    assert written.shape == exported.shape
+    np.testing.assert_array_equal(written, exported)
+
+
+def test_each_methods_view_of_a_character_is_the_same_from_the_cli_and_the_app(hello, one_character, tmp_path):
+    image = load_image(hello)
+    for method, exp in one_character.explanations.items():
+        exported = app_export(tmp_path, "view", {method: exp}, SUBSTITUTED, image)
+        assert_same_pixels(one_character.out / f"hello.{method}.png", exported)
+
+
+def test_the_grid_of_every_character_is_the_same_from_the_cli_and_the_app(hello, every_character, tmp_path):
+    exported = app_export(tmp_path, "grid", every_character.explanations, 0, load_image(hello))
+    assert every_character.explanations["gradient"].signed
+    assert_same_pixels(every_character.out / "hello.gradient.png", exported)
+
+
+def test_the_comparison_of_the_methods_is_the_same_from_the_cli_and_the_app(hello, one_character, tmp_path):
+    exported = app_export(tmp_path, "compare", one_character.explanations, SUBSTITUTED, load_image(hello))
+    assert_same_pixels(one_character.out / "hello.compare.png", exported)
+
+
+def test_each_contrast_with_the_truth_is_the_same_from_the_cli_and_the_app(hello, one_character, tmp_path):
+    image = load_image(hello)
+    for method, exp in one_character.contrasts.items():
+        exported = app_export(tmp_path, "view", {method: exp}, SUBSTITUTED, image)
+        assert_same_pixels(one_character.out / f"hello.{method}.contrast-{SUBSTITUTED}.png", exported)
+
+
+# -- the screen ----------------------------------------------------------------------------
+
+
+def exported_figure(qtbot, window, kind: str, path: Path, monkeypatch):
+    """The figure the window's Export draws of `kind`."""
+    figures = []
+    save = figure_export.save_figure
+    monkeypatch.setattr(figure_export, "save_figure", lambda fig, p, dpi=300: figures.append(fig) or save(fig, p, dpi=dpi))
+    with qtbot.waitSignal(window.exported, timeout=WAIT_MS):
+        window.export(ExportPlan(kind, path, dpi=DPI))
+    (fig,) = figures
+    return fig
+
+
+def colorbar_range(fig) -> tuple[float, float]:
+    (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    box = bar.get_position()
+    return bar.get_xlim() if box.width > box.height else bar.get_ylim()
+
+
+@pytest.mark.parametrize("absolute", [True, False], ids=["unsigned", "signed"])
+def test_the_canvas_shows_the_exported_views_scale_in_its_colours(qtbot, window, tmp_path, monkeypatch, absolute):
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel._buttons["gradient"].click()
+    if not absolute:
+        with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+            window.panel.absolute.setChecked(False)
+    fig = exported_figure(qtbot, window, "view", tmp_path / "view.png", monkeypatch)
+    assert window.canvas.colorbar.levels() == pytest.approx(colorbar_range(fig))
+    cmap = window.display.cmap(not absolute)
+    np.testing.assert_array_equal(window.canvas.view.heat.lut[:, :3], lookup_table(cmap))
+    np.testing.assert_array_equal(window.canvas.colorbar.colorMap().getLookupTable(nPts=256), lookup_table(cmap))
+
+
+def test_the_compare_view_shows_the_exported_comparisons_scale(qtbot, window, tmp_path, monkeypatch):
+    window.panel.num_steps.setValue(4)
+    window.panel.num_samples.setValue(2)
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel.compare.setChecked(True)
+    fig = exported_figure(qtbot, window, "compare", tmp_path / "compare.png", monkeypatch)
+    assert window.compare_view.colorbar.levels() == pytest.approx(colorbar_range(fig))

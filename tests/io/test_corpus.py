@@ -1,10 +1,11 @@
 """Corpus discovery, output names and shards: pure functions of the command line."""
 
+import os
 from pathlib import Path, PurePosixPath
 
 import pytest
 
-from thulium_desktop.io.corpus import collect_images, image_paths, shard, unique_names
+from thulium_desktop.io.corpus import collect_images, image_paths, list_images, shard, unique_names
 
 
 def touch(path: Path) -> Path:
@@ -59,3 +60,41 @@ def test_shards_partition_the_corpus(tmp_path):
     assert [len(p) for p in parts] == [4, 3, 3]
     with pytest.raises(ValueError):
         shard(items, 3, 3)
+
+
+@pytest.mark.timeout(20)
+def test_a_pipe_in_a_folder_is_reported_not_opened(tmp_path):
+    touch(tmp_path / "in" / "a.png")
+    os.mkfifo(tmp_path / "in" / "pipe.png")
+    corpus = collect_images([tmp_path / "in"])
+    assert [i.name for i in corpus.items] == ["a"]
+    assert corpus.missing == ((str(tmp_path / "in" / "pipe.png"), "not a regular file: it is a named pipe (FIFO)"),)
+    listing = list_images([tmp_path / "in"])
+    assert listing.paths == [tmp_path / "in" / "a.png"] and listing.problems == list(corpus.missing)
+
+
+@pytest.mark.timeout(20)
+def test_a_pipe_named_directly_is_not_called_missing(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")
+    corpus = collect_images([tmp_path / "pipe.png"])
+    assert corpus.items == ()
+    assert corpus.missing == ((str(tmp_path / "pipe.png"), "not a regular file: it is a named pipe (FIFO)"),)
+
+
+def test_a_folder_that_cannot_be_listed_is_reported(tmp_path, monkeypatch):
+    """Tests run as root, where permissions do not bite: the refusal is simulated."""
+    touch(tmp_path / "in" / "a.png")
+    touch(tmp_path / "in" / "locked" / "b.png")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    expected = [(str(tmp_path / "in" / "locked"), "cannot list the folder: permission denied")]
+    corpus = collect_images([tmp_path / "in"])
+    assert [i.name for i in corpus.items] == ["a"] and list(corpus.missing) == expected
+    listing = list_images([tmp_path / "in"])
+    assert listing.paths == [tmp_path / "in" / "a.png"] and listing.problems == expected

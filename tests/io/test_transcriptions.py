@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,21 @@ def test_a_field_too_long_for_csv_is_a_transcription_error(tmp_path):
     path.write_text("a.png\t" + "x" * 200_000 + "\n", encoding="utf-8")
     with pytest.raises(TranscriptionError, match="not a readable table"):
         load_transcriptions(path)
+
+
+@pytest.mark.timeout(20)
+def test_a_pipe_in_place_of_a_truth_file_is_refused_without_waiting(tmp_path):
+    path = tmp_path / "w.png.gt.txt"
+    os.mkfifo(path)
+    with pytest.raises(TranscriptionError, match="not a regular file: it is a named pipe"):
+        load_truth(path)
+
+
+def test_a_table_naming_a_file_twice_keeps_the_last_and_says_where(tmp_path):
+    path = tmp_path / "ground_truth.tsv"
+    path.write_text("file\ttext\na.png\tfirst\nb.png\tother\na.png\tsecond\n", encoding="utf-8")
+    table = load_transcriptions(path)
+    assert table == {"a.png": "second", "b.png": "other"}
+    assert table.repeated == {"a.png": (2, 4)}
+    assert table.repeat_note("a.png") == "ground_truth.tsv names a.png on 2 lines (2, 4); the last one is used"
+    assert table.repeat_note("b.png") is None

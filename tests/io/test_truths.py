@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from thulium_desktop.io.bundled import bundled_path
+from thulium_desktop.io.transcriptions import MAX_TRUTH_CHARS
 from thulium_desktop.io.truths import Truth, TruthSource, truth_path
 
 
@@ -58,3 +59,57 @@ def test_an_edited_folder_table_is_read_again_once_forgotten(tmp_path):
 
 def test_the_bundled_samples_open_with_their_truth():
     assert TruthSource().lookup(bundled_path("samples", "hello.png")).text == "hello"
+
+
+def test_a_folder_table_naming_an_image_twice_warns(tmp_path):
+    (tmp_path / "ground_truth.tsv").write_text("a.png\tfirst\na.png\tsecond\n", encoding="utf-8")
+    truth = TruthSource().lookup(tmp_path / "a.png")
+    assert truth.text == "second"
+    assert truth.notes == ("ground_truth.tsv names a.png on 2 lines (1, 2); the last one is used",)
+
+
+def test_a_chosen_table_naming_an_image_twice_warns(tmp_path):
+    table = tmp_path / "t.tsv"
+    table.write_text("a.png\tfirst\na.png\tsecond\n", encoding="utf-8")
+    source = TruthSource()
+    source.choose(table)
+    assert source.lookup(tmp_path / "a.png").notes == ("t.tsv names a.png on 2 lines (1, 2); the last one is used",)
+
+
+def test_a_truth_file_linking_outside_the_images_folder_is_not_followed(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private first line\n", encoding="utf-8")
+    images = tmp_path / "images"
+    images.mkdir()
+    truth_path(images / "a.png").symlink_to(secret)
+    (images / "ground_truth.tsv").write_text("a.png\tfrom the folder\n", encoding="utf-8")
+    truth = TruthSource().lookup(images / "a.png")
+    assert truth.text == "from the folder"  # as if the link were not there
+    assert truth.notes == ("a.png.gt.txt is a link to a file outside the image's folder; it was not followed",)
+
+
+def test_a_folder_table_linking_outside_the_folder_is_not_followed(tmp_path):
+    elsewhere = tmp_path / "elsewhere.tsv"
+    elsewhere.write_text("a.png\tprivate\n", encoding="utf-8")
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "ground_truth.tsv").symlink_to(elsewhere)
+    truth = TruthSource().lookup(images / "a.png")
+    assert truth.text is None and "private" not in str(truth)
+    assert truth.notes == ("ground_truth.tsv is a link to a file outside the image's folder; it was not followed",)
+
+
+def test_a_truth_file_linking_inside_the_folder_is_followed(tmp_path):
+    (tmp_path / "shared.txt").write_text("minimum\n", encoding="utf-8")
+    truth_path(tmp_path / "a.png").symlink_to(tmp_path / "shared.txt")
+    assert TruthSource().lookup(tmp_path / "a.png") == Truth("minimum")
+
+
+def test_a_huge_truth_line_is_refused_with_its_length(tmp_path):
+    truth_path(tmp_path / "a.png").write_text("x" * (MAX_TRUTH_CHARS + 1) + "\n", encoding="utf-8")
+    truth = TruthSource().lookup(tmp_path / "a.png")
+    assert truth.text is None
+    assert truth.problem == (f"the truth of a.png is {MAX_TRUTH_CHARS + 1:,} characters long; truths over "
+                             f"{MAX_TRUTH_CHARS:,} characters are refused (not one line of text)")
+    truth_path(tmp_path / "a.png").write_text("x" * MAX_TRUTH_CHARS, encoding="utf-8")
+    assert TruthSource().lookup(tmp_path / "a.png").text == "x" * MAX_TRUTH_CHARS

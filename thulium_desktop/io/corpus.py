@@ -10,12 +10,14 @@ so two shards never pick the same name for different images.
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from thulium_desktop.io.images import IMAGE_SUFFIXES
+from thulium_desktop.io.regular import describe_irregular, irregular_reason
 
 
 @dataclass(frozen=True)
@@ -28,10 +30,21 @@ class CorpusItem:
 
 @dataclass(frozen=True)
 class Corpus:
-    """The images found, and the arguments that named nothing readable (path, reason)."""
+    """The images found, and what could not be used, as (path, reason): arguments that
+    name nothing readable, folders that cannot be listed, image-named entries that are
+    not regular files (a named pipe would block the run forever if opened)."""
 
     items: tuple[CorpusItem, ...]
     missing: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What the app opens for some paths, and what it cannot, as (path, reason): shown
+    as unreadable files are, so that nothing in a folder is skipped without a word."""
+
+    paths: list[Path]
+    problems: list[tuple[str, str]]
 
 
 def collect_images(paths: Iterable[str | os.PathLike], exclude: Iterable[str | os.PathLike] = ()) -> Corpus:
@@ -44,6 +57,8 @@ def collect_images(paths: Iterable[str | os.PathLike], exclude: Iterable[str | o
     image is tried and, if unreadable, reported. The same file named twice is kept
     once. Output names are the path relative to the folder argument without the
     suffix (just the stem for a file argument), made unique across the corpus.
+    Only regular files are taken; anything else, and any folder that cannot be
+    listed, is in `missing` with the reason.
     """
     excluded = [Path(p).resolve() for p in exclude]
     found: list[tuple[Path, PurePosixPath]] = []
@@ -51,12 +66,15 @@ def collect_images(paths: Iterable[str | os.PathLike], exclude: Iterable[str | o
     seen: set[Path] = set()
     for arg in paths:
         root = Path(arg)
-        if root.is_dir():
-            candidates = [(p, PurePosixPath(p.relative_to(root).as_posix())) for p in _walk(root, excluded)]
-        elif root.is_file():
+        kind = _kind(root)
+        if kind == "folder":
+            walked = _walk(root, excluded)
+            missing.extend(walked.problems)
+            candidates = [(p, PurePosixPath(p.relative_to(root).as_posix())) for p in walked.paths]
+        elif kind == "file":
             candidates = [(root, PurePosixPath(root.name))]
         else:
-            missing.append((str(arg), "no such file or folder"))
+            missing.append((str(arg), kind))
             continue
         for path, relative in candidates:
             key = path.resolve()
@@ -67,33 +85,70 @@ def collect_images(paths: Iterable[str | os.PathLike], exclude: Iterable[str | o
     return Corpus(tuple(CorpusItem(p, n) for (p, _), n in zip(found, names)), tuple(missing))
 
 
-def image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+def list_images(paths: Iterable[str | os.PathLike]) -> Listing:
     """What the app opens for `paths`: files as given, folders replaced by the images
-    `collect_images` would find in them (the same walk: hidden files skipped, sorted).
+    `collect_images` would find in them (the same walk: hidden files skipped, sorted),
+    and the problems that walk met (folders it could not list, pipes and devices).
 
-    A file is kept whatever its suffix, and also when it does not exist: opening one
-    explicitly should say why it cannot be read rather than silently skip it.
+    A file is kept whatever its suffix, and also when it does not exist or is not a
+    regular file: opening one explicitly should say why it cannot be read rather than
+    silently skip it (`load_image` refuses a pipe without opening it for reading).
     """
     out: list[Path] = []
+    problems: list[tuple[str, str]] = []
     for raw in paths:
         path = Path(raw)
-        out.extend(_walk(path, ()) if path.is_dir() else [path])
-    return out
+        if path.is_dir():
+            walked = _walk(path, ())
+            out.extend(walked.paths)
+            problems.extend(walked.problems)
+        else:
+            out.append(path)
+    return Listing(out, problems)
 
 
-def _walk(root: Path, excluded: Sequence[Path]) -> list[Path]:
-    """Image files under `root` in sorted order; symlinked folders are not followed (no loops)."""
-    out = []
-    for folder, dirs, files in os.walk(root):
+def image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """`list_images(paths).paths`: for a caller that reports only the files it fails to open."""
+    return list_images(paths).paths
+
+
+def _kind(path: Path) -> str:
+    """"folder", "file" (regular, links followed), or why `path` is neither."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file or folder"
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "file" if stat.S_ISREG(mode) else describe_irregular(mode)
+
+
+def _walk(root: Path, excluded: Sequence[Path]) -> Listing:
+    """Regular image files under `root` in sorted order, and the problems met: folders
+    that cannot be listed (reported, not skipped in silence) and image-named entries that
+    are not regular files. Symlinked folders are not followed (no loops)."""
+    out: list[Path] = []
+    problems: list[tuple[str, str]] = []
+
+    def unlisted(exc: OSError) -> None:
+        problems.append((str(exc.filename or root), f"cannot list the folder: {(exc.strerror or str(exc)).lower()}"))
+
+    for folder, dirs, files in os.walk(root, onerror=unlisted):
         here = Path(folder)
         dirs[:] = sorted(
             d for d in dirs if not d.startswith(".") and (here / d).resolve() not in excluded
         )
-        out.extend(
-            here / f for f in sorted(files)
-            if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES
-        )
-    return out
+        for name in sorted(files):
+            if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            reason = irregular_reason(here / name)
+            if reason is None:
+                out.append(here / name)
+            else:
+                problems.append((str(here / name), reason))
+    return Listing(out, problems)
 
 
 def unique_names(relatives: Sequence[PurePosixPath]) -> list[str]:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from thulium_desktop.io.transcriptions import MAX_TRUTH_CHARS
+
 MATCH, SUBSTITUTION, INSERTION, DELETION = "match", "substitution", "insertion", "deletion"
 
 
@@ -23,36 +27,84 @@ class AlignOp:
     truth: str = ""
 
 
+#: Rows of the cost table held at once where the alignment is traced back; a longer
+#: span is halved and its rows recomputed instead of kept (see `align`).
+_BLOCK_ROWS = 64
+
+
 def align(read: str, truth: str) -> list[AlignOp]:
     """A minimum-edit alignment of `read` to `truth` (Levenshtein, unit costs).
 
     Ties prefer a match or substitution over an insertion/deletion pair, so a
-    misread character shows as one substitution at its own position.
+    misread character shows as one substitution at its own position. Exactly: the
+    alignment is the one traced back from the end of the whole cost table, preferring
+    a diagonal step, then an insertion, then a deletion.
+
+    The table is never held whole, so memory is linear in the truth's length (a few
+    dozen rows plus one per halving) instead of quadratic: the traceback halves the
+    reading's rows, recomputes the middle row from the top one, traces the lower half
+    first and then the upper, and holds all rows only of spans of `_BLOCK_ROWS`.
+    That costs about log2(len(read) / 64) extra passes over the table, each row
+    computed at once with numpy.
     """
-    n, m = len(read), len(truth)
-    cost = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n + 1):
-        cost[i][0] = i
-    for j in range(m + 1):
-        cost[0][j] = j
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            diag = cost[i - 1][j - 1] + (read[i - 1] != truth[j - 1])
-            cost[i][j] = min(diag, cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+    codes = np.fromiter(map(ord, truth), dtype=np.int32, count=len(truth))
+    first_row = np.arange(len(truth) + 1, dtype=np.int32)
     ops: list[AlignOp] = []
-    i, j = n, m
-    while i > 0 or j > 0:
-        if i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + (read[i - 1] != truth[j - 1]):
+    j = _trace_back(read, truth, codes, 0, first_row, len(read), len(truth), ops)
+    ops.extend(AlignOp(DELETION, None, k, "", truth[k]) for k in reversed(range(j)))
+    return ops[::-1]
+
+
+def _trace_back(read: str, truth: str, codes: np.ndarray, top: int, top_row: np.ndarray,
+                bottom: int, j: int, ops: list[AlignOp]) -> int:
+    """Append, last first, the steps from cell (`bottom`, `j`) until the path reaches
+    row `top` (whose costs are `top_row`); return the column where it does.
+
+    Only columns up to `j` matter: a cell's cost depends on none to its right.
+    """
+    if bottom - top <= _BLOCK_ROWS:
+        rows = [top_row[: j + 1]]
+        for i in range(top + 1, bottom + 1):
+            rows.append(_next_row(rows[-1], i, read[i - 1], codes[:j]))
+        return _trace_block(read, truth, rows, top, bottom, j, ops)
+    middle = (top + bottom) // 2
+    middle_row = top_row[: j + 1]
+    for i in range(top + 1, middle + 1):
+        middle_row = _next_row(middle_row, i, read[i - 1], codes[:j])
+    j = _trace_back(read, truth, codes, middle, middle_row, bottom, j, ops)
+    return _trace_back(read, truth, codes, top, top_row, middle, j, ops)
+
+
+def _next_row(above: np.ndarray, i: int, char: str, codes: np.ndarray) -> np.ndarray:
+    """Row `i` of the cost table from row i-1, in whole-row numpy steps.
+
+    A cell is the least of a diagonal or vertical step (`best`, no left neighbour
+    needed) and its left neighbour + 1; unrolled, cell j = min over k <= j of
+    best[k] + (j - k), a running minimum of best[k] - k.
+    """
+    best = np.empty_like(above)
+    best[0] = i
+    np.minimum(above[:-1] + (codes != ord(char)), above[1:] + 1, out=best[1:])
+    steps = np.arange(len(above), dtype=above.dtype)
+    return np.minimum.accumulate(best - steps) + steps
+
+
+def _trace_block(read: str, truth: str, rows: list[np.ndarray], top: int, i: int, j: int,
+                 ops: list[AlignOp]) -> int:
+    """The traceback through rows `top`..`i` (all held in `rows`), from cell (i, j)."""
+    while i > top:
+        here, above = rows[i - top], rows[i - top - 1]
+        if j > 0 and here[j] == above[j - 1] + (read[i - 1] != truth[j - 1]):
             kind = MATCH if read[i - 1] == truth[j - 1] else SUBSTITUTION
             ops.append(AlignOp(kind, i - 1, j - 1, read[i - 1], truth[j - 1]))
             i, j = i - 1, j - 1
-        elif i > 0 and cost[i][j] == cost[i - 1][j] + 1:
+        elif here[j] == above[j] + 1:
             ops.append(AlignOp(INSERTION, i - 1, None, read[i - 1], ""))
             i -= 1
         else:
             ops.append(AlignOp(DELETION, None, j - 1, "", truth[j - 1]))
             j -= 1
-    return ops[::-1]
+    return j
 
 
 def edit_counts(ops: list[AlignOp]) -> dict[str, int]:
@@ -66,6 +118,24 @@ def edit_counts(ops: list[AlignOp]) -> dict[str, int]:
 def character_error_rate(read: str, truth: str) -> float:
     """Edits needed to turn the reading into the truth, per character of the truth."""
     return _error_rate(align(read, truth), truth)
+
+
+#: A truth may be this many times longer than the reading (and always `MIN_TRUTH_LIMIT`
+#: characters long): much longer, it is not this image's line but a page or a wrong file.
+MAX_TRUTH_TO_READING = 10
+MIN_TRUTH_LIMIT = 100
+
+
+def truth_problem(reading: str, truth: str) -> str | None:
+    """Why `truth` should not be compared with `reading` (one line for the user), or
+    None when it may be. Callers check before `compare`: the alignment's time grows with
+    both lengths, and a truth ten times the reading measures only the mismatch. The
+    floor keeps a model that read almost nothing scored against its line."""
+    limit = min(MAX_TRUTH_CHARS, max(MIN_TRUTH_LIMIT, MAX_TRUTH_TO_READING * len(reading)))
+    if len(truth) <= limit:
+        return None
+    return (f"the truth is {len(truth):,} characters long, more than {limit:,} (up to {MAX_TRUTH_TO_READING}x "
+            f"the reading's {len(reading):,}, at most {MAX_TRUTH_CHARS:,}); not compared")
 
 
 def _error_rate(ops: list[AlignOp], truth: str) -> float:

@@ -108,14 +108,18 @@ class AttentionReader(nn.Module):
 
     @torch.no_grad()
     def greedy(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
-        """Greedy decoding of a batch: classes `[B, S]` (S <= max_steps), end token (0) after
-        the text, and each emitted class's softmax probability `[B, S]`; stops early once
-        every image has emitted the end token."""
+        """Greedy decoding of a batch: classes `[B, S]`, end token (0) after the text, and
+        each emitted class's softmax probability `[B, S]`; stops early once every image has
+        emitted the end token.
+
+        S is at most `max_steps`, and at most one character per encoder column plus the
+        end token: no character is narrower than a column (4 px at 32 px high), so weights
+        that never emit the end token cannot make a reading outgrow the image."""
         mem, keys, mask, state = self.encode(x, lengths)
         prev = torch.full((x.shape[0],), self.n_classes, dtype=torch.long, device=x.device)
         done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         classes, probs = [], []
-        for _ in range(self.max_steps):
+        for _ in range(min(self.max_steps, mem.shape[1] + 1)):
             logits, state, _ = self.step(mem, keys, mask, prev, state)
             p, best = torch.softmax(logits.float(), -1).max(-1)
             prev = best.masked_fill(done, END)

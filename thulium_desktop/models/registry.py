@@ -8,9 +8,8 @@ checked tensor by tensor against what that builder made (see `weights.py`).
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +19,19 @@ from torch import nn
 from thulium_desktop.models.attention_reader import AttentionReader, AttentionRecognizer
 from thulium_desktop.models.crnn import CRNN
 from thulium_desktop.models.ctc import CTCRecognizer
+from thulium_desktop.models.descriptions import (
+    ATTENTION_HPARAMS,
+    CARD_FIELDS,
+    CRNN_HPARAMS,
+    Field,
+    check_alphabet,
+    check_fields,
+)
 from thulium_desktop.models.encoder import INPUT_HEIGHT, WIDTH_STRIDE
 from thulium_desktop.models.protocol import Recognizer
 from thulium_desktop.io.bundled import bundled_path
-from thulium_desktop.models.weights import ModelLoadError, load_into, read_tensors
+from thulium_desktop.models.files import read_json
+from thulium_desktop.models.weights import ModelLoadError, load_into
 
 #: The model `load_model()` returns when no name is given.
 DEFAULT_MODEL = "attention-reader"
@@ -32,16 +40,19 @@ MODELS_DIR = bundled_path("models")
 
 @dataclass(frozen=True)
 class Architecture:
-    """How to build a bundled network from its hyper-parameters and wrap it as a Recognizer."""
+    """How to build a bundled network from its hyper-parameters (each checked against
+    its row in `hparams` first) and wrap it as a Recognizer."""
 
     build: Callable[..., nn.Module]
     wrap: Callable[[nn.Module, str, str], Recognizer]
+    hparams: tuple[Field, ...]
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     "attention-gru-bahdanau": Architecture(
         build=AttentionReader,
         wrap=lambda module, alphabet, name: AttentionRecognizer(module, alphabet, name),
+        hparams=ATTENTION_HPARAMS,
     ),
     "crnn-ctc": Architecture(
         build=CRNN,
@@ -49,6 +60,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             module, alphabet, INPUT_HEIGHT, blank=0, name=name, cam_layer="encoder.features",
             width_stride=WIDTH_STRIDE,
         ),
+        hparams=CRNN_HPARAMS,
     ),
 }
 
@@ -73,38 +85,25 @@ def build_module(architecture: str, hparams: dict, alphabet: str) -> nn.Module:
 
 
 def read_card(json_path: str | os.PathLike) -> dict:
-    """The json description of a model, with its required fields checked."""
+    """The json description of a model, every field the code reads checked for type and
+    range (`descriptions.CARD_FIELDS`, then the architecture's hyper-parameters) before
+    anything is built from it."""
     p = Path(json_path)
-    try:
-        card = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ModelLoadError(p, "no such file") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(p, f"not a readable json description: {exc}") from exc
+    card = read_json(p)
     if not isinstance(card, dict):
         raise ModelLoadError(p, "the json description is not an object")
-    for key, kind in (("architecture", str), ("hparams", dict), ("alphabet", str),
-                      ("input_height", int)):
-        if not isinstance(card.get(key), kind):
-            raise ModelLoadError(p, f"the json description needs a {kind.__name__} {key!r}")
+    check_fields(p, card, CARD_FIELDS)
     if card["architecture"] not in ARCHITECTURES:
         raise ModelLoadError(
             p, f"unknown architecture {card['architecture']!r}; known: "
             f"{', '.join(sorted(ARCHITECTURES))}"
         )
+    check_fields(p, card["hparams"], ARCHITECTURES[card["architecture"]].hparams,
+                 where=f"the hyper-parameters of {card['architecture']}", closed=True)
     if card["input_height"] != INPUT_HEIGHT:
         raise ModelLoadError(p, f"input_height {card['input_height']} is not {INPUT_HEIGHT}")
-    repeated = sorted({c for c in card["alphabet"] if card["alphabet"].count(c) > 1})
-    if repeated:  # two classes for one character: which one a reading means is ambiguous
-        raise ModelLoadError(p, f"the alphabet repeats {''.join(repeated)!r}")
-    check_name(card, p)
+    check_alphabet(p, card["alphabet"])
     return card
-
-
-def check_name(card: dict, json_path: str | os.PathLike) -> None:
-    """A json's optional `name` is what the app shows and captions carry: text or absent."""
-    if card.get("name") is not None and not isinstance(card["name"], str):
-        raise ModelLoadError(json_path, f"the json description's 'name' must be text, got {card['name']!r}")
 
 
 def load_model_files(
@@ -114,23 +113,25 @@ def load_model_files(
     (by default the json beside it, with the same stem)."""
     weights = Path(safetensors_path)
     card_path = Path(json_path) if json_path is not None else weights.with_suffix(".json")
-    return recognizer_from_tensors(weights, read_tensors(weights), card_path)
+    return recognizer_from_tensors(weights, None, card_path)
 
 
 def recognizer_from_tensors(
-    weights_path: str | os.PathLike, tensors: dict[str, torch.Tensor], json_path: str | os.PathLike
+    weights_path: str | os.PathLike, tensors: Mapping[str, torch.Tensor] | None,
+    json_path: str | os.PathLike,
 ) -> Recognizer:
     """A Recognizer of the bundled architecture that `json_path` describes, holding `tensors`
-    (read from `weights_path` by any safe reader: safetensors, or a weights-only state dict).
+    (read from `weights_path` by any safe reader: a weights-only state dict), or, with
+    None, the tensors of the safetensors file at `weights_path`.
 
-    The tensors are checked name by name, shape by shape and dtype by dtype before any
-    is copied, so a mismatched file raises `ModelLoadError` and nothing is half-loaded.
+    The json is checked first, the network is built on the meta device, and the tensors
+    are checked name by name, shape by shape and dtype by dtype before any memory is
+    taken or any value copied, so a mismatched file raises `ModelLoadError` having cost
+    nothing, and nothing is half-loaded.
     """
     card = read_card(json_path)
-    try:
+    with torch.device("meta"):
         module = build_module(card["architecture"], card["hparams"], card["alphabet"])
-    except (TypeError, ValueError) as exc:
-        raise ModelLoadError(json_path, f"the hyper-parameters do not build a model: {exc}") from exc
     load_into(weights_path, module, tensors)
     name = card.get("name") or Path(weights_path).stem
     return ARCHITECTURES[card["architecture"]].wrap(module, card["alphabet"], name)

@@ -33,10 +33,15 @@ from thulium_desktop.models.protocol import (
     model_dtype,
     span_mask,
 )
-from thulium_desktop.models.weights import ModelLoadError
+from thulium_desktop.models.errors import ModelLoadError
+from thulium_desktop.models.trocr_folder import (
+    check_processor,
+    checked_config,
+    one_line,
+    pair,
+    require_patch_encoder,
+)
 
-#: Encoder model types whose output is its special tokens, then one token per patch.
-PATCH_ENCODERS = ("vit", "deit")
 _INCOMPLETE = "\ufffd"  # what decoding shows for a UTF-8 character split across tokens
 
 
@@ -269,38 +274,39 @@ def open_trocr(folder: str | os.PathLike, attention_layer: int = -1,
                heads: Sequence[int] | None = None) -> TrOCRRecognizer:
     """A TrOCR-style checkpoint folder (config.json, weights, tokenizer and image processor
     files) as a Recognizer. Local files only, no code from the folder (`trust_remote_code`
-    off), weights only through safetensors or the weights-only unpickler."""
+    off), weights only through safetensors or the weights-only unpickler, and every
+    config checked before transformers reads it (`trocr_folder`)."""
     path = Path(folder)
     try:
         from transformers import AutoImageProcessor, AutoTokenizer, VisionEncoderDecoderModel
     except ImportError as exc:
         raise ModelLoadError(path, "Hugging Face models need the optional transformers package: "
                              f"pip install 'thulium-desktop[hf]' ({exc})") from exc
+    config = checked_config(path)
     safe = {"local_files_only": True, "trust_remote_code": False}
     try:
-        model = VisionEncoderDecoderModel.from_pretrained(
-            path, attn_implementation="eager", weights_only=True, **safe)
-        tokenizer = AutoTokenizer.from_pretrained(path, **safe)
         processor = AutoImageProcessor.from_pretrained(path, **safe)
+        check_processor(path, processor, config.encoder)
+        tokenizer = AutoTokenizer.from_pretrained(path, **safe)
+        model = VisionEncoderDecoderModel.from_pretrained(
+            path, config=config, attn_implementation="eager", weights_only=True, **safe)
+    except ModelLoadError:
+        raise
     except pickle.UnpicklingError:
         raise ModelLoadError(path, "its weights file is a pickle holding more than tensors, which "
                              "could run code when loaded, so it was not; save the model with "
                              "safetensors weights (`model.save_pretrained(folder)`)") from None
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise ModelLoadError(path, f"not a complete VisionEncoderDecoderModel folder: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - transformers runs no code of the folder's here,
+        # so whatever it raises on the folder's files describes them
+        raise ModelLoadError(path, f"not a complete VisionEncoderDecoderModel folder: {one_line(exc)}") from exc
     return TrOCRRecognizer(TrOCRModule(model.eval(), _patch_grid(path, model.config.encoder)),
                            tokenizer, processor, name=path.name, attention_layer=attention_layer,
                            heads=heads)
 
 
 def _patch_grid(path: Path, encoder_config) -> tuple[int, int]:
-    """`(rows, cols)` of patches, from the encoder's image and patch sizes. Only encoders
-    whose output is one token per patch after their special tokens qualify (a Swin
-    encoder, say, has a patch size but merges patches on the way)."""
-    if encoder_config.model_type not in PATCH_ENCODERS:
-        raise ModelLoadError(path, f"encoder type {encoder_config.model_type!r} is not supported; "
-                             f"supported: {', '.join(PATCH_ENCODERS)} (one token per image patch)")
-    size, patch = encoder_config.image_size, encoder_config.patch_size
-    h, w = (size, size) if isinstance(size, int) else size
-    ph, pw = (patch, patch) if isinstance(patch, int) else patch
+    """`(rows, cols)` of patches, from the encoder's image and patch sizes, for an encoder
+    that has such a grid (`require_patch_encoder`)."""
+    require_patch_encoder(path, encoder_config.model_type)
+    (h, w), (ph, pw) = pair(encoder_config.image_size), pair(encoder_config.patch_size)
     return h // ph, w // pw

@@ -14,7 +14,6 @@ it: never by trying the unsafe load first.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import pickle
 import sys
@@ -31,10 +30,12 @@ import torch
 from torch import nn
 
 from thulium_desktop.models.ctc import CTCRecognizer
+from thulium_desktop.models.descriptions import CTC_FIELDS, check_alphabet, check_fields
+from thulium_desktop.models.errors import first_line
+from thulium_desktop.models.files import PICKLE, SAFETENSORS, ZIP, read_json, regular_file, sniff
 from thulium_desktop.models.protocol import Recognizer, model_device
 from thulium_desktop.models.registry import (
     ARCHITECTURES,
-    check_name,
     load_model,
     load_model_files,
     recognizer_from_tensors,
@@ -178,9 +179,9 @@ def _is_bundled_name(spec: str | os.PathLike | None) -> bool:
 
 def detect_format(path: str | os.PathLike) -> ModelFormat:
     """The format of a model file or folder from its name, its zip directory or its
-    config.json; nothing in it is unpickled or run. A PyTorch file is reported as a
-    state dict: whether it is really a full pickle shows only when the weights-only
-    unpickler refuses it."""
+    config.json; nothing in it is unpickled or run, and only regular files are opened.
+    A PyTorch file is reported as a state dict: what it really holds shows when it is
+    opened (its first bytes, then the weights-only unpickler)."""
     p = Path(path)
     if p.is_dir():
         if _is_vision_encoder_decoder(p):
@@ -189,8 +190,9 @@ def detect_format(path: str | os.PathLike) -> ModelFormat:
             p, "a folder opens only as a Hugging Face VisionEncoderDecoderModel checkpoint "
             "(config.json, weights, tokenizer and preprocessor files)"
         )
-    if not p.is_file():
+    if not p.exists():
         raise ModelLoadError(p, "no such file or folder")
+    regular_file(p)
     suffix = p.suffix.lower()
     if suffix == ".safetensors":
         return ModelFormat.SAFETENSORS
@@ -219,10 +221,10 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def _is_vision_encoder_decoder(folder: Path) -> bool:
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    """Whether the folder's config.json (a regular file, else refused) names the class."""
+    if not os.path.lexists(folder / "config.json"):
         return False
+    config = read_json(folder / "config.json", "config.json")
     return isinstance(config, dict) and (
         config.get("model_type") == "vision-encoder-decoder"
         or "VisionEncoderDecoderModel" in (config.get("architectures") or [])
@@ -232,7 +234,7 @@ def _is_vision_encoder_decoder(folder: Path) -> bool:
 # -- data formats --------------------------------------------------------------------------
 def _require_card(path: Path, card: Path) -> None:
     """Weights alone do not say which network they fill: say so before anything is read."""
-    if not card.is_file():
+    if not os.path.lexists(card):  # one that exists but is no regular file is refused on reading
         raise ModelLoadError(
             path, f"weights need their description {card.name} beside them (architecture, "
             f"hparams, alphabet, input_height) to build a bundled architecture "
@@ -247,22 +249,45 @@ def _open_safetensors(path: Path, card: Path, _trust: bool) -> tuple[Recognizer,
 
 
 def _open_torch_file(path: Path, card: Path, trust: bool) -> tuple[Recognizer, ModelFormat]:
-    """A state dict through the weights-only unpickler; a full pickle only with consent."""
+    """A state dict through the weights-only unpickler; a full pickle only with consent.
+
+    The first bytes must say PyTorch (a zip archive, or a pickle for the older format)
+    before the unpickler sees the file: a renamed image is called what it is, not a
+    pickle needing consent. A zip is memory-mapped, so its tensors take no memory until
+    they have matched the architecture."""
+    kind = sniff(path)
+    if kind not in (ZIP, PICKLE):
+        raise ModelLoadError(path, _not_pytorch(kind))
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=kind == ZIP)
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" not in str(exc):
-            raise ModelLoadError(path, f"not a readable PyTorch file (truncated or corrupt?): {exc}") from exc
+            raise _unreadable(path, exc) from exc
         if not trust:
             raise UntrustedModelError(
                 path, _CODE_KINDS[ModelFormat.PICKLE], _CODE_ADVICE[ModelFormat.PICKLE]
             ) from None
         return _open_pickle(path, card), ModelFormat.PICKLE
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise ModelLoadError(path, f"not a readable PyTorch file (truncated or corrupt?): {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - the weights-only unpickler runs nothing of the
+        # file's, so whatever it raises (IndexError on garbage, say) describes the file
+        raise _unreadable(path, exc) from exc
     tensors = _state_dict_in(path, loaded)
     _require_card(path, card)
     return recognizer_from_tensors(path, tensors, card), ModelFormat.STATE_DICT
+
+
+def _unreadable(path: Path, exc: Exception) -> ModelLoadError:
+    return ModelLoadError(path, f"not a readable PyTorch file (truncated or corrupt?): {first_line(exc)}")
+
+
+def _not_pytorch(kind: str) -> str:
+    """Why a file with a PyTorch suffix is refused, naming what it really is."""
+    if kind == SAFETENSORS:
+        return "it is a safetensors file, not a PyTorch file: give it the .safetensors suffix"
+    if kind:
+        return f"it is {kind}, not a PyTorch file"
+    return ("not a PyTorch file: it starts neither as a zip archive nor as a pickle, as "
+            "files saved by torch.save do")
 
 
 def _state_dict_in(path: Path, loaded: object) -> dict[str, torch.Tensor]:
@@ -348,33 +373,33 @@ def _ctc_from_module(path: Path, module: nn.Module, card_path: Path) -> CTCRecog
     """A whole network (TorchScript or pickled) read as a CTC model, as its json says:
     `{"decoder": "ctc", "alphabet": ..., "input_height": ...}` plus optional `blank`,
     `time_major`, `name`, `cam_layer`, `width_stride`. Other decoders need an adapter plugin."""
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    if not os.path.lexists(card_path):
         raise ModelLoadError(
             path, f"a whole network needs a json beside it ({card_path.name}) saying how to read "
             'its output, e.g. {"decoder": "ctc", "alphabet": "abc...", "input_height": 32}; '
-            f"for other decoders write an adapter plugin ({exc})"
-        ) from exc
+            "for other decoders write an adapter plugin"
+        )
+    card = read_json(card_path)
     if not isinstance(card, dict) or card.get("decoder") != "ctc":
         raise ModelLoadError(
             card_path, 'only "decoder": "ctc" networks open from a json; for other decoders '
             "write an adapter plugin defining load_recognizer()"
         )
-    check_name(card, card_path)
+    check_fields(card_path, card, CTC_FIELDS)
+    check_alphabet(card_path, card["alphabet"])
     try:
         return CTCRecognizer(
             module.eval(),
             alphabet=card["alphabet"],
             height=card["input_height"],
-            blank=card.get("blank", 0),
-            time_major=card.get("time_major", False),
+            blank=card.get("blank") or 0,
+            time_major=bool(card.get("time_major")),
             name=card.get("name") or path.stem,
             cam_layer=card.get("cam_layer"),
             width_stride=card.get("width_stride"),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelLoadError(card_path, f"not a valid CTC description: {exc!r}") from exc
+    except ValueError as exc:  # the blank outside the classes
+        raise ModelLoadError(card_path, f"not a valid CTC description: {exc}") from exc
 
 
 def _checked_recognizer(path: Path, obj: object) -> Recognizer:

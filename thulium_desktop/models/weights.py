@@ -4,6 +4,9 @@ A weight file is data, never code, so a user's file cannot run anything. Before 
 single value is copied, every tensor's name, shape and dtype are compared with a
 freshly built module; any difference raises `ModelLoadError` naming the tensor and
 the problem, and the half-built module is dropped, so nothing is ever half-loaded.
+A module built on the meta device is compared with the file's header alone, and
+memory is taken only once they match: a description that asks for a huge network
+costs nothing before it is refused.
 """
 
 from __future__ import annotations
@@ -11,47 +14,74 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from thulium_desktop.models.errors import ModelLoadError, first_line
+from thulium_desktop.models.files import SAFETENSORS, regular_file, sniff
 
-class ModelLoadError(ValueError):
-    """A model file could not be loaded; `str()` names the file and the problem."""
+__all__ = ["ModelLoadError", "TensorSpec", "check_tensors", "load_into", "read_tensors",
+           "save_json", "save_model_files", "save_weights", "tensor_specs"]
 
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"cannot load model {self.path}: {reason}")
+#: safetensors' dtype names; one not listed stays a name, and never matches a module's.
+_DTYPES = {"BOOL": torch.bool, "U8": torch.uint8, "I8": torch.int8, "I16": torch.int16,
+           "I32": torch.int32, "I64": torch.int64, "F16": torch.float16, "BF16": torch.bfloat16,
+           "F32": torch.float32, "F64": torch.float64}
+
+
+class TensorSpec(NamedTuple):
+    """A tensor's shape and dtype as a file's header declares them (no data read)."""
+
+    shape: tuple[int, ...]
+    dtype: torch.dtype | str
+
+
+def _read_safetensors(path: str | os.PathLike, take: Callable) -> dict:
+    """`take(file, name)` for every tensor of a safetensors file, which must be a regular
+    file that does not start as another known file type; any failure is one line."""
+    p = regular_file(path)
+    kind = sniff(p)
+    if kind and kind != SAFETENSORS:
+        raise ModelLoadError(p, f"not a valid safetensors file: it is {kind}")
+    try:
+        with safe_open(str(p), framework="pt", device="cpu") as f:
+            return {name: take(f, name) for name in f.keys()}
+    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+        raise ModelLoadError(p, f"not a valid safetensors file (corrupt or truncated?): {first_line(exc)}") from exc
+
+
+def _spec(f, name: str) -> TensorSpec:
+    declared = f.get_slice(name)
+    return TensorSpec(tuple(declared.get_shape()), _DTYPES.get(declared.get_dtype(), declared.get_dtype()))
+
+
+def tensor_specs(path: str | os.PathLike) -> dict[str, TensorSpec]:
+    """Every tensor's shape and dtype from a safetensors file's header, reading no data."""
+    return _read_safetensors(path, _spec)
 
 
 def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """All tensors of a safetensors file on the CPU; a corrupt or truncated file raises
     `ModelLoadError`."""
-    p = Path(path)
-    if not p.is_file():
-        raise ModelLoadError(p, "no such file")
-    try:
-        with safe_open(str(p), framework="pt", device="cpu") as f:
-            return {name: f.get_tensor(name) for name in f.keys()}
-    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
-        raise ModelLoadError(
-            p, f"not a valid safetensors file (corrupt or truncated?): {exc}"
-        ) from exc
+    return _read_safetensors(path, lambda f, name: f.get_tensor(name))
 
 
-def check_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
+def check_tensors(path: str | os.PathLike, tensors: Mapping[object, torch.Tensor | TensorSpec],
                   module: nn.Module) -> None:
-    """Raise `ModelLoadError` unless `tensors` match `module.state_dict()` exactly."""
+    """Raise `ModelLoadError` unless `tensors` (tensors, or the specs a header declares)
+    match `module.state_dict()` exactly in names, shapes and dtypes."""
     odd = [repr(name) for name in tensors if not isinstance(name, str)]
     if odd:  # a state dict from a PyTorch file may be keyed by anything
         raise ModelLoadError(path, f"tensor names must be text, got {', '.join(odd[:8])}")
     expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
+    unexpected = sorted(n if n.isprintable() else repr(n) for n in set(tensors) - set(expected))
     problems = []
     if missing:
         problems.append(f"missing tensors: {', '.join(missing[:8])}" + (" ..." if len(missing) > 8 else ""))
@@ -67,16 +97,23 @@ def check_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
         elif want.dtype != got.dtype:
             problems.append(f"tensor {name} has dtype {got.dtype}, the architecture needs {want.dtype}")
     if problems:
-        raise ModelLoadError(path, "; ".join(problems))
+        raise ModelLoadError(path, "; ".join(problems[:8]) + ("; ..." if len(problems) > 8 else ""))
 
 
 def load_into(path: str | os.PathLike, module: nn.Module,
-              tensors: dict[str, torch.Tensor] | None = None) -> nn.Module:
+              tensors: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
     """Check the file's tensors against `module` and copy them in; `module` should be
-    freshly built. `tensors`, when given, were already read from `path` by another safe
-    reader (a weights-only state dict) and are checked the same way."""
-    tensors = read_tensors(path) if tensors is None else tensors
-    check_tensors(path, tensors, module)
+    freshly built, on the CPU or on the meta device (then it is given CPU memory only
+    once everything matches). `tensors`, when given, were already read from `path` by
+    another safe reader (a weights-only state dict) and are checked the same way;
+    otherwise the safetensors header is checked before any data is read."""
+    if tensors is None:
+        check_tensors(path, tensor_specs(path), module)
+        tensors = read_tensors(path)
+    else:
+        check_tensors(path, tensors, module)
+    if any(t.is_meta for t in module.state_dict().values()):
+        module.to_empty(device="cpu")
     module.load_state_dict(tensors, strict=True)
     return module.eval()
 

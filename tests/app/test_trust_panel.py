@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QBoxLayout
 from thulium_desktop.app.canvas import MIN_HEIGHT
 from thulium_desktop.app.trust_view import FLAG_STYLE, PLOT_HEIGHT, SmallPlot, TrustView, diagnostic_rows
 from thulium_desktop.xai.config import SaliencyConfig
-from thulium_desktop.xai.diagnostics import ink_mask, map_diagnostics
+from thulium_desktop.xai.diagnostics import LABELS, find_ink, map_diagnostics
 from thulium_desktop.xai.faithfulness import Curves
 from thulium_desktop.xai.sanity import SanityResult
 from thulium_desktop.xai.spec import MethodSpec
@@ -70,8 +70,18 @@ def test_check_trust_draws_that_characters_curves_and_sanity_check(qtbot, window
         np.testing.assert_allclose(x, curves.fractions)
         np.testing.assert_allclose(y, curves.scores[k], rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(plots.curves.lines[f"{curves.mode} random"].getData()[1],
-                                   curves.random_scores[k], rtol=1e-5, atol=1e-7)
-        assert f"AUC <b>{curves.auc[k]:.2f}</b> vs random {curves.random_auc[k]:.2f}" in plots.curves.summary.text()
+                                   np.median(curves.random_scores[k], axis=0), rtol=1e-5, atol=1e-7)
+        low, high, _ = plots.curves.bands[curves.mode]
+        np.testing.assert_allclose(low.getData()[1], curves.random_scores[k].min(axis=0), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(high.getData()[1], curves.random_scores[k].max(axis=0), rtol=1e-5, atol=1e-7)
+        spread = f"{curves.random_auc[k].min():.2f}–{curves.random_auc[k].max():.2f}"
+        assert f"AUC <b>{curves.auc[k]:.2f}</b>, random {spread}" in plots.curves.summary.text()
+    assert f"{expected.deletion.orders} random orders" in plots.curves.title.text()
+    assert f"all {expected.deletion.orders} random pixel orders" in plots.curves.summary.toolTip()
+    for curves in (expected.deletion, expected.insertion):
+        side = "below" if curves.mode == "deletion" else "above"
+        outcome = f"{'✓' if curves.beats_random()[k] else '✗ not'} {side} all {curves.orders}"
+        assert outcome in plots.curves.summary.text()
     layers, correlations = plots.sanity.character.getData()
     np.testing.assert_array_equal(layers, np.arange(1, len(expected.sanity.layers) + 1))
     np.testing.assert_allclose(correlations, expected.sanity.correlations[:, k], atol=1e-6)
@@ -99,10 +109,11 @@ def test_a_checked_method_is_served_from_the_cache(qtbot, window):
 
 def flagged_report(image: np.ndarray, maps: np.ndarray) -> TrustReport:
     """A report whose sanity check says the maps ignored the destroyed model."""
-    ink = ink_mask(image)
+    ink = find_ink(image)
     fractions = np.linspace(0, 1, 5)
     scores = np.tile(1 - fractions, (len(maps), 1))
-    curves = Curves("deletion", fractions, scores, scores, scores.mean(1), scores.mean(1))
+    random = np.repeat(scores[:, None], 3, axis=1)
+    curves = Curves("deletion", fractions, scores, random, scores.mean(1), random.mean(2))
     sanity = SanityResult("gradient", ("head", "rnn", "conv"), np.full((3, len(maps)), 0.9))
     return TrustReport([map_diagnostics(m, ink) for m in maps], curves, None, sanity)
 
@@ -261,3 +272,64 @@ def test_a_plot_too_narrow_for_its_labels_scrolls_instead_of_cutting_them(qtbot)
     plot.resize(plot.minimumSize())
     plot.show()
     qtbot.waitUntil(lambda: labels_inside(plot), timeout=WAIT_MS)  # laid out (no fixed wait: see above)
+
+
+def dense_hatch(width: int) -> np.ndarray:
+    """A 32-px line (the tiny reader's height) of dark bars on 40% of it: ink that cannot
+    be told from background."""
+    hatch = np.full((32, width), 235, np.uint8)
+    for x in range(0, width, 5):
+        hatch[:, x : x + 2] = 25
+    return hatch
+
+
+def test_a_withheld_verdict_is_shown_with_its_reason(qtbot, window):
+    """The engine gives no verdict where it cannot support one; the panel says why, and
+    the ink measures say they were not judged."""
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.show_image(dense_hatch(window.view_model.image.shape[1]), "hatch")
+    spec, exp = show_gradient(qtbot, window, 0)
+    d = window.trust.report.diagnostics[0]
+    assert d.label is None and "more than a third" in d.withheld
+    view = window.trust.view
+    assert view.label.isVisible() and "No verdict" in view.label.text() and "more than a third" in view.label.text()
+    assert "focused" not in view.label.text()
+    assert view.fields["Stroke focus"].text().endswith("(ink not understood: not judged)")
+
+
+def test_attention_gets_its_own_verdict_from_its_place(qtbot, window):
+    """An attention row is judged by its localisation and its mass in the character's
+    columns, never by stroke focus."""
+    assert window.view_model.current_spec().method == "attention"  # the first map every image gets
+    window.timeline.select(1)
+    qtbot.waitUntil(lambda: window.trust.report is not None, timeout=WAIT_MS)
+    d = window.trust.report.diagnostics[1]
+    assert d.family == "attention" and d.label in LABELS["attention"] and d.column_mass is not None
+    view = window.trust.view
+    assert d.label in view.label.text()
+    assert view.fields["Column mass"].text() == f"{d.column_mass:.0%} in its columns"
+    assert "never by stroke focus" in view.fields["Column mass"].toolTip()
+
+
+def test_the_random_orders_spread_is_drawn_as_a_band(qtbot, word_image):
+    """The band covers every random order's curve; the summary names the rule's outcome."""
+    view = TrustView()
+    qtbot.addWidget(view)
+    view.show()
+    fractions = np.linspace(0, 1, 5)
+    scores = np.array([[1.0, 0.5, 0.3, 0.2, 0.1]])
+    random = np.array([[[1.0, 0.9, 0.6, 0.3, 0.1], [1.0, 0.7, 0.4, 0.25, 0.1], [1.0, 0.8, 0.5, 0.2, 0.1]]])
+    auc = np.trapezoid(scores, fractions, axis=1)
+    random_auc = np.trapezoid(random, fractions, axis=2)
+    inside = Curves("deletion", fractions, random[:, 1], random, random_auc[:, 1], random_auc)  # one of the orders
+    below = Curves("insertion", fractions, scores, random, auc, random_auc)
+    diagnostics = [map_diagnostics(np.ones(word_image.shape, np.float32), find_ink(word_image))]
+    view.show_report("test", TrustReport(diagnostics, inside, below, None), 0)
+    low, high, fill = view.curves.bands["deletion"]
+    np.testing.assert_array_equal(low.getData()[1], random[0].min(axis=0))
+    np.testing.assert_array_equal(high.getData()[1], random[0].max(axis=0))
+    assert fill.isVisible() and "band: 3 random orders" in view.curves.title.text()
+    lines = view.curves.summary.text().split("<br>")
+    assert lines[0].endswith("✗ not below all 3")  # as good as one random order: not better than chance
+    assert lines[1].endswith("✗ not above all 3")  # insertion: lower than every random order, the wrong side
+    assert "only when its AUC lies outside the range of all 3" in view.curves.summary.toolTip()

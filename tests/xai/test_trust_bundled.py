@@ -33,7 +33,9 @@ def test_gradient_maps_delete_faster_than_random_on_most_characters(model):
         curves = perturbation_curves(rec, image, exp.maps, exp.token_indices, exp.reading, steps=10)
         wins += int(curves.beats_random().sum())
         total += len(curves.auc)
-    assert total >= 10 and wins / total >= 0.6  # "most"; measured 23/23 (ctc), 20/23 (attention)
+    # "most": outside all 8 random orders, measured 21/23 (ctc), 15/23 (attention); against
+    # the first random order alone (the rule before issue 23) 22/23 and 19/23
+    assert total >= 10 and wins / total >= 0.6
 
 
 @pytest.mark.parametrize("method", ["gradient", "integrated"])

@@ -28,10 +28,13 @@ from PySide6.QtWidgets import (
 
 from thulium_desktop.xai.diagnostics import (
     BACKGROUND_THRESHOLD,
+    COLUMN_MASS_THRESHOLD,
+    FAMILY_ATTENTION,
     FOCUS_LIFT,
-    LABEL_BACKGROUND,
-    LABEL_FOCUSED,
-    LABEL_SCATTERED,
+    LABELS,
+    LOCALISATION_LIMIT,
+    MAX_INK_SHARE,
+    NO_VERDICT,
     SPREAD_MASS,
     MapDiagnostics,
     focus_threshold,
@@ -43,10 +46,15 @@ if TYPE_CHECKING:
     from thulium_desktop.xai.sanity import SanityResult
     from thulium_desktop.xai.trust import TrustReport
 
-#: Label colours: the seed's table read as good / doubtful / bad.
-LABEL_COLOURS = {LABEL_FOCUSED: "#2e7d32", LABEL_SCATTERED: "#9a6700", LABEL_BACKGROUND: "#c62828"}
+#: Label colours: each family's verdicts read as good / doubtful / bad; no verdict is grey.
+LABEL_COLOURS = {label: colour for labels in LABELS.values()
+                 for label, colour in zip(labels, ("#2e7d32", "#9a6700", "#c62828"))}
+WITHHELD_COLOUR = "#505050"
+#: The measures listed, in order; which of them decide the verdict depends on the family.
+MEASURES = ("Stroke focus", "Spread", "Background", "Localisation", "Column mass")
 MODE_COLOURS = {"deletion": "#c62828", "insertion": "#1565c0"}
 CHARACTER_COLOUR = "#6a1b9a"
+BAND_ALPHA = 50
 #: A plot's height stacked in a narrow dock; side by side in a low one, it takes the
 #: dock's height, down to what its axis labels need (`SmallPlot.label_room`).
 PLOT_HEIGHT = 150
@@ -59,18 +67,22 @@ PASS_STYLE = "background: #edf7ee; border: 1px solid #a5d6a7; border-radius: 4px
 
 
 def diagnostic_rows(d: MapDiagnostics) -> list[tuple[str, str, str]]:
-    """(name, value, why it matters) for each measure, as the panel lists them."""
+    """(name, value, why it matters) for each of `MEASURES`, as the panel lists them. A
+    gradient map whose ink could not be found says so beside its ink measures."""
+    unjudged = " (ink not understood: not judged)" if d.family != FAMILY_ATTENTION and d.label is None else ""
     rows = [
-        ("Stroke focus", f"{d.stroke_focus:.0%} of the map on ink",
-         f"Share of the map's mass on ink pixels (Otsu). Ink is {d.ink_share:.0%} of the text region, so a "
-         f"map spread over the text but blind to its strokes scores about that. At {focus_threshold(d.ink_share):.0%} or more "
-         f"({FOCUS_LIFT:g}× the ink's share): focused on strokes."),
+        ("Stroke focus", f"{d.stroke_focus:.0%} of the map on ink{unjudged}",
+         f"Share of the map's mass on ink (strokes found by adaptive thresholding of the flattened image). "
+         f"Ink is {d.ink_share:.0%} of the text region, so a map spread over the text but blind to its strokes "
+         f"scores about that. For gradient maps, at {focus_threshold(d.ink_share):.0%} or more "
+         f"({FOCUS_LIFT:g}× the ink's share): focused on strokes. No verdict when the ink covers more than "
+         f"{MAX_INK_SHARE:.0%} of the image or no text is found."),
         ("Spread", f"{SPREAD_MASS:.0%} of the mass in {d.spread:.1%} of the pixels",
          f"The smallest share of the pixels holding {SPREAD_MASS:.0%} of the map's mass: small is concentrated, "
          f"{SPREAD_MASS:.0%} is uniform."),
-        ("Background", f"{d.background:.0%} outside the text",
-         f"Mass outside the ink's box (grown by a quarter of the height). At {BACKGROUND_THRESHOLD:.0%} or more: "
-         "background activation, the map reacts to noise."),
+        ("Background", f"{d.background:.0%} outside the text{unjudged}",
+         f"Mass outside the text region (the strokes' box, grown by half the text's height). For "
+         f"gradient maps, at {BACKGROUND_THRESHOLD:.0%} or more: background activation, the map reacts to noise."),
     ]
     if d.localisation_px is None:
         where = "— (no alignment for this map)"
@@ -78,17 +90,44 @@ def diagnostic_rows(d: MapDiagnostics) -> list[tuple[str, str, str]]:
         widths = "" if d.localisation_chars is None else f" ({d.localisation_chars:.2f} character widths)"
         where = f"{d.localisation_px:.1f} px from the alignment{widths}"
     rows.append(("Localisation", where,
-                 "Horizontal distance of the map's centre of mass from where the model aligned the character."))
+                 "Horizontal distance of the map's centre of mass from where the model aligned the character. "
+                 f"For attention, more than {LOCALISATION_LIMIT:g} character widths: off its character."))
+    columns = "— (no alignment for this map)" if d.column_mass is None else f"{d.column_mass:.0%} in its columns"
+    rows.append(("Column mass", columns,
+                 "Share of the map's mass in the character's columns (one character width around the alignment). "
+                 f"For attention, {COLUMN_MASS_THRESHOLD:.0%} or more: on its character. Attention is judged by "
+                 "these two, never by stroke focus: a column band always covers paper."))
     return rows
+
+
+def verdict_text(d: MapDiagnostics) -> str:
+    """The verdict in colour and its meaning, or, when the measures cannot support one, why."""
+    if d.label is None:
+        return (f"<span style='color:{WITHHELD_COLOUR}; font-size:large'><b>{NO_VERDICT.capitalize()}</b></span>"
+                f" — {html.escape(d.withheld or '')}")
+    return (f"<span style='color:{LABEL_COLOURS[d.label]}; font-size:large'><b>{d.label}</b></span>"
+            f" — {d.meaning}")
 
 
 def curve_summary(curves: Curves, k: int) -> str:
     """One short line (it must not wrap under the plot): the map's AUC against the
-    random order's, and whether it is better; which way is better is in `AUC_TIP`."""
-    verdict = "✓ beats random" if curves.beats_random()[k] else "✗ no better than random"
+    random orders' range, and the rule's outcome, "✓ below all 8" (deletion) or "✓ above
+    all 8" (insertion) when it beats random; the rule in full is in `auc_tip`."""
+    low, high = curves.random_auc[k].min(), curves.random_auc[k].max()
+    side = "below" if curves.mode == "deletion" else "above"
+    mark = "✓" if curves.beats_random()[k] else "✗ not"
     swatch = f"<span style='color:{MODE_COLOURS[curves.mode]}'>━━</span>"
-    return (f"{swatch} {curves.mode.capitalize()} AUC <b>{curves.auc[k]:.2f}</b> vs random "
-            f"{curves.random_auc[k]:.2f}: {verdict}")
+    return (f"{swatch} {curves.mode.capitalize()} AUC <b>{curves.auc[k]:.2f}</b>, random "
+            f"{low:.2f}–{high:.2f}: {mark} {side} all {curves.orders}")
+
+
+def auc_tip(orders: int) -> str:
+    """How the curves are compared with chance: the test and its error rate."""
+    return ("Area under the curve. Deletion: lower is better (the score falls fast when the map's pixels go "
+            "first). Insertion: higher is better (it rises fast when they come first). "
+            f"The map beats random (✓) only when its AUC lies outside the range of all {orders} random pixel "
+            "orders' AUCs, on the better side (below every one for deletion, above every one for insertion); "
+            f"a map no better than a random order does that by chance 1 time in {orders + 1}.")
 
 
 def sanity_verdict(sanity: SanityResult) -> str:
@@ -157,12 +196,10 @@ class SmallPlot(pg.PlotWidget):
 
 
 class CurvesPlot(QWidget):
-    """Deletion and insertion of one character: the map's order (solid) against a
-    random order (dashed), with both AUCs written underneath."""
+    """Deletion and insertion of one character: the map's order (solid) against random
+    orders (their spread as a band, their median dashed), with the AUCs written underneath."""
 
-    TITLE = "<b>Faithfulness</b> (dashed: random order)"
-    AUC_TIP = ("Area under the curve. Deletion: lower is better (the score falls fast when the map's pixels go "
-               "first). Insertion: higher is better (it rises fast when they come first).")
+    TITLE = "<b>Faithfulness</b> (band: {orders} random orders, dashed: their median)"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -170,18 +207,31 @@ class CurvesPlot(QWidget):
         self.plot.setToolTip("The character's score ÷ its score on the untouched image.")
         self.plot.setXRange(0, 1, padding=0.02)
         self.lines: dict[str, pg.PlotDataItem] = {}
+        #: Each mode's random band: its lower and upper edge (invisible lines) and the fill between.
+        self.bands: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem, pg.FillBetweenItem]] = {}
         for mode, colour in MODE_COLOURS.items():
-            self.lines[mode] = self.plot.plot(pen=pg.mkPen(colour, width=2))
+            low, high = (self.plot.plot(pen=pg.mkPen(None)) for _ in range(2))
+            tint = pg.mkColor(colour)
+            tint.setAlpha(BAND_ALPHA)  # translucent: the two modes' bands may overlap
+            fill = pg.FillBetweenItem(low, high, brush=pg.mkBrush(tint))
+            self.plot.addItem(fill)
+            self.bands[mode] = (low, high, fill)
             self.lines[f"{mode} random"] = self.plot.plot(pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
+            self.lines[mode] = self.plot.plot(pen=pg.mkPen(colour, width=2))
+        self.title = wrapped()
         self.summary = wrapped()
-        self.summary.setToolTip(self.AUC_TIP)
-        self.setLayout(column(wrapped(self.TITLE), self.plot, self.summary, grow=self.plot))
+        self.setLayout(column(self.title, self.plot, self.summary, grow=self.plot))
 
     def show_curves(self, curves: tuple[Curves, ...], k: int) -> None:
         for c in curves:
+            low, high, _ = self.bands[c.mode]
+            for edge, values in zip((low, high), c.random_band(k)):
+                edge.setData(c.fractions, values)
             self.lines[c.mode].setData(c.fractions, c.scores[k])
-            self.lines[f"{c.mode} random"].setData(c.fractions, c.random_scores[k])
+            self.lines[f"{c.mode} random"].setData(c.fractions, np.median(c.random_scores[k], axis=0))
+        self.title.setText(self.TITLE.format(orders=curves[0].orders))
         self.summary.setText("<br>".join(curve_summary(c, k) for c in curves))
+        self.summary.setToolTip(auc_tip(curves[0].orders))
 
 
 class SanityPlot(QWidget):
@@ -231,7 +281,7 @@ class TrustView(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         #: One row per measure, named as `diagnostic_rows` names them.
         self.fields: dict[str, QLabel] = {}
-        for name in ("Stroke focus", "Spread", "Background", "Localisation"):
+        for name in MEASURES:
             self.fields[name] = wrapped()
             form.addRow(f"{name}:", self.fields[name])
         self.check = QPushButton("Check trust")
@@ -279,8 +329,7 @@ class TrustView(QWidget):
         """The measures of character `k` (index into the report's maps)."""
         self.title.setText(title)
         d = report.diagnostics[k]
-        self.label.setText(f"<span style='color:{LABEL_COLOURS[d.label]}; font-size:large'><b>{d.label}</b></span>"
-                           f" — {d.meaning}")
+        self.label.setText(verdict_text(d))
         self.label.show()
         for name, value, why in diagnostic_rows(d):
             self.fields[name].setText(value)

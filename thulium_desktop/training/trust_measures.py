@@ -20,7 +20,8 @@ import numpy as np
 from thulium_desktop.models.protocol import Recognizer
 from thulium_desktop.training.synth import Sample
 from thulium_desktop.xai.config import SaliencyConfig
-from thulium_desktop.xai.diagnostics import LABEL_BACKGROUND, LABEL_FOCUSED, LABEL_SCATTERED
+from thulium_desktop.xai.diagnostics import LABELS as VERDICTS
+from thulium_desktop.xai.diagnostics import NO_VERDICT
 from thulium_desktop.xai.ground_truth import MATCH, align
 from thulium_desktop.xai.methods import PAPER_BASELINE, REGISTRY, compare_methods
 from thulium_desktop.xai.saliency import NoAttention, SaliencyGenerator
@@ -31,7 +32,7 @@ from thulium_desktop.xai.trust import TrustReport, trust_report
 #: gradient methods first (the sanity column is theirs) and then those without gradients;
 #: "attention" only where the model answers it.
 TABLE_METHODS = tuple(sorted(compare_methods(), key=lambda name: not REGISTRY[name].gradients))
-LABELS = (LABEL_FOCUSED, LABEL_SCATTERED, LABEL_BACKGROUND)
+LABELS = (*(label for family in VERDICTS.values() for label in family), NO_VERDICT)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def summarise(reports: Sequence[TrustReport]) -> dict:
         "spread": _mean([d.spread for d in diags]),
         "background": _mean([d.background for d in diags]),
         "localisation_chars": _mean(located),
-        "labels": {label: _mean([d.label == label for d in diags]) for label in LABELS},
+        "labels": {label: _mean([(d.label or NO_VERDICT) == label for d in diags]) for label in LABELS},
     }
     for mode in ("deletion", "insertion"):
         curves = [getattr(r, mode) for r in reports]

@@ -21,14 +21,15 @@ import torch
 from thulium_desktop.io.atomic import write_json
 from thulium_desktop.models.registry import MODELS_DIR, list_models, load_model_files
 from thulium_desktop.training.evaluate import DEFAULT_SEED, held_out_samples
-from thulium_desktop.training.trust_measures import LABELS, TrustSettings, measure_model
+from thulium_desktop.training.trust_measures import TrustSettings, measure_model
 from thulium_desktop.training.versions import library_versions, versions_phrase
+from thulium_desktop.xai.faithfulness import RANDOM_ORDERS
 from thulium_desktop.xai.sanity import INSENSITIVE_CORRELATION
 
 PROG = "python -m thulium_desktop.training.trust_table"
 HEADER = (
     "| model | method | chars | stroke focus (ink share) | spread | background | localisation (char widths) "
-    "| focused / scattered / background | deletion AUC (random) | deletion beats random "
+    "| verdicts | deletion AUC (random) | deletion beats random "
     "| insertion AUC (random) | insertion beats random | sanity ρ, all layers random |"
 )
 
@@ -38,7 +39,7 @@ def markdown_table(results: dict[str, dict[str, dict]]) -> str:
     rows = [HEADER, "|" + "---|" * HEADER.count(" | ") + "---|"]
     for model, methods in results.items():
         for method, m in methods.items():
-            labels = " / ".join(_pct(m["labels"][label]) for label in LABELS)
+            labels = _verdicts(m["labels"])
             rows.append(
                 f"| {model} | {method} | {m['characters']} | {_num(m['stroke_focus'])} ({_num(m['ink_share'])}) "
                 f"| {_num(m['spread'])} | {_num(m['background'])} | {_num(m['localisation_chars'])} "
@@ -58,11 +59,16 @@ def notes(command: str, settings: TrustSettings, images: int, seconds: float) ->
         f"Characters: up to {settings.chars_per_image} per image, evenly spaced, of those the "
         "reading gets right (edit-distance match with the truth), spaces excepted. Means over "
         "those characters; stroke focus is next to the ink's share of the text region, what a map "
-        f"blind to the strokes would score (focused from 1.5 times that). Integrated gradients: {ig['num_steps']} {ig['integration']} points, "
+        "blind to the strokes would score. Verdicts: the share of characters given each; gradient "
+        "maps are judged against the ink (focused from 1.5 times its share), attention against "
+        "its alignment (on its character: within half a character width, half its mass or more "
+        f"in the character's columns). Integrated gradients: {ig['num_steps']} {ig['integration']} points, "
         f"{ig['baseline']} baseline; SmoothGrad: {sg['num_samples']} samples, noise "
         f"{sg['noise_level']}; maps absolute: {ig['absolute']}, scores: {ig['score']}. "
         f"Deletion/insertion: {settings.curve_steps} steps of the character's probability "
-        f"(relative to the intact image), against a random pixel order (seed {settings.seed}). "
+        f"(relative to the intact image), against {RANDOM_ORDERS} random pixel orders (seed "
+        f"{settings.seed}); a map beats random when its AUC lies outside all {RANDOM_ORDERS} random "
+        f"AUCs on the better side (by chance: 1 in {RANDOM_ORDERS + 1}); the random AUC shown is their mean. "
         f"Sanity: Spearman ρ of the signed maps after randomising every layer, on the characters "
         f"of the first {settings.sanity_images} image(s) only (n characters; it recomputes each map "
         f"once per layer); ⚑ = flagged (ρ ≥ {INSENSITIVE_CORRELATION}). Localisation is measured against "
@@ -77,6 +83,13 @@ def _num(value: float | None) -> str:
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
+
+
+def _verdicts(shares: dict[str, float]) -> str:
+    """Each verdict given to some of the characters, with its share (a row's method
+    family decides which verdicts it can get)."""
+    given = [f"{label} {share:.0%}" for label, share in shares.items() if share]
+    return " · ".join(given) or "–"
 
 
 def _curve(curve: dict) -> str:

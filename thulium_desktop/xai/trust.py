@@ -1,9 +1,11 @@
 """One call that answers "can I trust this map?" for the app's Trust panel and the CLI.
 
 It gathers, for an explanation already computed: the interpretation measures of
-each map (`diagnostics`), the deletion and insertion curves against a random order
-(`faithfulness`), and optionally the model-randomisation check (`sanity`, which
-recomputes the maps once per layer and so costs the most).
+each map and the verdict of its method's family (`diagnostics`: gradient maps against
+the ink, attention against the alignment, or no verdict and why), the deletion and
+insertion curves against several random orders (`faithfulness`), and optionally the
+model-randomisation check (`sanity`, which recomputes the maps once per layer and so
+costs the most).
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ import numpy as np
 
 from thulium_desktop.models.protocol import Recognizer
 from thulium_desktop.xai.config import SaliencyConfig
-from thulium_desktop.xai.diagnostics import MapDiagnostics, column_centres, explanation_diagnostics
+from thulium_desktop.xai.diagnostics import (
+    FAMILY_ATTENTION,
+    FAMILY_GRADIENT,
+    MapDiagnostics,
+    column_centres,
+    explanation_diagnostics,
+)
 from thulium_desktop.xai.faithfulness import Curves, perturbation_curves
 from thulium_desktop.xai.methods import REGISTRY
 from thulium_desktop.xai.saliency import CancelCheck, Explanation, NoAttention, SaliencyGenerator, raise_if_cancelled
@@ -40,6 +48,7 @@ class TrustReport:
                     "fractions": curves.fractions.tolist(),
                     "auc": curves.auc.tolist(),
                     "random_auc": curves.random_auc.tolist(),
+                    "random_orders": curves.orders,
                     "beats_random": curves.beats_random().tolist(),
                 }
         if self.sanity is not None:
@@ -78,7 +87,9 @@ def trust_report(
 
     say("diagnostics")
     centres = _alignment_centres(model, image, explanation)
-    diagnostics = explanation_diagnostics(_as_image(image), explanation.maps, centres)
+    family = FAMILY_GRADIENT if REGISTRY[config.method].gradients else FAMILY_ATTENTION
+    diagnostics = explanation_diagnostics(_as_image(image), explanation.maps, centres,
+                                          len(explanation.reading), family)
     per_char = not explanation.whole_reading and len(explanation.token_indices) > 0
     deletion = insertion = None
     if curves and per_char:

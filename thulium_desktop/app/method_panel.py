@@ -90,19 +90,18 @@ class MethodPanel(QWidget):
         self._form = QFormLayout(box)
         self._form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.num_steps = self._spin("num_steps", 2, 1024)
+        self.tolerance = self._fraction("tolerance", 0.01)
         self.integration = self._combo("integration", RULES)
         self.baseline = self._combo("baseline", BASELINES)
         self.num_samples = self._spin("num_samples", 1, 1000)
-        self.noise_level = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2,
-                                          value=PARAMETERS["noise_level"].default)
-        self.noise_level.setKeyboardTracking(False)
-        self.noise_level.valueChanged.connect(self._debounce.start)
+        self.noise_level = self._fraction("noise_level", 0.05)
         self.seed = self._spin("seed", 0, 2**31 - 1)
         self.layer = self._combo("layer", ())  # filled from the model: `set_layers`
         self.absolute = self._check("absolute")
         self.normalize = self._check("normalize")
         self._fields: dict[str, QWidget] = {
             "num_steps": self.num_steps,
+            "tolerance": self.tolerance,
             "integration": self.integration,
             "baseline": self.baseline,
             "num_samples": self.num_samples,
@@ -122,6 +121,13 @@ class MethodPanel(QWidget):
 
     def _spin(self, name: str, lo: int, hi: int) -> QSpinBox:
         spin = QSpinBox(minimum=lo, maximum=hi, value=PARAMETERS[name].default)
+        spin.setKeyboardTracking(False)
+        spin.valueChanged.connect(self._debounce.start)
+        return spin
+
+    def _fraction(self, name: str, step: float) -> QDoubleSpinBox:
+        """A spin box for a parameter in [0, 1], two decimals."""
+        spin = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=step, decimals=2, value=PARAMETERS[name].default)
         spin.setKeyboardTracking(False)
         spin.valueChanged.connect(self._debounce.start)
         return spin
@@ -152,6 +158,7 @@ class MethodPanel(QWidget):
         """Every parameter's current value (a MethodSpec keeps those its method uses)."""
         return {
             "num_steps": self.num_steps.value(),
+            "tolerance": round(self.tolerance.value(), 4),
             "integration": self.integration.currentText(),
             "baseline": self.baseline.currentText(),
             "num_samples": self.num_samples.value(),

@@ -19,6 +19,13 @@ from thulium_desktop.xai.quadrature import RULES
 STREAM_CHUNKS = 8
 
 
+def _finite_non_negative(name: str, value: object) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value}")
+
+
 def _default(name: str):
     """A method parameter's one default (the registry's, which the app and CLI show)."""
     return PARAMETERS[name].default
@@ -38,9 +45,11 @@ class SaliencyConfig:
     values only; `num_samples` is NoiseTunnel's `nt_samples` and `noise_level` a
     fraction of the input's (max - min), where Captum's `stdevs` is an absolute sigma;
     `batch_size` bounds both Captum's `internal_batch_size` and `nt_samples_batch_size`;
-    `absolute` is Saliency's `abs`. None as `baseline` means zeros, as Captum's None.
+    `absolute` is Saliency's `abs`; `tolerance` has none (Captum's steps are fixed: 0 here). None as `baseline` means zeros, as Captum's None.
 
-    `num_steps` are integration points (integrated), `num_samples` noisy copies
+    `num_steps` are integration points (integrated), doubled up to
+    `ADAPTIVE_STEPS_FACTOR` times while a completeness gap exceeds `tolerance` of
+    |f(x) - f(baseline)| (0: fixed); `num_samples` noisy copies
     (SmoothGrad family) with noise `noise_level * (max - min)` of the input.
     `batch_size` bounds how many copies go through the model at once (None: chosen
     from the input size). `layer` is the GradCAM layer (module or dotted name;
@@ -54,6 +63,7 @@ class SaliencyConfig:
 
     method: str = "gradient"
     num_steps: int = _default("num_steps")
+    tolerance: float = _default("tolerance")
     num_samples: int = _default("num_samples")
     noise_level: float = _default("noise_level")
     absolute: bool = _default("absolute")
@@ -70,10 +80,8 @@ class SaliencyConfig:
         lookup(self.method)
         _positive_int("num_steps", self.num_steps)
         _positive_int("num_samples", self.num_samples)
-        if not isinstance(self.noise_level, (int, float)) or isinstance(self.noise_level, bool):
-            raise ValueError(f"noise_level must be a number, got {self.noise_level!r}")
-        if not math.isfinite(self.noise_level) or self.noise_level < 0:
-            raise ValueError(f"noise_level must be finite and >= 0, got {self.noise_level}")
+        _finite_non_negative("noise_level", self.noise_level)
+        _finite_non_negative("tolerance", self.tolerance)
         for name in ("absolute", "normalize", "fold_batchnorm"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")

@@ -50,6 +50,10 @@ class Param:
 PARAMETERS: Mapping[str, Param] = MappingProxyType({p.name: p for p in (
     Param("num_steps", 50, "Steps", "points on the path from the baseline to the image"),
     Param("integration", "gausslegendre", "Rule", "quadrature rule of the path integral"),
+    Param("tolerance", 0.05, "Gap tolerance",
+          "completeness gap allowed, as a share of |f(x) - f(baseline)|: above it the steps "
+          "double, up to 8 times as many, and a gap still above it is reported; 0 keeps the "
+          "steps as given"),
     Param("baseline", PAPER_BASELINE, "Baseline",
           "the 'absent' image the path starts from: white is blank paper, zeros black ink "
           "everywhere (Captum's default), blur the image without its strokes"),
@@ -203,7 +207,8 @@ BUILT_IN: tuple[Method, ...] = (
            _SCORED, Passes.ONE, in_compare=True),
     Method("integrated", "Integrated gradients",
            "Gradients summed along a path from blank paper (or another baseline) to the image.",
-           ("num_steps", "baseline", "integration", *_SCORED), Passes.FOLDED, "num_steps", in_compare=True),
+           ("num_steps", "tolerance", "baseline", "integration", *_SCORED), Passes.FOLDED, "num_steps",
+           in_compare=True),
     Method("smoothgrad", "SmoothGrad", "Gradient averaged over noisy copies of the image.",
            (*_SMOOTH, *_SCORED), Passes.FOLDED, "num_samples", in_compare=True),
     Method("smoothgrad_sq", "SmoothGrad²", "Mean squared gradient over noisy copies.",

@@ -1,0 +1,82 @@
+"""Adaptive integrated gradients (issue 24): the characters whose completeness gap exceeds
+the tolerance are integrated again with twice the steps, the others keep their map, and a
+gap still open at the limit is reported."""
+
+import warnings
+
+import numpy as np
+import pytest
+from tiny_models import ALPHABET, tiny_crnn
+
+from thulium_desktop.models import CTCRecognizer
+from thulium_desktop.xai.attributions import ADAPTIVE_STEPS_FACTOR, GAP_SCALE_FLOOR
+from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
+
+STEPS = 2  # two steps on a smooth model: three characters' gaps exceed the tolerance
+TOLERANCE = 0.004
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return SaliencyGenerator(CTCRecognizer(tiny_crnn(seed=3, smooth=True), ALPHABET, height=32))
+
+
+@pytest.fixture(scope="module")
+def image():
+    rng = np.random.default_rng(5)
+    img = np.full((32, 120), 255, np.uint8)
+    img[6:26, 6:114] = rng.integers(0, 150, (20, 108))
+    return img
+
+
+def _explain(engine, image, **params):
+    config = SaliencyConfig(method="integrated", num_steps=params.pop("num_steps", STEPS), normalize=False,
+                            absolute=False, baseline="white", **params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exp = engine.explain(image, config=config, tokens="all")
+    return exp, [str(w.message) for w in caught]
+
+
+def _relative_gaps(exp):
+    """|gap| / |f(x) - f(baseline)|, the latter recovered as sum(attributions) - gap."""
+    change = exp.maps.reshape(len(exp.maps), -1).sum(axis=1) - exp.deltas
+    return np.abs(exp.deltas) / np.maximum(np.abs(change), GAP_SCALE_FLOOR)
+
+
+def test_tolerance_zero_is_the_fixed_step_rule(engine, image):
+    fixed, notes = _explain(engine, image, tolerance=0.0)
+    assert notes == []
+    gaps = _relative_gaps(fixed)
+    assert gaps.min() < TOLERANCE < gaps.max()  # the premise: some gaps open, some closed
+
+
+def test_each_character_is_refined_until_its_gap_is_within_tolerance(engine, image):
+    adaptive, notes = _explain(engine, image, tolerance=TOLERANCE)
+    assert not [n for n in notes if "did not converge" in n]
+    assert _relative_gaps(adaptive).max() <= TOLERANCE
+
+
+def test_only_the_characters_with_open_gaps_are_recomputed(engine, image):
+    adaptive, _ = _explain(engine, image, tolerance=TOLERANCE)
+    by_steps = {n: _explain(engine, image, num_steps=n, tolerance=0.0)[0].maps
+                for n in (STEPS * 2**k for k in range(4))}
+    used = []
+    for k, row in enumerate(adaptive.maps):
+        matches = [n for n, maps in by_steps.items() if np.allclose(row, maps[k], rtol=1e-4, atol=1e-6)]
+        assert matches, f"character {k}'s map is no fixed-step map"
+        used.append(min(matches))
+    assert min(used) == STEPS and max(used) > STEPS  # some kept their first map, some were refined
+
+
+def test_a_gap_still_open_at_the_limit_is_reported_and_the_steps_stay_bounded(engine, image):
+    exp, notes = _explain(engine, image, tolerance=1e-9)
+    [note] = [n for n in notes if "did not converge" in n]
+    assert f"after {STEPS * ADAPTIVE_STEPS_FACTOR} steps" in note and "tolerance 0%" in note
+    assert exp.params["tolerance"] == 1e-9
+
+
+def test_a_negative_or_non_numeric_tolerance_is_refused():
+    for bad in (-0.1, float("nan"), "5%", True):
+        with pytest.raises(ValueError, match="tolerance"):
+            SaliencyConfig(method="integrated", tolerance=bad)

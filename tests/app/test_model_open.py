@@ -4,6 +4,7 @@ use, and a file that runs code opens only after the user says yes (asked every t
 from __future__ import annotations
 
 import builtins
+import logging
 import shutil
 import textwrap
 from pathlib import Path
@@ -93,7 +94,9 @@ def test_a_malicious_pickle_refused_in_the_dialog_never_runs(qtbot, window, tmp_
 
 
 @pytest.mark.parametrize("damage", ["truncated", "mismatched"])
-def test_a_broken_model_file_is_named_and_the_previous_model_stays(qtbot, window, tmp_path, monkeypatch, damage):
+def test_a_broken_model_file_is_named_and_the_previous_model_stays(qtbot, window, tmp_path, monkeypatch, damage,
+                                                                   caplog):
+    caplog.set_level(logging.INFO, logger="thulium_desktop.app.worker")
     path = user_copy(tmp_path)
     if damage == "truncated":
         path.write_bytes(path.read_bytes()[:4096])
@@ -105,6 +108,7 @@ def test_a_broken_model_file_is_named_and_the_previous_model_stays(qtbot, window
         window.open_model_action.trigger()
     assert answers.asked == []  # a data file never asks for consent
     assert str(path) in window.message.text and "tiny-crnn is still in use" in window.message.text
+    assert str(path) in caplog.text and "Traceback" not in caplog.text  # a refusal is one line, not a bug
     assert_previous_model_in_use(window, before)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):  # and it still explains
         window.panel._buttons["gradient"].click()
@@ -121,8 +125,8 @@ def test_a_user_copy_of_the_ctc_reader_opens_and_reads_the_image_again(qtbot, wi
         window.open_model_action.trigger()
     assert window.status.model.text() == f"model: {opened.summary.caption()}"
     assert "safetensors" in window.status.model.text()
-    # exported captions are made from the explanation's meta: they name the same
-    assert {exp.meta["model"] for exp in window.view_model.results.values()} >= {opened.summary.caption()}
+    # exported captions are made from the explanation's model: they name the same
+    assert {exp.model for exp in window.view_model.results.values()} >= {opened.summary.caption()}
     assert window.view_model.reading.reading.text == expected
     assert window.settings.value("model/dir") == str(tmp_path)
 

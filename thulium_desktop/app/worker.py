@@ -24,7 +24,7 @@ from thulium_desktop.models import (
     OpenedModel,
     Reading,
     Recognizer,
-    UntrustedModelError,
+    ModelLoadError,
     layer_names,
     model_device,
     open_described,
@@ -102,7 +102,7 @@ class Worker(QObject):
             torch.set_num_threads(self._torch_threads)
             info = self._install(recognizer_factory)
         except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
-            log.error("loading the model failed:\n%s", traceback.format_exc())
+            _log_unexpected(exc, "loading the model failed")
             self.loadFailed.emit(f"{type(exc).__name__}: {exc}")
             return
         self.ready.emit(info)
@@ -119,8 +119,7 @@ class Worker(QObject):
         try:
             info = self._install(functools.partial(open_described, path, trust))
         except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
-            if not isinstance(exc, UntrustedModelError):  # a refusal is expected, not a bug
-                log.error("opening the model %s failed:\n%s", path, traceback.format_exc())
+            _log_unexpected(exc, f"opening the model {path} failed")
             self.openFailed.emit(path, exc.with_traceback(None))  # no worker frames kept alive
             return
         self.ready.emit(info)
@@ -224,6 +223,15 @@ class Worker(QObject):
 
     def _config(self, spec: MethodSpec) -> SaliencyConfig:
         return job_config(self._engine.config, spec)
+
+
+def _log_unexpected(exc: Exception, what: str) -> None:
+    """Log a traceback for a bug; a refusal (`ModelLoadError`: a bad, hostile or untrusted
+    file) is expected and the window shows its one clear line, so it gets one line here too."""
+    if isinstance(exc, ModelLoadError):
+        log.info("%s: %s", what, exc)
+    else:
+        log.error("%s:\n%s", what, traceback.format_exc())
 
 
 def job_config(engine_config: SaliencyConfig, spec: MethodSpec) -> SaliencyConfig:

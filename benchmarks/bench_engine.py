@@ -159,7 +159,7 @@ def main() -> None:
         # all made within these calls, so the timed runs below see its settled speed.
         for _ in range(WARM_UP_CALLS):
             explanation = gen.explain(image)
-        ours_maps, chunk = explanation.maps, explanation.meta["batch_size"]
+        ours_maps, chunk = explanation.maps, explanation.batch_size
         network = gen.network(cfg)
         heads = (False, True) if method in ("gradient", "gradcam") else (False,)
         theirs = captum_maps(rec, image, cfg)

@@ -116,7 +116,7 @@ def test_smoothgrad_variants_relate_as_defined(recognizer, word_image):
 
 def test_streaming_partials_refine_towards_the_final_map(recognizer, word_image):
     partials = []
-    cfg = SaliencyConfig(method="integrated", num_steps=20, batch_size=5)
+    cfg = SaliencyConfig(method="integrated", num_steps=20, tolerance=0.0, batch_size=5)  # fixed steps
     gen = SaliencyGenerator(recognizer, cfg)
     final = gen.explain(word_image, on_partial=lambda m, d, n: partials.append((m.copy(), d, n)))
     assert [(d, n) for _, d, n in partials] == [(5, 20), (10, 20), (15, 20)]

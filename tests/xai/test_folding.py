@@ -13,7 +13,7 @@ from thulium_desktop.models import CTCRecognizer, load_model
 from thulium_desktop.xai.folding import fold_batchnorm, foldable_pairs
 from thulium_desktop.xai.saliency import SaliencyConfig, SaliencyGenerator
 
-RAW = dict(absolute=False, normalize=False, num_steps=8, num_samples=4)
+RAW = dict(tolerance=0.0, absolute=False, normalize=False, num_steps=8, num_samples=4)
 #: The folded copy serves the many-pass methods.
 IG = dict(method="integrated", **RAW)
 

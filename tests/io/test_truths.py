@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from page_builder import compose_page, page_xml, write_image
+
 from thulium_desktop.io.bundled import bundled_path
+from thulium_desktop.io.corpus import collect_images
 from thulium_desktop.io.transcriptions import MAX_TRUTH_CHARS
 from thulium_desktop.io.truths import Truth, TruthSource, truth_path
 
@@ -113,3 +117,37 @@ def test_a_huge_truth_line_is_refused_with_its_length(tmp_path):
                              f"{MAX_TRUTH_CHARS:,} characters are refused (not one line of text)")
     truth_path(tmp_path / "a.png").write_text("x" * MAX_TRUTH_CHARS, encoding="utf-8")
     assert TruthSource().lookup(tmp_path / "a.png").text == "x" * MAX_TRUTH_CHARS
+
+
+@pytest.fixture(scope="module")
+def page():
+    return compose_page()
+
+
+def test_a_page_lines_truth_comes_from_its_layout_and_nowhere_else(tmp_path, page):
+    """The folder's table names the page's image: it is not a line's truth."""
+    write_image(page, tmp_path / "page.png")
+    (tmp_path / "page.xml").write_bytes(page_xml(page, "page.png"))
+    (tmp_path / "ground_truth.tsv").write_text("page.png\tthe whole page\n", encoding="utf-8")
+    items = collect_images([tmp_path / "page.xml"]).items
+    source = TruthSource()
+    assert [source.lookup(item) for item in items] == [Truth(line.truth) for line in page.lines]
+    assert source.lookup(items[0].path).text == "the whole page"  # the image itself, as before
+    untranscribed = page_xml(page, "page.png").replace(b"<Unicode>hello</Unicode>", b"<Unicode />")
+    (tmp_path / "page.xml").write_bytes(untranscribed)
+    assert source.lookup(collect_images([tmp_path / "page.xml"]).items[0]) == Truth()
+
+
+def test_an_image_items_truth_is_its_files(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"x")
+    (tmp_path / "a.png.gt.txt").write_text("minimum\n", encoding="utf-8")
+    item = collect_images([tmp_path / "a.png"]).items[0]
+    assert item.line is None and TruthSource().lookup(item) == Truth("minimum")
+
+
+def test_a_huge_line_truth_in_a_layout_is_refused_with_the_lines_name(tmp_path, page):
+    write_image(page, tmp_path / "page.png")
+    huge = "x" * (MAX_TRUTH_CHARS + 1)
+    (tmp_path / "page.xml").write_bytes(page_xml(page, "page.png").replace(b">hello<", f">{huge}<".encode()))
+    truth = TruthSource().lookup(collect_images([tmp_path / "page.xml"]).items[0])
+    assert truth.text is None and truth.problem.startswith(f"the truth of page/l1 is {MAX_TRUTH_CHARS + 1:,} characters")

@@ -1,5 +1,9 @@
 """A corpus of images named on a command line: discovery, output names and shards.
 
+A page with a PAGE-XML or ALTO layout is not one image but its lines: each becomes an
+item named `<page>/<line id>` that carries its line (polygon and truth) and is cut out
+of the page when loaded (`load_item`).
+
 A cluster job array splits one corpus between N jobs that cannot talk to each
 other, so everything here is a pure function of the arguments: the same paths
 give the same images in the same order with the same output names, whichever
@@ -10,22 +14,39 @@ so two shards never pick the same name for different images.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
-from thulium_desktop.io.images import IMAGE_SUFFIXES
+from thulium_desktop.io.documents import PageLine, cut_page_line, find_image, find_layout, read_layout
+from thulium_desktop.io.images import IMAGE_SUFFIXES, ImageLoadError, LoadedImage, read_image
+from thulium_desktop.io.layout import LayoutError, NotALayout, PageLayout
 from thulium_desktop.io.regular import describe_irregular, irregular_reason
+
+#: Layout files (PAGE-XML, ALTO) taken from folders beside the images.
+LAYOUT_SUFFIXES = (".xml",)
 
 
 @dataclass(frozen=True)
 class CorpusItem:
-    """One image to process and the base name (POSIX, may contain folders) of its outputs."""
+    """One image to process and the base name (POSIX, may contain folders) of its outputs.
+
+    For a line of a page, `path` is the page's image and `line` the line to cut from it
+    (with its truth from the layout); None for an image taken whole.
+    """
 
     path: Path
     name: str
+    line: PageLine | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages and tables name the item: its path, and `#line-id` for a line."""
+        return str(self.path) if self.line is None else f"{self.path}#{self.line.line.id}"
 
 
 @dataclass(frozen=True)
@@ -48,7 +69,8 @@ class Listing:
 
 
 def collect_images(paths: Iterable[str | os.PathLike], exclude: Iterable[str | os.PathLike] = ()) -> Corpus:
-    """Images named by `paths`: files as given, folders searched recursively.
+    """Images named by `paths`: files as given, folders searched recursively; pages with
+    a layout replaced by their lines.
 
     Inside folders only files with an image suffix count, hidden files and folders
     (a leading dot, e.g. temporary files of an interrupted write) are skipped, and so
@@ -59,30 +81,139 @@ def collect_images(paths: Iterable[str | os.PathLike], exclude: Iterable[str | o
     suffix (just the stem for a file argument), made unique across the corpus.
     Only regular files are taken; anything else, and any folder that cannot be
     listed, is in `missing` with the reason.
+
+    A `.xml` file (named, or in a folder) that is PAGE-XML or ALTO stands for its
+    page's lines in reading order, named `<page>/<line id>`, and so does an image with
+    such a file beside it (`documents.find_layout`); the page's image is then not
+    taken whole. XML in a folder that is neither format is passed over; a layout that
+    cannot be used (malformed, its image missing) is in `missing`.
     """
     excluded = [Path(p).resolve() for p in exclude]
-    found: list[tuple[Path, PurePosixPath]] = []
+    found: list[tuple[Path, PurePosixPath, bool]] = []
     missing: list[tuple[str, str]] = []
     seen: set[Path] = set()
     for arg in paths:
         root = Path(arg)
         kind = _kind(root)
         if kind == "folder":
-            walked = _walk(root, excluded)
+            walked = _walk(root, excluded, IMAGE_SUFFIXES + LAYOUT_SUFFIXES)
             missing.extend(walked.problems)
-            candidates = [(p, PurePosixPath(p.relative_to(root).as_posix())) for p in walked.paths]
+            candidates = [(p, PurePosixPath(p.relative_to(root).as_posix()), False) for p in walked.paths]
         elif kind == "file":
-            candidates = [(root, PurePosixPath(root.name))]
+            candidates = [(root, PurePosixPath(root.name), True)]
         else:
             missing.append((str(arg), kind))
             continue
-        for path, relative in candidates:
+        for path, relative, explicit in candidates:
             key = path.resolve()
             if key not in seen:
                 seen.add(key)
-                found.append((path, relative))
-    names = unique_names([rel for _, rel in found])
-    return Corpus(tuple(CorpusItem(p, n) for (p, _), n in zip(found, names)), tuple(missing))
+                found.append((path, relative, explicit))
+    pages = _Pages(missing)
+    entries = [entry for path, relative, explicit in found for entry in pages.entries(path, relative, explicit)]
+    names = _unique([stem for _, stem, _, _ in entries], [full for _, _, full, _ in entries])
+    items = tuple(CorpusItem(path, name, line) for (path, _, _, line), name in zip(entries, names))
+    return Corpus(items, tuple(missing))
+
+
+#: (image path, output name without suffix, output name with it, the line or None)
+_Entry = tuple[Path, str, str, PageLine | None]
+
+
+class _Pages:
+    """What each found file stands for: an image taken whole, or a page's lines, given
+    once whether the page's image or its layout is met first. Each layout is read once;
+    why one cannot be used, and the lines it skips, go to `missing`."""
+
+    def __init__(self, missing: list[tuple[str, str]]) -> None:
+        self.missing = missing
+        self.layouts: dict[Path, PageLayout | LayoutError] = {}
+        self.given: set[Path] = set()
+
+    def entries(self, path: Path, relative: PurePosixPath, explicit: bool) -> list[_Entry]:
+        if path.suffix.lower() in LAYOUT_SUFFIXES:
+            return self._from_layout(path, relative, explicit)
+        whole = [(path, str(relative.with_suffix("")), str(relative), None)]
+        layout_path = find_layout(path)
+        layout = None if layout_path is None else self._read(layout_path)
+        if layout is None or isinstance(layout, NotALayout):
+            return whole
+        return [] if isinstance(layout, LayoutError) else self._lines(layout, path, relative)
+
+    def _from_layout(self, path: Path, relative: PurePosixPath, explicit: bool) -> list[_Entry]:
+        """A layout file's lines, cut from the image it names (XML in a folder that is no
+        layout is passed over; named explicitly, it is reported)."""
+        layout = self._read(path)
+        if isinstance(layout, NotALayout) and explicit:
+            self.missing.append((str(path), layout.reason))
+        if isinstance(layout, LayoutError) or layout.path.resolve() in self.given:
+            return []
+        try:
+            image = find_image(layout)
+        except LayoutError as exc:
+            self.missing.append((str(path), exc.reason))
+            return []
+        return self._lines(layout, image, relative)
+
+    def _read(self, path: Path) -> PageLayout | LayoutError:
+        key = path.resolve()
+        if key not in self.layouts:
+            try:
+                self.layouts[key] = read_layout(path)
+            except LayoutError as exc:
+                self.layouts[key] = exc
+                if not isinstance(exc, NotALayout):
+                    self.missing.append((str(path), exc.reason))
+            else:
+                self.missing.extend((str(path), note) for note in self.layouts[key].notes)
+        return self.layouts[key]
+
+    def _lines(self, layout: PageLayout, image: Path, relative: PurePosixPath) -> list[_Entry]:
+        keys = {layout.path.resolve(), image.resolve()}
+        if keys & self.given:
+            return []
+        self.given |= keys
+        page = str(relative.with_suffix(""))
+        return [(image, f"{page}/{_safe(line.id)}", f"{page}/{_safe(line.id)}", PageLine(layout, line))
+                for line in layout.lines]
+
+
+def _safe(line_id: str) -> str:
+    """A line id as a file name: anything but letters, digits, `.`, `_` and `-` becomes
+    `_`, and a leading dot is dropped (no hidden outputs)."""
+    return re.sub(r"[^\w.-]", "_", line_id).lstrip(".") or "_"
+
+
+def load_item(item: CorpusItem) -> LoadedImage:
+    """An item's pixels and the notes on how they were loaded: an image read whole, or a
+    line cut out of its page (paper outside its polygon; a note when the layout's
+    coordinates were scaled to the image). Raises `ImageLoadError` naming the page's
+    image when the page cannot be read or the layout does not fit it."""
+    if item.line is None:
+        return read_image(item.path)
+    page = _read_page(item.path, *_identity(item.path))
+    try:
+        line, notes = cut_page_line(page.image, item.path, item.line)
+    except LayoutError as exc:
+        raise ImageLoadError(item.path, f"layout {Path(exc.path).name}: {exc.reason}") from exc
+    return LoadedImage(line.image, page.notes + notes)
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return 0, 0  # read_image says why
+    return info.st_mtime_ns, info.st_size
+
+
+@lru_cache(maxsize=1)
+def _read_page(path: Path, mtime_ns: int, size: int) -> LoadedImage:
+    """A page image, kept while its lines are loaded one after the other: decoding a scan
+    of tens of millions of pixels for each of its lines would multiply a run's time by
+    its number of lines. Keyed by the file's modification time and size, so an edited
+    page is read anew."""
+    return read_image(path)
 
 
 def list_images(paths: Iterable[str | os.PathLike]) -> Listing:
@@ -99,7 +230,7 @@ def list_images(paths: Iterable[str | os.PathLike]) -> Listing:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            walked = _walk(path, ())
+            walked = _walk(path, (), IMAGE_SUFFIXES)
             out.extend(walked.paths)
             problems.extend(walked.problems)
         else:
@@ -125,10 +256,11 @@ def _kind(path: Path) -> str:
     return "file" if stat.S_ISREG(mode) else describe_irregular(mode)
 
 
-def _walk(root: Path, excluded: Sequence[Path]) -> Listing:
-    """Regular image files under `root` in sorted order, and the problems met: folders
-    that cannot be listed (reported, not skipped in silence) and image-named entries that
-    are not regular files. Symlinked folders are not followed (no loops)."""
+def _walk(root: Path, excluded: Sequence[Path], suffixes: Sequence[str]) -> Listing:
+    """Regular files under `root` with one of `suffixes` (any case) in sorted order, and
+    the problems met: folders that cannot be listed (reported, not skipped in silence)
+    and entries so named that are not regular files. Symlinked folders are not followed
+    (no loops)."""
     out: list[Path] = []
     problems: list[tuple[str, str]] = []
 
@@ -141,7 +273,7 @@ def _walk(root: Path, excluded: Sequence[Path]) -> Listing:
             d for d in dirs if not d.startswith(".") and (here / d).resolve() not in excluded
         )
         for name in sorted(files):
-            if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+            if name.startswith(".") or Path(name).suffix.lower() not in suffixes:
                 continue
             reason = irregular_reason(here / name)
             if reason is None:
@@ -159,9 +291,13 @@ def unique_names(relatives: Sequence[PurePosixPath]) -> list[str]:
     Clashes are found case-insensitively, because the outputs may land on a file
     system (macOS, Windows) where `A.png` and `a.png` are the same file.
     """
-    stems = [str(r.with_suffix("")) for r in relatives]
+    return _unique([str(r.with_suffix("")) for r in relatives], [str(r) for r in relatives])
+
+
+def _unique(stems: Sequence[str], fulls: Sequence[str]) -> list[str]:
+    """`unique_names` on names given both ways: without their suffix and with it."""
     counts = Counter(s.casefold() for s in stems)
-    names = [str(r) if counts[s.casefold()] > 1 else s for r, s in zip(relatives, stems)]
+    names = [full if counts[s.casefold()] > 1 else s for full, s in zip(fulls, stems)]
     taken: dict[str, int] = {}
     out = []
     for name in names:
@@ -172,11 +308,27 @@ def unique_names(relatives: Sequence[PurePosixPath]) -> list[str]:
 
 
 def shard(items: Sequence[CorpusItem], index: int, count: int) -> list[CorpusItem]:
-    """Shard `index` of `count` (0-based): every `count`-th item starting at `index`.
+    """Shard `index` of `count` (0-based): every `count`-th page starting at `index`, a
+    page being an image taken whole or all the lines of one scan.
 
     Striding rather than cutting into blocks spreads neighbouring (often similar
     sized) images over the shards, so the jobs of an array finish at similar times.
+    A page's lines stay in one shard: each job then decodes each scan once, and can
+    write a page's results together.
     """
     if count < 1 or not 0 <= index < count:
         raise ValueError(f"shard {index}/{count}: need 0 <= I < N")
-    return list(items[index::count])
+    return [item for page in _pages(items)[index::count] for item in page]
+
+
+def _pages(items: Sequence[CorpusItem]) -> list[list[CorpusItem]]:
+    """`items` grouped into pages: consecutive lines of the same scan together."""
+    pages: list[list[CorpusItem]] = []
+    for item in items:
+        previous = pages[-1][-1] if pages else None
+        same_scan = previous is not None and previous.path == item.path
+        if same_scan and item.line is not None and previous.line is not None:
+            pages[-1].append(item)
+        else:
+            pages.append([item])
+    return pages

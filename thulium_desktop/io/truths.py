@@ -3,7 +3,8 @@
 A chosen table, then `IMAGE.gt.txt` beside the image, then the folder's
 `ground_truth.tsv` (the bundled samples ship one). The window asks
 `TruthSource.lookup(path)` when a file opens; `explain --contrast` asks the same for
-each image, so both find the same truth.
+each image, so both find the same truth. A line of a page (a corpus item cut from a
+PAGE-XML or ALTO page) has its truth in the layout, and only there.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from thulium_desktop.io.corpus import CorpusItem
 from thulium_desktop.io.transcriptions import (
     MAX_TRUTH_CHARS,
     TranscriptionError,
@@ -70,10 +72,17 @@ class TruthSource:
         self.table = load_transcriptions(path)
         return len(self.table)
 
-    def lookup(self, image_path: Path | None) -> Truth:
-        if image_path is None:
+    def lookup(self, image: Path | CorpusItem | None) -> Truth:
+        """The truth of an image file, or of a corpus item: a line's comes from its
+        layout (a table naming the page's image would give every line the same text),
+        an image's as for its path."""
+        if image is None:
             return Truth()
-        return _bounded(self._find(image_path), image_path)
+        if isinstance(image, CorpusItem):
+            if image.line is not None:
+                return _bounded(Truth(image.line.line.truth), image.name)
+            image = image.path
+        return _bounded(self._find(image), image.name)
 
     def _find(self, image_path: Path) -> Truth:
         found = self._from_table(image_path)
@@ -145,9 +154,9 @@ def _not_followed(path: Path) -> str:
     return f"{path.name} is a link to a file outside the image's folder; it was not followed"
 
 
-def _bounded(truth: Truth, image_path: Path) -> Truth:
+def _bounded(truth: Truth, name: str) -> Truth:
     """`truth`, or its refusal when it is longer than any line a reading is compared with."""
     if truth.text is None or len(truth.text) <= MAX_TRUTH_CHARS:
         return truth
-    return Truth(problem=f"the truth of {image_path.name} is {len(truth.text):,} characters long; truths over "
+    return Truth(problem=f"the truth of {name} is {len(truth.text):,} characters long; truths over "
                          f"{MAX_TRUTH_CHARS:,} characters are refused (not one line of text)", notes=truth.notes)

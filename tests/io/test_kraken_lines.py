@@ -1,0 +1,105 @@
+"""Pages without XML: kraken's baseline segmenter where it is installed, and the exact
+install command where it is not. kraken is not a test dependency (it is heavy), so its
+`blla` module is replaced here by one that answers in kraken's own formats."""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from page_builder import compose_page
+
+from thulium_desktop.io.kraken_lines import KrakenMissing, segment_page
+from thulium_desktop.io.line_images import cut_line
+
+
+@dataclass
+class BaselineLine:  # the fields of kraken.containers.BaselineLine that matter here
+    id: str
+    baseline: list
+    boundary: list
+    tags: dict = field(default_factory=dict)
+
+
+@dataclass
+class Segmentation:  # kraken.containers.Segmentation (kraken >= 5)
+    type: str
+    imagename: str
+    text_direction: str
+    script_detection: bool
+    lines: list
+
+
+@pytest.fixture(scope="module")
+def page():
+    return compose_page()
+
+
+def fake_kraken(monkeypatch, answer) -> list:
+    """Install a `kraken.blla` whose `segment` records the image it gets and returns
+    `answer(image)`; the list of images seen."""
+    seen = []
+
+    def segment(im, text_direction="horizontal-lr", mask=None, model=None, device="cpu"):
+        seen.append(im)
+        return answer(im)
+
+    kraken = types.ModuleType("kraken")
+    blla = types.ModuleType("kraken.blla")
+    blla.segment = segment
+    kraken.blla = blla
+    monkeypatch.setitem(sys.modules, "kraken", kraken)
+    monkeypatch.setitem(sys.modules, "kraken.blla", blla)
+    return seen
+
+
+def kraken_lines(page) -> list[BaselineLine]:
+    """What kraken would find: each line's polygon as boundary (closed, first point
+    repeated, as kraken writes it) and its baseline, in reading order."""
+    return [BaselineLine(f"_{i:x}", [list(p) for p in line.baseline],
+                         [list(p) for p in (*line.polygon, line.polygon[0])])
+            for i, line in enumerate(page.lines)]
+
+
+def test_without_kraken_the_user_is_told_what_to_install(tmp_path, monkeypatch, page):
+    monkeypatch.setitem(sys.modules, "kraken", None)  # importing it fails, installed or not
+    with pytest.raises(KrakenMissing) as caught:
+        segment_page(page.image, tmp_path / "scan.png")
+    assert str(caught.value) == (f"cannot use layout {tmp_path / 'scan.png'}: it has no PAGE-XML or ALTO beside it, "
+                                 "and finding its lines needs kraken, which is not installed: "
+                                 "pip install 'thulium-desktop[kraken]'")
+
+
+def test_kraken_segmentation_becomes_lines_to_cut(tmp_path, monkeypatch, page):
+    seen = fake_kraken(monkeypatch, lambda im: Segmentation("baselines", "scan.png", "horizontal-lr", False,
+                                                            kraken_lines(page)))
+    found = segment_page(page.image, tmp_path / "scan.png")
+    assert seen[0].mode == "RGB" and seen[0].size == page.size
+    rgb = np.asarray(seen[0])
+    assert np.array_equal(rgb[..., ::-1], page.image)  # kraken gets the page in colour, as RGB
+    assert [line.id for line in found.lines] == ["line_0001", "line_0002", "line_0003", "line_0004"]
+    assert found.size == page.size and found.image_name == "scan.png" and found.notes == ()
+    for line, placed in zip(found.lines, page.lines):
+        assert line.polygon[:-1] == tuple((float(x), float(y)) for x, y in placed.polygon)
+        assert line.baseline == tuple((float(x), float(y)) for x, y in placed.baseline)
+        assert line.truth is None
+        cut = cut_line(page.image, line)
+        assert cut.mask[placed.ink[cut.offset[1]:cut.offset[1] + cut.mask.shape[0],
+                                   cut.offset[0]:cut.offset[0] + cut.mask.shape[1]]].all()
+
+
+def test_kraken_dicts_are_read_too_and_a_line_without_boundary_is_noted(tmp_path, monkeypatch, page):
+    def answer(im):
+        lines = [{"baseline": line.baseline, "boundary": line.boundary, "tags": {"type": "default"}}
+                 for line in kraken_lines(page)]
+        lines[1]["boundary"] = None
+        return {"text_direction": "horizontal-lr", "type": "baselines", "lines": lines, "regions": {},
+                "script_detection": False}
+
+    fake_kraken(monkeypatch, answer)
+    found = segment_page(page.image[:, :, 0], tmp_path / "scan.png")  # a grey page is given to kraken as RGB
+    assert [line.id for line in found.lines] == ["line_0001", "line_0003", "line_0004"]
+    assert found.notes == ("kraken's line 2 skipped: 0 points where at least 3 are needed",)

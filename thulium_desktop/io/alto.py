@@ -1,0 +1,122 @@
+"""ALTO (v2, v3, v4, or without a namespace) as a `PageLayout`: eScriptorium, kraken and
+many library OCR pipelines write it.
+
+A line is a `TextLine` with a `Shape/Polygon@POINTS` polygon, or else its
+`HPOS/VPOS/WIDTH/HEIGHT` box, and a `BASELINE` (a y, or points in ALTO 4.2+). Its truth
+is its `String@CONTENT`s joined by its `SP`s (a single space where two strings have no
+`SP` between them), and a `HYP`'s hyphen. Lines are in document order. Coordinates in
+`mm10` or `inch1200` are kept as they are, with the unit: `documents.fit_to_image`
+converts them by the page's declared size.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+from thulium_desktop.io.layout import Line, LayoutError, PageLayout, Point, local_name, namespace, parse_points
+
+UNITS = ("pixel", "mm10", "inch1200")
+
+
+def is_alto(root: ET.Element) -> bool:
+    return local_name(root.tag) == "alto"
+
+
+def parse_alto(root: ET.Element, path: Path) -> PageLayout:
+    """The layout of the first `Page` of an ALTO document whose root is `root`."""
+    ns = "{" + namespace(root.tag) + "}" if namespace(root.tag) else ""
+    unit = (root.findtext(f"{ns}Description/{ns}MeasurementUnit") or "pixel").strip()
+    if unit not in UNITS:
+        raise LayoutError(path, f"MeasurementUnit {unit!r} is not one of ALTO's units ({', '.join(UNITS)})")
+    pages = root.findall(f"{ns}Layout/{ns}Page")
+    if not pages:
+        raise LayoutError(path, "the ALTO has no Layout/Page element")
+    notes = [f"the ALTO holds {len(pages)} pages; only the first is read"] if len(pages) > 1 else []
+    lines = [line for block in pages[0].iter(f"{ns}TextBlock") for line in _block_lines(block, ns, notes)]
+    name = root.findtext(f"{ns}Description/{ns}sourceImageInformation/{ns}fileName")
+    version = namespace(root.tag).rpartition("/")[2].rstrip("#") or "without a namespace"
+    return PageLayout(path, f"ALTO {version}", name.strip() if name else None, _page_size(pages[0], path),
+                      tuple(lines), tuple(notes), unit)
+
+
+def _page_size(page: ET.Element, path: Path) -> tuple[float, float] | None:
+    if page.get("WIDTH") is None or page.get("HEIGHT") is None:
+        return None
+    size = _numbers(page, ("WIDTH", "HEIGHT"))
+    if size is None or min(size) <= 0:
+        raise LayoutError(path, f"Page WIDTH={page.get('WIDTH')!r} HEIGHT={page.get('HEIGHT')!r} is not a size")
+    return size
+
+
+def _numbers(element: ET.Element, names: tuple[str, ...]) -> tuple[float, ...] | None:
+    """The attributes `names` as finite numbers, or None when one is missing or is not one."""
+    try:
+        values = tuple(float(element.get(name, "")) for name in names)
+    except ValueError:
+        return None
+    return values if all(math.isfinite(v) for v in values) else None
+
+
+def _block_lines(block: ET.Element, ns: str, notes: list[str]) -> Iterator[Line]:
+    for n, element in enumerate(block.findall(f"{ns}TextLine"), 1):
+        line_id = element.get("ID") or f"{block.get('ID', 'block')}_line{n}"
+        try:
+            polygon = _polygon(element, ns)
+        except ValueError as exc:
+            notes.append(f"TextLine {line_id!r} skipped: {exc}")
+            continue
+        yield Line(line_id, polygon, _baseline(element, line_id, notes), _truth(element, ns), block.get("ID"))
+
+
+def _polygon(line: ET.Element, ns: str) -> tuple[Point, ...]:
+    """The line's `Shape/Polygon`, else its box; ValueError saying why there is neither."""
+    shape = line.find(f"{ns}Shape/{ns}Polygon")
+    if shape is not None:
+        try:
+            return parse_points(shape.get("POINTS"), 3)
+        except ValueError as exc:
+            raise ValueError(f"its Shape/Polygon is not a polygon ({exc})") from exc
+    box = _numbers(line, ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
+    if box is None or box[2] <= 0 or box[3] <= 0:
+        raise ValueError("it has neither a Shape/Polygon nor a HPOS/VPOS/WIDTH/HEIGHT box")
+    x, y, w, h = box
+    return (x, y), (x + w, y), (x + w, y + h), (x, y + h)
+
+
+def _baseline(line: ET.Element, line_id: str, notes: list[str]) -> tuple[Point, ...] | None:
+    """ALTO up to 4.1 gives the baseline as one y across the line's box; 4.2 as points."""
+    raw = line.get("BASELINE")
+    if raw is None:
+        return None
+    try:
+        y = float(raw)
+    except ValueError:
+        y = None
+    box = _numbers(line, ("HPOS", "WIDTH"))
+    if y is not None and box is not None:
+        return (box[0], y), (box[0] + box[1], y)
+    try:
+        return parse_points(raw, 2)
+    except ValueError as exc:
+        notes.append(f"TextLine {line_id!r}: its BASELINE is ignored ({exc})")
+        return None
+
+
+def _truth(line: ET.Element, ns: str) -> str | None:
+    """The strings' CONTENT joined by one space per `SP` (a space where two strings touch),
+    and a `HYP`'s CONTENT as it is; None when the line has no string."""
+    kinds = {f"{ns}String": "String", f"{ns}SP": "SP", f"{ns}HYP": "HYP"}
+    parts: list[str] = []
+    seen: list[str] = []
+    for child in line:
+        kind = kinds.get(child.tag)
+        if kind is None:
+            continue
+        if kind == "String" and seen[-1:] == ["String"]:
+            parts.append(" ")
+        parts.append(" " if kind == "SP" else child.get("CONTENT", ""))
+        seen.append(kind)
+    return "".join(parts) if "String" in seen else None

@@ -367,3 +367,32 @@ def test_the_view_model_imports_no_qt():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# -- truths that are not compared, files that could not be read ------------------------------
+def test_a_truth_ten_times_the_reading_is_the_truth_problem_not_a_comparison(view):
+    open_image(view, truth="x" * 101, read="hello")  # over 10x and over the floor of 100
+    assert view.comparison is None
+    assert view.truth_problem.startswith("the truth is 101 characters long, more than 100 ")
+    assert view.no_contrast_reason() == "Contrast with truth: this image has no truth to contrast with."
+    view.set_reading(shown_reading("h" * 11))  # another model reads more: now it compares
+    assert view.truth_problem is None and view.comparison is not None
+
+
+def test_an_unusable_truth_is_the_truth_problem(view):
+    view.set_truth(Truth(problem="the truth of hello.png is 1,000,000 characters long"))
+    assert view.truth_problem == "the truth of hello.png is 1,000,000 characters long"
+    assert view.comparison is None
+
+
+def test_an_unreadable_file_drops_everything_of_the_image_before(view):
+    view.add_result(MethodSpec.build("attention", {}), explanation(np.ones((5, 8, 20))))
+    seen = recorder(view, "image", "reading")
+    view.set_unreadable(Path("broken.png"), "broken.png (2/3)", "the file is empty")
+    assert seen == ["image", "reading"]
+    assert view.image is None and view.reading is None and view.results == {}
+    assert (view.path, view.title, view.failure) == (Path("broken.png"), "broken.png (2/3)", "the file is empty")
+    assert view.truth == Truth() and view.comparison is None
+    assert view.maps_for(view.view_spec()) == (None, False)
+    open_image(view)
+    assert view.failure is None and view.image is not None

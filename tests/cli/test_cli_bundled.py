@@ -70,7 +70,8 @@ def test_ctc_reader_by_file_path_with_all_methods_on_one_character(few_samples, 
 
 def test_read_prints_one_line_per_sample(few_samples, capsys):
     assert cli.main(["read", str(few_samples), "--model", "ctc-reader"]) == 0
-    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    header, *rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert header == ["path", "reading", "confidences"]  # no truths beside these copies
     assert len(rows) == 3 and all(len(r) == 3 and r[1] for r in rows)
 
 

@@ -36,7 +36,9 @@ def test_read_refuses_every_bomb_from_its_header(tiny_model, tmp_path, capsys):
     write_line(tmp_path / "good.png", 0)
     assert cli.main(["read", *map(str, paths), str(tmp_path / "good.png")]) == 1
     captured = capsys.readouterr()
-    assert [line.split("\t")[0] for line in captured.out.splitlines()] == [str(tmp_path / "good.png")]
+    header, *rows = captured.out.splitlines()
+    assert header.split("\t")[0] == "path"
+    assert [line.split("\t")[0] for line in rows] == [str(tmp_path / "good.png")]
     for path, (_, _, width, height) in zip(paths, BOMBS.values()):
         assert (f"failed: {path}: {width}x{height} pixels (as its header declares) is more than the limit "
                 f"of {MAX_PIXELS:,} pixels; set THULIUM_MAX_PIXELS to raise it") in captured.err

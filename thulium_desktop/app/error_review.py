@@ -28,22 +28,37 @@ from thulium_desktop.io.truths import Truth, TruthSource
 from thulium_desktop.app.worker import LoadedModel, ReadingInfo
 from thulium_desktop.io.transcriptions import TranscriptionError
 from thulium_desktop.xai.ground_truth import compare
+from thulium_desktop.xai.ground_truth import truth_problem as uncomparable
 from thulium_desktop.models import Reading
 
 
+#: A truth longer than this is cut short in a list row's tooltip.
+TRUTH_SHOWN = 200
+
+
 def image_stats(reading: Reading | None, truth: Truth) -> ImageStats:
-    """An image's numbers for the file list; an empty reading is as unsure as can be."""
+    """An image's numbers for the file list; an empty reading is as unsure as can be.
+    A truth too long for the reading (`truth_problem`) is not measured against it."""
     if reading is None:
         return ImageStats()
-    cer = compare(reading.tokens, truth.text).cer if truth.text is not None else None
+    comparable = truth.text is not None and uncomparable(reading.text, truth.text) is None
+    cer = compare(reading.tokens, truth.text).cer if comparable else None
     conf = float(np.min(reading.confidences)) if len(reading) else 0.0
     return ImageStats(cer, conf)
 
 
 def truth_note(truth: Truth) -> str:
+    """A list row's word on the image's truth: it (cut short when long), or why it cannot
+    be used, then each note on where it came from (a table naming the image twice, a
+    link that was not followed)."""
     if truth.problem is not None:
-        return truth.problem
-    return f"truth: {truth.text}" if truth.text is not None else "no truth (no IMAGE.gt.txt, none in a chosen table)"
+        said = truth.problem
+    elif truth.text is not None:
+        text = truth.text if len(truth.text) <= TRUTH_SHOWN else truth.text[:TRUTH_SHOWN] + "…"
+        said = f"truth: {text}"
+    else:
+        said = "no truth (no IMAGE.gt.txt, none in a chosen table)"
+    return "\n".join([said, *truth.notes])
 
 
 class ErrorReview(QObject):
@@ -79,6 +94,7 @@ class ErrorReview(QObject):
         self._resort.setInterval(self.RESORT_MS)
         self._resort.timeout.connect(self._show_list)
         browser.listed.connect(self._on_listed)
+        browser.unreadable.connect(self._on_unreadable)
         self.files.chosen.connect(browser.go_to)
         self.files.orderChanged.connect(self._on_order)
         self.files.cancelRequested.connect(survey.cancel)
@@ -113,8 +129,11 @@ class ErrorReview(QObject):
     # -- following the view model ------------------------------------------------------
     def _on_image(self) -> None:
         self._show_truth()
-        if self.view_model.path is not None:
-            self.files.select(self.view_model.path)
+        path = self.view_model.path
+        if path is not None:
+            if self.view_model.image is not None and self._unreadable.pop(path, None) is not None:
+                self._show_stats(path)  # read now (the file was mended): no longer marked
+            self.files.select(path)
 
     def _on_reading(self) -> None:
         """The shown file's reading arrived: mark its errors and update its row. (While
@@ -132,12 +151,12 @@ class ErrorReview(QObject):
     def _show_truth(self) -> None:
         """The shown image's errors on the timeline and its truth in the bar: compared
         with the reading, else the truth alone (or why it cannot be used), else nothing."""
-        comparison, truth = self.view_model.comparison, self.view_model.truth
+        comparison, truth, problem = self.view_model.comparison, self.view_model.truth, self.view_model.truth_problem
         self.timeline.set_comparison(comparison)
         if comparison is not None:
             self.truth_bar.show_comparison(comparison)
-        elif truth.problem is not None:
-            self.truth_bar.show_problem(truth.problem)
+        elif problem is not None:
+            self.truth_bar.show_problem(problem)
         elif truth.text is not None:
             self.truth_bar.show_pending(truth.text)
         else:
@@ -165,7 +184,7 @@ class ErrorReview(QObject):
         return self._unreadable.get(path) or truth_note(self._truth(path))
 
     def _show_stats(self, path: Path) -> None:
-        self.files.show_stats(path, self._stats_for(path), self._note(path))
+        self.files.show_stats(path, self._stats_for(path), self._note(path), path in self._unreadable)
 
     def _show_list(self) -> None:
         """List the images in the chosen order, the open one still current."""
@@ -173,7 +192,7 @@ class ErrorReview(QObject):
         stats = self._stats()
         self.browser.reorder(sorted_paths(files.paths, self.files.order_key, stats))
         notes = {p: self._note(p) for p in files.paths}
-        self.files.show_paths(files.paths, files.current, stats, notes)
+        self.files.show_paths(files.paths, files.current, stats, notes, set(self._unreadable))
 
     def _survey_unread(self) -> None:
         """Errors first needs every image read: read those not read yet, in the background."""
@@ -193,6 +212,12 @@ class ErrorReview(QObject):
         self.dock.setVisible(len(self.browser.files.paths) > 1)
         if self.files.order_key != "name":
             self._survey_unread()
+
+    @Slot(object, str)
+    def _on_unreadable(self, path: Path, reason: str) -> None:
+        """A file of the list could not be opened: its row says so."""
+        self._unreadable[path] = f"cannot read this file: {reason}"
+        self._show_stats(path)
 
     @Slot(str)
     def _on_order(self, key: str) -> None:

@@ -7,11 +7,11 @@ A thin view: the order and the numbers come from the window's controller
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QStyle,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -30,6 +31,9 @@ from thulium_desktop.app.timeline import EDIT_COLOURS, LOW_CONFIDENCE
 from thulium_desktop.xai.ground_truth import SUBSTITUTION
 
 NAME, CER, CONFIDENCE = range(3)
+#: A row whose file could not be read: red, with a warning icon, "✕" for its numbers.
+FAILED_COLOUR = "#c0392b"
+FAILED_MARK = "✕"
 
 
 def stats_texts(stats: ImageStats | None) -> tuple[str, str]:
@@ -96,8 +100,9 @@ class FilePanel(QWidget):
         return [self.tree.topLevelItem(i).data(NAME, Qt.ItemDataRole.UserRole) for i in range(self.tree.topLevelItemCount())]
 
     def show_paths(self, paths: Sequence[Path], current: Path | None, stats: dict[Path, ImageStats],
-                   notes: dict[Path, str]) -> None:
-        """List `paths` in this order, `current` selected, without announcing a choice."""
+                   notes: dict[Path, str], failed: Collection[Path] = ()) -> None:
+        """List `paths` in this order, `current` selected, without announcing a choice;
+        the `failed` ones (unreadable) marked as such."""
         self.tree.blockSignals(True)
         self.tree.clear()
         self._items = {}
@@ -108,23 +113,28 @@ class FilePanel(QWidget):
             item.setTextAlignment(CONFIDENCE, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self._items[path] = item
             self.tree.addTopLevelItem(item)
-            self.show_stats(path, stats.get(path), notes.get(path, ""))
+            self.show_stats(path, stats.get(path), notes.get(path, ""), path in failed)
         if current in self._items:
             self.tree.setCurrentItem(self._items[current])
         self.tree.blockSignals(False)
 
-    def show_stats(self, path: Path, stats: ImageStats | None, note: str) -> None:
-        """Fill one row; `note` (the truth, or a problem) is its tooltip."""
+    def show_stats(self, path: Path, stats: ImageStats | None, note: str, failed: bool = False) -> None:
+        """Fill one row; `note` (the truth, or a problem) is its tooltip. A `failed` row
+        (the file could not be read) looks unlike one not read yet: a warning icon, its
+        name in red and "✕" for its numbers."""
         item = self._items.get(path)
         if item is None:
             return
-        cer, conf = stats_texts(stats)
+        cer, conf = (FAILED_MARK, FAILED_MARK) if failed else stats_texts(stats)
         item.setText(CER, cer)
         item.setText(CONFIDENCE, conf)
+        plain = self.palette().text().color()
         wrong = stats is not None and stats.cer is not None and stats.cer > 0
         doubtful = stats is not None and stats.min_confidence is not None and stats.min_confidence < LOW_CONFIDENCE
-        item.setForeground(CER, QColor(EDIT_COLOURS[SUBSTITUTION]) if wrong else self.palette().text().color())
-        item.setForeground(CONFIDENCE, QColor("#c0392b") if doubtful else self.palette().text().color())
+        item.setForeground(NAME, QColor(FAILED_COLOUR) if failed else plain)
+        item.setForeground(CER, QColor(EDIT_COLOURS[SUBSTITUTION]) if wrong or failed else plain)
+        item.setForeground(CONFIDENCE, QColor("#c0392b") if doubtful or failed else plain)
+        item.setIcon(NAME, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning) if failed else QIcon())
         for column in (NAME, CER, CONFIDENCE):
             item.setToolTip(column, f"{path}\n{note}".strip())
 

@@ -13,10 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from thulium_desktop.io.corpus import image_paths
-from thulium_desktop.io.images import ImageLoadError, load_image
+from thulium_desktop.io.corpus import list_images
+from thulium_desktop.io.images import ImageLoadError, read_image
 
 MAX_RECENT = 10
 #: Unreadable files listed by name in one message; the rest are counted.
@@ -102,14 +103,22 @@ class RecentFiles:
 class ImageBrowser(QObject):
     """Opening images and paging through them.
 
-    An unreadable file never replaces what is open: it is reported (path and reason)
-    and the next readable one in the direction of travel is opened instead.
+    Paging never lands on an unreadable file: it is reported (path and reason) and the
+    next readable one in the direction of travel is opened instead. A file chosen in the
+    list is opened even when unreadable: it becomes the current one, shown as a failure
+    (`failed`), so the view never keeps showing another image under its name. Every
+    unreadable file met is announced (`unreadable`) for the list to mark, and what a
+    folder walk could not use (pipes, unlistable folders) is reported with them.
     """
 
     opened = Signal(object, object, str)  # path, image array, position such as "2/5"
+    failed = Signal(object, str, str)  # the chosen file that could not be read, why, its position
     listed = Signal()  # another list of images replaced `files`
     moved = Signal(object, str)  # the open image's path and its position after a reorder
-    problems = Signal(str)  # one line per unreadable file; "" when everything opened
+    unreadable = Signal(object, str)  # a file of the list that could not be read, and why
+    #: One line per unreadable file, then one per note on how the opened image was
+    #: loaded (an EXIF rotation applied, ...); "" when there is nothing to say.
+    problems = Signal(str)
 
     def __init__(self, settings: QSettings, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -120,11 +129,12 @@ class ImageBrowser(QObject):
     def open_paths(self, paths: Iterable[str | os.PathLike]) -> bool:
         """Open files and folders, showing the first readable image; False when none is."""
         paths = list(paths)
-        found = image_paths(paths)
-        if not found:
-            self.problems.emit("No images found in " + ", ".join(str(p) for p in paths))
+        listing = list_images(paths)
+        walk_problems = [f"{path}: {reason}" for path, reason in listing.problems]
+        if not listing.paths:
+            self.problems.emit(_message(["No images found in " + ", ".join(map(str, paths)), *walk_problems]))
             return False
-        return self._open_readable(FileList(found), 0, 1)
+        return self._open_readable(FileList(listing.paths), 0, 1, walk_problems)
 
     def step(self, delta: int) -> None:
         """Page Up/Down: the next readable image in that direction, if any."""
@@ -133,9 +143,20 @@ class ImageBrowser(QObject):
             self._open_readable(self.files, index, delta)
 
     def go_to(self, path: Path) -> None:
-        """Open one image of the list (chosen in the file list)."""
-        if path in self.files.paths:
-            self._open_readable(self.files, self.files.paths.index(path), 1)
+        """Open one image of the list (chosen in the file list); when it cannot be read,
+        it is current all the same, and `failed` says why."""
+        if path not in self.files.paths:
+            return
+        self.files.index = self.files.paths.index(path)
+        try:
+            loaded = read_image(path)
+        except ImageLoadError as exc:
+            self.unreadable.emit(path, exc.reason)
+            self.failed.emit(path, exc.reason, self.files.position())
+            self.problems.emit(str(exc))
+            return
+        self._show(loaded.image)
+        self.problems.emit(_message([], _noted(path, loaded.notes)))
 
     def reorder(self, paths: list[Path]) -> None:
         """List the same images in another order (errors first); the open image keeps
@@ -147,25 +168,53 @@ class ImageBrowser(QObject):
     def last_dir(self) -> str:
         return str(self._settings.value("files/last_dir", str(Path.home())))
 
-    def _open_readable(self, files: FileList, index: int, delta: int) -> bool:
-        problems: list[str] = []
-        while 0 <= index < len(files.paths):
+    def _open_readable(self, files: FileList, index: int, delta: int, problems: Iterable[str] = ()) -> bool:
+        """Open the first readable file of `files` from `index` on, stepping by `delta`;
+        `files` becomes the list shown when one opens (and not otherwise). `problems`
+        (of the walk that found them) are reported with the files that failed."""
+        failures: list[tuple[Path, ImageLoadError]] = []
+        loaded = None
+        while loaded is None and 0 <= index < len(files.paths):
             try:
-                image = load_image(files.paths[index])
+                loaded = read_image(files.paths[index])
             except ImageLoadError as exc:
-                problems.append(str(exc))
+                failures.append((files.paths[index], exc))
                 index += delta
-                continue
-            files.index = index
-            listed, self.files = files is not self.files, files
-            if listed:
-                self.listed.emit()
-            self.recent.add(files.current)
-            self._settings.setValue("files/last_dir", str(files.current.parent))
-            self.opened.emit(files.current, image, files.position())
-            break
-        shown = problems[:MAX_PROBLEMS_SHOWN]
-        if len(problems) > len(shown):
-            shown.append(f"… and {len(problems) - len(shown)} more")
-        self.problems.emit("\n".join(shown))
-        return 0 <= index < len(files.paths)
+        lines = [*problems, *(str(exc) for _, exc in failures)]
+        if loaded is None:
+            if files is self.files:
+                self._announce_unreadable(failures)
+            self.problems.emit(_message(lines))
+            return False
+        files.index = index
+        listed, self.files = files is not self.files, files
+        if listed:
+            self.listed.emit()
+        self._announce_unreadable(failures)
+        self._show(loaded.image)
+        self.problems.emit(_message(lines, _noted(files.current, loaded.notes)))
+        return True
+
+    def _show(self, image: np.ndarray) -> None:
+        """Make the current file the recent one and announce it open with its pixels."""
+        current = self.files.current
+        self.recent.add(current)
+        self._settings.setValue("files/last_dir", str(current.parent))
+        self.opened.emit(current, image, self.files.position())
+
+    def _announce_unreadable(self, failures: list[tuple[Path, ImageLoadError]]) -> None:
+        for path, exc in failures:
+            self.unreadable.emit(path, exc.reason)
+
+
+def _noted(path: Path, notes: Iterable[str]) -> list[str]:
+    """The notes on how `path` was loaded, as lines of the message naming the file."""
+    return [f"Note: {path.name}: {note}" for note in notes]
+
+
+def _message(problems: list[str], notes: Iterable[str] = ()) -> str:
+    """The message bar's text: the first problems (the rest counted), then the notes."""
+    shown = problems[:MAX_PROBLEMS_SHOWN]
+    if len(problems) > len(shown):
+        shown.append(f"… and {len(problems) - len(shown)} more")
+    return "\n".join([*shown, *notes])

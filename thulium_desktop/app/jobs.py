@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from thulium_desktop.io.images import ImageLoadError, load_image
+from thulium_desktop.io.images import ImageLoadError, read_image
 from thulium_desktop.xai.spec import MethodSpec
 
 
@@ -37,7 +37,9 @@ class Job:
 
     A job may carry a file `path` instead of its `image` (a folder survey): the worker
     decodes it, off the GUI thread, and fills in `image` and `image_key` (or, when the
-    file cannot be decoded, `load_error`) before it reports a reading or a failure."""
+    file cannot be decoded, `load_error`) before it reports a reading or a failure,
+    and `notes` on how it was decoded (an EXIF rotation applied, ...) for the lane
+    to pass on."""
 
     id: int
     image: np.ndarray | None
@@ -48,6 +50,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     path: Path | None = None
     load_error: str | None = None
+    notes: tuple[str, ...] = ()
 
     def load(self) -> None:
         """Decode the image from `path` if the job came without one (on the worker).
@@ -55,10 +58,11 @@ class Job:
         and the problem."""
         if self.image is None:
             try:
-                self.image = load_image(self.path)
+                loaded = read_image(self.path)
             except ImageLoadError as exc:
                 self.load_error = str(exc)
                 raise
+            self.image, self.notes = loaded.image, loaded.notes
             self.image_key = image_key(self.image)
 
 

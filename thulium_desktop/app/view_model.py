@@ -23,6 +23,7 @@ from thulium_desktop.app.glyphs import shown_char
 from thulium_desktop.app.jobs import image_key
 from thulium_desktop.io.truths import Truth
 from thulium_desktop.xai.ground_truth import MATCH, SUBSTITUTION, Comparison, compare
+from thulium_desktop.xai.ground_truth import truth_problem as uncomparable
 from thulium_desktop.xai.methods import REGISTRY, compare_methods
 from thulium_desktop.xai.spec import MethodSpec
 
@@ -54,7 +55,8 @@ class FigurePlan(Protocol):
 class ViewModel:
     """The window's state and rules. Observers connect to `events` by name:
 
-    - "image": another image (its reading, maps and comparison are dropped with it)
+    - "image": another image (its reading, maps and comparison are dropped with it), or
+      a file that could not be read (`image` None, `failure` says why)
     - "title": the image's title
     - "reading": its reading arrived, or was dropped (None); the comparison with it
     - "truth": its truth changed (a transcription table was chosen)
@@ -67,6 +69,7 @@ class ViewModel:
         self.image: np.ndarray | None = None
         self.image_key = ""
         self.path: Path | None = None  # None: an array not read from a file
+        self.failure: str | None = None  # why the file at `path` could not be read (no image then)
         self.title = ""
         self.reading: ShownReading | None = None
         self.truth = Truth()
@@ -88,7 +91,17 @@ class ViewModel:
     def set_image(self, image: np.ndarray, path: Path | None = None, title: str = "", truth: Truth = Truth()) -> None:
         """Show another image, read from `path` (whose `truth` the caller looked up)."""
         self.image, self.image_key = image, image_key(image)
-        self.path, self.title, self.truth = path, title, truth
+        self.path, self.title, self.truth, self.failure = path, title, truth, None
+        self._drop_reading()
+        self.events.emit("image")
+        self.events.emit("reading")
+
+    def set_unreadable(self, path: Path, title: str, reason: str) -> None:
+        """The file chosen at `path` could not be read: nothing of the image before it
+        stays (no pixels, reading, truth or maps), and `failure` says why, so the window
+        never shows another image's reading under this file's name."""
+        self.image, self.image_key = None, ""
+        self.path, self.title, self.truth, self.failure = path, title, Truth(), reason
         self._drop_reading()
         self.events.emit("image")
         self.events.emit("reading")
@@ -300,7 +313,18 @@ class ViewModel:
         self.partials.clear()
         self.progress.clear()
 
-    def _compared(self) -> Comparison | None:
+    @property
+    def truth_problem(self) -> str | None:
+        """Why the truth is not compared with the reading, for the user: it could not be
+        used, or it is too long for this reading to be measured against (aligning it
+        would cost time and memory for a score that only says so). None otherwise."""
+        if self.truth.problem is not None:
+            return self.truth.problem
         if self.reading is None or self.truth.text is None:
+            return None
+        return uncomparable("".join(self.reading.reading.tokens), self.truth.text)
+
+    def _compared(self) -> Comparison | None:
+        if self.reading is None or self.truth.text is None or self.truth_problem is not None:
             return None
         return compare(self.reading.reading.tokens, self.truth.text)

@@ -28,11 +28,11 @@ from thulium_desktop.cli.errors import INTERRUPTED, OK, SOME_FAILED, UsageError
 from thulium_desktop.cli.interrupt import stop_after_current
 from thulium_desktop.cli.outputs import OutputPlan, method_record, write_image_outputs
 from thulium_desktop.io.atomic import remove_stale_temporaries, write_json
-from thulium_desktop.io.corpus import CorpusItem, collect_images, shard
-from thulium_desktop.io.images import ImageLoadError, load_image
+from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item, shard
+from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.io.truths import TruthSource
 from thulium_desktop.models.protocol import Contrastable, model_device
-from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts
+from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts, truth_problem
 from thulium_desktop.xai.methods import PARAMETERS, REGISTRY
 from thulium_desktop.xai.saliency import Explanation, SaliencyConfig, SaliencyGenerator
 from thulium_desktop.xai.trust import trust_report
@@ -163,9 +163,12 @@ def _explain_one(
     contrast with its truth), its outputs written; the image's record for the summary."""
     started = time.perf_counter()
     try:
-        image = load_image(item.path)
+        loaded = load_item(item)
     except ImageLoadError as exc:
-        return _failed(str(item.path), exc.reason, item.name)
+        return _failed(item.label, exc.reason, item.name)
+    image = loaded.image
+    for note in loaded.notes:
+        _say(f"note: {item.label}: {note}")
     explanations: dict[str, Explanation] = {}
     records: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -183,8 +186,9 @@ def _explain_one(
             config = replace(generator.config, method=method)
             records[method]["trust"] = trust_report(generator.model, image, exp, config, **checks).as_dict()
     # Seconds to decode and explain (and check), set before writing so the image's own .json has it too.
-    record = _record(item, explanations, records, errors) | {"seconds": time.perf_counter() - started}
-    record.update(_truth_record(truths, item.path, record["reading"]))
+    record = _record(item, explanations, records, errors) | {"seconds": time.perf_counter() - started,
+                                                              "image_notes": list(loaded.notes)}
+    record.update(_truth_record(truths, item, record["reading"]))
     contrasts: dict[str, Explanation] = {}
     if contrast and explanations:
         try:
@@ -224,6 +228,7 @@ def _record(item: CorpusItem, explanations: dict[str, Explanation], methods: dic
     reading = next(iter(explanations.values())).reading if explanations else None
     return {
         "path": str(item.path),
+        "line": None if item.line is None else item.line.line.id,
         "name": item.name,
         "status": "failed" if errors else "ok",
         "error": "; ".join(f"{k}: {v}" for k, v in errors.items()) or None,
@@ -235,16 +240,25 @@ def _record(item: CorpusItem, explanations: dict[str, Explanation], methods: dic
     }
 
 
-def _truth_record(truths: TruthSource, path: Path, reading: str | None) -> dict[str, Any]:
+def _truth_record(truths: TruthSource, item: CorpusItem, reading: str | None) -> dict[str, Any]:
     """The character error rate and edit counts against the image's truth, found as the
-    app finds it (`IMAGE.gt.txt`, else its folder's `ground_truth.tsv`), when it has one."""
-    found = truths.lookup(path)
-    if found.problem is not None:
-        return {"truth_error": found.problem}
+    app finds it (a page line's layout, `IMAGE.gt.txt`, else its folder's `ground_truth.tsv`),
+    when it has one,
+    and the notes on where it came from. A truth that cannot be used, or is too long to
+    compare with this reading (`truth_problem`), is the record's `truth_error` instead."""
+    found = truths.lookup(item)
+    for note in found.notes:
+        _say(f"note: {item.label}: {note}")
+    notes = {"truth_notes": list(found.notes)}
     truth = found.text
+    problem = found.problem
+    if problem is None and truth is not None and reading is not None:
+        problem = truth_problem(reading, truth)
+    if problem is not None:
+        return notes | {"truth_error": problem}
     if truth is None or reading is None:
-        return {}
-    return {
+        return notes
+    return notes | {
         "truth": truth,
         "cer": character_error_rate(reading, truth),
         "edits": edit_counts(align(reading, truth)),

@@ -8,8 +8,18 @@ import sys
 from thulium_desktop import models
 from thulium_desktop.cli import recognizers
 from thulium_desktop.cli.errors import OK, SOME_FAILED, UsageError
-from thulium_desktop.io.corpus import collect_images
-from thulium_desktop.io.images import ImageLoadError, load_image
+from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item
+from thulium_desktop.io.images import ImageLoadError
+from thulium_desktop.io.truths import Truth, TruthSource
+from thulium_desktop.models.registry import ModelInfo, read_card
+from thulium_desktop.xai.ground_truth import character_error_rate, truth_problem
+
+#: An alphabet longer than this is shown by its ends, joined by "…".
+ALPHABET_SHOWN = 60
+
+#: `read`'s columns, and those added when the images have truths.
+READ_COLUMNS = ("path", "reading", "confidences")
+TRUTH_COLUMNS = ("truth", "cer")
 
 
 def run_models(args: argparse.Namespace) -> int:
@@ -21,9 +31,21 @@ def run_models(args: argparse.Namespace) -> int:
         return OK
     for info in infos:
         print(f"{info.name}  ({info.architecture})" + (f"  {info.description}" if info.description else ""))
+        print(f"    {_input_line(info)}")
         for line in _metric_lines(info.metrics):
             print(f"    {line}")
     return OK
+
+
+def _input_line(info: ModelInfo) -> str:
+    """What the model reads: its input height and alphabet (from its json description),
+    the alphabet shortened in the middle when long, a space shown as "␣"."""
+    card = read_card(info.json_path)
+    alphabet = card["alphabet"]
+    shown = alphabet if len(alphabet) <= ALPHABET_SHOWN else (
+        alphabet[: ALPHABET_SHOWN - 10] + "…" + alphabet[-10:])
+    shown = shown.replace(" ", "␣")
+    return f"input height {card['input_height']} px;  alphabet of {len(alphabet)} characters: {shown}"
 
 
 def _metric_lines(metrics: dict) -> list[str]:
@@ -38,27 +60,60 @@ def _metric_lines(metrics: dict) -> list[str]:
 
 
 def run_read(args: argparse.Namespace) -> int:
-    """Tab-separated `path, reading, confidences` per image; failures on stderr, exit code 1."""
+    """Tab-separated `path, reading, confidences` per image under a header line, with
+    `truth, cer` columns when any image has a truth (found as `explain` finds it);
+    failures on stderr with exit code 1, and notes (how an image was loaded, where its
+    truth came from, a truth that was not compared) on stderr as `note: PATH: ...`."""
     corpus = collect_images(args.paths)
     if not corpus.items and not corpus.missing:
         raise UsageError(f"no images found in {', '.join(args.paths)}")
     recognizer = recognizers.prepared_recognizer(args.model, args.device, args.trust).recognizer
+    source = TruthSource()
+    truths = {item: source.lookup(item) for item in corpus.items}
+    with_truths = any(t.text is not None or t.problem is not None for t in truths.values())
+    print("\t".join(READ_COLUMNS + (TRUTH_COLUMNS if with_truths else ())))
     failures = [f"{path}: {reason}" for path, reason in corpus.missing]
     for item in corpus.items:
         try:
-            image = load_image(item.path)
-            reading = recognizer.read(recognizer.prepare(image).tensor)
+            loaded = load_item(item)
+            reading = recognizer.read(recognizer.prepare(loaded.image).tensor)
         except ImageLoadError as exc:
-            failures.append(f"{item.path}: {exc.reason}")
+            failures.append(f"{item.label}: {exc.reason}")
             continue
         except Exception as exc:  # a model that cannot read one image must not end the run
-            failures.append(f"{item.path}: {type(exc).__name__}: {exc}")
+            failures.append(f"{item.label}: {type(exc).__name__}: {exc}")
             continue
         confidences = " ".join(f"{c:.3f}" for c in reading.confidences)
-        print(f"{item.path}\t{reading.text}\t{confidences}")
+        cells = [item.label, reading.text, confidences]
+        notes = list(loaded.notes)
+        if with_truths:
+            truth_cells, truth_notes = _truth_cells(reading.text, truths[item])
+            cells += truth_cells
+            notes += truth_notes
+        print("\t".join(cells))
+        _print_notes(item, notes)
     for line in failures:
         print(f"failed: {line}", file=sys.stderr)
     return SOME_FAILED if failures else OK
+
+
+def _truth_cells(reading: str, truth: Truth) -> tuple[list[str], list[str]]:
+    """The truth and CER cells of one row (empty when there is no usable truth), and the
+    notes on the truth: where it came from, and why it was not compared."""
+    notes = list(truth.notes)
+    problem = truth.problem
+    if problem is None and truth.text is not None:
+        problem = truth_problem(reading, truth.text)
+    if problem is not None:
+        return ["", ""], notes + [f"truth not used: {problem}"]
+    if truth.text is None:
+        return ["", ""], notes
+    return [truth.text, f"{character_error_rate(reading, truth.text):.4f}"], notes
+
+
+def _print_notes(item: CorpusItem, notes: list[str]) -> None:
+    for note in notes:
+        print(f"note: {item.label}: {note}", file=sys.stderr)
 
 
 def _number(value: object) -> str:

@@ -1,0 +1,49 @@
+"""`read` and `explain` take pages with their PAGE-XML or ALTO: each line is cut out,
+read and explained, with its truth from the layout (issue 22)."""
+
+import json
+
+import pytest
+from page_builder import alto_xml, compose_page, page_xml, write_image
+
+from thulium_desktop import cli
+
+
+@pytest.fixture(scope="module")
+def page():
+    return compose_page()
+
+
+@pytest.fixture(params=["page", "alto"])
+def exported(request, page, tmp_path):
+    """A scan and its layout as Transkribus (PAGE in page/) or eScriptorium (ALTO beside) export them."""
+    write_image(page, tmp_path / "scan.png")
+    if request.param == "page":
+        (tmp_path / "page").mkdir()
+        layout = tmp_path / "page" / "scan.xml"
+        layout.write_bytes(page_xml(page, "scan.png"))
+    else:
+        layout = tmp_path / "scan.xml"
+        layout.write_bytes(alto_xml(page, "scan.png"))
+    return layout
+
+
+def test_read_prints_each_line_of_a_page_with_its_truth_and_cer(exported, page, capsys):
+    assert cli.main(["read", str(exported), "--model", "ctc-reader"]) == 0
+    header, *rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert header == ["path", "reading", "confidences", "truth", "cer"]
+    assert [row[0].rsplit("#", 1)[1] for row in rows] == [line.id for line in page.lines]
+    assert [row[3] for row in rows] == [line.truth for line in page.lines]
+    assert all(row[1] for row in rows)
+
+
+def test_explain_writes_a_record_per_line_named_after_page_and_line(exported, page, tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["explain", str(exported), "--out", str(out), "--method", "gradient", "--model", "ctc-reader",
+                     "--format", "json", "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [record["line"] for record in summary["images"]] == [line.id for line in page.lines]
+    for record, line in zip(summary["images"], page.lines):
+        assert record["status"] == "ok" and record["path"].endswith("scan.png")
+        assert record["truth"] == line.truth and record["cer"] is not None
+        assert (out / f"{record['name']}.json").exists()

@@ -94,3 +94,16 @@ def test_png_json_draws_each_figure_once_and_writes_it(hello, tmp_path, figures_
     for name in pngs:
         assert (out / name).read_bytes().startswith(PNG_SIGNATURE)
         assert cv2.imread(str(out / name)) is not None
+
+
+def test_each_methods_record_carries_its_notes_once_and_integrated_gradients_its_gaps(hello, tmp_path):
+    record = explain(hello, tmp_path / "out", "json", ["--method", "all"])
+    methods = record["methods"]
+    [cam_note] = [n for n in methods["gradcam"]["notes"] if "GradCAM layer" in n]
+    assert "feeds a recurrent or attention head" in cam_note
+    for method in methods.values():  # a note is a note, not also a warning
+        assert not set(method["notes"]) & set(method["warnings"])
+    ig = methods["integrated"]
+    assert len(ig["relative_gaps"]) == len(ig["steps"]) == len(record["tokens"])
+    assert all(gap >= 0 for gap in ig["relative_gaps"]) and all(steps >= 2 for steps in ig["steps"])
+    assert "relative_gaps" not in methods["gradient"]

@@ -13,6 +13,7 @@ from cli_samples import tiny_model, write_line  # noqa: F401 (fixtures)
 
 from thulium_desktop import cli
 from thulium_desktop.cli import explain as explain_module
+from thulium_desktop.cli import outputs
 from thulium_desktop.io.atomic import STALE_AFTER_S, atomic_write
 
 
@@ -142,3 +143,18 @@ def test_a_really_full_disk_leaves_no_half_written_file_and_the_summary_says_whe
     records = {p.stem for p in tiny_disk.glob("*.json") if p.name != "summary.json"}
     assert figures <= records  # no figure without its record
     assert (tiny_disk / "summary.json").exists() or "it was written to" in err
+
+
+def test_a_write_that_fails_takes_the_images_other_files_with_it(tiny_model, tmp_path, monkeypatch, capsys):
+    write_line(tmp_path / "in" / "a.png", 0)
+
+    def full_disk(path, **arrays):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(outputs, "write_npz", full_disk)  # the figure is written first, then the maps fail
+    out = tmp_path / "out"
+    assert run(tmp_path / "in", "--out", out, "--format", "png,json,npz", "--dpi", "40") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]  # no figure without its record
+    [record] = json.loads((out / "summary.json").read_text())["images"]
+    assert record["status"] == "failed" and "No space left on device" in record["error"]
+    assert "Traceback" not in capsys.readouterr().err

@@ -10,7 +10,8 @@ import pytest
 from figure_samples import explanation, word  # noqa: F401 (fixtures)
 
 from thulium_desktop.render import OUTLIER_PERC, explanation_figure, shared_scale
-from thulium_desktop.render.captions import scale_phrase
+from thulium_desktop.models.notes import Note
+from thulium_desktop.render.captions import comparison_caption, scale_phrase
 from thulium_desktop.xai.saliency import Contrast
 
 CLIPPED = "colour scale ends at the 99th percentile"
@@ -96,6 +97,32 @@ def test_a_contrast_is_captioned_with_both_characters_and_the_methods_it_leaves_
     assert "; Attention has no contrast map" in compared.get_suptitle()
     plain = explanation_figure("compare", word, {"integrated": replace(one, contrast=None)}, 1, no_contrast=["Attention"])
     assert "no contrast map" not in plain.get_suptitle()
+
+
+CAM_NOTE = Note("GradCAM layer features.8 feeds a recurrent or attention head, which reads each character "
+                "from its neighbours too: the map can sit on the wrong character",
+                short="GradCAM layer before a recurrent head: may misplace characters")
+IG_NOTE = Note("integrated gradients did not converge: a completeness gap of 22% of |f(x) - f(baseline)| "
+               "remains after 400 steps (tolerance 5%)", short="IG gap 22% after 400 steps")
+MODEL_NOTE = "the model outputs probabilities: taken as they are, not re-normalised"  # a plain str: its own short form
+
+
+@pytest.mark.parametrize("kind", ["view", "grid"])
+def test_a_figure_caption_ends_with_its_explanations_notes_in_short(word, kind):
+    exp = explanation(word, "hello", method="gradcam", notes=(MODEL_NOTE, CAM_NOTE))
+    fig = explanation_figure(kind, word, {"gradcam": exp}, 0 if kind == "view" else None)
+    title = fig.get_suptitle()
+    assert title.endswith(f"{CLIPPED} \u00b7 \u26a0 {MODEL_NOTE} \u00b7 \u26a0 {CAM_NOTE.short}")
+    assert "the map can sit on the wrong character" not in title
+
+
+def test_a_comparison_caption_carries_every_compared_methods_notes_once(word):
+    cam = explanation(word, "hello", method="gradcam", notes=(MODEL_NOTE, CAM_NOTE))
+    ig = explanation(word, "hello", notes=(MODEL_NOTE, IG_NOTE))
+    text = comparison_caption(cam, "reads \u2018hello\u2019", OUTLIER_PERC, compared=[cam, ig])
+    assert text.endswith(f"\u26a0 {MODEL_NOTE} \u00b7 \u26a0 {CAM_NOTE.short} \u00b7 \u26a0 IG gap 22% after 400 steps")
+    assert text.count(MODEL_NOTE) == 1
+    assert "\u26a0" not in comparison_caption(explanation(word, "hello"), "reads \u2018hello\u2019", OUTLIER_PERC)
 
 
 def test_unknown_kinds_and_misfits_are_refused(word):

@@ -12,7 +12,7 @@ from torch import nn
 
 from thulium_desktop.models import CTCRecognizer
 from thulium_desktop.models.layers import cam_layers, default_cam_layer
-from thulium_desktop.xai.saliency import SaliencyGenerator
+from thulium_desktop.xai.saliency import MapNote, SaliencyGenerator
 
 CLASSES = len(ALPHABET) + 1
 
@@ -92,8 +92,11 @@ def test_gradcam_maps_follow_the_line_and_carry_the_sequence_head_note(module):
     # horizontal stripes a permuted `[B, T, C, 1]` layer gave
     assert np.allclose(exp.maps.std(axis=1), 0.0, atol=1e-6)
     assert exp.maps.std(axis=2).max() > 0
-    notes = [str(w.message) for w in caught if "GradCAM layer" in str(w.message)]
-    assert notes and "features.8 feeds a recurrent or attention head" in notes[0]
+    [note] = [n for n in exp.notes if "GradCAM layer" in n]
+    assert "features.8 feeds a recurrent or attention head" in note
+    assert note.short == "GradCAM layer before a recurrent head: may misplace characters"
+    assert [str(w.message) for w in caught if w.category is MapNote] == [note]  # warned once, for bare-map callers
+    assert exp.record()["notes"] == [note]
 
 
 def test_a_layer_after_every_sequence_module_gets_no_note():
@@ -102,5 +105,6 @@ def test_a_layer_after_every_sequence_module_gets_no_note():
     image[10:22, 8:56] = 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        SaliencyGenerator(recognizer).explain(image, method="gradcam", tokens="all")
+        exp = SaliencyGenerator(recognizer).explain(image, method="gradcam", tokens="all")
     assert not [w for w in caught if "GradCAM layer" in str(w.message)]
+    assert not [n for n in exp.notes if "GradCAM layer" in n]

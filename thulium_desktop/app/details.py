@@ -1,7 +1,9 @@
 """The line under the timeline that says what the shown map is of, in numbers.
 
 A map alone does not say how sure the model was or, for integrated gradients,
-whether the path integral converged; this line does.
+whether the path integral converged; this line does, and under it the explanation's
+notes: what a user must know before trusting the map (a GradCAM layer before a
+recurrent head, an integral that did not converge, scores taken as the model gave them).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 
 #: Notes stand out from the numbers without reading as errors.
 NOTE_COLOUR = "#d9a441"
+#: What marks an explanation's note, as figure captions mark it.
+NOTE_MARK = "\u26a0"
 
 
 def shown_what(explanation, index: int) -> tuple[str, int]:
@@ -44,9 +48,23 @@ def selection_details(spec: MethodSpec, explanation, index: int) -> str:
     parts = [f"<b>{method}</b> of {what}", f"confidence {explanation.confidences[k]:.0%}",
              f"{score} {explanation.scores[k]:.3g}"]
     if explanation.deltas is not None:
-        parts.append(f"completeness gap {explanation.deltas[k]:.2g}")
+        parts.append(completeness_phrase(explanation, k))
     parts.append(f"computed in {explanation.timings.total_s:.2f} s")
-    return " · ".join(parts)
+    return "<br>".join([" · ".join(parts), *map(note_line, getattr(explanation, "notes", ()))])
+
+
+def completeness_phrase(explanation, k: int) -> str:
+    """`completeness gap 21% after 400 steps`: map k's gap as a share of
+    |f(x) − f(baseline)| (a bare gap says nothing without the scale of the change) and
+    the steps its integral used; the bare gap where the share is unknown."""
+    if getattr(explanation, "relative_gaps", None) is None:
+        return f"completeness gap {explanation.deltas[k]:.2g}"
+    return f"completeness gap {explanation.relative_gaps[k]:.0%} after {explanation.steps[k]} steps"
+
+
+def note_line(note: str) -> str:
+    """One of an explanation's notes, marked and highlighted."""
+    return f'<span style="color:{NOTE_COLOUR}">{NOTE_MARK} {html.escape(note)}</span>'
 
 
 def with_note(note: str, details: str) -> str:

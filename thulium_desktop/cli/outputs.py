@@ -9,7 +9,9 @@ and `<name>.json` (the image's record, the same one the summary lists). With
 `<name>.<method>.contrast-<N>.<fmt>` (the app's Export figure of that view) and
 `<name>.<method>.contrast-<N>.npz` (the app's Export maps of it). Every figure is
 `render.explanation_figure`'s, the app's Export builder. Each file is complete or
-absent, so an interrupted run never leaves a file that looks finished but is not.
+absent, so an interrupted run never leaves a file that looks finished but is not; and
+when one of an image's files cannot be written, the others written for it go too, so
+no figure is left without its record.
 """
 
 from __future__ import annotations
@@ -60,42 +62,68 @@ def write_image_outputs(
     Figures are skipped for a method with no maps (the model read nothing), and
     not even drawn when `plan` asks for no figure format.
     `contrasts` are contrastive explanations keyed by their file stem.
+    When any write fails (a full disk), the files this call wrote are removed before
+    the error goes on: a figure or maps without the record that says what they are
+    would look like a finished output.
     """
     written: list[Path] = []
-    drawable = {m: e for m, e in explanations.items() if len(e.maps)}
-    for method, exp in drawable.items():
-        written += _save_all(plan, item, method, partial(method_figure, image, method, exp))
-    if len(drawable) > 1:
-        written += _save_all(plan, item, "compare", partial(explanation_figure, "compare", image, drawable))
-    if "npz" in plan.formats and explanations:
-        written.append(plan.path(item, "npz"))
-        write_npz(written[-1], **explanation_arrays(explanations))
-    for stem, exp in (contrasts or {}).items():
-        view = partial(explanation_figure, "view", image, {exp.method: exp}, exp.contrast.token)
-        written += _save_all(plan, item, stem, view)
-        if "npz" in plan.formats:
-            written.append(plan.path(item, f"{stem}.npz"))
-            write_npz(written[-1], **explanation_arrays({exp.method: exp}))
-    outputs = [p.relative_to(plan.out_dir).as_posix() for p in written]
-    if "json" in plan.formats:
-        outputs.append(f"{item.name}.json")
-        write_json(plan.path(item, "json"), {**record, "outputs": outputs})
+    try:
+        _write_all(plan, item, image, explanations, contrasts or {}, written)
+        outputs = [p.relative_to(plan.out_dir).as_posix() for p in written]
+        if "json" in plan.formats:
+            outputs.append(f"{item.name}.json")
+            write_json(plan.path(item, "json"), {**record, "outputs": outputs})
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return outputs
 
 
-def _save_all(plan: OutputPlan, item: CorpusItem, stem: str, draw: Callable[[], Figure]) -> list[Path]:
-    """The figure `draw` makes, saved in each figure format of `plan`.
+def _write_all(
+    plan: OutputPlan,
+    item: CorpusItem,
+    image: np.ndarray,
+    explanations: Mapping[str, Explanation],
+    contrasts: Mapping[str, Explanation],
+    written: list[Path],
+) -> None:
+    """Every figure and maps file of one image, each path added to `written` once saved."""
+    drawable = {m: e for m, e in explanations.items() if len(e.maps)}
+    for method, exp in drawable.items():
+        _save_all(plan, item, method, partial(method_figure, image, method, exp), written)
+    if len(drawable) > 1:
+        _save_all(plan, item, "compare", partial(explanation_figure, "compare", image, drawable), written)
+    if "npz" in plan.formats and explanations:
+        _save_npz(plan.path(item, "npz"), explanations, written)
+    for stem, exp in contrasts.items():
+        view = partial(explanation_figure, "view", image, {exp.method: exp}, exp.contrast.token)
+        _save_all(plan, item, stem, view, written)
+        if "npz" in plan.formats:
+            _save_npz(plan.path(item, f"{stem}.npz"), {exp.method: exp}, written)
+
+
+def _save_npz(path: Path, explanations: Mapping[str, Explanation], written: list[Path]) -> None:
+    write_npz(path, **explanation_arrays(explanations))
+    written.append(path)
+
+
+def _save_all(
+    plan: OutputPlan, item: CorpusItem, stem: str, draw: Callable[[], Figure], written: list[Path]
+) -> None:
+    """The figure `draw` makes, saved in each figure format of `plan`, each path added
+    to `written` once saved.
 
     `draw` is called only when there is a format to save it in: drawing is about a
     quarter of a `--method all` run, wasted on a `--format json,npz` run.
     """
     paths = [plan.path(item, f"{stem}.{fmt}") for fmt in plan.figure_formats]
     if not paths:
-        return []
+        return
     fig = draw()
     for path in paths:
         save_figure(fig, path, dpi=plan.dpi)
-    return paths
+        written.append(path)
 
 
 def method_figure(image: np.ndarray, method: str, exp: Explanation) -> Figure:
@@ -107,8 +135,14 @@ def method_figure(image: np.ndarray, method: str, exp: Explanation) -> Figure:
 
 
 def method_record(exp: Explanation, warnings: list[str]) -> dict[str, Any]:
-    """What the summary says about one method on one image (no maps: those go to .npz)."""
-    return {
+    """What the summary says about one method on one image (no maps: those go to .npz).
+
+    `notes` are the explanation's own (what a user must know about its maps);
+    `warnings` the other warnings raised while it was computed (the engine also
+    issues each note as a warning: those are not repeated). Integrated gradients add
+    each character's relative completeness gap and the steps its integral used.
+    """
+    record = {
         "params": dict(exp.params),
         "signed": exp.signed,
         "token_indices": list(exp.token_indices),
@@ -116,5 +150,9 @@ def method_record(exp: Explanation, warnings: list[str]) -> dict[str, Any]:
         "deltas": exp.deltas,
         "timings": asdict(exp.timings),
         "device": exp.device,
-        "warnings": warnings,
+        "notes": list(exp.notes),
+        "warnings": [w for w in warnings if w not in exp.notes],
     }
+    if exp.relative_gaps is not None:
+        record |= {"relative_gaps": exp.relative_gaps, "steps": exp.steps}
+    return record

@@ -13,6 +13,7 @@ from torch import nn
 from thulium_desktop.io.images import unit_gray_at_height
 from thulium_desktop.models.layers import CamLayer, default_cam_layer, resolve_layer
 from thulium_desktop.models.module_state import evaluating
+from thulium_desktop.models.notes import Note
 from thulium_desktop.models.protocol import (
     SCORE_KINDS,
     Prepared,
@@ -32,6 +33,12 @@ class CTCRecognizer:
     `width_stride` (the columns the model pools into one frame), `prepare` pads the
     width with paper to a multiple of it, so the last columns are read rather than
     dropped by the pooling and every frame covers exactly `width_stride` columns.
+
+    Outputs that are already normalised are taken as they are, not log-softmaxed again
+    (which would flatten every confidence towards 1/K): probabilities (non-negative rows
+    summing to 1) by their log, log-probabilities (rows whose logsumexp is 0)
+    unchanged. `output_kind` says which the last forward gave, and `notes` says so
+    for every explanation.
     """
 
     def __init__(
@@ -63,6 +70,9 @@ class CTCRecognizer:
         self._classes = [c for c in range(len(alphabet) + 1) if c != self.blank]
         self._cam_choice = cam_layer
         self._cam_default: CamLayer | None = None
+        #: "probabilities" or "log-probabilities" when the last forward's outputs were
+        #: already normalised (taken as they are); None for logits.
+        self.output_kind: str | None = None
 
     # -- geometry -------------------------------------------------------------------
     def prepare(self, image: np.ndarray | torch.Tensor) -> Prepared:
@@ -84,6 +94,8 @@ class CTCRecognizer:
     # -- reading --------------------------------------------------------------------
     def _log_probs(self, x: torch.Tensor, reading: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and log-probabilities `[B, T, K]`; log-softmax never below float32.
+        Outputs already normalised are taken as they are, both parts being their log
+        (`normalised_kind`), and `output_kind` records that.
 
         A read checks that the batch comes back first (catching a time-major model not
         declared so). Scoring does not: an explanation may repeat a layer's output per
@@ -100,7 +112,22 @@ class CTCRecognizer:
                 f"{len(self.alphabet) + 1} (its {len(self.alphabet)} characters and the blank)"
             )
         work = logits if logits.dtype == torch.float64 else logits.float()
-        return work, F.log_softmax(work, dim=-1)
+        self.output_kind = normalised_kind(work)
+        if self.output_kind is None:
+            return work, F.log_softmax(work, dim=-1)
+        # the model's log-probabilities stand for its logits too (the same up to a constant)
+        if self.output_kind == "probabilities":
+            work = work.clamp_min(torch.finfo(work.dtype).tiny).log()
+        return work, work
+
+    @property
+    def notes(self) -> tuple[Note, ...]:
+        """What every explanation of this model must say about its scores: that outputs
+        already normalised were taken as they are."""
+        if self.output_kind is None:
+            return ()
+        return (Note(f"the model outputs {self.output_kind}: taken as they are, not re-normalised",
+                     short=f"model outputs {self.output_kind}: not re-normalised"),)
 
     def read(self, x: torch.Tensor) -> Reading:
         """Greedy CTC decoding that keeps each character's frame run.
@@ -204,6 +231,26 @@ class CTCRecognizer:
         if self._cam_default is None:
             self._cam_default = default_cam_layer(self.module, self.height)
         return self._cam_default
+
+
+#: How far a row's sum (probabilities) or logsumexp (log-probabilities) may be from 1 or
+#: 0 and still count as normalised: float32 softmax rows sum to 1 within about 1e-6,
+#: half precision within about 1e-3; logits match neither but by a rare accident.
+NORMALISED_TOLERANCE = 2e-3
+
+
+def normalised_kind(outputs: torch.Tensor) -> str | None:
+    """"probabilities" when every row of `outputs` `[B, T, K]` is non-negative and sums
+    to 1, "log-probabilities" when every row's logsumexp is 0, else None (logits)."""
+    if outputs.numel() == 0:
+        return None
+    with torch.no_grad():
+        if outputs.min() >= 0 and (outputs.sum(dim=-1) - 1).abs().max() <= NORMALISED_TOLERANCE:
+            return "probabilities"
+        log_sums = torch.logsumexp(outputs, dim=-1)
+        if outputs.max() <= NORMALISED_TOLERANCE and log_sums.abs().max() <= NORMALISED_TOLERANCE:
+            return "log-probabilities"
+    return None
 
 
 def _positive_whole(value: object, what: str) -> int:

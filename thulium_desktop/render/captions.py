@@ -6,7 +6,13 @@ which model, which method with which parameters, and which character it shows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from thulium_desktop.models.notes import short_form
+
+#: What marks a note on a figure: a warning sign, as the app's details line shows it.
+NOTE_MARK = "\u26a0"
 
 #: Characters that would vanish or confuse in a label, shown by a visible stand-in.
 _VISIBLE = {" ": "\u2423", "\t": "\u21e5", "\n": "\u21b5"}
@@ -36,7 +42,7 @@ def contrast_phrase(read: str, truth: str) -> str:
 
 
 def caption(exp: Any, subject: str | None = None, outlier_perc: float = 0.0) -> str:
-    """`model · method (k=v, ...) · contrast · subject · scale`, for a figure of one
+    """`model · method (k=v, ...) · contrast · subject · scale · ⚠ note`, for a figure of one
     explanation (`xai.saliency.Explanation`, duck-typed: render sits below the engine);
     `subject` says what is shown (a character's label, or the reading).
 
@@ -45,19 +51,30 @@ def caption(exp: Any, subject: str | None = None, outlier_perc: float = 0.0) -> 
     Parameters that are None are left out; numbers are shortened to three significant
     digits so the line stays short. `outlier_perc` is the clipping the figure's colour
     scale applied (`render.colormaps.shared_scale`), said so that a reader knows the
-    brightest colour is not the maximum.
+    brightest colour is not the maximum. The explanation's notes end the line, in their
+    short form, so a figure cut out of the app still carries its warning.
     """
     shown = ", ".join(
         f"{k}={_short(v)}" for k, v in sorted(exp.params.items()) if v is not None and k != "method"
     )
     method = f"{exp.method} ({shown})" if shown else exp.method
-    return _join(exp.model, method, _contrast(exp), subject, scale_phrase(outlier_perc))
+    return _join(exp.model, method, _contrast(exp), subject, scale_phrase(outlier_perc), *notes_phrases([exp]))
 
 
-def comparison_caption(exp: Any, subject: str, outlier_perc: float = 0.0) -> str:
-    """`model · contrast · subject · scale` for a figure of several methods' maps, `exp`
-    being any of them (they share model, reading and contrast); each panel names its method."""
-    return _join(exp.model, None, _contrast(exp), subject, scale_phrase(outlier_perc))
+def comparison_caption(exp: Any, subject: str, outlier_perc: float = 0.0, compared: Iterable[Any] = ()) -> str:
+    """`model · contrast · subject · scale · ⚠ notes` for a figure of several methods'
+    maps, `exp` being any of them (they share model, reading and contrast); each panel
+    names its method. The notes are those of every `compared` explanation (each once),
+    else of `exp`."""
+    return _join(exp.model, None, _contrast(exp), subject, scale_phrase(outlier_perc),
+                 *notes_phrases(list(compared) or [exp]))
+
+
+def notes_phrases(explanations: Iterable[Any]) -> list[str]:
+    """`⚠ IG gap 22% after 400 steps`: the short form of each note of `explanations`
+    (their `notes`, if they have any), each once, in order."""
+    shorts = (short_form(note) for exp in explanations for note in getattr(exp, "notes", ()))
+    return [f"{NOTE_MARK} {short}" for short in dict.fromkeys(shorts)]
 
 
 def scale_phrase(outlier_perc: float) -> str | None:

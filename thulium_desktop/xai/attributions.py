@@ -7,7 +7,6 @@ image pixels, normalization). Definitions as in REFERENCES.md.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
@@ -15,6 +14,7 @@ import torch
 from torch import nn
 
 from thulium_desktop.models.layers import resolve_layer
+from thulium_desktop.models.notes import Note
 from thulium_desktop.xai.gradcam import (
     as_batch_first,
     cam_maps,
@@ -65,34 +65,44 @@ def integrated(run: Run) -> Attribution:
 
     With a `tolerance`, the characters whose gap exceeds that share of |f(x) − f(x′)|
     are integrated again with twice the steps, up to `ADAPTIVE_STEPS_FACTOR` times
-    `num_steps`; a gap still above it is reported with a warning. Only those characters
+    `num_steps`; a gap still above it is reported with a note. Only those characters
     are recomputed (backward work grows with their number), on a fresh path:
     Gauss-Legendre nodes do not nest, and it converges fastest of the rules here.
+    Every result carries each target's relative gap and the steps its integral used.
     """
     cfg, x = run.cfg, run.x
     baseline = make_baseline(x, cfg.baseline, run.model)
     ends = run.scores(torch.cat([x, baseline]))
     change = ends[0] - ends[1]
+    scale = change.abs().clamp_min(GAP_SCALE_FLOOR)
     attributions = _path_integral(run, baseline, cfg.num_steps, None)
     deltas = attributions.flatten(1).sum(dim=1) - change
+    used = torch.full_like(deltas, cfg.num_steps, dtype=torch.long)
     steps = cfg.num_steps
+    notes: tuple[str, ...] = ()
     while cfg.tolerance > 0:
-        gaps = deltas.abs() / change.abs().clamp_min(GAP_SCALE_FLOOR)
+        gaps = deltas.abs() / scale
         open_rows = torch.nonzero(gaps > cfg.tolerance).flatten()
         if not len(open_rows):
             break
         if steps * 2 > cfg.num_steps * ADAPTIVE_STEPS_FACTOR:
-            warnings.warn(
-                f"integrated gradients did not converge: a completeness gap of {float(gaps.max()):.0%} "
-                f"of |f(x) - f(baseline)| remains after {steps} steps (tolerance {cfg.tolerance:.0%})",
-                stacklevel=2,
-            )
+            notes = (_unconverged_note(float(gaps.max()), steps, cfg.tolerance),)
             break
         run.report(attributions, steps, 2 * steps)  # the map so far, while the finer path runs
         steps *= 2
         attributions[open_rows] = _path_integral(run, baseline, steps, open_rows)
         deltas[open_rows] = attributions[open_rows].flatten(1).sum(dim=1) - change[open_rows]
-    return Attribution(attributions, ends[0], deltas)
+        used[open_rows] = steps
+    return Attribution(attributions, ends[0], deltas, deltas.abs() / scale, used, notes)
+
+
+def _unconverged_note(gap: float, steps: int, tolerance: float) -> Note:
+    """What a user must know of an integral whose largest relative gap stayed open."""
+    return Note(
+        f"integrated gradients did not converge: a completeness gap of {gap:.0%} "
+        f"of |f(x) - f(baseline)| remains after {steps} steps (tolerance {tolerance:.0%})",
+        short=f"IG gap {gap:.0%} after {steps} steps",
+    )
 
 
 def _path_integral(run: Run, baseline: torch.Tensor, steps: int, rows: torch.Tensor | None) -> torch.Tensor:
@@ -145,8 +155,10 @@ def _over_noise(run: Run, estimate: Estimate, second_moment: bool = True) -> Att
     """The SmoothGrad family's one pass over the same seeded noisy copies; plain
     SmoothGrad needs no `second_moment`."""
     cfg, x = run.cfg, run.x
+    notes: tuple[str, ...] = ()
     if float(x.max() - x.min()) == 0.0 and cfg.noise_level > 0:
-        warnings.warn("the input is constant: SmoothGrad's noise (relative to its range) is zero", stacklevel=5)
+        notes = (Note("the input is constant: SmoothGrad's noise (relative to its range) is zero",
+                      short="constant input: no SmoothGrad noise"),)
     noise = smoothgrad_noise(x, cfg.num_samples, cfg.noise_level, cfg.seed)
     k = run.targets.weights.shape[0]
     g_sum = torch.zeros((k, *x.shape[1:]), dtype=x.dtype, device=x.device)
@@ -159,7 +171,7 @@ def _over_noise(run: Run, estimate: Estimate, second_moment: bool = True) -> Att
         if second_moment:
             g_sq += (grads * grads).sum(dim=1)
         run.report(estimate(g_sum, g_sq, sl.stop), sl.stop, cfg.num_samples)
-    return Attribution(estimate(g_sum, g_sq, cfg.num_samples), run.scores(x)[0])
+    return Attribution(estimate(g_sum, g_sq, cfg.num_samples), run.scores(x)[0], notes=notes)
 
 
 def gradcam(run: Run) -> Attribution:
@@ -175,15 +187,16 @@ def gradcam(run: Run) -> Attribution:
         scores = run.scored(x)
     if not seen:
         raise ValueError(f"GradCAM layer {type(layer).__name__} did not run in the forward pass")
+    notes: tuple[str, ...] = ()
     if heads:
         names = {id(m): name for name, m in module.named_modules()}
-        warnings.warn(sequence_head_note(names.get(id(layer), type(layer).__name__)), stacklevel=2)
+        notes = (sequence_head_note(names.get(id(layer), type(layer).__name__)),)
     activation = as_batch_first(seen[-1], layer, batch=1)
     cot = run.targets.weights[:, None, :].to(scores.dtype)
     grads = run.backward(layer, x, seen, scores, cot, to_input=False)
     grads = torch.stack([as_batch_first(g, layer, batch=1) for g in grads])
     cams = upsample(cam_maps(activation.detach(), grads), run.prepared.model_size)
-    return Attribution(cams[:, None], run.target_scores(scores)[0])
+    return Attribution(cams[:, None], run.target_scores(scores)[0], notes=notes)
 
 
 def _captured(layer: nn.Module | None) -> AbstractContextManager[list[torch.Tensor]]:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from thulium_desktop.models.layers import SEQUENCE_MODULES
+from thulium_desktop.models.notes import Note
 
 
 @contextmanager
@@ -54,11 +55,12 @@ def sequence_modules_after(module: nn.Module, seen: list[torch.Tensor]) -> Itera
             handle.remove()
 
 
-def sequence_head_note(layer_name: str) -> str:
+def sequence_head_note(layer_name: str) -> Note:
     """What a user must know about a GradCAM map taken before a sequence head."""
-    return (
+    return Note(
         f"GradCAM layer {layer_name} feeds a recurrent or attention head, which reads each "
-        "character from its neighbours too: the map can sit on the wrong character"
+        "character from its neighbours too: the map can sit on the wrong character",
+        short="GradCAM layer before a recurrent head: may misplace characters",
     )
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from thulium_desktop.models.notes import Note
 from thulium_desktop.models.protocol import Contrastable, Prepared, Reading, Recognizer, ScoredReader
 from thulium_desktop.xai.batched_head import BatchedHead
 from thulium_desktop.xai.config import SaliencyConfig
@@ -35,6 +36,7 @@ __all__ = [
     "Cancelled",
     "Contrast",
     "Explanation",
+    "MapNote",
     "Run",
     "SaliencyConfig",
     "SaliencyGenerator",
@@ -50,6 +52,10 @@ CancelCheck = Callable[[], bool]
 AUTO_CHUNK_ELEMENTS = 1 << 17
 #: ... and never more gradient elements (characters x copies x pixels) than this.
 AUTO_GRADIENT_ELEMENTS = 1 << 24
+
+
+class MapNote(UserWarning):
+    """The warning that carries an `Explanation` note to code that only sees bare maps."""
 
 
 class Cancelled(Exception):
@@ -89,8 +95,17 @@ class Explanation:
     `maps[k]` explains character `token_indices[k]`; when `whole_reading` is True
     there is one map, for the sum of all character scores, and `token_indices` is
     empty. `scores` are those targets' scores at the input; `deltas` (integrated
-    gradients only) the completeness gap `sum(attr) - (f(x) - f(baseline))`.
+    gradients only) the completeness gap `sum(attr) - (f(x) - f(baseline))`,
+    `relative_gaps` that gap as a share of |f(x) - f(baseline)| (the accuracy of the
+    integral, comparable across characters and models) and `steps` the quadrature
+    points each target's final integral used (adaptive integrated gradients doubles
+    them for the targets whose gap exceeds its tolerance).
     `contrast` is set on a map of score(read) - score(alternative) (`explain_contrast`).
+    `notes` are what a user must know before trusting these maps (the model's scores
+    taken as they are, a GradCAM layer before a recurrent head, an integral that did not
+    converge, an all-zero map): records, the app's details and figure captions carry
+    them. Each is also issued once as a `MapNote` warning, for code that calls the
+    engine for bare maps (`compute_*`) and sees no `Explanation`.
     """
 
     maps: np.ndarray
@@ -111,6 +126,9 @@ class Explanation:
     timings: Timings
     whole_reading: bool = False
     contrast: Contrast | None = None
+    relative_gaps: np.ndarray | None = None
+    steps: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def method_label(self) -> str:
@@ -129,7 +147,11 @@ class Explanation:
             "batch_size": self.batch_size,
             "folded_batchnorms": self.folded_batchnorms,
             "timings": asdict(self.timings),
+            "notes": list(self.notes),
         }
+        if self.relative_gaps is not None:
+            record["relative_gaps"] = self.relative_gaps.tolist()
+            record["steps"] = self.steps.tolist()
         return record if self.contrast is None else record | {"contrast": asdict(self.contrast)}
 
 
@@ -287,16 +309,22 @@ class SaliencyGenerator:
             reading = self.model.read(prepared.tensor)  # the folded copy never reads
         t_read = time.perf_counter() - t0
         run = Run(self, model, cfg, prepared, reading, tokens, on_partial, cancel, alt_reading)
-        maps, scores, deltas = run.compute()
+        computed = run.compute()
         reading, targets = run.reading, run.targets
         t_total = time.perf_counter() - t0
+        notes = _model_notes(self.model, model) + run.notes
+        for note in notes:
+            warnings.warn(MapNote(note), stacklevel=3)
         return Explanation(
-            maps=maps,
+            maps=computed.maps,
             tokens=targets.tokens,
             token_indices=targets.indices,
             confidences=targets.confidences,
-            scores=scores,
-            deltas=deltas,
+            scores=computed.scores,
+            deltas=computed.deltas,
+            relative_gaps=computed.relative_gaps,
+            steps=computed.steps,
+            notes=notes,
             reading=reading,
             signed=run.signed,
             whole_reading=targets.whole,
@@ -309,6 +337,13 @@ class SaliencyGenerator:
             folded_batchnorms=self._folded.folded if model is not self.model else 0,
             timings=Timings(t_read, t_total - t_read, t_total),
         )
+
+
+def _model_notes(*models: Recognizer) -> tuple[str, ...]:
+    """What the recognizers a run used say about their own scores (an optional `notes`
+    attribute, e.g. `CTCRecognizer`'s outputs taken as probabilities), each note once
+    (the folded copy of a model says what the model says)."""
+    return tuple(dict.fromkeys(note for model in models for note in getattr(model, "notes", ())))
 
 
 def _select_targets(reading: Reading, tokens, x: torch.Tensor) -> _Targets:
@@ -348,11 +383,27 @@ class NoAttention(ValueError):
 class Attribution(NamedTuple):
     """What a method's compute function returns: `raw` `[K, C, h, w]` model-space
     attributions (or any map on the model's input grid) of the K targets, their `scores`
-    `[K]` at the input, and for integrated gradients the completeness gaps `deltas` `[K]`."""
+    `[K]` at the input, for integrated gradients the completeness gaps `deltas` `[K]`,
+    those gaps relative to |f(x) - f(baseline)| and the `steps` each target used, and
+    the `notes` a user must know about these maps (see `Explanation`)."""
 
     raw: torch.Tensor
     scores: torch.Tensor
     deltas: torch.Tensor | None = None
+    relative_gaps: torch.Tensor | None = None
+    steps: torch.Tensor | None = None
+    notes: tuple[str, ...] = ()
+
+
+class Computed(NamedTuple):
+    """A run's result in image pixels and numpy: `Attribution`'s numbers, its `raw`
+    attributions turned into the `[K, H, W]` `maps`."""
+
+    maps: np.ndarray
+    scores: np.ndarray
+    deltas: np.ndarray | None = None
+    relative_gaps: np.ndarray | None = None
+    steps: np.ndarray | None = None
 
 
 class _NothingRead(Exception):
@@ -390,22 +441,37 @@ class Run:
         self.batch_size = 1
         self.signed = lookup(cfg.method).signed(vars(cfg))
         self._compute = compute_function(cfg.method)
+        #: What the user must know about the finished maps (`Explanation.notes`).
+        self.notes: tuple[str, ...] = ()
 
-    def compute(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """The method's maps `[K, H, W]` in image pixels, its target scores and deltas."""
+    def compute(self) -> Computed:
+        """The method's maps `[K, H, W]` in image pixels and its numbers; `notes` set."""
         if self.reading is not None and len(self.reading) == 0:
             return self._empty()
         try:
             result = self._compute(self)
         except _NothingRead:
             return self._empty()
-        deltas = None if result.deltas is None else self._np(result.deltas)
-        return self._finish(result.raw), self._np(result.scores), deltas
+        maps = self._finish(result.raw)
+        self.notes = tuple(dict.fromkeys((*result.notes, *self._zero_map_notes(maps))))
+        optional = (None if t is None else self._np(t) for t in (result.deltas, result.relative_gaps))
+        steps = None if result.steps is None else result.steps.cpu().numpy().astype(np.int64)
+        return Computed(maps, self._np(result.scores), *optional, steps)
 
-    def _empty(self):
-        warnings.warn("the model read no characters: the map is empty", stacklevel=4)
+    def _empty(self) -> Computed:
+        self.notes = (Note("the model read no characters: the map is empty", short="nothing read: empty map"),)
         k = len(self.targets.tokens)
-        return np.zeros((k, *self.prepared.image_size), np.float32), np.zeros(k, np.float32), None
+        return Computed(np.zeros((k, *self.prepared.image_size), np.float32), np.zeros(k, np.float32))
+
+    def _zero_map_notes(self, maps: np.ndarray) -> tuple[str, ...]:
+        """A note naming the characters whose final map is all zero (a partial map may
+        still be, early on, without anything being wrong)."""
+        zero = [self.targets.tokens[k] for k in np.flatnonzero((maps == 0).all(axis=(1, 2)))]
+        if not zero:
+            return ()
+        named = ", ".join(map(repr, zero))
+        return (Note(f"{self.cfg.method}: the map of {named} is all zero "
+                     "(no input pixel moves that score at this point)", short=f"all-zero map of {named}"),)
 
     def scored(self, x: torch.Tensor) -> torch.Tensor:
         """`[1, T]` character scores of `x` with their graph, reading `x` in the same
@@ -510,13 +576,6 @@ class Run:
         result = out.cpu().numpy().astype(np.float32)
         if not np.isfinite(result).all():
             raise FloatingPointError("the model produced non-finite gradients for this image")
-        zero = [self.targets.tokens[k] for k in np.flatnonzero((result == 0).all(axis=(1, 2)))]
-        if zero:
-            warnings.warn(
-                f"{self.cfg.method}: the map of {', '.join(map(repr, zero))} is all zero "
-                "(no input pixel moves that score at this point)",
-                stacklevel=4,
-            )
         return result
 
     @staticmethod

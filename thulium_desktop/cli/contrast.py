@@ -70,4 +70,5 @@ def contrast_record(exp: Explanation) -> dict[str, Any]:
         "truth": exp.contrast.alternative,
         "score_difference": float(exp.scores[0]),
         "params": dict(exp.params),
+        "notes": list(exp.notes),
     }

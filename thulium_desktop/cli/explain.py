@@ -34,7 +34,7 @@ from thulium_desktop.io.truths import TruthSource
 from thulium_desktop.models.protocol import Contrastable, model_device
 from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts, truth_problem
 from thulium_desktop.xai.methods import PARAMETERS, REGISTRY
-from thulium_desktop.xai.saliency import Explanation, SaliencyConfig, SaliencyGenerator
+from thulium_desktop.xai.saliency import Explanation, MapNote, SaliencyConfig, SaliencyGenerator
 from thulium_desktop.xai.trust import trust_report
 
 
@@ -61,7 +61,9 @@ def run_explain(args: argparse.Namespace) -> int:
     interrupted = False
     stopped: str | None = None
     try:
-        with stop_after_current(_say) as stop:
+        # the records carry each map's notes (`Explanation.notes`): not on stderr as well
+        with stop_after_current(_say) as stop, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=MapNote)
             for item in tqdm(items, unit="image", disable=args.quiet, file=sys.stderr, dynamic_ncols=True):
                 try:
                     record = _explain_one(generator, methods, args.token, item, plan, truths,

@@ -121,12 +121,12 @@ def test_export_suggests_files_named_after_what_each_figure_draws(qtbot, contras
     shown = []
     monkeypatch.setattr(ExportDialog, "exec", lambda dialog: shown.append(dialog.plan()) or ExportDialog.DialogCode.Rejected)
     window.export_dialog()
-    assert shown[0].kind == "view" and shown[0].path.name == "hello.gradient.contrast.png"
+    assert shown[0].kind == "view" and shown[0].path.name == "hello.gradient.contrast.char2.png"
     names = {kind: path.name for kind, path in window.export_names().items()}
-    assert names == {"view": "hello.gradient.contrast", "grid": "hello.attention", "compare": "hello.compare.contrast"}
+    assert names == {"view": "hello.gradient.contrast.char2", "grid": "hello.attention", "compare": "hello.compare.contrast"}
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel.contrast.setChecked(False)
-    assert window.export_names()["view"].name == "hello.attention"
+    assert window.export_names()["view"].name == "hello.attention.char2"  # the view is of one character
 
 
 def test_compare_shows_contrast_maps_and_says_attention_has_none(qtbot, contrasted):

@@ -1,21 +1,28 @@
-"""Placing character cells under the image without overlaps."""
+"""Placing character cells under the image without overlaps, and in step with its zoom."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from hypothesis import given
+from gui_helpers import WAIT_MS
 from hypothesis import strategies as st
+from PySide6.QtCore import Qt
 
 from thulium_desktop.app.timeline import (
+    ALL_WIDTH,
     CELL_GAP,
     CELL_MAX_WIDTH,
     CELL_MIN_WIDTH,
+    TAG_MIN_WIDTH,
     ReadingLabel,
+    TokenTimeline,
     cell_width,
+    fitted_widths,
     reading_html,
     spread,
 )
+from thulium_desktop.xai.ground_truth import compare
 
 
 @given(
@@ -51,3 +58,57 @@ def test_cells_are_as_wide_as_the_characters_are_apart_within_limits():
     assert cell_width([100.0, 105.0, 110.0], 1000.0) == CELL_MIN_WIDTH  # legible when zoomed out
     assert cell_width([0.0, 500.0], 1000.0) == CELL_MAX_WIDTH
     assert cell_width(list(range(0, 400, 20)), 200.0) == 200.0 / 20 - CELL_GAP  # never more than fits
+
+
+def test_spread_gives_boxes_of_their_own_widths_room_without_overlap():
+    widths = np.array([10.0, 40.0, 20.0])
+    left = spread([100.0, 105.0, 110.0], widths, 0.0, 1000.0)
+    assert np.all(left[1:] >= left[:-1] + widths[:-1] + CELL_GAP - 1e-9)
+    assert fitted_widths(widths, 1000.0).tolist() == widths.tolist()
+    assert fitted_widths(widths, 30.0).tolist() == [10.0, TAG_MIN_WIDTH, TAG_MIN_WIDTH]  # elided, still legible
+
+
+def overlapping(rects) -> bool:
+    return any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])
+
+
+@pytest.mark.parametrize("width", [900, 300])
+def test_missed_truth_tags_on_a_long_line_never_overlap(qtbot, width):
+    read = "abcdefghijklmnopqrst"
+    truth = "".join(f"{c}xyz" for c in read)  # three characters missed after every one read
+    timeline = TokenTimeline(lambda x: x)
+    qtbot.addWidget(timeline)
+    timeline.resize(width, 64)
+    timeline.set_reading(list(read), np.full(len(read), 0.9), 60.0 + 12.0 * np.arange(len(read)))
+    timeline.set_comparison(compare(list(read), truth))
+    timeline.show()
+    tags = [timeline.deletion_rect(gap) for gap in sorted(timeline.comparison.missed)]
+    assert len(tags) == len(read)
+    assert not overlapping(tags)
+    assert all(0 <= tag.left() and tag.right() <= width for tag in tags)
+    assert timeline.tooltip_at(tags[4].center().x(), tags[4].center().y()) == "Deletion: truth 'xyz' missed here"
+    qtbot.waitExposed(timeline)
+    timeline.grab()  # paints the tags, elided where narrowed, without a warning
+
+
+def test_zoomed_the_cells_stay_under_their_characters(qtbot, window):
+    canvas, timeline = window.canvas, window.timeline
+    centres = window.view_model.reading.centres
+    (x0, x1), _ = canvas.view.viewRange()
+    middle = float(np.median(centres))
+    canvas.view.setXRange(middle - (x1 - x0) / 8, middle + (x1 - x0) / 8, padding=0)
+    lo, hi = ALL_WIDTH + 8, timeline.width() - 2
+
+    def aligned():
+        in_view = [i for i, c in enumerate(centres) if lo <= canvas.image_x_to_widget(c) <= hi]
+        assert 0 < len(in_view) < len(centres)
+        for i in in_view:
+            rect = timeline.cell_rect(i)
+            assert abs(rect.center().x() - canvas.image_x_to_widget(centres[i])) <= rect.width()
+        off = [i for i in range(len(centres)) if i not in in_view]
+        assert all(not timeline.rect().intersects(timeline.cell_rect(i).toRect()) for i in off)
+
+    qtbot.waitUntil(aligned, timeout=WAIT_MS)
+    index = next(i for i, c in enumerate(centres) if lo <= canvas.image_x_to_widget(c) <= hi)
+    qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=timeline.cell_rect(index).center().toPoint())
+    assert timeline.current == index

@@ -245,8 +245,8 @@ def test_a_fresh_window_reads_the_whole_check_side_by_side_under_the_canvas(qtbo
         assert not scroll.verticalScrollBar().isVisible() and not scroll.horizontalScrollBar().isVisible()
         assert labels_inside(view.curves.plot) and labels_inside(view.sanity.plot)
         assert window.canvas.height() >= MIN_HEIGHT
-        side = window.splitter.widget(1)  # the method panel beside the canvas keeps all its lines
-        assert side.height() >= side.layout().totalHeightForWidth(side.width())
+        side = window.side_dock.widget()  # the method panel beside the canvas keeps all its lines
+        assert not side.verticalScrollBar().isVisible()
 
     # Until the last layout pass has run (not a fixed 50 ms: a loaded machine can stall
     # the event loop past it between two passes); a layout that never gets there fails.

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from gui_helpers import WAIT_MS
+from gui_helpers import SAMPLES, WAIT_MS, open_settled, sample_copy
+from PySide6.QtCore import QStandardPaths
 
-from thulium_desktop.app.figure_export import ExportPlan
+from thulium_desktop.app.figure_export import FIGURE_KINDS, ExportPlan
 from thulium_desktop.app.export_dialog import ExportDialog
 
 
@@ -99,3 +101,52 @@ def test_the_dialogs_name_follows_the_figure_kind_until_the_user_types_one(qtbot
     dialog.path.setText(str(tmp_path / "mine"))
     dialog.set_kind("grid")
     assert dialog.plan().path == tmp_path / "mine.png"
+
+
+def suggested_files(window, monkeypatch) -> dict[str, Path]:
+    """What the Export dialog offers for each kind, as the user sees it (the dialog is not run)."""
+    offered: dict[str, Path] = {}
+
+    def look(dialog):
+        for kind in FIGURE_KINDS:
+            dialog.set_kind(kind)
+            offered[kind] = dialog.plan().path
+        return ExportDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(ExportDialog, "exec", look)
+    window.export_dialog()
+    return offered
+
+
+def test_export_suggests_the_images_folder_and_a_name_per_figure_kind(qtbot, make_window, tmp_path, monkeypatch):
+    image = sample_copy(tmp_path / "scans", "hello.png")
+    window = make_window()
+    open_settled(qtbot, window, [image])
+    offered = suggested_files(window, monkeypatch)
+    assert {path.parent for path in offered.values()} == {image.parent}
+    assert offered["view"].name == "hello.attention.char1.png"
+    assert offered["grid"].name == "hello.attention.png"
+    assert len(set(offered.values())) == len(FIGURE_KINDS)
+
+
+def test_export_suggests_the_last_export_folder_once_there_is_one(qtbot, make_window, tmp_path, out, monkeypatch):
+    window = make_window()
+    open_settled(qtbot, window, [sample_copy(tmp_path / "scans", "hello.png")])
+
+    def save_in_out(dialog):
+        dialog.path.setText(str(out / "mine"))
+        return ExportDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ExportDialog, "exec", save_in_out)
+    with qtbot.waitSignal(window.exported, timeout=WAIT_MS):
+        window.export_dialog()
+    assert {path.parent for path in suggested_files(window, monkeypatch).values()} == {out}
+
+
+def test_export_never_suggests_the_installed_samples_folder(qtbot, make_window, monkeypatch):
+    window = make_window()
+    open_settled(qtbot, window, [SAMPLES / "hello.png"])
+    folders = {path.parent for path in suggested_files(window, monkeypatch).values()}
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    assert folders in ({Path(pictures)}, {Path.home()})
+    assert not folders & {SAMPLES, SAMPLES.resolve()}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -23,7 +25,31 @@ from PySide6.QtWidgets import (
 )
 
 from thulium_desktop.app.figure_export import FIGURE_KINDS, ExportPlan
+from thulium_desktop.io.bundled import bundled_path
 from thulium_desktop.render import FIGURE_FORMATS
+
+
+def export_folder(last: object, image: Path | None) -> Path:
+    """Where Export suggests writing: the last export folder, else the image's folder when
+    the user can write there (never inside the installed package), else Pictures, else home."""
+    if last and Path(str(last)).is_dir():
+        return Path(str(last))
+    if image is not None and _user_writable(image.parent):
+        return image.parent
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return Path(pictures) if pictures and Path(pictures).is_dir() else Path.home()
+
+
+def _user_writable(folder: Path) -> bool:
+    """Writable, and not the app's own files (a bundled sample's folder is the install's)."""
+    installed = bundled_path().resolve()
+    resolved = folder.resolve()
+    return os.access(folder, os.W_OK) and resolved != installed and installed not in resolved.parents
+
+
+def view_suffix(index: int) -> str:
+    """`.char3` for the view of the third character, `.whole` for the whole reading."""
+    return ".whole" if index < 0 else f".char{index + 1}"
 
 
 class ExportDialog(QDialog):

@@ -16,7 +16,7 @@ import html
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
 
@@ -32,6 +32,10 @@ CELL_MAX_WIDTH = 40.0
 CELL_GAP = 2.0
 ALL_WIDTH = 38.0
 LEADER = 16.0  # the band above the cells: leaders, and the tags of deletions
+TAG_HEIGHT = 13.0
+TAG_MIN_WIDTH = 12.0
+#: Where a character outside the zoomed view has its cell: beyond the widget, unseen.
+OFF_VIEW = 1e5
 #: Okabe & Ito's colour-blind-safe palette: vermillion, blue, reddish purple.
 EDIT_COLOURS = {SUBSTITUTION: "#D55E00", INSERTION: "#0072B2", DELETION: "#CC79A7"}
 
@@ -52,21 +56,30 @@ def cell_width(centres: Sequence[float], available: float) -> float:
     return float(max(min(spacing, CELL_MAX_WIDTH, fit), min(CELL_MIN_WIDTH, fit)))
 
 
-def spread(centres: Sequence[float], width: float, lo: float, hi: float) -> np.ndarray:
-    """Left edges for cells of `width` as near their `centres` as possible without
-    overlapping, kept inside [lo, hi] when they fit."""
+def spread(centres: Sequence[float], width: float | Sequence[float], lo: float, hi: float) -> np.ndarray:
+    """Left edges for boxes of `width` (one for all, or one each) as near their sorted
+    `centres` as possible without overlapping, kept inside [lo, hi] when they fit."""
     n = len(centres)
-    left = np.asarray(centres, dtype=np.float64) - width / 2
-    step = width + CELL_GAP
-    for i in range(n):  # push right past the previous cell (and the left bound)
-        floor = lo if i == 0 else left[i - 1] + step
+    widths = np.broadcast_to(np.asarray(width, dtype=np.float64), (n,))
+    left = np.asarray(centres, dtype=np.float64) - widths / 2
+    for i in range(n):  # push right past the previous box (and the left bound)
+        floor = lo if i == 0 else left[i - 1] + widths[i - 1] + CELL_GAP
         left[i] = max(left[i], floor)
     for i in range(n - 1, -1, -1):  # then pull back inside the right bound
-        ceiling = hi - width if i == n - 1 else left[i + 1] - step
+        ceiling = hi - widths[i] if i == n - 1 else left[i + 1] - widths[i] - CELL_GAP
         left[i] = min(left[i], ceiling)
     if n and left[0] < lo:  # too many to fit: pack from the left
-        left = lo + step * np.arange(n)
+        left = lo + np.concatenate(([0.0], np.cumsum(widths[:-1] + CELL_GAP)))
     return left
+
+
+def fitted_widths(widths: Sequence[float], room: float) -> np.ndarray:
+    """`widths` as they are when they fit side by side in `room`, else each cut to an
+    equal share of it (never below TAG_MIN_WIDTH): the boxes' texts are elided."""
+    widths = np.asarray(widths, dtype=np.float64)
+    if widths.sum() + CELL_GAP * max(len(widths) - 1, 0) <= room:
+        return widths
+    return np.minimum(widths, max(TAG_MIN_WIDTH, room / max(len(widths), 1) - CELL_GAP))
 
 
 class TokenTimeline(QWidget):
@@ -170,36 +183,62 @@ class TokenTimeline(QWidget):
             return QRectF(2, top, ALL_WIDTH, height)
         return self._cell_rects()[index]
 
+    def _bounds(self) -> tuple[float, float]:
+        """The span of x where cells go: right of the "all" cell, inside the widget."""
+        return ALL_WIDTH + 8, float(self.width() - 2)
+
     def _cell_rects(self) -> list[QRectF]:
-        n = len(self._tokens)
-        lo, hi = ALL_WIDTH + 8, float(self.width() - 2)
-        if n == 0:
+        """Cells under the characters in view, spread apart; a character zoomed out of
+        view has its cell beyond the widget, so that it neither shows nor pushes the
+        cells in view away from their characters."""
+        if not self._tokens:
             return []
-        centres = [self._to_widget(c) for c in self._centres]
-        width = cell_width(centres, hi - lo)
-        lefts = spread(centres, width, lo, hi)
+        lo, hi = self._bounds()
+        centres = np.array([self._to_widget(c) for c in self._centres])
+        in_view = (centres >= lo) & (centres <= hi)
+        width = cell_width(centres[in_view] if in_view.any() else centres, hi - lo)
+        lefts = np.where(centres < lo, -OFF_VIEW, OFF_VIEW)
+        lefts[in_view] = spread(centres[in_view], width, lo, hi)
         top, height = LEADER, self.height() - LEADER - 2
         return [QRectF(x, top, width, height) for x in lefts]
+
+    def _in_view(self, rect: QRectF) -> bool:
+        return -OFF_VIEW < rect.left() < OFF_VIEW
 
     def gap_x(self, gap: int) -> float:
         """x of gap `gap` (just before cell `gap`; after the last cell for gap == count)."""
         rects = self._cell_rects()
-        if gap == 0:
-            return rects[0].left() - CELL_GAP / 2
-        if gap == len(rects):
-            return rects[-1].right() + CELL_GAP / 2
-        return (rects[gap - 1].right() + rects[gap].left()) / 2
+        before = rects[gap - 1].right() + CELL_GAP / 2 if gap > 0 else None
+        after = rects[gap].left() - CELL_GAP / 2 if gap < len(rects) else None
+        if before is None or (after is not None and not self._in_view(rects[gap - 1])):
+            return after
+        if after is None or not self._in_view(rects[gap]):
+            return before
+        return (before + after) / 2
 
     def deletion_rect(self, gap: int) -> QRectF:
         """The tag naming the truth characters missed at gap `gap`."""
-        missed = self._missed_text(gap)
-        width = max(12.0, QFontMetricsF(self._badge_font).horizontalAdvance(missed) + 6.0)
-        return QRectF(self.gap_x(gap) - width / 2, 0, width, 13)
+        return self._deletion_rects()[gap]
+
+    def _deletion_rects(self) -> dict[int, QRectF]:
+        """Each tag of missed truth characters over its gap, pushed apart where gaps are
+        close (a long line can miss characters at neighbouring gaps) and narrowed, its
+        text elided, where they cannot all fit side by side."""
+        lo, hi = self._bounds()
+        xs = {g: self.gap_x(g) for g in (self._comparison.missed if self._comparison else ())}
+        gaps = sorted(g for g, x in xs.items() if lo - CELL_GAP <= x <= hi + CELL_GAP)  # in view
+        if not gaps:
+            return {}
+        metrics = QFontMetricsF(self._badge_font)
+        natural = [max(TAG_MIN_WIDTH, metrics.horizontalAdvance(self._missed_text(g)) + 6.0) for g in gaps]
+        widths = fitted_widths(natural, hi - 2.0)
+        lefts = spread([xs[g] for g in gaps], widths, 2.0, hi)
+        return {g: QRectF(x, 0, w, TAG_HEIGHT) for g, x, w in zip(gaps, lefts, widths)}
 
     def deletion_at(self, x: float, y: float) -> int | None:
         """The gap whose deletion tag is at (x, y), if any."""
-        for gap in self._comparison.missed if self._comparison else ():
-            if self.deletion_rect(gap).contains(x, y):
+        for gap, rect in self._deletion_rects().items():
+            if rect.contains(x, y):
                 return gap
         return None
 
@@ -261,16 +300,17 @@ class TokenTimeline(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
             return
         rects = self._cell_rects()
+        shown = [i for i, rect in enumerate(rects) if self._in_view(rect)]
         painter.setPen(QPen(pal.mid().color(), 1))
-        for centre, rect in zip(self._centres, rects):
-            x = self._to_widget(centre)
-            painter.drawLine(int(x), 0, int(rect.center().x()), int(rect.top()))
+        for i in shown:
+            x = self._to_widget(self._centres[i])
+            painter.drawLine(int(x), 0, int(rects[i].center().x()), int(rects[i].top()))
         self._paint_cell(painter, self.cell_rect(ALL), "all", None, self._current == ALL)
-        for i, rect in enumerate(rects):
-            self._paint_cell(painter, rect, shown_char(self._tokens[i]), self._confidences[i], i == self._current)
-            self._paint_edit(painter, rect, i)
-        for gap in self._comparison.missed if self._comparison else ():
-            self._paint_deletion(painter, gap)
+        for i in shown:
+            self._paint_cell(painter, rects[i], shown_char(self._tokens[i]), self._confidences[i], i == self._current)
+            self._paint_edit(painter, rects[i], i)
+        for gap, tag in self._deletion_rects().items():
+            self._paint_deletion(painter, gap, tag)
 
     def _paint_cell(self, painter: QPainter, rect: QRectF, text: str, conf: float | None, current: bool) -> None:
         pal = self.palette()
@@ -321,14 +361,17 @@ class TokenTimeline(QWidget):
         painter.setPen(QColor("white"))
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
-    def _paint_deletion(self, painter: QPainter, gap: int) -> None:
-        """A tag above the gap with the missed characters, and a bar down into the gap."""
+    def _paint_deletion(self, painter: QPainter, gap: int, tag: QRectF) -> None:
+        """A tag above the gap with the missed characters (elided where tags are crowded),
+        and a bar from it down into the gap."""
         colour = QColor(EDIT_COLOURS[DELETION])
-        tag = self.deletion_rect(gap)
         x = self.gap_x(gap)
         painter.setPen(QPen(colour, 2.5))
-        painter.drawLine(int(round(x)), int(tag.bottom()), int(round(x)), self.height() - 4)
-        self._paint_tag(painter, tag, colour, self._missed_text(gap))
+        painter.drawLine(QPointF(tag.center().x(), tag.bottom()), QPointF(x, LEADER))
+        painter.drawLine(QPointF(x, LEADER), QPointF(x, self.height() - 4))
+        text = QFontMetricsF(self._badge_font).elidedText(self._missed_text(gap), Qt.TextElideMode.ElideRight,
+                                                           tag.width() - 4)
+        self._paint_tag(painter, tag, colour, text)
 
     def _missed_text(self, gap: int) -> str:
         return "".join(map(shown_char, self._comparison.missed[gap])) if self._comparison else ""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QStyle, QWidget
 
 from thulium_desktop.app.details import shown_what
 from thulium_desktop.app.trust_view import TrustView
@@ -33,6 +33,13 @@ CHECK_SHORTCUT = "Ctrl+Shift+K"
 #: Under the canvas: a plot with its lines of text, and no more, so that the
 #: method panel beside the canvas keeps its height in a 1280×760 window.
 PREFERRED_HEIGHT = 190
+#: Under the canvas in a low window: the title, the verdict and a few rows (the rest
+#: scrolls), and the dock's title ("Trust", written upwards) in full.
+READABLE_HEIGHT = 130
+#: The dock's title bar beside its content, written upwards, and the dock's margins.
+TITLE_BAR_ROOM = 30
+#: The panel's share of the height under a low window's menu, at most PREFERRED_HEIGHT.
+HEIGHT_SHARE = 0.3
 #: A floating panel's size: its columns stacked, as in a side dock.
 FLOATING_SIZE = QSize(380, 640)
 #: Docks where the panel is wide and low, its columns side by side.
@@ -236,3 +243,21 @@ class TrustPanel(QDockWidget):
     def first_size(self, window: QMainWindow) -> None:
         """The height the panel starts with under the canvas, in a window without a saved layout."""
         window.resizeDocks([self], [PREFERRED_HEIGHT], Qt.Orientation.Vertical)
+
+    def side_by_side_width(self) -> int:
+        """The width the panel needs for its columns side by side (the report, the curves,
+        the sanity check), with its title bar and a scroll bar."""
+        room = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) + TITLE_BAR_ROOM
+        return self.view.minimumSizeHint().width() + room
+
+    def share_height(self, window: QMainWindow, column_need: int) -> None:
+        """Docked under (or above) the canvas, take what the image column cannot use (so
+        no empty band opens under the timeline) but never less than a readable share,
+        which the column gives up first (the canvas shrinks, the panel stays legible)."""
+        if self.isHidden() or self.isFloating() or window.dockWidgetArea(self) not in WIDE_AREAS:
+            return
+        room = window.centralWidget().height() + self.height()
+        floor = max(READABLE_HEIGHT, min(PREFERRED_HEIGHT, int(room * HEIGHT_SHARE)))
+        wanted = max(floor, room - column_need)
+        if abs(wanted - self.height()) > 2:
+            window.resizeDocks([self], [wanted], Qt.Orientation.Vertical)

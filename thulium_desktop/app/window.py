@@ -8,6 +8,7 @@ wants into one `client.maps.request`. It never computes a map itself.
 
 from __future__ import annotations
 
+import html
 import os
 import traceback
 from collections.abc import Sequence
@@ -16,15 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
     QMenu,
-    QSplitter,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +40,7 @@ from thulium_desktop.app.display_panel import DisplayPanel
 from thulium_desktop.app.details import view_details
 from thulium_desktop.app.error_review import ErrorReview
 from thulium_desktop.app.files import ImageBrowser, file_title
+from thulium_desktop.app.help import FirstRunHint, HelpDialog, about_html, guide_html
 from thulium_desktop.app.message_bar import MessageBar
 from thulium_desktop.app.method_panel import MethodPanel
 from thulium_desktop.app.screen_colours import map_levels
@@ -65,10 +69,59 @@ SHORTCUTS = (
     (CHECK_SHORTCUT, "check trust: deletion/insertion curves and the sanity check"),
     ("Ctrl+0", "fit the image to the window"),
     ("Esc", "cancel the running job"),
+    ("F1", "the guide: each method and each trust measure"),
     ("Wheel / drag", "zoom / pan; click the image to pick the character strongest there"),
 )
+#: The method panel's width beside the canvas in a window without a saved layout.
+SIDE_WIDTH = 320
+#: A view's height when nothing bounds it (Qt's QWIDGETSIZE_MAX): it can use any room.
+UNBOUNDED_HEIGHT = 16_777_215
+#: How much a cancelled partial map is faded, beside its badge, to look unfinished.
+CANCELLED_DIMMING = 0.45
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
+#: Shown in place of an image file that could not be read (a blank page, the reason over it).
+UNREADABLE_PAGE = np.full((64, 512), 236, np.uint8)
 MODEL_FILTER = "Models (" + " ".join(f"*{s}" for s in MODEL_SUFFIXES) + ");;All files (*)"
+
+
+def markdown_code_html(text: str) -> str:
+    """Plain text with Markdown `code` spans as rich text: the library's messages mark code
+    that way for the terminal, where backticks read fine; a dialog shows them as code."""
+    parts = html.escape(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick is not code
+        parts[-2:] = [parts[-2] + "`" + parts[-1]]
+    spans = (f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+    return "<p>" + "".join(spans).replace("\n", "<br>") + "</p>"
+
+
+def side_dock(side: QWidget, window: QMainWindow) -> QDockWidget:
+    """The method and display panels, fixed beside the canvas, in a vertical scroll area:
+    in a low window they scroll instead of squeezing their texts."""
+    scroller = QScrollArea()
+    scroller.setWidget(side)
+    scroller.setWidgetResizable(True)
+    scroller.setFrameShape(QFrame.Shape.NoFrame)
+    scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroller.setMinimumWidth(side.minimumSizeHint().width() + scroller.verticalScrollBar().sizeHint().width())
+    dock = QDockWidget("Method", window)
+    dock.setObjectName("MethodDock")
+    dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+    dock.setTitleBarWidget(QWidget())  # no title bar: the panel names its parts
+    dock.setWidget(scroller)
+    return dock
+
+
+def cancelled_text(done: int, total: int) -> str:
+    return f"cancelled at {done} of {total}"
+
+
+def cancelled_badge(canvas: QWidget) -> QLabel:
+    """The hidden badge that marks a cancelled partial map on `canvas`."""
+    badge = QLabel(canvas)
+    badge.setStyleSheet("QLabel { background: rgba(20, 20, 20, 210); color: #ffd27a; border: 1px solid #d9a441;"
+                        " border-radius: 4px; padding: 3px 8px; font-weight: bold; }")
+    badge.hide()
+    return badge
 
 
 class MainWindow(QMainWindow):
@@ -84,9 +137,12 @@ class MainWindow(QMainWindow):
         self.browser = ImageBrowser(settings, self)
         self.browser.opened.connect(self._on_file_opened)
         self.browser.problems.connect(self._on_file_problems)
+        self.browser.failed.connect(self._on_file_failed)
         self.browser.moved.connect(self._on_file_moved)
         self.view_model = ViewModel()
         self.opening_model: str | None = None  # a user's model file on its way in
+        #: Progress (done, total) at which each still-partial map's job was cancelled.
+        self._cancelled: dict[MethodSpec, tuple[int, int]] = {}
         self._saved_layer: str | None = None
         self.setWindowTitle("Thulium Desktop")
         self.setAcceptDrops(True)
@@ -100,6 +156,7 @@ class MainWindow(QMainWindow):
     # -- construction ----------------------------------------------------------------
     def _build_widgets(self) -> None:
         self.canvas = ImageCanvas()
+        self.cancelled_badge = cancelled_badge(self.canvas)
         self.compare_view = CompareView()
         self.compare_view.hide()
         self.timeline = TokenTimeline(self._image_x_to_widget)
@@ -121,9 +178,12 @@ class MainWindow(QMainWindow):
         column.addWidget(self.review.truth_bar)
         column.addWidget(self.canvas, 1)
         column.addWidget(self.compare_view, 1)
+        self.hint = FirstRunHint(self.settings)
+        column.addWidget(self.hint)
         column.addWidget(self.timeline)
         column.addWidget(self.details)
         column.addStretch(0)
+        self.view_column = left
         self.panel = MethodPanel()
         side = QWidget()
         side_column = QVBoxLayout(side)
@@ -133,25 +193,65 @@ class MainWindow(QMainWindow):
         self.display.changed.connect(self._refresh)
         side_column.addWidget(self.display)
         side_column.addStretch(1)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(side)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 0)
-        self.setCentralWidget(self.splitter)
+        self.side_dock = side_dock(side, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.side_dock)
+        self.setCentralWidget(left)
         self.trust = TrustPanel(self.client.trust, self.view_model, self)
         self.trust.failed.connect(self.message.show_error)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.trust)  # under the canvas
+        self._share_timer = QTimer(self, singleShot=True, interval=0)
+        self._share_timer.timeout.connect(self._share_height)
+        self.trust.dockLocationChanged.connect(self._share_height_soon)
+        self.trust.topLevelChanged.connect(self._share_height_soon)
         self.status = JobStatusBar()
         self.setStatusBar(self.status)
         self.canvas.hovered.connect(self.status.hover.setText)
         self.canvas.clicked.connect(self._on_image_clicked)
         self.canvas.viewChanged.connect(self.timeline.update)
+        self.canvas.viewChanged.connect(self._share_height_soon)  # resized: its height bound moved
         self.compare_view.viewChanged.connect(self.timeline.update)
         self.timeline.selected.connect(self._on_token_selected)
+        self.timeline.selected.connect(self.hint.done)
         self.panel.changed.connect(self._on_method_changed)
         self.panel.compareToggled.connect(self._on_compare_toggled)
         self.status.cancelRequested.connect(self.client.cancel)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._share_height_soon()
+
+    @Slot()
+    def _share_height_soon(self) -> None:
+        """Once the layout has settled (a resize, a new image, a dock moved)."""
+        self._share_timer.start()
+
+    @Slot()
+    def _share_height(self) -> None:
+        self._give_corner()
+        self.trust.share_height(self, self._column_need())
+
+    def _give_corner(self) -> None:
+        """The method panel runs from top to bottom beside the canvas, the Trust panel
+        under the canvas column only, where that column is wide enough for the Trust
+        panel's columns side by side; in a narrow window the Trust panel spans it."""
+        fits = self.width() - self.side_dock.width() >= self.trust.side_by_side_width()
+        area = Qt.DockWidgetArea.RightDockWidgetArea if fits else Qt.DockWidgetArea.BottomDockWidgetArea
+        if self.corner(Qt.Corner.BottomRightCorner) != area:
+            self.setCorner(Qt.Corner.BottomRightCorner, area)
+
+    def _column_need(self) -> int:
+        """The height the image column can use: its lines at their natural height and the
+        shown view as tall as it grows (the canvas stops at its image's height at full
+        width, so more would be empty space under the timeline)."""
+        layout = self.view_column.layout()
+        view = self.compare_view if self.view_model.compare else self.canvas
+        items = (layout.itemAt(i).widget() for i in range(layout.count()))
+        shown = [w for w in items if w is not None and w.isVisibleTo(self.view_column)]
+        lines = sum(w.heightForWidth(w.width()) if w.hasHeightForWidth() else w.sizeHint().height()
+                    for w in shown if w is not view)
+        margins = layout.contentsMargins()
+        chrome = layout.spacing() * (len(shown) - 1) + margins.top() + margins.bottom()
+        return lines + chrome + min(view.maximumHeight(), UNBOUNDED_HEIGHT)
 
     def _image_x_to_widget(self, x: float) -> float:
         """The timeline follows whichever view is showing (both span its width)."""
@@ -202,7 +302,33 @@ class MainWindow(QMainWindow):
         self.open_model_folder_action = QAction("Open Hugging Face &folder…", self)
         self.open_model_folder_action.triggered.connect(self.open_model_folder_dialog)
         help_menu = self.menuBar().addMenu("&Help")
+        self.guide_action = self._action(help_menu, "&Guide", QKeySequence.StandardKey.HelpContents, self.show_guide)
         help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
+        help_menu.addSeparator()
+        self.about_action = help_menu.addAction("&About Thulium Desktop", self.show_about)
+        self.help_dialogs: dict[str, HelpDialog] = {}
+
+    @Slot()
+    def show_guide(self) -> None:
+        """Help ▸ Guide (F1): each method and each trust measure in a few lines."""
+        self._show_help("Thulium Desktop guide", guide_html(), (680, 640))
+
+    @Slot()
+    def show_about(self) -> None:
+        """Help ▸ About: the versions and the device, for a bug report."""
+        current = self.client.models.current
+        self._show_help("About Thulium Desktop", about_html(current.device if current else ""), (520, 360))
+
+    def _show_help(self, title: str, text: str, size: tuple[int, int]) -> None:
+        """Non-modal, one of each: the guide stays open beside the window while one works."""
+        dialog = self.help_dialogs.get(title)
+        if dialog is None:
+            dialog = self.help_dialogs[title] = HelpDialog(title, text, self)
+            dialog.resize(*size)
+        dialog.text.setHtml(text)
+        if dialog.isVisible():
+            dialog.raise_()  # behind the main window: bring it forward
+        dialog.show()
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)
@@ -254,8 +380,19 @@ class MainWindow(QMainWindow):
 
     def _show_image(self) -> None:
         self._show_title()
+        if self.view_model.image is None:
+            self._show_unreadable()
+            return
         self.canvas.set_image(self.view_model.image)
+        self.canvas.view.show_note("")
         self.compare_view.set_image(self.view_model.image)
+        self._share_height_soon()  # the canvas's height follows the image's shape
+
+    def _show_unreadable(self) -> None:
+        """A blank page in place of the file that could not be read, saying why over it."""
+        self.canvas.set_image(UNREADABLE_PAGE)
+        self.canvas.view.show_note(f"Cannot read {self.view_model.path.name}:\n{self.view_model.failure}")
+        self.compare_view.set_image(UNREADABLE_PAGE)
 
     def _show_title(self) -> None:
         title = self.view_model.title
@@ -265,9 +402,11 @@ class MainWindow(QMainWindow):
         """The reading's characters under the image, or "Reading…" (and no map) until it comes."""
         info = self.view_model.reading
         if info is None:
+            failure = self.view_model.failure
+            status = "Reading…" if failure is None else f"Not read: the file could not be opened ({failure})."
             self.canvas.clear_map()
-            self.timeline.clear("Reading…")
-            self.reading_label.show_status("Reading…")
+            self.timeline.clear("" if failure else status)
+            self.reading_label.show_status(status)
             return
         tokens, confidences = info.reading.tokens, info.reading.confidences
         self.timeline.set_reading(tokens, confidences, info.centres)
@@ -294,6 +433,14 @@ class MainWindow(QMainWindow):
     @Slot(object, object, str)
     def _on_file_opened(self, path: Path, image: np.ndarray, position: str) -> None:
         self.show_image(image, title=file_title(path, position), path=path)
+
+    @Slot(object, str, str)
+    def _on_file_failed(self, path: Path, reason: str, position: str) -> None:
+        """The file chosen in the list cannot be read: nothing of the previous image or
+        its maps stays on screen under its name."""
+        self.client.cancel()
+        self.view_model.set_unreadable(path, file_title(path, position), reason)
+        self._refresh()  # the details line and the Trust panel drop the previous image's map
 
     @Slot(object, str)
     def _on_file_moved(self, path: Path, position: str) -> None:
@@ -460,17 +607,46 @@ class MainWindow(QMainWindow):
             self._refresh_compare()
         else:
             self._refresh_single()
-        self.details.setText(view_details(self.view_model))
+        self.details.setText(self._details_text())
         self.trust.follow()
+
+    def _cancelled_progress(self) -> tuple[int, int] | None:
+        """(done, total) when the single view shows a partial map whose job was cancelled."""
+        spec = self.view_model.view_spec()
+        if self.view_model.compare or spec not in self.view_model.progress:
+            return None
+        return self._cancelled.get(spec)
+
+    def _details_text(self) -> str:
+        """The details line; a cancelled partial map says so instead of "refining…"."""
+        progress = self._cancelled_progress()
+        if progress is None:
+            return view_details(self.view_model)
+        label = REGISTRY[self.view_model.view_spec().method].label
+        return (f"<b>{label}</b>: {cancelled_text(*progress)}, the map shown is partial "
+                "(select the character again to finish it)")
 
     def _refresh_single(self) -> None:
         values, signed = self.view_model.maps_for(self.view_model.view_spec())
+        progress = self._cancelled_progress() if values is not None else None
+        self._show_cancelled_badge(progress)
         if values is None:
             self.canvas.clear_map()
             return
         cmap = self.display.cmap(signed)
         self.canvas.set_map(values, map_levels(values, signed), cmap, signed)
-        self.canvas.set_opacity(self.display.alpha)
+        self.canvas.set_opacity(self.display.alpha * (CANCELLED_DIMMING if progress else 1.0))
+
+    def _show_cancelled_badge(self, progress: tuple[int, int] | None) -> None:
+        """A badge on the canvas, so that a dimmed partial map is never taken for a final one."""
+        if progress is None:
+            self.cancelled_badge.hide()
+            return
+        self.cancelled_badge.setText(f"Cancelled — partial map ({progress[0]} of {progress[1]})")
+        self.cancelled_badge.adjustSize()
+        self.cancelled_badge.move(12, 10)
+        self.cancelled_badge.show()
+        self.cancelled_badge.raise_()
 
     def _refresh_compare(self) -> None:
         maps, signed = self.view_model.compare_maps()
@@ -491,12 +667,15 @@ class MainWindow(QMainWindow):
     def _on_compare_toggled(self, on: bool) -> None:
         self.canvas.setVisible(not on)
         self.compare_view.setVisible(on)
+        self._share_height()  # now: the comparison fills the column at once, not a canvas's height
+        self.layout().activate()
         self._request()
 
     @Slot(int, int)
     def _on_image_clicked(self, x: int, y: int) -> None:
         index = self.view_model.strongest_token(x, y)
         if index is not None:
+            self.hint.done()
             self.view_model.select(index)
 
     # -- worker answers --------------------------------------------------------------
@@ -542,7 +721,7 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.warning(
             self,
             "Run code from this model file?",
-            str(error),
+            markdown_code_html(str(error)),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -570,6 +749,9 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_job_started(self) -> None:
         self.status.set_busy()
+        if self._cancelled:  # the maps refine again
+            self._cancelled.clear()
+            self._refresh()
 
     @Slot(float)
     def _on_job_finished(self, seconds: float) -> None:
@@ -587,9 +769,13 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_job_cancelled(self) -> None:
+        """The partial maps stay, marked as cancelled at the progress they reached."""
         self.status.set_idle()
         self.view_model.take_export()  # dropped: its maps will not come
-        self.status.showMessage("Cancelled", 3000)
+        self._cancelled = dict(self.view_model.progress)
+        progress = self._cancelled.get(self.view_model.view_spec())
+        self.status.showMessage(cancelled_text(*progress).capitalize() if progress else "Cancelled", 8000)
+        self._refresh()
 
     # -- export ----------------------------------------------------------------------
     def export_dialog(self) -> None:
@@ -611,12 +797,16 @@ class MainWindow(QMainWindow):
 
     def export_names(self) -> dict[str, Path]:
         """The file Export suggests for each figure kind (without extension), named after
-        what that figure draws, in the last export folder."""
-        from thulium_desktop.app.figure_export import FIGURE_KINDS, suggested_name  # matplotlib, as above
+        what that figure draws (the view's also after its character, so that it never
+        takes the grid's name), in `export_folder`."""
+        from thulium_desktop.app.export_dialog import export_folder, view_suffix  # matplotlib, as above
+        from thulium_desktop.app.figure_export import FIGURE_KINDS, suggested_name
 
-        folder = Path(str(self.settings.value("export/dir", self.browser.last_dir())))
+        folder = export_folder(self.settings.value("export/dir"), self.browser.files.current)
         stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
-        return {kind: folder / suggested_name(stem, kind, self.view_model.export_specs(kind)) for kind in FIGURE_KINDS}
+        names = {kind: suggested_name(stem, kind, self.view_model.export_specs(kind)) for kind in FIGURE_KINDS}
+        names["view"] += view_suffix(self.view_model.export_index("view"))
+        return {kind: folder / name for kind, name in names.items()}
 
     def export(self, plan: ExportPlan) -> None:
         """Export now if every map the figure needs is computed, else once it is."""
@@ -664,13 +854,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 760)
-        splitter = s.value("window/splitter")
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
-        else:
-            self.splitter.setSizes([960, 320])
         docks = s.value("window/docks")
         if docks is None or not self.restoreState(docks):
+            self.resizeDocks([self.side_dock], [SIDE_WIDTH], Qt.Orientation.Horizontal)
             self.trust.first_size(self)
         saved = {k.split("/", 1)[1]: s.value(k) for k in s.allKeys() if k.startswith("params/")}
         self._saved_layer = saved.pop("layer", None) or None
@@ -688,7 +874,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Save the layout and choices, cancel any job and wait for the worker thread."""
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/splitter", self.splitter.saveState())
         self.settings.setValue("window/docks", self.saveState())
         self._save_choices()
         self.settings.sync()

@@ -21,7 +21,7 @@ from thulium_desktop.app.figure_export import ExportPlan
 from thulium_desktop.app.export_dialog import ExportDialog
 from thulium_desktop.app.trust_panel import CONTRAST_NOTE
 from thulium_desktop.models import load_model
-from thulium_desktop.render import OUTLIER_PERC, overlay, shared_scale
+from thulium_desktop.render import OUTLIER_PERC, composite, shared_scale
 from thulium_desktop.xai.methods import REGISTRY, compare_methods
 from thulium_desktop.xai.spec import MethodSpec
 
@@ -96,7 +96,7 @@ def test_export_of_the_view_draws_the_contrast_map_with_its_caption(qtbot, contr
     assert panel.get_title().startswith("\u2018e\u2019 #2 ")  # 1-based, as the details line:
     assert "(character 2)" in window.details.text()
     scale = shared_scale([contrast], True, window.display.cmap(True), outlier_perc=OUTLIER_PERC)
-    expected = overlay(window.view_model.image, contrast, scale, 0.5)[:, :, ::-1]
+    expected = composite(window.view_model.image, contrast, scale, window.display.alpha)  # as on screen
     np.testing.assert_array_equal(np.asarray(panel.images[0].get_array()), expected)
     assert scale.vmin == -scale.vmax  # the diverging, signed scale
 
@@ -111,7 +111,7 @@ def test_export_of_the_comparison_shows_each_gradient_methods_contrast(qtbot, co
     maps = [window.view_model.results[contrast_spec(window, m)].maps[0] for m in compare_methods()[1:]]
     scale = shared_scale(maps, True, window.display.cmap(True), outlier_perc=OUTLIER_PERC)
     for ax, values in zip(drawn_panels(fig), maps):
-        np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), overlay(window.view_model.image, values, scale, 0.5)[:, :, ::-1])
+        np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), composite(window.view_model.image, values, scale, window.display.alpha))
 
 
 def test_export_suggests_files_named_after_what_each_figure_draws(qtbot, contrasted, monkeypatch):

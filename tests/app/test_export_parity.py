@@ -5,8 +5,9 @@ same explanations with the same options decode to the same pixels, for every fig
 kind: the view of a character, the grid of every character, the comparison of the
 methods, and the view of a contrast with the truth. The explanations are the very
 ones the CLI computed (caught on their way out of the engine), so the test is about
-the drawing, not about the engine's arithmetic. And the window's colour levels and
-colours are those of the figures it exports.
+the drawing, not about the engine's arithmetic. And the pixels the window paints are
+those of the PNG it exports (one compositing function, `render.overlay.composite`),
+on the same scale, with the colorbar in the same colours.
 """
 
 from __future__ import annotations
@@ -17,20 +18,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from gui_helpers import WAIT_MS, sample_copy
+from gui_helpers import SAMPLES, WAIT_MS, sample_copy
+from PySide6.QtGui import QImage
 
 from thulium_desktop import cli
 from thulium_desktop.app import figure_export
 from thulium_desktop.app.figure_export import ExportContent, ExportPlan, write_export
+from thulium_desktop.app.canvas import ImageCanvas
 from thulium_desktop.app.screen_colours import SIGNED_MAPS, UNSIGNED_MAPS
 from thulium_desktop.io.images import load_image
-from thulium_desktop.render import lookup_table
+from thulium_desktop.render.colormaps import Scale
+from thulium_desktop.render.overlay import colorbar_colours
 from thulium_desktop.xai.saliency import Explanation, SaliencyGenerator
 
 DPI = 40
 FAST = ["--steps", "2", "--samples", "2", "--dpi", str(DPI), "--format", "png", "--quiet"]
 SUBSTITUTED = 1  # hello.png reads "hello"; against the truth "hallo" its 'e' is a substitution
 APP_CMAPS = (UNSIGNED_MAPS[0], SIGNED_MAPS[0])  # the Display panel's defaults
+SAMPLE = SAMPLES / "hello.png"
 
 
 @dataclass
@@ -125,13 +130,13 @@ def test_each_contrast_with_the_truth_is_the_same_from_the_cli_and_the_app(hello
 # -- the screen ----------------------------------------------------------------------------
 
 
-def exported_figure(qtbot, window, kind: str, path: Path, monkeypatch):
-    """The figure the window's Export draws of `kind`."""
+def exported_figure(qtbot, window, kind: str, path: Path, monkeypatch, dpi: int = DPI):
+    """The figure the window's Export draws of `kind`, written to `path` at `dpi`."""
     figures = []
     save = figure_export.save_figure
     monkeypatch.setattr(figure_export, "save_figure", lambda fig, p, dpi=300: figures.append(fig) or save(fig, p, dpi=dpi))
     with qtbot.waitSignal(window.exported, timeout=WAIT_MS):
-        window.export(ExportPlan(kind, path, dpi=DPI))
+        window.export(ExportPlan(kind, path, dpi=dpi))
     (fig,) = figures
     return fig
 
@@ -142,18 +147,68 @@ def colorbar_range(fig) -> tuple[float, float]:
     return bar.get_xlim() if box.width > box.height else bar.get_ylim()
 
 
+def screen_pixels(canvas) -> np.ndarray:
+    """uint8 RGB `[H, W, 3]`: what the canvas paints at each image pixel's centre, read
+    back from a grab of its viewport (the pixels a user sees)."""
+    grab = canvas.graphics.viewport().grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    shot = np.frombuffer(grab.constBits(), np.uint8).reshape(grab.height(), grab.bytesPerLine())
+    shot = shot[:, : 3 * grab.width()].reshape(grab.height(), grab.width(), 3)
+    h, w = canvas.view.image_size()
+    out = np.empty((h, w, 3), np.uint8)
+    for y in range(h):
+        for x in range(w):
+            pos = canvas.widget_pos_of_pixel(x + 0.5, y + 0.5)
+            out[y, x] = shot[int(pos.y()), int(pos.x())]
+    return out
+
+
+def figure_panel(png: Path, fig, shown: np.ndarray, dpi: int) -> np.ndarray:
+    """uint8 RGB `shown.shape`: the exported PNG's panel sampled at each image pixel's
+    centre; the panel is found by matching `shown` scaled to its size in the file."""
+    (panel,) = [ax for ax in fig.axes if ax.images and ax.get_label() != "<colorbar>"]
+    box = panel.get_window_extent()
+    size = (round(box.width / fig.dpi * dpi), round(box.height / fig.dpi * dpi))
+    template = cv2.resize(shown, size, interpolation=cv2.INTER_NEAREST)
+    written = cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB)
+    x, y = cv2.minMaxLoc(cv2.matchTemplate(written, template, cv2.TM_SQDIFF))[2]
+    h, w = shown.shape[:2]
+    rows = y + ((np.arange(h) + 0.5) * size[1] / h).astype(int)
+    cols = x + ((np.arange(w) + 0.5) * size[0] / w).astype(int)
+    return written[rows[:, None], cols[None, :]]
+
+
 @pytest.mark.parametrize("absolute", [True, False], ids=["unsigned", "signed"])
-def test_the_canvas_shows_the_exported_views_scale_in_its_colours(qtbot, window, tmp_path, monkeypatch, absolute):
+def test_the_canvas_shows_the_pixels_of_the_exported_view(qtbot, window, tmp_path, monkeypatch, absolute):
+    """The issue measured paper at 148,101,139 in an export and 195,193,197 on screen: the
+    window's painted pixels and the PNG's panel are the same composite, within rounding."""
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.show_image(load_image(SAMPLE), "hello")
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["gradient"].click()
     if not absolute:
         with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
             window.panel.absolute.setChecked(False)
-    fig = exported_figure(qtbot, window, "view", tmp_path / "view.png", monkeypatch)
+    fig = exported_figure(qtbot, window, "view", tmp_path / "view.png", monkeypatch, dpi=150)
+    screen = screen_pixels(window.canvas).astype(int)
+    drawn = np.asarray(fig.axes[0].images[0].get_array())
+    assert np.abs(screen - drawn).max() <= 3  # Qt blends the map's layer in 8 bits
+    exported = figure_panel(tmp_path / "view.png", fig, drawn, dpi=150).astype(int)
+    assert np.abs(exported - screen).max() <= 3
     assert window.canvas.colorbar.levels() == pytest.approx(colorbar_range(fig))
-    cmap = window.display.cmap(not absolute)
-    np.testing.assert_array_equal(window.canvas.view.heat.lut[:, :3], lookup_table(cmap))
-    np.testing.assert_array_equal(window.canvas.colorbar.colorMap().getLookupTable(nPts=256), lookup_table(cmap))
+    scale = Scale(*colorbar_range(fig), window.display.cmap(not absolute), signed=not absolute)
+    shown_bar = window.canvas.colorbar.colorMap().getLookupTable(nPts=256)
+    np.testing.assert_array_equal(shown_bar, colorbar_colours(scale, window.canvas.view.opacity))
+
+
+def test_the_canvas_colorbar_says_what_the_value_is(qtbot):
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    image = load_image(SAMPLE)
+    canvas.set_image(image)
+    label = "|\u2202 score/\u2202 pixel|, normalised per map"
+    canvas.set_map(np.ones(image.shape[:2], np.float32), (0.0, 1.0), "viridis", False, label)
+    text = canvas.colorbar.getAxis("right").labelText
+    assert "|\u2202 score/\u2202 pixel|" in text and "normalised per map" in text
 
 
 def test_the_compare_view_shows_the_exported_comparisons_scale(qtbot, window, tmp_path, monkeypatch):

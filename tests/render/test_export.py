@@ -3,6 +3,7 @@
 import xml.etree.ElementTree as ET
 
 import cv2
+import matplotlib
 import numpy as np
 import pytest
 from figure_samples import bumps, ink_image
@@ -69,3 +70,20 @@ def test_save_image_writes_an_overlay_by_extension(tmp_path):
     with pytest.raises(ValueError):
         save_image(image, tmp_path / "o.notaformat")
     assert [p.name for p in tmp_path.iterdir()] == ["o.png"]
+
+
+def test_pdf_embeds_truetype_fonts_and_no_type3(figure, tmp_path):
+    """Journals reject Type 3 fonts; the setting applies to this save only."""
+    before = dict(matplotlib.rcParams)
+    save_figure(figure, tmp_path / "f.pdf")
+    data = (tmp_path / "f.pdf").read_bytes()
+    assert b"/FontFile2" in data  # TrueType outlines (a Type 0 font for the caption's "\u00b7")
+    assert b"/Type3" not in data
+    assert dict(matplotlib.rcParams) == before
+
+
+def test_svg_keeps_text_as_text(figure, tmp_path):
+    save_figure(figure, tmp_path / "f.svg")
+    root = ET.parse(tmp_path / "f.svg").getroot()
+    texts = ["".join(node.itertext()) for node in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert any("model \u00b7 gradient" in text for text in texts)

@@ -1,7 +1,6 @@
 """Figure builders: layout for 1, 5 and 40 characters, one shared scale, crisp rasters."""
 
 import base64
-import io
 import re
 
 import cv2
@@ -15,8 +14,10 @@ from thulium_desktop.render import (
     comparison_figure,
     overlay_figure,
     save_figure,
+    shared_scale,
     token_grid_figure,
 )
+from thulium_desktop.render.overlay import colorbar_colours, composite
 
 
 def panels(fig):
@@ -104,10 +105,28 @@ def test_label_count_must_match(word):
 def test_svg_raster_is_upsampled_by_nearest_neighbour_not_blurred(tmp_path):
     image = np.zeros((100, 1000), np.uint8)
     image[:, ::2] = 255  # stripes one pixel wide: any smoothing would invent greys
-    fig = overlay_figure(image, np.zeros((100, 1000)), alpha=0.0)
+    fig = overlay_figure(image, np.zeros((100, 1000)), opacity=0.0)
     save_figure(fig, tmp_path / "f.svg")
     svg = (tmp_path / "f.svg").read_text()
     embedded = re.search(r'<image[^>]*xlink:href="data:image/png;base64,([^"]+)"', svg).group(1)
     pixels = cv2.imdecode(np.frombuffer(base64.b64decode(embedded), np.uint8), cv2.IMREAD_UNCHANGED)
     assert pixels.shape[1] > 1000  # enlarged into the file (~2x), not left to the viewer
     assert set(np.unique(pixels[..., :3])) <= {0, 255}
+
+
+def test_every_panel_is_the_composite_the_screen_shows(word):
+    maps = bumps(word, 3)
+    fig = token_grid_figure(word, maps, ["a", "b", "c"], opacity=0.6)
+    scale = shared_scale(list(maps), False)
+    for ax, values in zip(panels(fig), maps):
+        np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), composite(word, values, scale, 0.6))
+
+
+def test_the_colorbar_is_in_the_panels_colours_and_says_what_the_value_is(word):
+    label = "|\u2202 score/\u2202 pixel|, normalised per map"
+    fig = overlay_figure(word, bumps(word, 1)[0] - 0.5, signed=True, opacity=0.7, value_label=label)
+    (bar,) = colorbars(fig)
+    assert label in (bar.get_xlabel(), bar.get_ylabel())
+    scale = shared_scale([bumps(word, 1)[0] - 0.5], True)
+    shown = np.round(bar._colorbar.cmap(np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+    np.testing.assert_array_equal(shown, colorbar_colours(scale, 0.7))

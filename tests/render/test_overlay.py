@@ -1,11 +1,16 @@
-"""Colour scales and overlays: shapes, dtypes, channel order, and the scale's range."""
+"""Colour scales and overlays: shapes, dtypes, channel order, the scale's range, and the
+composite that the screen and the figures both show."""
+
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from thulium_desktop.render import colorize, fit_map, overlay, shared_scale, to_bgr8
-from thulium_desktop.render.colormaps import matplotlib_cmap
+from thulium_desktop.io.images import load_image
+from thulium_desktop.render.colormaps import lookup_table, matplotlib_cmap
+from thulium_desktop.render.overlay import ALPHA_SATURATION, DEFAULT_OPACITY, colorbar_colours, composite, display_gray
 
 
 @pytest.mark.parametrize(
@@ -102,3 +107,75 @@ def test_outlier_percentage_ends_the_scale_below_hot_pixels_and_says_so():
     signed = shared_scale([values - 0.5, -values], signed=True, outlier_perc=1.0)
     assert signed.vmin == -signed.vmax and signed.extend == "both"
     assert shared_scale([values], signed=False, vmin=0.5).extend == "min"
+
+
+# -- composite: the one blend of the screen and the figures ---------------------------------
+
+SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "hello.png"
+
+
+@pytest.fixture(scope="module")
+def hello() -> np.ndarray:
+    return load_image(SAMPLE)
+
+
+def test_where_the_map_is_zero_the_image_shows_unchanged(hello):
+    """The issue's export turned paper purple: a value at the scale's zero is transparent."""
+    gray = display_gray(hello)
+    weights = np.zeros(gray.shape, np.float32)
+    weights[:, :10] = 1.0
+    scale = shared_scale([weights], signed=False)
+    out = composite(hello, weights, scale)
+    assert out.dtype == np.uint8 and out.shape == (*gray.shape, 3)
+    np.testing.assert_array_equal(out[:, 10:], np.repeat(gray[:, 10:, None], 3, axis=2))
+
+
+def test_a_strong_value_lays_its_colour_over_the_image_at_the_opacity(hello):
+    gray = display_gray(hello).astype(np.float64)
+    weights = np.ones(gray.shape, np.float32)
+    scale = shared_scale([weights], signed=False)
+    top = lookup_table(scale.cmap)[-1].astype(np.float64)
+    for opacity in (0.0, 0.3, DEFAULT_OPACITY, 1.0):
+        expected = gray[:, :, None] * (1 - opacity) + top * opacity
+        out = composite(hello, weights, scale, opacity).astype(np.float64)
+        assert np.abs(out - expected).max() <= 0.5 + 1e-9
+    with pytest.raises(ValueError, match="opacity"):
+        composite(hello, weights, scale, 1.5)
+
+
+def test_weak_values_fade_in_until_the_saturation_point(hello):
+    weights = np.tile(np.linspace(0.0, 1.0, hello.shape[1], dtype=np.float32), (hello.shape[0], 1))
+    scale = shared_scale([weights], signed=False)
+    paper = np.full(hello.shape, 255, np.uint8)
+    shift = np.abs(composite(paper, weights, scale).astype(int) - 255).sum(axis=2)[0]
+    ramp = shift[weights[0] <= ALPHA_SATURATION]
+    assert ramp[0] == 0 and (np.diff(ramp[: len(ramp) // 2]) >= -1).all() and ramp[-1] > ramp[len(ramp) // 4]
+
+
+def test_a_signed_maps_zero_is_its_centre_and_transparent(hello):
+    gray = display_gray(hello)
+    weights = np.zeros(gray.shape, np.float32)
+    weights[:, :5], weights[:, 5:10] = -1.0, 1.0
+    scale = shared_scale([weights], signed=True)
+    assert scale.signed and scale.vmin == -scale.vmax
+    out = composite(hello, weights, scale)
+    np.testing.assert_array_equal(out[:, 10:], np.repeat(gray[:, 10:, None], 3, axis=2))
+    blue, red = out[:, :5].reshape(-1, 3).mean(axis=0), out[:, 5:10].reshape(-1, 3).mean(axis=0)
+    assert blue[2] > blue[0] and red[0] > red[2]  # RdBu_r: negative blue, positive red
+
+
+def test_a_colour_image_is_laid_under_the_map_in_grayscale(hello):
+    bgr = np.repeat(hello[:, :, None], 3, axis=2)
+    bgr[:, :, 0] = 255 - bgr[:, :, 0]  # a colour cast the screen does not show either
+    weights = np.random.default_rng(0).random(hello.shape).astype(np.float32)
+    scale = shared_scale([weights], signed=False)
+    np.testing.assert_array_equal(composite(bgr, weights, scale), composite(display_gray(bgr), weights, scale))
+
+
+def test_the_colorbar_shows_each_step_as_the_overlay_draws_it_over_paper():
+    values = np.linspace(0.0, 2.0, 256, dtype=np.float32)[None, :]
+    for signed in (False, True):
+        scale = shared_scale([values - signed], signed)
+        paper = np.full(values.shape, 255, np.uint8)
+        np.testing.assert_array_equal(colorbar_colours(scale, 0.6), composite(paper, values - signed, scale, 0.6)[0])
+    assert (colorbar_colours(shared_scale([values], False))[0] == 255).all()  # zero is the paper

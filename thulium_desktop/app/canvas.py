@@ -7,8 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from thulium_desktop.app.overlay_view import COLORBAR_WIDTH, OverlayView, display_gray, make_colorbar
-from thulium_desktop.app.screen_colours import colormap
+from thulium_desktop.app.overlay_view import COLORBAR_WIDTH, OverlayView, make_colorbar, show_scale
+from thulium_desktop.render.overlay import display_gray
 
 BACKGROUND = "#26282b"
 #: Room the colorbar and margins take beside the image, in pixels.
@@ -37,6 +37,8 @@ class ImageCanvas(QWidget):
         self.view.addItem(self.hint)
         self.view.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self._show_colorbar(False)
+        #: What the map's values are, as the colorbar labels them.
+        self._value_label = ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -65,10 +67,14 @@ class ImageCanvas(QWidget):
             need = int((self.width() - CHROME_WIDTH) * h / w) + 16
             self.setMaximumHeight(max(MIN_HEIGHT, need))
 
-    def set_map(self, values: np.ndarray, levels: tuple[float, float], cmap: str, signed: bool) -> None:
+    def set_map(
+        self, values: np.ndarray, levels: tuple[float, float], cmap: str, signed: bool, value_label: str = ""
+    ) -> None:
+        """Show a map on the scale `levels` of `cmap`; `value_label` says what its values are
+        (`render.colormaps.colorbar_label`) on the colorbar."""
         self.view.set_map(values, levels, cmap, signed)
-        self.colorbar.setColorMap(colormap(cmap))
-        self.colorbar.setLevels(levels)
+        self._value_label = value_label
+        self._show_scale()
         self._show_colorbar(True)
 
     def clear_map(self) -> None:
@@ -77,6 +83,10 @@ class ImageCanvas(QWidget):
 
     def set_opacity(self, opacity: float) -> None:
         self.view.set_opacity(opacity)
+        self._show_scale()
+
+    def _show_scale(self) -> None:
+        show_scale(self.colorbar, self.view.scale, self.view.opacity, self._value_label)
 
     def _show_colorbar(self, shown: bool) -> None:
         """Shown or hidden by opacity: hiding the item would collapse its layout cell, and

@@ -10,8 +10,10 @@ from PySide6.QtCore import QPointF, QSizeF, Qt, Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from thulium_desktop.app.canvas import BACKGROUND
-from thulium_desktop.app.overlay_view import OverlayView, display_gray, make_colorbar
-from thulium_desktop.app.screen_colours import colormap, map_levels
+from thulium_desktop.app.overlay_view import OverlayView, make_colorbar, show_scale
+from thulium_desktop.app.screen_colours import map_levels
+from thulium_desktop.render.colormaps import Scale
+from thulium_desktop.render.overlay import display_gray
 from thulium_desktop.xai.methods import REGISTRY, compare_methods
 
 #: Images wider than this (width / height) are stacked in one column, others in a grid.
@@ -127,9 +129,10 @@ class CompareView(QWidget):
         return float(self.graphics.mapFromScene(view.mapViewToScene(QPointF(x, 0.0))).x())
 
     def show_maps(self, maps: dict[str, np.ndarray | None], signed: bool, cmap: str, opacity: float,
-                  notes: Mapping[str, str] | None = None) -> None:
+                  notes: Mapping[str, str] | None = None, value_label: str = "") -> None:
         """Draw each method's map (None = still computing) on the shared scale; a method
-        with a note (e.g. `no_contrast_note`) shows its image bare, the note over it."""
+        with a note (e.g. `no_contrast_note`) shows its image bare, the note over it.
+        `value_label` labels the shared colorbar (`render.colormaps.comparison_colorbar_label`)."""
         notes = notes or {}
         present = [m for m in maps.values() if m is not None]
         levels = map_levels(np.stack(present), signed) if present else (0.0, 1.0)
@@ -145,5 +148,4 @@ class CompareView(QWidget):
                 view.set_map(values, levels, cmap, signed)
                 view.set_opacity(opacity)
                 self.titles[method].setText(label)
-        self.colorbar.setColorMap(colormap(cmap))
-        self.colorbar.setLevels(levels)
+        show_scale(self.colorbar, Scale(*levels, cmap, signed=signed), opacity, value_label)

@@ -6,8 +6,11 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QSlider, QWidget
 
 from thulium_desktop.app.screen_colours import SIGNED_MAPS, UNSIGNED_MAPS
+from thulium_desktop.render.overlay import DEFAULT_OPACITY as FIGURE_OPACITY
 
-DEFAULT_OPACITY = 80
+#: The opacity slider's default, in percent: the figures' default, so a fresh window and
+#: an exported figure look alike.
+DEFAULT_OPACITY = round(FIGURE_OPACITY * 100)
 
 
 class DisplayPanel(QGroupBox):

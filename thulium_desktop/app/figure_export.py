@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from thulium_desktop.io.atomic import write_json, write_npz
-from thulium_desktop.render import explanation_arrays, explanation_figure, save_figure
+from thulium_desktop.render import DEFAULT_OPACITY, explanation_arrays, explanation_figure, save_figure
 from thulium_desktop.xai.methods import REGISTRY
 from thulium_desktop.xai.spec import MethodSpec
 
@@ -55,6 +55,7 @@ class ExportContent:
     index: int
     cmaps: tuple[str, str]  # (unsigned, signed)
     source: str = ""
+    opacity: float = DEFAULT_OPACITY  # the display's map opacity
 
 
 def suggested_name(image_stem: str, kind: str, specs: Sequence[MethodSpec]) -> str:
@@ -71,7 +72,7 @@ def build_figure(kind: str, content: ExportContent) -> Figure:
     """The `kind` figure of what is on screen, drawn as the CLI draws it (`render`)."""
     return explanation_figure(
         kind, content.image, content.explanations, content.index, cmaps=content.cmaps,
-        no_contrast=_without_contrast(content.explanations),
+        no_contrast=_without_contrast(content.explanations), methods=REGISTRY, opacity=content.opacity,
     )
 
 

@@ -1,41 +1,64 @@
 """A ViewBox showing an image with a saliency map blended over it.
 
 Shared by the main canvas and each panel of the compare view, so both colour,
-scale and blend maps identically.
+scale and blend maps identically: with `render.overlay.composite`, the blend every
+exported figure draws.
+
+The map layer is the composite at full opacity, and the Display panel's opacity is
+that layer's own opacity over the grayscale image: `o * composite(1) + (1 - o) * gray`
+is `composite(o)` (the blend is linear in its alpha), so the screen shows what a figure
+exported at that opacity shows, and dragging the slider recomposites nothing.
 """
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 
-from thulium_desktop.app.screen_colours import UNSIGNED_MAPS, colormap, heat_lut
-from thulium_desktop.io.images import to_unit_gray
+from thulium_desktop.app.screen_colours import UNSIGNED_MAPS, colorbar_map
+from thulium_desktop.render.colormaps import Scale
+from thulium_desktop.render.overlay import DEFAULT_OPACITY, composite
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 
-#: Wide enough for the bar and tick labels such as "-0.25" or "1e-05".
-COLORBAR_WIDTH = 58
+#: Wide enough for the bar, tick labels such as "-0.25" or "1e-05" and three lines of value label.
+COLORBAR_WIDTH = 100
+
+
+#: What a view shows before a map arrives.
+_NO_SCALE = Scale(0.0, 1.0, UNSIGNED_MAPS[0])
 
 
 def make_colorbar() -> pg.ColorBarItem:
-    """A read-only colorbar whose tick labels read on the dark canvas."""
+    """A read-only colorbar whose tick labels and value label read on the dark canvas."""
     bar = pg.ColorBarItem(
-        values=(0, 1), colorMap=colormap(UNSIGNED_MAPS[0]), interactive=False, width=14, colorMapMenu=False
+        values=(0, 1), colorMap=colorbar_map(_NO_SCALE, DEFAULT_OPACITY), interactive=False, width=14,
+        colorMapMenu=False,
     )
     axis = bar.getAxis("right")
     axis.setTextPen("#d0d0d0")
+    axis.setPen("#d0d0d0")
+    axis.enableAutoSIPrefix(False)  # a labelled axis would show 0.4 as 400 with "(x0.001)"
     axis.setWidth(COLORBAR_WIDTH - 18)  # fixed: auto-width lags one paint behind the labels
     bar.setMinimumWidth(COLORBAR_WIDTH)
     return bar
 
 
-def display_gray(image: np.ndarray) -> np.ndarray:
-    """The image as the model sees it (grayscale, alpha over white), as uint8 for display.
+def show_scale(bar: pg.ColorBarItem, scale: Scale, opacity: float, value_label: str) -> None:
+    """`bar` shows `scale` in the overlay's colours at `opacity`, labelled with what the value is."""
+    bar.setColorMap(colorbar_map(scale, opacity))
+    bar.setLevels((scale.vmin, scale.vmax))
+    axis = bar.getAxis("right")
+    axis.setLabel(_lines(value_label) or None, color="#d0d0d0", **{"font-size": "8pt"})
+    axis.resizeEvent()  # places the label by its new height; a fixed-width axis is not resized
 
-    Grayscale also keeps the heatmap's colours unambiguous."""
-    return np.round(to_unit_gray(image) * 255.0).astype(np.uint8)
+
+def _lines(text: str) -> str:
+    """A value label as rich text broken after each comma, so that it fits along a short bar."""
+    return "<br>".join(html.escape(part) for part in text.split(", "))
 
 
 class OverlayView(pg.ViewBox):
@@ -44,6 +67,7 @@ class OverlayView(pg.ViewBox):
     def __init__(self, **kwargs) -> None:
         super().__init__(lockAspect=True, invertY=True, enableMenu=False, **kwargs)
         self.base = pg.ImageItem(levels=(0, 255))
+        #: The composite at full opacity; its item opacity is the Display panel's.
         self.heat = pg.ImageItem()
         self.heat.setZValue(1)
         self.note = pg.TextItem(color="#f0f0f0", fill=pg.mkBrush(0, 0, 0, 170), anchor=(0.5, 0.5))
@@ -53,6 +77,8 @@ class OverlayView(pg.ViewBox):
         self.addItem(self.heat)
         self.addItem(self.note, ignoreBounds=True)
         self._map: np.ndarray | None = None
+        #: The colour scale of the map shown (its range, colormap and sign).
+        self.scale = _NO_SCALE
 
     def set_image(self, gray: np.ndarray) -> None:
         self.base.setImage(gray, levels=(0, 255))
@@ -60,8 +86,11 @@ class OverlayView(pg.ViewBox):
         self.autoRange(padding=0.02)
 
     def set_map(self, values: np.ndarray, levels: tuple[float, float], cmap: str, signed: bool) -> None:
+        """Show `values` over the image on the scale `levels` of `cmap` (diverging around
+        zero when `signed`), composited as the figures are."""
         self._map = values
-        self.heat.setImage(values, levels=levels, lut=heat_lut(cmap, signed), autoLevels=False)
+        self.scale = Scale(float(levels[0]), float(levels[1]), cmap, signed=signed)
+        self.heat.setImage(composite(self.base.image, values, self.scale, 1.0), levels=(0, 255))
         self.heat.setVisible(True)
 
     def clear_map(self) -> None:
@@ -82,7 +111,12 @@ class OverlayView(pg.ViewBox):
         return self._map
 
     def set_opacity(self, opacity: float) -> None:
+        """The map's weight where strongest, as `composite`'s `opacity` (see the module's doc)."""
         self.heat.setOpacity(opacity)
+
+    @property
+    def opacity(self) -> float:
+        return float(self.heat.opacity())
 
     def image_size(self) -> tuple[int, int]:
         """(height, width) of the image shown, (0, 0) when none."""

@@ -1,49 +1,30 @@
-"""Heatmap colouring for the canvas and the compare view, from the render layer's rules.
+"""The screen's colours, from the render layer's rules.
 
-The colours are `render.colormaps.lookup_table`'s and the value range is
-`render.colormaps.shared_scale`'s with the figures' `OUTLIER_PERC`, so the screen
-shows a map as an exported figure (app or CLI) draws it.
-
-Low saliency must leave the handwriting visible, so the on-screen lookup tables add
-an alpha ramp: transparent where the map is ~0 (for signed maps, the centre of the
-diverging scale), opaque where it is strong.
+The value range is `render.colormaps.shared_scale`'s with the figures' `OUTLIER_PERC`,
+the overlay is `render.overlay.composite` (the blend every exported figure draws, weak
+values transparent) and the colorbar shows `render.overlay.colorbar_colours` (that blend
+over blank paper), so the screen shows a map as an exported figure (app or CLI) does.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pyqtgraph as pg
 
-from thulium_desktop.render.colormaps import OUTLIER_PERC, SIGNED_CMAP, UNSIGNED_CMAP, lookup_table, shared_scale
+from thulium_desktop.render.colormaps import OUTLIER_PERC, SIGNED_CMAP, UNSIGNED_CMAP, Scale, shared_scale
+from thulium_desktop.render.overlay import colorbar_colours
 
 #: Perceptually uniform maps for unsigned saliency (first = default, as in exported figures).
 UNSIGNED_MAPS = (UNSIGNED_CMAP, "inferno", "magma", "plasma", "cividis")
 #: Diverging maps for signed saliency, centred on zero (first = default, as in exported figures).
 SIGNED_MAPS = (SIGNED_CMAP, "coolwarm", "PuOr_r", "bwr")
 
-#: Alpha reaches full opacity at this fraction of the map's range.
-ALPHA_SATURATION = 0.6
 
-
-@lru_cache(maxsize=None)
-def colormap(name: str) -> pg.ColorMap:
-    """The colorbar's colormap: the render layer's lookup table under its matplotlib name.
-
-    Cached: a click must not rebuild it."""
-    table = lookup_table(name)
-    return pg.ColorMap(np.linspace(0.0, 1.0, len(table)), table, name=name)
-
-
-@lru_cache(maxsize=32)
-def heat_lut(name: str, signed: bool) -> np.ndarray:
-    """RGBA uint8 lookup table `[256, 4]`: the render layer's colours with the transparency ramp."""
-    table = lookup_table(name)
-    pos = np.linspace(0.0, 1.0, len(table))
-    strength = np.abs(2.0 * pos - 1.0) if signed else pos
-    alpha = np.round(np.clip(strength / ALPHA_SATURATION, 0.0, 1.0) * 255).astype(np.uint8)
-    return np.column_stack([table, alpha])
+def colorbar_map(scale: Scale, opacity: float) -> pg.ColorMap:
+    """The colorbar's colours: `scale`'s steps as the overlay draws them over blank paper,
+    named after the colormap (what the Display panel calls it)."""
+    table = colorbar_colours(scale, opacity)
+    return pg.ColorMap(np.linspace(0.0, 1.0, len(table)), table, name=str(scale.cmap))
 
 
 def map_levels(maps: np.ndarray, signed: bool) -> tuple[float, float]:

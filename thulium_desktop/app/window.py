@@ -51,6 +51,7 @@ from thulium_desktop.app.view_model import ViewModel
 from thulium_desktop.app.worker import LoadedModel, ReadingInfo
 from thulium_desktop.io.images import IMAGE_SUFFIXES
 from thulium_desktop.models import MODEL_SUFFIXES, ModelLoadError, UntrustedModelError
+from thulium_desktop.render.colormaps import colorbar_label, comparison_colorbar_label
 from thulium_desktop.xai.methods import REGISTRY
 from thulium_desktop.xai.spec import MethodSpec
 
@@ -144,6 +145,7 @@ class MainWindow(QMainWindow):
         #: Progress (done, total) at which each still-partial map's job was cancelled.
         self._cancelled: dict[MethodSpec, tuple[int, int]] = {}
         self._saved_layer: str | None = None
+        self._notes_said: set[str] = set()  # notes put in the status bar for this model
         self.setWindowTitle("Thulium Desktop")
         self.setAcceptDrops(True)
         self._build_widgets()
@@ -634,7 +636,9 @@ class MainWindow(QMainWindow):
             self.canvas.clear_map()
             return
         cmap = self.display.cmap(signed)
-        self.canvas.set_map(values, map_levels(values, signed), cmap, signed)
+        spec = self.view_model.view_spec()
+        label = colorbar_label(REGISTRY[spec.method], signed, bool(dict(spec.params).get("normalize", False)))
+        self.canvas.set_map(values, map_levels(values, signed), cmap, signed, label)
         self.canvas.set_opacity(self.display.alpha * (CANCELLED_DIMMING if progress else 1.0))
 
     def _show_cancelled_badge(self, progress: tuple[int, int] | None) -> None:
@@ -651,7 +655,10 @@ class MainWindow(QMainWindow):
     def _refresh_compare(self) -> None:
         maps, signed = self.view_model.compare_maps()
         notes = {m: no_contrast_note(m) for m, spec in self.view_model.compare_specs().items() if spec is None}
-        self.compare_view.show_maps(maps, signed, self.display.cmap(signed), self.display.alpha, notes)
+        normalised = all(bool(dict(spec.params).get("normalize", False))
+                         for spec in self.view_model.compare_specs().values() if spec is not None)
+        self.compare_view.show_maps(maps, signed, self.display.cmap(signed), self.display.alpha, notes,
+                                    value_label=comparison_colorbar_label(signed, normalised))
 
     # -- user actions ----------------------------------------------------------------
     @Slot(int)
@@ -681,6 +688,7 @@ class MainWindow(QMainWindow):
     # -- worker answers --------------------------------------------------------------
     @Slot(object)
     def _on_model_ready(self, info: LoadedModel) -> None:
+        self._notes_said.clear()  # a new model has said nothing yet
         self.view_model.scorable = info.scorable
         self._show_model(info)
         self.panel.set_layers(info.layers, info.default_layer)
@@ -745,6 +753,16 @@ class MainWindow(QMainWindow):
     @Slot(object, object)
     def _on_explained(self, spec: MethodSpec, explanation: object) -> None:
         self.view_model.add_result(spec, explanation)
+        self._say_new_notes(getattr(explanation, "notes", ()))
+
+    def _say_new_notes(self, notes: Sequence[str]) -> None:
+        """A note not yet said for this model goes to the status bar once (the details
+        under the map show the selected map's notes every time): a model-wide one, such
+        as "the model outputs probabilities", is not repeated on every click."""
+        new = [note for note in notes if note not in self._notes_said]
+        self._notes_said.update(new)
+        if new:
+            self.status.showMessage("\u26a0 " + "; ".join(new), 15000)
 
     @Slot()
     def _on_job_started(self) -> None:
@@ -829,6 +847,7 @@ class MainWindow(QMainWindow):
             self.view_model.export_index(plan.kind),
             (self.display.cmap(False), self.display.cmap(True)),
             str(self.browser.files.current or ""),
+            self.display.alpha,
         )
         try:
             written = write_export(plan, content)

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from thulium_desktop.io.atomic import write_json, write_npz
 from thulium_desktop.io.corpus import CorpusItem
 from thulium_desktop.render import FIGURE_FORMATS, explanation_arrays, explanation_figure, save_figure
+from thulium_desktop.xai.methods import REGISTRY
 from thulium_desktop.xai.saliency import Explanation
 
 
@@ -93,11 +94,11 @@ def _write_all(
     for method, exp in drawable.items():
         _save_all(plan, item, method, partial(method_figure, image, method, exp), written)
     if len(drawable) > 1:
-        _save_all(plan, item, "compare", partial(explanation_figure, "compare", image, drawable), written)
+        _save_all(plan, item, "compare", partial(explanation_figure, "compare", image, drawable, methods=REGISTRY), written)
     if "npz" in plan.formats and explanations:
         _save_npz(plan.path(item, "npz"), explanations, written)
     for stem, exp in contrasts.items():
-        view = partial(explanation_figure, "view", image, {exp.method: exp}, exp.contrast.token)
+        view = partial(explanation_figure, "view", image, {exp.method: exp}, exp.contrast.token, methods=REGISTRY)
         _save_all(plan, item, stem, view, written)
         if "npz" in plan.formats:
             _save_npz(plan.path(item, f"{stem}.npz"), {exp.method: exp}, written)
@@ -130,8 +131,8 @@ def method_figure(image: np.ndarray, method: str, exp: Explanation) -> Figure:
     """A method's figure: every character's map (the app's "grid") when every character
     was explained, else (`--token N`) that character's map, as the app's "view" exports it."""
     if exp.token_indices == tuple(range(len(exp.reading))):
-        return explanation_figure("grid", image, {method: exp})
-    return explanation_figure("view", image, {method: exp}, exp.token_indices[0])
+        return explanation_figure("grid", image, {method: exp}, methods=REGISTRY)
+    return explanation_figure("view", image, {method: exp}, exp.token_indices[0], methods=REGISTRY)
 
 
 def method_record(exp: Explanation, warnings: list[str]) -> dict[str, Any]:

@@ -16,12 +16,14 @@ from thulium_desktop.render.colormaps import (
     SIGNED_CMAP,
     UNSIGNED_CMAP,
     Scale,
+    colorbar_label,
     colorize,
+    comparison_colorbar_label,
     default_cmap,
     lookup_table,
     shared_scale,
 )
-from thulium_desktop.render.overlay import fit_map, overlay, to_bgr8
+from thulium_desktop.render.overlay import DEFAULT_OPACITY, colorbar_colours, composite, fit_map, overlay, to_bgr8
 
 #: Names of the modules that import matplotlib's figures, loaded when first asked for.
 _FIGURE_EXPORTS = {
@@ -32,13 +34,18 @@ _FIGURE_EXPORTS = {
 _MODULE_OF = {name: module for module, names in _FIGURE_EXPORTS.items() for name in names}
 
 __all__ = [
+    "DEFAULT_OPACITY",
     "OUTLIER_PERC",
     "SIGNED_CMAP",
     "UNSIGNED_CMAP",
     "Scale",
     "caption",
+    "colorbar_colours",
+    "colorbar_label",
     "colorize",
     "comparison_caption",
+    "comparison_colorbar_label",
+    "composite",
     "contrast_phrase",
     "default_cmap",
     "fit_map",

@@ -7,18 +7,18 @@ Signed maps (raw gradients, integrated gradients) use a diverging map centred
 on zero, so that "pushes towards the character" and "pushes away" are told apart
 and zero is neutral.
 
-The same lookup tables (`lookup_table`) colour the exported figures, their
-colorbars and the app's on-screen overlays and colorbars (which add a transparency
-ramp), and one rule (`shared_scale` with `OUTLIER_PERC`) sets the value range on
-screen, in the app's Export and in the CLI's figures, so what a colorbar says is
-what the overlay shows, wherever it is seen.
+The same lookup tables (`lookup_table`) colour the exported figures and the app's
+screen, both composited by `render.overlay.composite` with its transparency ramp, and
+their colorbars (`colorbar_label` says what the value is); one rule (`shared_scale`
+with `OUTLIER_PERC`) sets the value range on screen, in the app's Export and in the
+CLI's figures, so what a colorbar says is what the overlay shows, wherever it is seen.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import matplotlib
@@ -48,6 +48,9 @@ class Scale:
     #: Which ends of the range some values lie beyond ("neither", "min", "max", "both"):
     #: the colorbar draws an arrow there, so clipping is never silent.
     extend: str = "neither"
+    #: Whether values are signed: their zero is the centre of the range (a diverging
+    #: map's neutral colour), not its bottom; the overlay is transparent there.
+    signed: bool = False
 
     def unit(self, values: np.ndarray) -> np.ndarray:
         """`values` mapped linearly to [0, 1] (clipped); NaN counts as the bottom of the range."""
@@ -94,7 +97,25 @@ def shared_scale(
     below = bool(finite.size and finite.min() < lo)
     above = bool(finite.size and finite.max() > hi)
     extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get((below, above), "both")
-    return Scale(lo, hi, cmap if cmap is not None else default_cmap(signed), extend)
+    return Scale(lo, hi, cmap if cmap is not None else default_cmap(signed), extend, signed)
+
+
+#: What the sign of a signed map means (its colorbar label ends with it).
+SIGNED_MEANING = "signed: > 0 raises the score"
+
+
+def colorbar_label(method: Any, signed: bool, normalised: bool) -> str:
+    """What a colorbar's values are, for a map of `method` (an `xai.methods.Method`,
+    duck-typed: its `value_label`, or `signed_value_label` for a map kept signed), and
+    whether each map was divided by its own maximum (`normalize`)."""
+    text = method.signed_value_label if signed else method.value_label
+    return f"{text}, normalised per map" if normalised else text
+
+
+def comparison_colorbar_label(signed: bool, normalised: bool) -> str:
+    """What the shared colorbar of several methods' maps shows: each panel its own method's value."""
+    text = "each panel's method's value" + (f", {SIGNED_MEANING}" if signed else "")
+    return f"{text}, normalised per map" if normalised else text
 
 
 def matplotlib_cmap(cmap: CmapSpec) -> Colormap:

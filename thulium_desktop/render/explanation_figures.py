@@ -12,7 +12,9 @@ Kinds (`FIGURE_KINDS`):
 - "compare": methods side by side on one scale, for the selected character or for
   every character explained.
 
-Explanations are duck-typed (`xai.saliency.Explanation`): render sits below the engine.
+Explanations and method records are duck-typed (`xai.saliency.Explanation`,
+`xai.methods.Method`): render sits below the engine. The colorbar says what the value
+is from the method's record (`colormaps.colorbar_label`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,18 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from thulium_desktop.render.captions import caption, comparison_caption, token_label
-from thulium_desktop.render.colormaps import OUTLIER_PERC, SIGNED_CMAP, UNSIGNED_CMAP, CmapSpec
+from thulium_desktop.render.colormaps import (
+    OUTLIER_PERC,
+    SIGNED_CMAP,
+    UNSIGNED_CMAP,
+    CmapSpec,
+    colorbar_label,
+    comparison_colorbar_label,
+)
 from thulium_desktop.render.figures import comparison_figure, overlay_figure, token_grid_figure
+from thulium_desktop.render.overlay import DEFAULT_OPACITY
 
 FIGURE_KINDS = ("view", "grid", "compare")
-#: What a comparison's shared scale compares (the engine normalises each map by default).
-COMPARISON_NOTE = "methods on one scale (each map peaks at 1)"
 
 
 def explanation_figure(
@@ -40,6 +48,8 @@ def explanation_figure(
     *,
     cmaps: tuple[CmapSpec, CmapSpec] = (UNSIGNED_CMAP, SIGNED_CMAP),
     no_contrast: Sequence[str] = (),
+    methods: Mapping[str, Any] | None = None,
+    opacity: float = DEFAULT_OPACITY,
 ) -> Figure:
     """The `kind` figure of `explanations` (keyed by method) over `image`.
 
@@ -48,40 +58,48 @@ def explanation_figure(
     character explained (a comparison) and is refused for a view. A view and a grid draw
     one explanation. `cmaps` are the (unsigned, signed) colormaps. `no_contrast` names
     the methods a contrastive comparison leaves out for having no gradients, so that a
-    missing row is not taken for an oversight.
+    missing row is not taken for an oversight. `methods` is the method registry
+    (`xai.methods.REGISTRY`), whose records say what each map's values are (None leaves
+    the colorbar of a view or a grid unlabelled). `opacity`
+    is the map's weight where strongest, as the screen's Display panel sets it.
     """
     if kind not in FIGURE_KINDS:
         raise ValueError(f"unknown figure kind {kind!r}; choose from {', '.join(FIGURE_KINDS)}")
     if not explanations:
         raise ValueError("there are no explanations to draw")
     if kind == "compare":
-        return _comparison(image, list(explanations.values()), index, cmaps, no_contrast)
+        return _comparison(image, list(explanations.values()), index, cmaps, no_contrast, opacity)
     if len(explanations) != 1:
         raise ValueError(f"a {kind} figure draws one method's maps, not {len(explanations)}")
     exp = next(iter(explanations.values()))
     cmap = cmaps[1] if exp.signed else cmaps[0]
+    value_label = colorbar_label(methods[exp.method], exp.signed, _normalised([exp])) if methods else None
     if kind == "view":
-        return _view(image, exp, index, cmap)
+        return _view(image, exp, index, cmap, value_label, opacity)
     return token_grid_figure(
         image, exp.maps, [_label(exp, k) for k in range(len(exp.maps))], signed=exp.signed, cmap=cmap,
-        outlier_perc=OUTLIER_PERC, caption=caption(exp, _read(exp), OUTLIER_PERC),
+        outlier_perc=OUTLIER_PERC, opacity=opacity, value_label=value_label,
+        caption=caption(exp, _read(exp), OUTLIER_PERC),
     )
 
 
-def _view(image: np.ndarray, exp: Any, index: int | None, cmap: CmapSpec) -> Figure:
+def _view(
+    image: np.ndarray, exp: Any, index: int | None, cmap: CmapSpec, value_label: str | None, opacity: float
+) -> Figure:
     """One map over its image, captioned with model, method, parameters and, for a
     contrast, which two characters it weighs."""
     if index is None and not exp.whole_reading:
         raise ValueError("a view figure shows one character: say which (its 0-based index)")
     row = _row(exp, index)
     return overlay_figure(
-        image, exp.maps[row], signed=exp.signed, cmap=cmap, outlier_perc=OUTLIER_PERC,
-        label=_label(exp, row), caption=caption(exp, None, OUTLIER_PERC),
+        image, exp.maps[row], signed=exp.signed, cmap=cmap, outlier_perc=OUTLIER_PERC, opacity=opacity,
+        label=_label(exp, row), value_label=value_label, caption=caption(exp, None, OUTLIER_PERC),
     )
 
 
 def _comparison(
-    image: np.ndarray, exps: list[Any], index: int | None, cmaps: tuple[CmapSpec, CmapSpec], no_contrast: Sequence[str]
+    image: np.ndarray, exps: list[Any], index: int | None, cmaps: tuple[CmapSpec, CmapSpec],
+    no_contrast: Sequence[str], opacity: float,
 ) -> Figure:
     """Methods side by side on one scale: rows = methods and columns = characters when
     there are fewer characters than methods (the selected one, or `--token N`), else the
@@ -100,8 +118,9 @@ def _comparison(
     absent = "".join(f"; {name} has no contrast map" for name in no_contrast) if first.contrast else ""
     return comparison_figure(
         image, grid, row_labels, col_labels, signed=signed, cmap=cmaps[1] if signed else cmaps[0],
-        outlier_perc=OUTLIER_PERC,
-        caption=comparison_caption(first, f"{COMPARISON_NOTE}{absent} \u00b7 {_read(first)}", OUTLIER_PERC),
+        outlier_perc=OUTLIER_PERC, opacity=opacity, value_label=comparison_colorbar_label(signed, _normalised(exps)),
+        caption=comparison_caption(first, f"{_comparison_note(exps)}{absent} \u00b7 {_read(first)}", OUTLIER_PERC,
+                                   compared=exps),
     )
 
 
@@ -121,6 +140,16 @@ def _label(exp: Any, row: int) -> str:
     if exp.whole_reading:
         return f"\u201c{exp.reading.text}\u201d"
     return token_label(exp.tokens[row], exp.token_indices[row], float(exp.confidences[row]))
+
+
+def _normalised(exps: Sequence[Any]) -> bool:
+    """Whether every map was divided by its own maximum (the engine's `normalize`)."""
+    return all(e.params.get("normalize") for e in exps)
+
+
+def _comparison_note(exps: Sequence[Any]) -> str:
+    """What a comparison's shared scale compares: maps that each peak at 1 only when normalised."""
+    return "methods on one scale (each map normalised to peak at 1)" if _normalised(exps) else "methods on one scale"
 
 
 def _read(exp: Any) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -17,6 +18,11 @@ FIGURE_FORMATS = ("png", "svg", "pdf")
 
 #: Metadata that would make two runs' files differ for no reason (creation dates).
 _STABLE_METADATA = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+
+#: Text stays text that journals accept: TrueType (Type 42) fonts embedded in PDF, not
+#: Type 3 (bitmap-like procedures many submission systems reject), and real `<text>`
+#: in SVG, editable and searchable, rather than glyph outlines.
+_FONT_EMBEDDING = {"pdf.fonttype": 42, "svg.fonttype": "none"}
 
 
 def figure_format(path: str | os.PathLike) -> str:
@@ -35,10 +41,11 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 300) -> Path:
 
     Margins are trimmed to the drawn content. No creation date is written, so
     rerunning an export gives byte-identical PNG and PDF files (SVG element ids
-    stay random unless the caller sets matplotlib's global `svg.hashsalt`).
+    stay random unless the caller sets matplotlib's global `svg.hashsalt`). Fonts are
+    embedded as TrueType in PDF and kept as text in SVG, for this save only.
     """
     fmt = figure_format(path)
-    with atomic_write(path, "wb") as handle:
+    with matplotlib.rc_context(_FONT_EMBEDDING), atomic_write(path, "wb") as handle:
         fig.savefig(
             handle,
             format=fmt,

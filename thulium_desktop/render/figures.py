@@ -5,10 +5,11 @@ Only `matplotlib.figure.Figure` is used, never pyplot: pyplot keeps global state
 Figure renders with Agg/SVG/PDF from any thread. Builders take numpy arrays,
 strings and dicts and return a Figure; `render.export.save_figure` writes it.
 
-Every panel is the image with its map blended over it (`render.overlay`), drawn
+Every panel is the image with its map laid over it by `render.overlay.composite`, the
+blend the app's screen shows (weak values transparent, the map at `opacity`), drawn
 with nearest-neighbour sampling so the raster stays crisp when a PDF or SVG
-viewer enlarges it. Panels of one figure share one colour scale and one colorbar
-(full opacity, so the scale is readable even though the panels are blended).
+viewer enlarges it. Panels of one figure share one colour scale and one colorbar,
+whose colours are that blend over blank paper and whose label says what the value is.
 Figure sizes are chosen in inches for a 7-inch page width with 8-point text, so a
 figure is placed at 100% in a paper and its labels read like body text.
 """
@@ -21,12 +22,12 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
+from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 
 from thulium_desktop.render.captions import token_label
-from thulium_desktop.render.colormaps import CmapSpec, Scale, matplotlib_cmap, shared_scale
-from thulium_desktop.render.overlay import overlay
+from thulium_desktop.render.colormaps import CmapSpec, Scale, shared_scale
+from thulium_desktop.render.overlay import DEFAULT_OPACITY, colorbar_colours, composite
 
 FONT_PT = 8
 PAGE_WIDTH_IN = 7.0
@@ -49,13 +50,15 @@ def overlay_figure(
     vmin: float | None = None,
     vmax: float | None = None,
     outlier_perc: float = 0.0,
-    alpha: float = 0.5,
+    opacity: float = DEFAULT_OPACITY,
     label: str | None = None,
+    value_label: str | None = None,
     caption: str | None = None,
     width: float = PAGE_WIDTH_IN,
 ) -> Figure:
-    """One map over its image, with a colorbar, an optional panel `label` (the character)
-    and a `caption` (model, method, parameters; see `render.captions.caption`)."""
+    """One map over its image, with a colorbar, an optional panel `label` (the character),
+    the colorbar's `value_label` (what the value is, e.g. "|∂ score/∂ pixel|") and a
+    `caption` (model, method, parameters; see `render.captions.caption`)."""
     return token_grid_figure(
         image,
         np.asarray(weights)[None],
@@ -65,7 +68,8 @@ def overlay_figure(
         vmin=vmin,
         vmax=vmax,
         outlier_perc=outlier_perc,
-        alpha=alpha,
+        opacity=opacity,
+        value_label=value_label,
         caption=caption,
         width=width,
     )
@@ -81,7 +85,8 @@ def token_grid_figure(
     vmin: float | None = None,
     vmax: float | None = None,
     outlier_perc: float = 0.0,
-    alpha: float = 0.5,
+    opacity: float = DEFAULT_OPACITY,
+    value_label: str | None = None,
     caption: str | None = None,
     width: float = PAGE_WIDTH_IN,
     max_columns: int = 8,
@@ -118,10 +123,10 @@ def token_grid_figure(
         if i >= len(maps):
             ax.remove()
             continue
-        _draw_panel(ax, image, maps[i], scale, alpha)
+        _draw_panel(ax, image, maps[i], scale, opacity)
         if labels:
             _label(ax, labels[i], side)
-    _colorbar(fig, list(axes[: len(maps)]), scale, "right" if cbar_right else "bottom")
+    _colorbar(fig, list(axes[: len(maps)]), scale, opacity, value_label, "right" if cbar_right else "bottom")
     _caption(fig, caption)
     return fig
 
@@ -137,7 +142,8 @@ def comparison_figure(
     vmin: float | None = None,
     vmax: float | None = None,
     outlier_perc: float = 0.0,
-    alpha: float = 0.5,
+    opacity: float = DEFAULT_OPACITY,
+    value_label: str | None = None,
     caption: str | None = None,
     width: float = PAGE_WIDTH_IN,
 ) -> Figure:
@@ -167,11 +173,11 @@ def comparison_figure(
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r, row in enumerate(grid):
         for c, weights in enumerate(row):
-            _draw_panel(axes[r, c], image, weights, scale, alpha)
+            _draw_panel(axes[r, c], image, weights, scale, opacity)
         _label(axes[r, 0], row_labels[r], "left")
     for c, text in enumerate(column_labels):
         _label(axes[0, c], text, "top")
-    _colorbar(fig, list(axes.ravel()), scale, "bottom")
+    _colorbar(fig, list(axes.ravel()), scale, opacity, value_label, "bottom")
     _caption(fig, caption)
     return fig
 
@@ -251,17 +257,20 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _draw_panel(ax: Axes, image: np.ndarray, weights: np.ndarray, scale: Scale, alpha: float) -> None:
-    rgb = overlay(image, weights, scale, alpha)[:, :, ::-1]
-    ax.imshow(rgb, interpolation="nearest", resample=False)
+def _draw_panel(ax: Axes, image: np.ndarray, weights: np.ndarray, scale: Scale, opacity: float) -> None:
+    ax.imshow(composite(image, weights, scale, opacity), interpolation="nearest", resample=False)
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_linewidth(0.4)
 
 
-def _colorbar(fig: Figure, axes: list[Axes], scale: Scale, location: str) -> None:
-    mappable = ScalarMappable(Normalize(scale.vmin, scale.vmax), matplotlib_cmap(scale.cmap))
+def _colorbar(
+    fig: Figure, axes: list[Axes], scale: Scale, opacity: float, value_label: str | None, location: str
+) -> None:
+    """The scale in the panels' own colours (`colorbar_colours`), labelled with what the value is."""
+    colours = ListedColormap(colorbar_colours(scale, opacity) / 255.0, name=f"{scale.cmap} over paper")
+    mappable = ScalarMappable(Normalize(scale.vmin, scale.vmax), colours)
     bar = fig.colorbar(
         mappable,
         ax=axes,
@@ -274,6 +283,8 @@ def _colorbar(fig: Figure, axes: list[Axes], scale: Scale, location: str) -> Non
     )
     bar.ax.tick_params(labelsize=FONT_PT - 1, width=0.4, length=2)
     bar.outline.set_linewidth(0.4)
+    if value_label:
+        bar.set_label(value_label, size=FONT_PT - 1, parse_math=False)
 
 
 def _caption(fig: Figure, text: str | None) -> None:

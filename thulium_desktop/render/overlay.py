@@ -1,4 +1,12 @@
-"""A map laid over the image it explains: any image format in, uint8 BGR out.
+"""A map laid over the image it explains: `composite`, the one blend the app's screen
+and every exported figure draw, and `overlay`, a full-strength blend for library users.
+
+`composite` lays the map over the image in grayscale (as the model sees it, and so that
+the map's colours are not confused with the image's), fading weak values to transparent:
+a value covers the image (at the chosen opacity) only from `ALPHA_SATURATION` of the
+way from the scale's zero (its bottom, or a signed scale's centre) to its end, so the
+paper and the ink stay visible where the map is ~0. `colorbar_colours` are the same
+blend over blank paper, so a colorbar shows each value in the colour it takes there.
 
 Maps arrive in many shapes: a CTC model's per-frame profile is 1-D (one value
 per column band), attention over a feature grid is a small 2-D array, the
@@ -8,10 +16,18 @@ image's height and width, so everything downstream works in image pixels.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
-from thulium_desktop.render.colormaps import Scale, colorize
+from thulium_desktop.io.images import to_unit_gray
+from thulium_desktop.render.colormaps import CmapSpec, Scale, colorize, lookup_table
+
+#: The map's weight where it is strong: the app's Display default and the figures'.
+DEFAULT_OPACITY = 0.8
+#: The share of the way from the scale's zero to its end from which a value is fully opaque.
+ALPHA_SATURATION = 0.6
 
 
 def to_bgr8(image: np.ndarray) -> np.ndarray:
@@ -84,3 +100,57 @@ def overlay(image: np.ndarray, weights: np.ndarray, scale: Scale, alpha: float =
     base = to_bgr8(image)
     heat = colorize(fit_map(weights, base.shape[:2]), scale)
     return cv2.addWeighted(heat, alpha, base, 1.0 - alpha, 0.0)
+
+
+def display_gray(image: np.ndarray) -> np.ndarray:
+    """The image under a composite: uint8 grayscale `[H, W]` as the model sees it (alpha
+    over white paper). Grayscale keeps the map's colours unambiguous."""
+    return np.round(to_unit_gray(image) * 255.0).astype(np.uint8)
+
+
+def composite(image: np.ndarray, weights: np.ndarray, scale: Scale, opacity: float = DEFAULT_OPACITY) -> np.ndarray:
+    """uint8 RGB `[H, W, 3]`: `weights` coloured under `scale` and laid over `image` in
+    grayscale, weak values fading to transparent; what the screen and the figures show.
+
+    `image` may be any supported image (the screen passes its `display_gray`, which
+    is taken as it is). `opacity` is the map's weight where it is strongest (0 shows
+    only the image).
+    """
+    base = image if _is_gray8(image) else display_gray(image)
+    index = np.round(scale.unit(fit_map(weights, base.shape)) * 255.0).astype(np.uint8)
+    flat = (base.astype(np.intp) << 8) | index
+    return np.take(_blend_table(scale.cmap, scale.signed, opacity).reshape(-1, 3), flat, axis=0)
+
+
+def colorbar_colours(scale: Scale, opacity: float = DEFAULT_OPACITY) -> np.ndarray:
+    """uint8 RGB `[256, 3]`: the colours of the scale's 256 steps, bottom to top, as
+    `composite` draws them over blank paper (the colorbar on screen and in figures)."""
+    return _blend_table(scale.cmap, scale.signed, opacity)[255]
+
+
+def _is_gray8(image: np.ndarray) -> bool:
+    return isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 2
+
+
+@lru_cache(maxsize=16)
+def _blend_table(cmap: CmapSpec, signed: bool, opacity: float) -> np.ndarray:
+    """uint8 RGB `[256, 256, 3]`: the blend of every gray level (first axis) with every
+    step of a scale (second axis), so compositing a map is one table lookup: a
+    2000 x 100 line in about 3 ms, fast enough for every redraw of the canvas. It does
+    not depend on the scale's range, so a new map reuses it.
+
+    A step's alpha grows with its distance from the scale's zero: the bottom of an
+    unsigned scale, the centre of a signed one.
+    """
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
+    step = np.linspace(0.0, 1.0, 256)
+    # 256 steps have no middle one: both steps beside a signed scale's zero are transparent
+    strength = np.clip(np.abs(2.0 * step - 1.0) - 1.0 / 255.0, 0.0, None) if signed else step
+    alpha = opacity * np.clip(strength / ALPHA_SATURATION, 0.0, 1.0)
+    colour = lookup_table(cmap).astype(np.float64)
+    gray = np.arange(256, dtype=np.float64)
+    blend = gray[:, None, None] * (1.0 - alpha)[None, :, None] + (colour * alpha[:, None])[None]
+    table = np.round(blend).astype(np.uint8)
+    table.setflags(write=False)
+    return table

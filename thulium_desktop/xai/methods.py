@@ -99,6 +99,8 @@ class Method:
     in chunks, each chunk reporting a refining partial map (None: one pass, no partial
     maps). `contrast_fallback` is set for a method without gradients of the score: the
     gradient method that draws its contrast maps (score(read) - score(true)).
+    `value_label` says what a value of its maps is, as colorbars (screen and figures)
+    label it; `signed_value_label` says it for maps kept signed (`absolute` off).
     """
 
     name: str
@@ -109,6 +111,8 @@ class Method:
     streams_over: str | None = None
     in_compare: bool = False
     contrast_fallback: str | None = None
+    value_label: str = "attribution"
+    signed_value_label: str = "attribution, signed: > 0 raises the score"
 
     def __post_init__(self) -> None:
         unknown = [p for p in self.params if p not in PARAMETERS]
@@ -198,25 +202,35 @@ def _engine(function: str) -> ComputeFn:
 
 
 _SCORED = ("absolute", "normalize", "score")
+
+
+def _signable(quantity: str) -> dict[str, str]:
+    """The colorbar labels of a method whose maps keep their sign when `absolute` is off."""
+    return {"value_label": f"|{quantity}|", "signed_value_label": f"{quantity}, signed: > 0 raises the score"}
+
+
 _SMOOTH = ("num_samples", "noise_level", "seed")
 #: The engine's own methods, in the order they are offered.
 BUILT_IN: tuple[Method, ...] = (
     Method("attention", "Attention", "Where the model looked for the character (no gradients).",
-           ("normalize",), in_compare=True, contrast_fallback="gradient"),
+           ("normalize",), in_compare=True, contrast_fallback="gradient", value_label="attention weight"),
     Method("gradient", "Gradient", "Which pixels change the character's score most, locally.",
-           _SCORED, Passes.ONE, in_compare=True),
+           _SCORED, Passes.ONE, in_compare=True, **_signable("∂ score/∂ pixel")),
     Method("integrated", "Integrated gradients",
            "Gradients summed along a path from blank paper (or another baseline) to the image.",
            ("num_steps", "tolerance", "baseline", "integration", *_SCORED), Passes.FOLDED, "num_steps",
-           in_compare=True),
+           in_compare=True, **_signable("integrated gradient × (image − baseline)")),
     Method("smoothgrad", "SmoothGrad", "Gradient averaged over noisy copies of the image.",
-           (*_SMOOTH, *_SCORED), Passes.FOLDED, "num_samples", in_compare=True),
+           (*_SMOOTH, *_SCORED), Passes.FOLDED, "num_samples", in_compare=True,
+           **_signable("mean ∂ score/∂ pixel over noisy copies")),
     Method("smoothgrad_sq", "SmoothGrad²", "Mean squared gradient over noisy copies.",
-           (*_SMOOTH, "normalize", "score"), Passes.FOLDED, "num_samples"),
+           (*_SMOOTH, "normalize", "score"), Passes.FOLDED, "num_samples",
+           value_label="mean (∂ score/∂ pixel)² over noisy copies"),
     Method("vargrad", "VarGrad", "Variance of the gradient over noisy copies.",
-           (*_SMOOTH, "normalize", "score"), Passes.FOLDED, "num_samples"),
+           (*_SMOOTH, "normalize", "score"), Passes.FOLDED, "num_samples",
+           value_label="variance of ∂ score/∂ pixel over noisy copies"),
     Method("gradcam", "GradCAM", "Feature-map evidence at a convolutional layer, upsampled.",
-           ("layer", "normalize", "score"), Passes.ONE, in_compare=True),
+           ("layer", "normalize", "score"), Passes.ONE, in_compare=True, value_label="GradCAM, ReLU"),
 )
 for _built_in in BUILT_IN:
     register(_built_in, _engine(_built_in.name))

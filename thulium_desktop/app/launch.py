@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -19,12 +21,15 @@ from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.gui_gc import collect_in_gui_thread
 from thulium_desktop.app.window import MainWindow
 from thulium_desktop.app.worker import RecognizerFactory
+from thulium_desktop.xai.fastest import remembered_verdicts
 from thulium_desktop.xai.methods import REGISTRY
 
 ORGANIZATION = "Thulium"
 APPLICATION = "Thulium Desktop"
 #: Screenshot mode gives up (exit 1) when the job has not finished by then.
 SCREENSHOT_TIMEOUT_S = 300
+#: How often screenshot mode looks whether the Trust panel's measures are in.
+SCREENSHOT_POLL_MS = 50
 #: Opened at start when no path is given, so the first launch shows a real explanation.
 SAMPLES_DIR = bundled_path("samples")
 
@@ -55,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=list(REGISTRY), help="explanation method to show first")
     parser.add_argument("--token", type=int, metavar="N", help="character to select first (0-based; -1 = all)")
     parser.add_argument("--screenshot", metavar="PNG", type=Path,
-                        help="wait for the map, save a screenshot of the window there and exit")
+                        help="wait for the map and the Trust panel's measures, save a screenshot of the "
+                        "window there and exit; saved settings are neither read nor written")
+    parser.add_argument("--with-settings", action="store_true",
+                        help="with --screenshot: start from the saved settings (last method, layout) and keep them")
     return parser
 
 
@@ -63,7 +71,9 @@ def run_app(args: argparse.Namespace, recognizer_factory: RecognizerFactory, def
     """Run the window until it closes (or, with --screenshot, until the map is shown).
 
     `recognizer_factory` runs on the worker thread, so the window appears before the
-    model has finished loading.
+    model has finished loading. The engine keeps its strategy verdicts on disk here
+    (`xai.fastest.remembered_verdicts`), so a model of an architecture met before
+    explains at its steady pace from the first click.
     """
     if args.screenshot and sys.platform.startswith("linux") and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
@@ -75,15 +85,31 @@ def run_app(args: argparse.Namespace, recognizer_factory: RecognizerFactory, def
     # Wayland and KDE match a window to its launcher entry by this name (else "python3").
     app.setDesktopFileName(APP_ID)
     app.setWindowIcon(QIcon(str(bundled_path("desktop", f"{APP_ID}.svg"))))
-    with collect_in_gui_thread():
-        return _run_window(app, args, recognizer_factory, default_paths)
+    with collect_in_gui_thread(), remembered_verdicts(), _settings(args) as settings:
+        return _run_window(app, args, recognizer_factory, default_paths, settings)
+
+
+@contextmanager
+def _settings(args: argparse.Namespace) -> Iterator[QSettings]:
+    """The user's saved settings; for a screenshot, unless `--with-settings`, fresh ones
+    in a folder removed afterwards: a documentation script gets the same window
+    whatever the user did last, and leaves their settings as they were."""
+    if not args.screenshot or args.with_settings:
+        yield QSettings()
+        return
+    with tempfile.TemporaryDirectory(prefix="thulium-screenshot-") as folder:
+        yield QSettings(str(Path(folder) / "settings.ini"), QSettings.Format.IniFormat)
 
 
 def _run_window(
-    app: QApplication, args: argparse.Namespace, recognizer_factory: RecognizerFactory, default_paths: Sequence[Path]
+    app: QApplication,
+    args: argparse.Namespace,
+    recognizer_factory: RecognizerFactory,
+    default_paths: Sequence[Path],
+    settings: QSettings,
 ) -> int:
     client = EngineClient(recognizer_factory)
-    window = MainWindow(client, QSettings())
+    window = MainWindow(client, settings)
     if args.method:
         window.panel.set_method(args.method)
     if args.token is not None:
@@ -109,22 +135,30 @@ def _run_window(
 
 
 def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:
-    """Save the whole window once the requested map is final; 1 on failure or timeout."""
+    """Save the whole window once the requested map is final and the Trust panel's
+    measures of it are in (its diagnostics run after the map: a shot taken at once said
+    "Measuring…"); 1 on failure or timeout."""
     outcome = {"code": 1}
+    # polled: the panel asks for its measures while the window settles, in either order
+    waiting = QTimer(window)
+    waiting.setInterval(SCREENSHOT_POLL_MS)
 
-    def save() -> None:
-        if window.isVisible():
-            app.processEvents()
-            outcome["code"] = 0 if window.grab().save(str(path)) else 1
-            if outcome["code"]:
-                print(f"could not write the screenshot {path}", file=sys.stderr)
-            window.close()
+    def save_when_final() -> None:
+        app.processEvents()
+        if not window.isVisible() or window.client.maps.busy or window.client.trust.busy:
+            return
+        waiting.stop()
+        outcome["code"] = 0 if window.grab().save(str(path)) else 1
+        if outcome["code"]:
+            print(f"could not write the screenshot {path}", file=sys.stderr)
+        window.close()
 
     def fail(message: str) -> None:
         print(message, file=sys.stderr)
         window.close()
 
-    window.settled.connect(save)
+    waiting.timeout.connect(save_when_final)
+    window.settled.connect(waiting.start)
     window.client.maps.failed.connect(fail)
     window.client.models.failed.connect(fail)
     # a child of the window, so it dies with it: a static single shot outlived the window

@@ -10,9 +10,9 @@ panel then emits `changed` once and the window recomputes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -30,7 +30,15 @@ from PySide6.QtWidgets import (
 from thulium_desktop.xai.methods import BASELINES, PARAMETERS, REGISTRY
 from thulium_desktop.xai.quadrature import RULES
 
+if TYPE_CHECKING:
+    from thulium_desktop.app.layer_choices import LayerChoice
+
 DEBOUNCE_MS = 250
+CONTRAST_SIGN_TIP = (
+    "Contrast maps keep their sign: red favours the read character, blue the true one. "
+    "Correctly read characters keep your choice (Absolute value {}), shown again when Contrast is off"
+)
+_LAYER_TIP = "Output shape (channels×height×width) for a line 8 heights wide"
 
 
 class MethodPanel(QWidget):
@@ -57,6 +65,7 @@ class MethodPanel(QWidget):
             "than the true one (score(read) − score(truth), signed; red favours the read one)"
         )
         self.contrast.toggled.connect(self._show_contrast_method)
+        self.contrast.toggled.connect(self._show_contrast_sign)
         self.contrast.toggled.connect(self.changed)
         layout.addWidget(self.contrast)
         self.contrast_method = QLabel()
@@ -97,7 +106,10 @@ class MethodPanel(QWidget):
         self.noise_level = self._fraction("noise_level", 0.05)
         self.seed = self._spin("seed", 0, 2**31 - 1)
         self.layer = self._combo("layer", ())  # filled from the model: `set_layers`
+        self.layer.currentIndexChanged.connect(self._show_layer_tip)
         self.absolute = self._check("absolute")
+        #: the user's Absolute value, kept while Contrast shows it unticked (`_show_contrast_sign`)
+        self._absolute_choice = self.absolute.isChecked()
         self.normalize = self._check("normalize")
         self._fields: dict[str, QWidget] = {
             "num_steps": self.num_steps,
@@ -165,7 +177,7 @@ class MethodPanel(QWidget):
             "noise_level": round(self.noise_level.value(), 4),
             "seed": self.seed.value(),
             "layer": self.layer.currentData(),
-            "absolute": self.absolute.isChecked(),
+            "absolute": self._absolute_choice if self.contrast.isChecked() else self.absolute.isChecked(),
             "normalize": self.normalize.isChecked(),
         }
 
@@ -178,23 +190,46 @@ class MethodPanel(QWidget):
 
     def _set_field(self, name: str, value: Any) -> None:
         widget = self._fields.get(name)
+        if widget is self.absolute and self.contrast.isChecked():
+            self._absolute_choice = value in (True, "true", 1)  # shown again when Contrast is off
+            return
         if isinstance(widget, QSpinBox):
             widget.setValue(int(value))
         elif isinstance(widget, QDoubleSpinBox):
             widget.setValue(float(value))
         elif isinstance(widget, QCheckBox):
             widget.setChecked(value in (True, "true", 1))
-        elif isinstance(widget, QComboBox) and widget.findText(str(value)) >= 0:
-            widget.setCurrentIndex(widget.findText(str(value)))
+        elif isinstance(widget, QComboBox):
+            # an entry's data is its value where the label says more (a layer's shape)
+            index = widget.findData(value) if widget.findData(value) >= 0 else widget.findText(str(value))
+            if index >= 0:
+                widget.setCurrentIndex(index)
 
-    def set_layers(self, layers: Sequence[str], default: str | None) -> None:
-        """Fill the GradCAM layer chooser from the loaded model (default listed first)."""
+    def set_layers(self, layers: Sequence[LayerChoice], default: str | None) -> None:
+        """Fill the GradCAM layer chooser from the loaded model: the default first, then
+        the other layers GradCAM can use, each with its output shape, then (after a
+        separator) every layer by name for experts; the default is chosen."""
+        shaped = [c for c in layers if c.shape is not None]
+        first = next((c.label for c in shaped if c.name == default), default)
         self.layer.blockSignals(True)
         self.layer.clear()
-        self.layer.addItem(f"default ({default})" if default else "default", None)
-        for name in layers:
-            self.layer.addItem(name, name)
+        self.layer.addItem(f"default: {first}" if first else "default", None)
+        self.layer.setItemData(0, _LAYER_TIP, Qt.ItemDataRole.ToolTipRole)
+        for choice in shaped:
+            if choice.name != default:
+                self.layer.addItem(choice.label, choice.name)
+                self.layer.setItemData(self.layer.count() - 1, _LAYER_TIP, Qt.ItemDataRole.ToolTipRole)
+        self.layer.insertSeparator(self.layer.count())
+        for choice in layers:
+            if choice.shape is None:
+                self.layer.addItem(choice.name, choice.name)
         self.layer.blockSignals(False)
+        self._show_layer_tip()
+
+    def _show_layer_tip(self) -> None:
+        """The chosen entry in full in the tooltip: a long layer name and its shape do
+        not fit the panel's width."""
+        self.layer.setToolTip(f"{self.layer.currentText()}\n{_tooltip('layer')}")
 
     # -- reactions -------------------------------------------------------------------
     def _on_method_toggled(self, button: QRadioButton, checked: bool) -> None:
@@ -221,6 +256,22 @@ class MethodPanel(QWidget):
                 f"gradients to contrast. Correctly read characters still show {method.label}."
             )
         self.contrast_method.setVisible(shown)
+
+    def _show_contrast_sign(self, contrasting: bool) -> None:
+        """Contrast maps keep their sign (which pixels favour which character), so while
+        Contrast is on, Absolute value shows unticked and cannot be changed; the user's
+        choice, which correctly read characters keep using, comes back when it is off."""
+        self.absolute.blockSignals(True)
+        if contrasting:
+            self._absolute_choice = self.absolute.isChecked()
+            self.absolute.setChecked(False)
+        else:
+            self.absolute.setChecked(self._absolute_choice)
+        self.absolute.setEnabled(not contrasting)
+        self.absolute.setToolTip(
+            CONTRAST_SIGN_TIP.format("on" if self._absolute_choice else "off") if contrasting else _tooltip("absolute")
+        )
+        self.absolute.blockSignals(False)
 
 
 def _tooltip(name: str) -> str:

@@ -19,13 +19,13 @@ import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 from thulium_desktop.app.jobs import Job, TrustJob
+from thulium_desktop.app.layer_choices import LayerChoice, layer_choices
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.models import (
     OpenedModel,
     Reading,
     Recognizer,
     ModelLoadError,
-    layer_names,
     model_device,
     open_described,
 )
@@ -52,7 +52,8 @@ class LoadedModel:
 
     name: str
     device: str
-    layers: tuple[str, ...]
+    #: the GradCAM layer chooser's entries (`layer_choices`: shaped candidates, then names)
+    layers: tuple[LayerChoice, ...]
     default_layer: str | None
     caption: str = ""  # "name · format · device · N parameters" when opened with a summary
     #: Characters the model can score without having read them (contrast with truth):
@@ -243,8 +244,6 @@ def job_config(engine_config: SaliencyConfig, spec: MethodSpec) -> SaliencyConfi
 def _model_info(recognizer: Recognizer, caption: str = "") -> LoadedModel:
     device = model_device(recognizer.module)
     label = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    names = tuple(layer_names(recognizer.module))
-    cam = recognizer.cam_layer()
-    default = next((n for n, m in recognizer.module.named_modules() if m is cam and n), None)
+    layers, default = layer_choices(recognizer)
     scorable = recognizer.alphabet if isinstance(recognizer, Contrastable) else ""
-    return LoadedModel(recognizer.name, label, names, default, caption, scorable)
+    return LoadedModel(recognizer.name, label, layers, default, caption, scorable)

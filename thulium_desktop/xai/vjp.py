@@ -6,7 +6,8 @@ of backwards over the retained graph. Which is faster depends on the model, the
 batch and the device (measured here: vmap wins for a single input on a small CRNN,
 the loop wins for batches of 10-50 copies, where vmap's batching rules for
 convolutions copy a lot), so `BatchedVJP` times both on real calls (`fastest.py`) and
-keeps the faster one per batch and size class of the input. vmap's first call pays a
+keeps the faster one per batch and size class of the input (remembered per network,
+where the face keeps verdicts: `fastest.VerdictStore`). vmap's first call pays a
 one-off set-up (measured on the attention reader: 366 ms, then 60 ms; a new image shape
 afterwards costs no set-up), so that call is not timed: timing it made the loop win
 where vmap is faster.
@@ -21,7 +22,7 @@ import warnings
 
 import torch
 
-from thulium_desktop.xai.fastest import FastestWay, size_class
+from thulium_desktop.xai.fastest import FastestWay, graph_signature, size_class, verdict_store, where
 
 _BATCHED, _LOOP = "batched", "loop"
 
@@ -31,7 +32,8 @@ class BatchedVJP:
 
     The first calls for an input size take the vmapped backward and the loop in turns
     (the very first vmapped call of this object's life, its warm-up, untimed), each
-    timed `fastest.SAMPLES` times; later calls use whichever took least time.
+    timed `fastest.SAMPLES` times; later calls use whichever took least time. A verdict
+    stored for the same graph, size and device (`fastest.verdict_store`) skips the turns.
     Where vmap has no batching rule for an operator, the loop is used from then on.
     """
 
@@ -50,7 +52,10 @@ class BatchedVJP:
         # The batch of inputs (one image, or the copies of integrated gradients) decides
         # most (vmap wins for one, the loop for many); the rest goes by size class.
         key = (inputs.shape[0], inputs.dim(), size_class(len(cotangents), inputs), inputs.device.type)
-        ways = self._ways.setdefault(key, FastestWay((_BATCHED, _LOOP)))
+        ways = self._ways.get(key)
+        if ways is None:
+            stored = f"vjp/{graph_signature(outputs)}/{key[:3]}/{where(inputs)}"
+            ways = self._ways[key] = verdict_store().fastest(stored, (_BATCHED, _LOOP))
         mode = ways.next() if self.batched_ok else _LOOP
         start = synced_now(inputs)
         if mode == _BATCHED:

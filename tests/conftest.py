@@ -29,6 +29,14 @@ from word_images import render_word  # noqa: E402
 from thulium_desktop.models import CTCRecognizer  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own `XDG_CACHE_HOME`: the app and the CLI keep the engine's
+    strategy verdicts there (`xai.fastest.remembered_verdicts`), never in the real
+    `~/.cache` of whoever runs the tests, and no test sees another's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="session")
 def word_image() -> np.ndarray:
     return render_word("minimum")

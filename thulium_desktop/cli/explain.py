@@ -32,6 +32,7 @@ from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item, sha
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.io.truths import TruthSource
 from thulium_desktop.models.protocol import Contrastable, model_device
+from thulium_desktop.xai.fastest import remembered_verdicts
 from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts, truth_problem
 from thulium_desktop.xai.methods import PARAMETERS, REGISTRY
 from thulium_desktop.xai.saliency import Explanation, MapNote, SaliencyConfig, SaliencyGenerator
@@ -62,7 +63,7 @@ def run_explain(args: argparse.Namespace) -> int:
     stopped: str | None = None
     try:
         # the records carry each map's notes (`Explanation.notes`): not on stderr as well
-        with stop_after_current(_say) as stop, warnings.catch_warnings():
+        with stop_after_current(_say) as stop, warnings.catch_warnings(), remembered_verdicts():
             warnings.filterwarnings("ignore", category=MapNote)
             for item in tqdm(items, unit="image", disable=args.quiet, file=sys.stderr, dynamic_ncols=True):
                 try:

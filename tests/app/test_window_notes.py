@@ -56,3 +56,15 @@ def test_integrated_gradients_show_the_relative_gap_and_the_steps_it_took(qtbot,
     gap = re.search(r"completeness gap (\d+)% after (\d+) steps", hello.details.text())
     assert gap is not None, hello.details.text()
     assert int(gap[1]) == round(100 * exp.relative_gaps[k]) and int(gap[2]) == exp.steps[k] >= 4
+
+
+def test_a_new_note_reaches_the_status_bar_once_per_model(qtbot, hello):
+    show(qtbot, hello, "gradcam")
+    exp = hello.view_model.results[MethodSpec.build("gradcam", hello.panel.params())]
+    [note] = [n for n in exp.notes if CAM_NOTE in n]
+    assert hello.status.currentMessage() == f"\u26a0 {note.short}"  # short: it shares the line
+    hello.status.clearMessage()
+    with qtbot.waitSignal(hello.settled, timeout=WAIT_MS):  # another GradCAM map, the same note
+        hello.panel.normalize.setChecked(False)
+    assert hello.status.currentMessage() == ""  # said once; the details still show it
+    assert CAM_NOTE in hello.details.text()

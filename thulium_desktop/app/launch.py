@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -23,6 +24,7 @@ from thulium_desktop.app.window import MainWindow
 from thulium_desktop.app.worker import RecognizerFactory
 from thulium_desktop.xai.fastest import remembered_verdicts
 from thulium_desktop.xai.methods import REGISTRY
+from thulium_desktop.xai.saliency import MapNote
 
 ORGANIZATION = "Thulium"
 APPLICATION = "Thulium Desktop"
@@ -85,7 +87,8 @@ def run_app(args: argparse.Namespace, recognizer_factory: RecognizerFactory, def
     # Wayland and KDE match a window to its launcher entry by this name (else "python3").
     app.setDesktopFileName(APP_ID)
     app.setWindowIcon(QIcon(str(bundled_path("desktop", f"{APP_ID}.svg"))))
-    with collect_in_gui_thread(), remembered_verdicts(), _settings(args) as settings:
+    with collect_in_gui_thread(), remembered_verdicts(), _settings(args) as settings, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=MapNote)  # the window shows each map's notes
         return _run_window(app, args, recognizer_factory, default_paths, settings)
 
 

@@ -761,8 +761,8 @@ class MainWindow(QMainWindow):
         as "the model outputs probabilities", is not repeated on every click."""
         new = [note for note in notes if note not in self._notes_said]
         self._notes_said.update(new)
-        if new:
-            self.status.showMessage("\u26a0 " + "; ".join(new), 15000)
+        if new:  # the short forms: the status bar shares its line with the job's time
+            self.status.showMessage("\u26a0 " + "; ".join(getattr(n, "short", n) for n in new), 15000)
 
     @Slot()
     def _on_job_started(self) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtGui import QTextDocument
 from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
-from thulium_desktop.app.window import markdown_code_html
+from thulium_desktop.app.model_flow import markdown_code_html
 
 BUNDLED = Path(__file__).resolve().parents[2] / "resources" / "models"
 
@@ -47,7 +47,7 @@ def test_the_consent_box_renders_the_code_it_names(qtbot, window, tmp_path):
 
     QTimer.singleShot(0, answer_no)
     with qtbot.waitSignal(window.client.models.openFailed, timeout=WAIT_MS):
-        window.open_model(path)
+        window.model_flow.open(path)
     qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
     text, text_format = seen[0]
     assert text_format != Qt.TextFormat.PlainText

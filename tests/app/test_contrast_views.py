@@ -70,8 +70,8 @@ def contrast_spec(window, method: str) -> MethodSpec:
 
 
 def export_and_wait(qtbot, window, plan):
-    with qtbot.waitSignal(window.exported, timeout=WAIT_MS):
-        window.export(plan)
+    with qtbot.waitSignal(window.export_flow.exported, timeout=WAIT_MS):
+        window.export_flow.export(plan)
 
 
 def drawn_panels(fig):
@@ -120,13 +120,13 @@ def test_export_suggests_files_named_after_what_each_figure_draws(qtbot, contras
     assert window.panel.method == "attention"
     shown = []
     monkeypatch.setattr(ExportDialog, "exec", lambda dialog: shown.append(dialog.plan()) or ExportDialog.DialogCode.Rejected)
-    window.export_dialog()
+    window.export_flow.export_dialog()
     assert shown[0].kind == "view" and shown[0].path.name == "hello.gradient.contrast.char2.png"
-    names = {kind: path.name for kind, path in window.export_names().items()}
+    names = {kind: path.name for kind, path in window.export_flow.export_names().items()}
     assert names == {"view": "hello.gradient.contrast.char2", "grid": "hello.attention", "compare": "hello.compare.contrast"}
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel.contrast.setChecked(False)
-    assert window.export_names()["view"].name == "hello.attention.char2"  # the view is of one character
+    assert window.export_flow.export_names()["view"].name == "hello.attention.char2"  # the view is of one character
 
 
 def test_compare_shows_contrast_maps_and_says_attention_has_none(qtbot, contrasted):

@@ -135,8 +135,8 @@ def exported_figure(qtbot, window, kind: str, path: Path, monkeypatch, dpi: int 
     figures = []
     save = figure_export.save_figure
     monkeypatch.setattr(figure_export, "save_figure", lambda fig, p, dpi=300: figures.append(fig) or save(fig, p, dpi=dpi))
-    with qtbot.waitSignal(window.exported, timeout=WAIT_MS):
-        window.export(ExportPlan(kind, path, dpi=dpi))
+    with qtbot.waitSignal(window.export_flow.exported, timeout=WAIT_MS):
+        window.export_flow.export(ExportPlan(kind, path, dpi=dpi))
     (fig,) = figures
     return fig
 

@@ -16,13 +16,13 @@ from thulium_desktop.xai.methods import REGISTRY
 
 
 def shown_help(qtbot, window, title: str) -> str:
-    dialog = window.help_dialogs[title]
+    dialog = window.help_menu.dialogs[title]
     qtbot.waitExposed(dialog)
     return dialog.text.toPlainText()
 
 
 def test_about_names_the_versions_the_models_folder_and_the_device(qtbot, window):
-    window.about_action.trigger()
+    window.help_menu.about_action.trigger()
     text = shown_help(qtbot, window, "About Thulium Desktop")
     for expected in (__version__, torch.__version__.split("+")[0], qVersion(), PySide6.__version__,
                      platform.python_version(), str(MODELS_DIR), "CPU"):
@@ -37,9 +37,9 @@ def test_the_guide_explains_every_method_and_every_trust_measure(qtbot, window):
     for measure in MEASURES:
         assert measure in text
     assert "Deletion and insertion curves" in text and "Sanity check" in text
-    window.help_dialogs["Thulium Desktop guide"].close()
-    window.guide_action.trigger()  # asked again: the same window comes back
-    assert len(window.help_dialogs) == 1 and window.help_dialogs["Thulium Desktop guide"].isVisible()
+    window.help_menu.dialogs["Thulium Desktop guide"].close()
+    window.help_menu.guide_action.trigger()  # asked again: the same window comes back
+    assert len(window.help_menu.dialogs) == 1 and window.help_menu.dialogs["Thulium Desktop guide"].isVisible()
 
 
 def test_the_first_run_hint_stays_until_a_character_is_selected_then_never_again(qtbot, window, make_window):

@@ -21,9 +21,9 @@ from gui_helpers import SAMPLES, WAIT_MS, open_settled, sample_copy
 from PIL import Image
 from PySide6.QtCore import Qt
 
+from thulium_desktop.app.cancelled import UNREADABLE_PAGE
 from thulium_desktop.app.file_panel import CER, FAILED_COLOUR, FAILED_MARK, NAME
 from thulium_desktop.app.jobs import Job
-from thulium_desktop.app.window import UNREADABLE_PAGE
 from thulium_desktop.io.images import MAX_PIXELS
 from thulium_desktop.io.transcriptions import MAX_TRUTH_CHARS
 from thulium_desktop.models import load_model

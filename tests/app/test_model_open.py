@@ -71,7 +71,7 @@ def user_copy(tmp_path: Path, name: str = "ctc-reader") -> Path:
 def assert_previous_model_in_use(window, reading: str) -> None:
     assert window.client.models.current.name == "tiny-crnn"
     assert window.status.model.text() == "model: tiny-crnn"
-    assert window.view_model.reading.reading.text == reading and window.opening_model is None
+    assert window.view_model.reading.reading.text == reading and window.model_flow.opening is None
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # torch's own note on refused pickles
@@ -83,7 +83,7 @@ def test_a_malicious_pickle_refused_in_the_dialog_never_runs(qtbot, window, tmp_
     answers = Answers(monkeypatch, evil, QMessageBox.StandardButton.No)
     before = window.view_model.reading.reading.text
     with qtbot.waitSignal(window.client.models.openFailed, timeout=WAIT_MS):
-        window.open_model_action.trigger()
+        window.model_flow.open_action.trigger()
     assert len(answers.asked) == 1
     text, default = answers.asked[0]
     assert str(evil) in text and "can run any code" in text
@@ -105,7 +105,7 @@ def test_a_broken_model_file_is_named_and_the_previous_model_stays(qtbot, window
     answers = Answers(monkeypatch, path, QMessageBox.StandardButton.Yes)
     before = window.view_model.reading.reading.text
     with qtbot.waitSignal(window.client.models.openFailed, timeout=WAIT_MS):
-        window.open_model_action.trigger()
+        window.model_flow.open_action.trigger()
     assert answers.asked == []  # a data file never asks for consent
     assert str(path) in window.message.text and "tiny-crnn is still in use" in window.message.text
     assert str(path) in caplog.text and "Traceback" not in caplog.text  # a refusal is one line, not a bug
@@ -122,7 +122,7 @@ def test_a_user_copy_of_the_ctc_reader_opens_and_reads_the_image_again(qtbot, wi
     assert expected != window.view_model.reading.reading.text
     Answers(monkeypatch, path, QMessageBox.StandardButton.No)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
-        window.open_model_action.trigger()
+        window.model_flow.open_action.trigger()
     assert window.status.model.text() == f"model: {opened.summary.caption()}"
     assert "safetensors" in window.status.model.text()
     # exported captions are made from the explanation's model: they name the same
@@ -136,24 +136,24 @@ def test_a_plugin_opens_after_consent_and_consent_is_asked_every_time(qtbot, win
     plugin.write_text(textwrap.dedent(PLUGIN))
     answers = Answers(monkeypatch, plugin, QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
-        window.open_model_action.trigger()
+        window.model_flow.open_action.trigger()
     assert len(answers.asked) == 1 and "Python program" in answers.asked[0][0]
     assert (tmp_path / "plugin-ran").exists()
     assert window.client.models.current.name == "from-plugin"
     assert window.status.model.text().startswith("model: from-plugin · plugin · cpu · ")
     answers.consent = QMessageBox.StandardButton.No
     with qtbot.waitSignal(window.client.models.openFailed, timeout=WAIT_MS):
-        window.open_model_action.trigger()
+        window.model_flow.open_action.trigger()
     assert len(answers.asked) == 2  # the earlier yes was not remembered
     assert window.client.models.current.name == "from-plugin"
 
 
 def test_the_model_menu_offers_opening_a_file_and_a_folder(window):
-    window._fill_model_menu()
-    texts = [a.text() for a in window.model_menu.actions()]
+    window.model_flow.fill_menu()
+    texts = [a.text() for a in window.model_flow.menu.actions()]
     assert texts[-2:] == ["&Open…", "Open Hugging Face &folder…"]
-    window._fill_model_menu()  # refilled on every show: the actions survive the clear
-    assert window.model_menu.actions()[-1] is window.open_model_folder_action
+    window.model_flow.fill_menu()  # refilled on every show: the actions survive the clear
+    assert window.model_flow.menu.actions()[-1] is window.model_flow.open_folder_action
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

@@ -41,21 +41,21 @@ def test_escape_leaves_a_partial_map_that_says_it_was_cancelled(qtbot, make_wind
     with qtbot.waitSignal(window.client.maps.partial, timeout=WAIT_MS):
         window.panel._buttons["integrated"].click()
     qtbot.waitUntil(lambda: "refining… 2 of 16" in window.details.text(), timeout=WAIT_MS)
-    assert not window.cancelled_badge.isVisible()
+    assert not window.cancelled.badge.isVisible()
     full_opacity = window.canvas.view.heat.opacity()
     with qtbot.waitSignal(window.client.maps.cancelled, timeout=WAIT_MS):
         qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert "cancelled at 2 of 16" in window.details.text() and "refining" not in window.details.text()
     assert window.status.currentMessage() == "Cancelled at 2 of 16"
     assert window.canvas.view.map is not None, "the partial map is kept"
-    assert window.cancelled_badge.isVisible() and "partial" in window.cancelled_badge.text()
+    assert window.cancelled.badge.isVisible() and "partial" in window.cancelled.badge.text()
     assert window.canvas.view.heat.opacity() < full_opacity
 
     StallingEngine.stalled.clear()
     with qtbot.waitSignal(window.client.maps.partial, timeout=WAIT_MS):
         window.timeline.select(1)  # asking again resumes refining: no longer marked
     qtbot.waitUntil(lambda: "refining" in window.details.text(), timeout=WAIT_MS)
-    assert not window.cancelled_badge.isVisible()
+    assert not window.cancelled.badge.isVisible()
     assert window.canvas.view.heat.opacity() == full_opacity
     with qtbot.waitSignal(window.client.maps.cancelled, timeout=WAIT_MS):
         window.client.cancel()

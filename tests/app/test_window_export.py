@@ -37,8 +37,8 @@ def check_figure(path) -> None:
 
 
 def export_and_wait(qtbot, window, plan):
-    with qtbot.waitSignal(window.exported, timeout=WAIT_MS) as blocker:
-        window.export(plan)
+    with qtbot.waitSignal(window.export_flow.exported, timeout=WAIT_MS) as blocker:
+        window.export_flow.export(plan)
     return blocker.args[0]
 
 
@@ -71,7 +71,7 @@ def test_a_failed_export_keeps_the_existing_file_and_says_why(qtbot, window, out
     path = out / "word.png"
     path.write_bytes(b"the old figure")
     monkeypatch.setattr("matplotlib.figure.Figure.savefig", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
-    window.export(ExportPlan("view", path))
+    window.export_flow.export(ExportPlan("view", path))
     assert "disk full" in window.message.text and str(path) in window.message.text
     assert path.read_bytes() == b"the old figure"
     assert sorted(p.name for p in out.iterdir()) == ["word.png"]
@@ -114,7 +114,7 @@ def suggested_files(window, monkeypatch) -> dict[str, Path]:
         return ExportDialog.DialogCode.Rejected
 
     monkeypatch.setattr(ExportDialog, "exec", look)
-    window.export_dialog()
+    window.export_flow.export_dialog()
     return offered
 
 
@@ -138,8 +138,8 @@ def test_export_suggests_the_last_export_folder_once_there_is_one(qtbot, make_wi
         return ExportDialog.DialogCode.Accepted
 
     monkeypatch.setattr(ExportDialog, "exec", save_in_out)
-    with qtbot.waitSignal(window.exported, timeout=WAIT_MS):
-        window.export_dialog()
+    with qtbot.waitSignal(window.export_flow.exported, timeout=WAIT_MS):
+        window.export_flow.export_dialog()
     assert {path.parent for path in suggested_files(window, monkeypatch).values()} == {out}
 
 

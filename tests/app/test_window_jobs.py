@@ -182,8 +182,8 @@ def test_the_model_menu_lists_bundled_models_and_switches(qtbot, window, monkeyp
                SimpleNamespace(name="other-reader", description="another one")]
     monkeypatch.setattr(registry, "list_models", lambda unreadable=None: bundled)
     monkeypatch.setattr(user_models, "load_model", load_model)  # what open_described calls
-    window._fill_model_menu()
-    actions = window.model_menu.actions()[:2]  # then Open model file/folder (test_model_open.py)
+    window.model_flow.fill_menu()
+    actions = window.model_flow.menu.actions()[:2]  # then Open model file/folder (test_model_open.py)
     assert [a.text() for a in actions] == ["tiny-crnn", "other-reader"]
     assert [a.isChecked() for a in actions] == [True, False]
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
@@ -202,10 +202,10 @@ def test_an_unreadable_bundled_model_is_named_in_the_menu_beside_the_readable_on
     (tmp_path / "broken.json").write_text("{ not json")
     (tmp_path / "broken.safetensors").write_bytes(b"")
     monkeypatch.setattr(registry, "MODELS_DIR", tmp_path)
-    window._fill_model_menu()
-    texts = [a.text() for a in window.model_menu.actions()]
-    assert texts[0] == "ctc-reader" and window.model_menu.actions()[0].isEnabled()
+    window.model_flow.fill_menu()
+    texts = [a.text() for a in window.model_flow.menu.actions()]
+    assert texts[0] == "ctc-reader" and window.model_flow.menu.actions()[0].isEnabled()
     assert texts[1] == "broken.json: unreadable"
-    assert "not a readable json" in window.model_menu.actions()[1].toolTip()
-    assert not window.model_menu.actions()[1].isEnabled()
-    assert window.open_model_action in window.model_menu.actions()
+    assert "not a readable json" in window.model_flow.menu.actions()[1].toolTip()
+    assert not window.model_flow.menu.actions()[1].isEnabled()
+    assert window.model_flow.open_action in window.model_flow.menu.actions()

@@ -1,20 +1,19 @@
 """The main window: wires canvas, timeline, method panel, compare view and worker client.
 
 The view state (which image, which character, which method) and its rules live in
-the Qt-free `ViewModel`; the window builds the widgets, menus and dialogs, hands user
-input and worker answers to the model, follows its events, and turns what the model
-wants into one `client.maps.request`. It never computes a map itself.
+the Qt-free `ViewModel`; the window builds the widgets and menus, hands user input and
+worker answers to the model, follows its events, and turns what the model wants into
+one `client.maps.request`. It never computes a map itself. Opening models, exporting
+and Help are flows of their own (`model_flow`, `export_flow`, `help_menu`); the marks
+of unfinished work (a cancelled map, an unreadable file) live in `app/cancelled.py`.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import traceback
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
@@ -25,74 +24,41 @@ from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QMenu,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
-from thulium_desktop import models
+from thulium_desktop.app.cancelled import CANCELLED_DIMMING, CancelledMaps, cancelled_text, show_unreadable
 from thulium_desktop.app.canvas import ImageCanvas
 from thulium_desktop.app.client import EngineClient
 from thulium_desktop.app.compare_view import CompareView, no_contrast_note
 from thulium_desktop.app.display_panel import DisplayPanel
-from thulium_desktop.app.details import view_details
 from thulium_desktop.app.error_review import ErrorReview
+from thulium_desktop.app.export_flow import ExportFlow
 from thulium_desktop.app.files import ImageBrowser, file_title
-from thulium_desktop.app.help import FirstRunHint, HelpDialog, about_html, guide_html
+from thulium_desktop.app.help import FirstRunHint
+from thulium_desktop.app.help_menu import HelpMenu
 from thulium_desktop.app.message_bar import MessageBar
 from thulium_desktop.app.method_panel import MethodPanel
+from thulium_desktop.app.model_flow import ModelFlow
 from thulium_desktop.app.screen_colours import map_levels
 from thulium_desktop.app.status_bar import JobStatusBar
 from thulium_desktop.app.timeline import ReadingLabel, TokenTimeline
-from thulium_desktop.app.trust_panel import CHECK_SHORTCUT, TOGGLE_SHORTCUT, TrustPanel
+from thulium_desktop.app.trust_panel import TrustPanel
 from thulium_desktop.app.view_model import ViewModel
 from thulium_desktop.app.worker import LoadedModel, ReadingInfo
 from thulium_desktop.io.images import IMAGE_SUFFIXES
-from thulium_desktop.models import MODEL_SUFFIXES, ModelLoadError, UntrustedModelError
 from thulium_desktop.render.colormaps import colorbar_label, comparison_colorbar_label
 from thulium_desktop.xai.methods import REGISTRY
 from thulium_desktop.xai.spec import MethodSpec
 
-if TYPE_CHECKING:
-    from thulium_desktop.app.figure_export import ExportPlan
-
-SHORTCUTS = (
-    ("Left / Right", "previous / next character (“all” is left of the first)"),
-    ("Home / End", "first / last character"),
-    ("Page Up / Page Down", "previous / next image"),
-    ("Ctrl+O, Ctrl+Shift+O", "open images, open a folder"),
-    ("Ctrl+E", "export a figure"),
-    ("Ctrl+M", "compare all methods"),
-    ("Ctrl+T", "contrast a substituted character with its truth"),
-    (TOGGLE_SHORTCUT, "show / hide the Trust panel"),
-    (CHECK_SHORTCUT, "check trust: deletion/insertion curves and the sanity check"),
-    ("Ctrl+0", "fit the image to the window"),
-    ("Esc", "cancel the running job"),
-    ("F1", "the guide: each method and each trust measure"),
-    ("Wheel / drag", "zoom / pan; click the image to pick the character strongest there"),
-)
 #: The method panel's width beside the canvas in a window without a saved layout.
 SIDE_WIDTH = 320
 #: A view's height when nothing bounds it (Qt's QWIDGETSIZE_MAX): it can use any room.
 UNBOUNDED_HEIGHT = 16_777_215
-#: How much a cancelled partial map is faded, beside its badge, to look unfinished.
-CANCELLED_DIMMING = 0.45
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
-#: Shown in place of an image file that could not be read (a blank page, the reason over it).
-UNREADABLE_PAGE = np.full((64, 512), 236, np.uint8)
-MODEL_FILTER = "Models (" + " ".join(f"*{s}" for s in MODEL_SUFFIXES) + ");;All files (*)"
-
-
-def markdown_code_html(text: str) -> str:
-    """Plain text with Markdown `code` spans as rich text: the library's messages mark code
-    that way for the terminal, where backticks read fine; a dialog shows them as code."""
-    parts = html.escape(text).split("`")
-    if len(parts) % 2 == 0:  # an unpaired backtick is not code
-        parts[-2:] = [parts[-2] + "`" + parts[-1]]
-    spans = (f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
-    return "<p>" + "".join(spans).replace("\n", "<br>") + "</p>"
 
 
 def side_dock(side: QWidget, window: QMainWindow) -> QDockWidget:
@@ -112,24 +78,10 @@ def side_dock(side: QWidget, window: QMainWindow) -> QDockWidget:
     return dock
 
 
-def cancelled_text(done: int, total: int) -> str:
-    return f"cancelled at {done} of {total}"
-
-
-def cancelled_badge(canvas: QWidget) -> QLabel:
-    """The hidden badge that marks a cancelled partial map on `canvas`."""
-    badge = QLabel(canvas)
-    badge.setStyleSheet("QLabel { background: rgba(20, 20, 20, 210); color: #ffd27a; border: 1px solid #d9a441;"
-                        " border-radius: 4px; padding: 3px 8px; font-weight: bold; }")
-    badge.hide()
-    return badge
-
-
 class MainWindow(QMainWindow):
     """Thulium Desktop's window. `settled` fires when what was asked for is on screen."""
 
     settled = Signal()
-    exported = Signal(list)  # the paths written
 
     def __init__(self, client: EngineClient, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -141,14 +93,12 @@ class MainWindow(QMainWindow):
         self.browser.failed.connect(self._on_file_failed)
         self.browser.moved.connect(self._on_file_moved)
         self.view_model = ViewModel()
-        self.opening_model: str | None = None  # a user's model file on its way in
-        #: Progress (done, total) at which each still-partial map's job was cancelled.
-        self._cancelled: dict[MethodSpec, tuple[int, int]] = {}
         self._saved_layer: str | None = None
         self._notes_said: set[str] = set()  # notes put in the status bar for this model
         self.setWindowTitle("Thulium Desktop")
         self.setAcceptDrops(True)
         self._build_widgets()
+        self.export_flow = ExportFlow(self)
         self._build_menus()
         self._build_shortcuts()
         self._connect_client()
@@ -158,7 +108,7 @@ class MainWindow(QMainWindow):
     # -- construction ----------------------------------------------------------------
     def _build_widgets(self) -> None:
         self.canvas = ImageCanvas()
-        self.cancelled_badge = cancelled_badge(self.canvas)
+        self.cancelled = CancelledMaps(self.canvas, self.view_model)
         self.compare_view = CompareView()
         self.compare_view.hide()
         self.timeline = TokenTimeline(self._image_x_to_widget)
@@ -276,7 +226,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Previous image", "PgUp", self.previous_image)
         self._action(file_menu, "&Next image", "PgDown", self.next_image)
         file_menu.addSeparator()
-        self._action(file_menu, "&Export…", "Ctrl+E", self.export_dialog)
+        self._action(file_menu, "&Export…", "Ctrl+E", self.export_flow.export_dialog)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         view_menu = self.menuBar().addMenu("&View")
@@ -295,46 +245,8 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.trust.toggle_action)
         view_menu.addAction(self.trust.check_action)
-        self.model_menu = self.menuBar().addMenu("&Model")
-        self.model_menu.setToolTipsVisible(True)
-        self.model_menu.aboutToShow.connect(self._fill_model_menu)
-        # Owned by the window, so the menu's clear() on every show keeps them.
-        self.open_model_action = QAction("&Open…", self)
-        self.open_model_action.triggered.connect(self.open_model_dialog)
-        self.open_model_folder_action = QAction("Open Hugging Face &folder…", self)
-        self.open_model_folder_action.triggered.connect(self.open_model_folder_dialog)
-        help_menu = self.menuBar().addMenu("&Help")
-        self.guide_action = self._action(help_menu, "&Guide", QKeySequence.StandardKey.HelpContents, self.show_guide)
-        help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
-        help_menu.addSeparator()
-        self.about_action = help_menu.addAction("&About Thulium Desktop", self.show_about)
-        self.help_dialogs: dict[str, HelpDialog] = {}
-
-    @Slot()
-    def show_guide(self) -> None:
-        """Help ▸ Guide (F1): each method and each trust measure in a few lines."""
-        self._show_help("Thulium Desktop guide", guide_html(), (680, 640))
-
-    @Slot()
-    def show_about(self) -> None:
-        """Help ▸ About: the versions and the device, for a bug report."""
-        current = self.client.models.current
-        self._show_help("About Thulium Desktop", about_html(current.device if current else ""), (520, 360))
-
-    def _show_help(self, title: str, text: str, size: tuple[int, int]) -> None:
-        """Non-modal, one of each: the guide stays open beside the window while one works."""
-        dialog = self.help_dialogs.get(title)
-        if dialog is None:
-            dialog = self.help_dialogs[title] = HelpDialog(title, text, self)
-            dialog.resize(*size)
-        dialog.text.setHtml(text)
-        if dialog.isVisible():
-            dialog.raise_()  # behind the main window: bring it forward
-        dialog.show()
-
-    def show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+        self.model_flow = ModelFlow(self, self.menuBar())
+        self.help_menu = HelpMenu(self, self.menuBar())
 
     def report_unexpected(self, exc_type: type[BaseException], exc: BaseException, tb) -> None:
         """sys.excepthook while the window runs: an error in a slot becomes a message
@@ -361,8 +273,6 @@ class MainWindow(QMainWindow):
     def _connect_client(self) -> None:
         models, maps = self.client.models, self.client.maps
         models.ready.connect(self._on_model_ready)
-        models.failed.connect(self._on_model_failed)
-        models.openFailed.connect(self._on_model_open_failed)
         maps.readingReady.connect(self._on_reading)
         maps.partial.connect(self._on_partial)
         maps.explained.connect(self._on_explained)
@@ -383,18 +293,12 @@ class MainWindow(QMainWindow):
     def _show_image(self) -> None:
         self._show_title()
         if self.view_model.image is None:
-            self._show_unreadable()
+            show_unreadable(self.canvas, self.compare_view, self.view_model)
             return
         self.canvas.set_image(self.view_model.image)
         self.canvas.view.show_note("")
         self.compare_view.set_image(self.view_model.image)
         self._share_height_soon()  # the canvas's height follows the image's shape
-
-    def _show_unreadable(self) -> None:
-        """A blank page in place of the file that could not be read, saying why over it."""
-        self.canvas.set_image(UNREADABLE_PAGE)
-        self.canvas.view.show_note(f"Cannot read {self.view_model.path.name}:\n{self.view_model.failure}")
-        self.compare_view.set_image(UNREADABLE_PAGE)
 
     def _show_title(self) -> None:
         title = self.view_model.title
@@ -417,7 +321,7 @@ class MainWindow(QMainWindow):
 
     def _on_selection(self) -> None:
         self.timeline.show_current(self.view_model.selection)
-        self._request()
+        self.request()
 
     # -- files -----------------------------------------------------------------------
     def open_paths(self, paths: Sequence[str | os.PathLike]) -> bool:
@@ -459,7 +363,7 @@ class MainWindow(QMainWindow):
         """Display an image array (read from `path`, whose truth is looked up) and ask for
         its reading and current map."""
         self.view_model.set_image(image, path, title, self.review.truth_for(path))
-        self._request(want_reading=True)
+        self.request(want_reading=True)
 
     def switch_model(self, recognizer_factory) -> None:
         """Load another model and have it read the open image (its jobs queue behind the load)."""
@@ -471,7 +375,7 @@ class MainWindow(QMainWindow):
     def _read_again(self) -> None:
         """Another model reads the open image: forget its reading and maps, and ask anew."""
         self.view_model.forget_reading()
-        self._request(want_reading=True)
+        self.request(want_reading=True)
 
     def open_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.browser.last_dir(), IMAGE_FILTER)
@@ -505,63 +409,6 @@ class MainWindow(QMainWindow):
             action.triggered.connect(self._open_recent)
         self.recent_menu.setEnabled(bool(paths))
 
-    def _fill_model_menu(self) -> None:
-        """The bundled models, the loaded one checked; choosing one switches to it."""
-        self.model_menu.clear()
-        current = self.client.models.name
-        unreadable: list[ModelLoadError] = []
-        for info in models.list_models(unreadable=unreadable):
-            action = self.model_menu.addAction(info.name)
-            action.setToolTip(info.description)
-            action.setCheckable(True)
-            action.setChecked(info.name == current)
-            action.setData(info.name)
-            action.triggered.connect(self._choose_model)
-        for exc in unreadable:  # a damaged installation: named, the other models still offered
-            action = self.model_menu.addAction(f"{Path(exc.path).name}: unreadable")
-            action.setToolTip(str(exc))  # the whole path and reason
-            action.setEnabled(False)
-        if self.model_menu.isEmpty():
-            self.model_menu.addAction("No bundled models installed").setEnabled(False)
-        self.model_menu.addSeparator()
-        self.model_menu.addAction(self.open_model_action)
-        self.model_menu.addAction(self.open_model_folder_action)
-
-    @Slot()
-    def open_model_dialog(self) -> None:
-        """Model ▸ Open…: a user's weights, checkpoint or plugin."""
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", self._model_dir(), MODEL_FILTER)
-        if path:
-            self.open_model(path)
-
-    @Slot()
-    def open_model_folder_dialog(self) -> None:
-        """Model ▸ Open Hugging Face folder…: a checkpoint is a folder, not a file."""
-        folder = QFileDialog.getExistingDirectory(self, "Open Hugging Face model folder", self._model_dir())
-        if folder:
-            self.open_model(folder)
-
-    def _model_dir(self) -> str:
-        """Models live apart from images: the dialogs remember their own folder."""
-        return str(self.settings.value("model/dir", self.browser.last_dir()))
-
-    def open_model(self, path: str | os.PathLike, trust: bool = False) -> None:
-        """Open a user's model file; the model in use stays until it has loaded.
-
-        Files that would run code are refused by the library unless `trust`; the
-        refusal comes back to `_on_model_open_failed`, which asks the user.
-        """
-        self.opening_model = str(path)
-        self.settings.setValue("model/dir", str(Path(path).parent))
-        self.status.model.setText(f"opening {Path(path).name}…")
-        self.client.models.open(str(path), trust)
-
-    @Slot()
-    def _choose_model(self) -> None:
-        name = self.sender().data()
-        if name != self.client.models.name:
-            self.switch_model(partial(models.open_described, name))
-
     @Slot()
     def _open_recent(self) -> None:
         self.open_paths([self.sender().data()])
@@ -577,16 +424,16 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     # -- what to show ------------------------------------------------------------------
-    def _take_choices(self) -> None:
+    def take_choices(self) -> None:
         """Hand the method panel's choices to the view model. Asked at every request, not
         on the panel's `changed`: that waits for a stepped spin box to settle, and what
         is asked for meanwhile (a character, an export) must use the value shown."""
         panel = self.panel
         self.view_model.choose(panel.method, panel.params(), panel.compare.isChecked(), panel.contrast.isChecked())
 
-    def _request(self, want_reading: bool = False) -> None:
+    def request(self, want_reading: bool = False) -> None:
         """Ask for what the view (and a pending export) needs; settle when all is cached."""
-        self._take_choices()
+        self.take_choices()
         shown = self.view_model
         if shown.image is None:
             return
@@ -599,7 +446,7 @@ class MainWindow(QMainWindow):
         """Everything asked for is here: finish a pending export, then say so."""
         plan = self.view_model.take_export()
         if plan is not None:
-            self._finish_export(plan)
+            self.export_flow.finish(plan)
         self.settled.emit()
 
     @Slot()
@@ -609,29 +456,13 @@ class MainWindow(QMainWindow):
             self._refresh_compare()
         else:
             self._refresh_single()
-        self.details.setText(self._details_text())
+        self.details.setText(self.cancelled.details_text())
         self.trust.follow()
-
-    def _cancelled_progress(self) -> tuple[int, int] | None:
-        """(done, total) when the single view shows a partial map whose job was cancelled."""
-        spec = self.view_model.view_spec()
-        if self.view_model.compare or spec not in self.view_model.progress:
-            return None
-        return self._cancelled.get(spec)
-
-    def _details_text(self) -> str:
-        """The details line; a cancelled partial map says so instead of "refining…"."""
-        progress = self._cancelled_progress()
-        if progress is None:
-            return view_details(self.view_model)
-        label = REGISTRY[self.view_model.view_spec().method].label
-        return (f"<b>{label}</b>: {cancelled_text(*progress)}, the map shown is partial "
-                "(select the character again to finish it)")
 
     def _refresh_single(self) -> None:
         values, signed = self.view_model.maps_for(self.view_model.view_spec())
-        progress = self._cancelled_progress() if values is not None else None
-        self._show_cancelled_badge(progress)
+        progress = self.cancelled.progress() if values is not None else None
+        self.cancelled.show_badge(progress)
         if values is None:
             self.canvas.clear_map()
             return
@@ -640,17 +471,6 @@ class MainWindow(QMainWindow):
         label = colorbar_label(REGISTRY[spec.method], signed, bool(dict(spec.params).get("normalize", False)))
         self.canvas.set_map(values, map_levels(values, signed), cmap, signed, label)
         self.canvas.set_opacity(self.display.alpha * (CANCELLED_DIMMING if progress else 1.0))
-
-    def _show_cancelled_badge(self, progress: tuple[int, int] | None) -> None:
-        """A badge on the canvas, so that a dimmed partial map is never taken for a final one."""
-        if progress is None:
-            self.cancelled_badge.hide()
-            return
-        self.cancelled_badge.setText(f"Cancelled — partial map ({progress[0]} of {progress[1]})")
-        self.cancelled_badge.adjustSize()
-        self.cancelled_badge.move(12, 10)
-        self.cancelled_badge.show()
-        self.cancelled_badge.raise_()
 
     def _refresh_compare(self) -> None:
         maps, signed = self.view_model.compare_maps()
@@ -668,7 +488,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_method_changed(self) -> None:
         self._save_choices()
-        self._request()
+        self.request()
 
     @Slot(bool)
     def _on_compare_toggled(self, on: bool) -> None:
@@ -676,7 +496,7 @@ class MainWindow(QMainWindow):
         self.compare_view.setVisible(on)
         self._share_height()  # now: the comparison fills the column at once, not a canvas's height
         self.layout().activate()
-        self._request()
+        self.request()
 
     @Slot(int, int)
     def _on_image_clicked(self, x: int, y: int) -> None:
@@ -690,55 +510,15 @@ class MainWindow(QMainWindow):
     def _on_model_ready(self, info: LoadedModel) -> None:
         self._notes_said.clear()  # a new model has said nothing yet
         self.view_model.scorable = info.scorable
-        self._show_model(info)
+        self.model_flow.show(info)
         self.panel.set_layers(info.layers, info.default_layer)
         if self._saved_layer:
             self.panel.set_params({"layer": self._saved_layer})
             self._saved_layer = None  # the saved choice belongs to the model it was made on
-        if self.opening_model is not None:
-            self.opening_model = None
+        if self.model_flow.arrived():
             self.message.hide()  # an earlier model error no longer applies
             if self.view_model.image is not None:
                 self._read_again()  # only now: had the open failed, the old reading stays
-
-    def _show_model(self, info: LoadedModel | None) -> None:
-        if info is None:
-            self.status.model.setText("no model")
-        elif info.caption:
-            self.status.set_caption(info.caption)
-        else:
-            self.status.set_model(info.name, info.device)
-
-    @Slot(str, object)
-    def _on_model_open_failed(self, path: str, error: Exception) -> None:
-        """A refusal asks for consent (never remembered: the next open asks again); any
-        other failure is named in the message bar, and the model in use stays."""
-        self.opening_model = None
-        self._show_model(self.client.models.current)
-        if isinstance(error, UntrustedModelError):
-            if self._consents_to_run(error):
-                self.open_model(path, trust=True)
-            else:
-                self.status.showMessage(f"{Path(path).name} was not opened", 5000)
-            return
-        reason = error.reason if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
-        still = f" {self.client.models.name} is still in use." if self.client.models.current else ""
-        self.message.show_error(f"Could not open the model {path}: {reason.rstrip('.')}.{still}")
-
-    def _consents_to_run(self, error: UntrustedModelError) -> bool:
-        answer = QMessageBox.warning(
-            self,
-            "Run code from this model file?",
-            markdown_code_html(str(error)),
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-    @Slot(str)
-    def _on_model_failed(self, message: str) -> None:
-        self.status.model.setText("no model")
-        self.message.show_error(f"The model could not be loaded: {message}")
 
     @Slot(object)
     def _on_reading(self, info: ReadingInfo) -> None:
@@ -767,8 +547,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_job_started(self) -> None:
         self.status.set_busy()
-        if self._cancelled:  # the maps refine again
-            self._cancelled.clear()
+        if self.cancelled.forget():  # the maps refine again
             self._refresh()
 
     @Slot(float)
@@ -790,72 +569,9 @@ class MainWindow(QMainWindow):
         """The partial maps stay, marked as cancelled at the progress they reached."""
         self.status.set_idle()
         self.view_model.take_export()  # dropped: its maps will not come
-        self._cancelled = dict(self.view_model.progress)
-        progress = self._cancelled.get(self.view_model.view_spec())
+        progress = self.cancelled.mark()
         self.status.showMessage(cancelled_text(*progress).capitalize() if progress else "Cancelled", 8000)
         self._refresh()
-
-    # -- export ----------------------------------------------------------------------
-    def export_dialog(self) -> None:
-        """Ctrl+E: ask what to export, then export it (computing missing maps first)."""
-        self._take_choices()
-        if self.view_model.image is None or self.view_model.reading is None:
-            self.message.show_error("Open an image and wait for its reading before exporting.")
-            return
-        kind = "compare" if self.view_model.compare else str(self.settings.value("export/kind", "view"))
-        from thulium_desktop.app.export_dialog import ExportDialog  # matplotlib: ~0.5 s, not at launch
-
-        dialog = ExportDialog(self.export_names(), str(self.settings.value("export/format", "png")), kind, self)
-        if dialog.exec() == ExportDialog.DialogCode.Accepted:
-            plan = dialog.plan()
-            self.settings.setValue("export/dir", str(plan.path.parent))
-            self.settings.setValue("export/format", plan.path.suffix.lstrip("."))
-            self.settings.setValue("export/kind", plan.kind)
-            self.export(plan)
-
-    def export_names(self) -> dict[str, Path]:
-        """The file Export suggests for each figure kind (without extension), named after
-        what that figure draws (the view's also after its character, so that it never
-        takes the grid's name), in `export_folder`."""
-        from thulium_desktop.app.export_dialog import export_folder, view_suffix  # matplotlib, as above
-        from thulium_desktop.app.figure_export import FIGURE_KINDS, suggested_name
-
-        folder = export_folder(self.settings.value("export/dir"), self.browser.files.current)
-        stem = self.browser.files.current.stem if self.browser.files.current else "explanation"
-        names = {kind: suggested_name(stem, kind, self.view_model.export_specs(kind)) for kind in FIGURE_KINDS}
-        names["view"] += view_suffix(self.view_model.export_index("view"))
-        return {kind: folder / name for kind, name in names.items()}
-
-    def export(self, plan: ExportPlan) -> None:
-        """Export now if every map the figure needs is computed, else once it is."""
-        self._take_choices()
-        self.view_model.pending_export = plan
-        if self.view_model.export_results(plan.kind) is None:
-            self.status.showMessage("Computing the maps to export…")
-        self._request()
-
-    def _finish_export(self, plan: ExportPlan) -> None:
-        explanations = self.view_model.export_results(plan.kind)
-        if explanations is None:
-            self.message.show_error(f"Export to {plan.path} stopped: its maps were not computed.")
-            return
-        from thulium_desktop.app.figure_export import ExportContent, write_export  # matplotlib, as above
-
-        content = ExportContent(
-            self.view_model.image,
-            explanations,
-            self.view_model.export_index(plan.kind),
-            (self.display.cmap(False), self.display.cmap(True)),
-            str(self.browser.files.current or ""),
-            self.display.alpha,
-        )
-        try:
-            written = write_export(plan, content)
-        except (OSError, ValueError) as exc:
-            self.message.show_error(f"Export to {plan.path} failed: {exc}")
-            return
-        self.status.showMessage("Exported " + ", ".join(p.name for p in written), 8000)
-        self.exported.emit(written)
 
     # -- settings --------------------------------------------------------------------
     def _save_choices(self) -> None:

@@ -1,0 +1,160 @@
+"""Choosing and opening models from the window: the Model menu, the open dialogs, the
+consent asked before a model file may run code, and the model's name in the status bar.
+
+Its own object so that the window only follows what a loaded model changes (the
+layers, the reading); how a model gets there, and what its failures say, live here.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMenuBar, QMessageBox
+
+from thulium_desktop import models
+from thulium_desktop.models import MODEL_SUFFIXES, ModelLoadError, UntrustedModelError
+
+if TYPE_CHECKING:
+    from thulium_desktop.app.window import MainWindow
+    from thulium_desktop.app.worker import LoadedModel
+
+MODEL_FILTER = "Models (" + " ".join(f"*{s}" for s in MODEL_SUFFIXES) + ");;All files (*)"
+
+
+def markdown_code_html(text: str) -> str:
+    """Plain text with Markdown `code` spans as rich text: the library's messages mark code
+    that way for the terminal, where backticks read fine; a dialog shows them as code."""
+    parts = html.escape(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick is not code
+        parts[-2:] = [parts[-2] + "`" + parts[-1]]
+    spans = (f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+    return "<p>" + "".join(spans).replace("\n", "<br>") + "</p>"
+
+
+class ModelFlow(QObject):
+    """The window's Model menu and everything a model's opening may say or ask."""
+
+    def __init__(self, window: MainWindow, menu_bar: QMenuBar) -> None:
+        super().__init__(window)
+        self.window = window
+        self.opening: str | None = None  # a user's model file on its way in
+        self.menu = menu_bar.addMenu("&Model")
+        self.menu.setToolTipsVisible(True)
+        self.menu.aboutToShow.connect(self.fill_menu)
+        # Owned by the window, so the menu's clear() on every show keeps them.
+        self.open_action = QAction("&Open…", window)
+        self.open_action.triggered.connect(self.open_dialog)
+        self.open_folder_action = QAction("Open Hugging Face &folder…", window)
+        self.open_folder_action.triggered.connect(self.open_folder_dialog)
+        window.client.models.failed.connect(self._on_failed)
+        window.client.models.openFailed.connect(self._on_open_failed)
+
+    def fill_menu(self) -> None:
+        """The bundled models, the loaded one checked; choosing one switches to it."""
+        self.menu.clear()
+        current = self.window.client.models.name
+        unreadable: list[ModelLoadError] = []
+        for info in models.list_models(unreadable=unreadable):
+            action = self.menu.addAction(info.name)
+            action.setToolTip(info.description)
+            action.setCheckable(True)
+            action.setChecked(info.name == current)
+            action.setData(info.name)
+            action.triggered.connect(self._choose)
+        for exc in unreadable:  # a damaged installation: named, the other models still offered
+            action = self.menu.addAction(f"{Path(exc.path).name}: unreadable")
+            action.setToolTip(str(exc))  # the whole path and reason
+            action.setEnabled(False)
+        if self.menu.isEmpty():
+            self.menu.addAction("No bundled models installed").setEnabled(False)
+        self.menu.addSeparator()
+        self.menu.addAction(self.open_action)
+        self.menu.addAction(self.open_folder_action)
+
+    @Slot()
+    def open_dialog(self) -> None:
+        """Model ▸ Open…: a user's weights, checkpoint or plugin."""
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open model", self._model_dir(), MODEL_FILTER)
+        if path:
+            self.open(path)
+
+    @Slot()
+    def open_folder_dialog(self) -> None:
+        """Model ▸ Open Hugging Face folder…: a checkpoint is a folder, not a file."""
+        folder = QFileDialog.getExistingDirectory(self.window, "Open Hugging Face model folder", self._model_dir())
+        if folder:
+            self.open(folder)
+
+    def _model_dir(self) -> str:
+        """Models live apart from images: the dialogs remember their own folder."""
+        return str(self.window.settings.value("model/dir", self.window.browser.last_dir()))
+
+    def open(self, path: str | os.PathLike, trust: bool = False) -> None:
+        """Open a user's model file; the model in use stays until it has loaded.
+
+        Files that would run code are refused by the library unless `trust`; the
+        refusal comes back to `_on_open_failed`, which asks the user.
+        """
+        self.opening = str(path)
+        self.window.settings.setValue("model/dir", str(Path(path).parent))
+        self.window.status.model.setText(f"opening {Path(path).name}…")
+        self.window.client.models.open(str(path), trust)
+
+    def arrived(self) -> bool:
+        """Whether the model just loaded is the user's file that was on its way in."""
+        opened, self.opening = self.opening is not None, None
+        return opened
+
+    def show(self, info: LoadedModel | None) -> None:
+        """The model in use, named in the status bar."""
+        status = self.window.status
+        if info is None:
+            status.model.setText("no model")
+        elif info.caption:
+            status.set_caption(info.caption)
+        else:
+            status.set_model(info.name, info.device)
+
+    @Slot()
+    def _choose(self) -> None:
+        name = self.sender().data()
+        if name != self.window.client.models.name:
+            self.window.switch_model(partial(models.open_described, name))
+
+    @Slot(str, object)
+    def _on_open_failed(self, path: str, error: Exception) -> None:
+        """A refusal asks for consent (never remembered: the next open asks again); any
+        other failure is named in the message bar, and the model in use stays."""
+        self.opening = None
+        client = self.window.client
+        self.show(client.models.current)
+        if isinstance(error, UntrustedModelError):
+            if self._consents_to_run(error):
+                self.open(path, trust=True)
+            else:
+                self.window.status.showMessage(f"{Path(path).name} was not opened", 5000)
+            return
+        reason = error.reason if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
+        still = f" {client.models.name} is still in use." if client.models.current else ""
+        self.window.message.show_error(f"Could not open the model {path}: {reason.rstrip('.')}.{still}")
+
+    def _consents_to_run(self, error: UntrustedModelError) -> bool:
+        answer = QMessageBox.warning(
+            self.window,
+            "Run code from this model file?",
+            markdown_code_html(str(error)),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.window.status.model.setText("no model")
+        self.window.message.show_error(f"The model could not be loaded: {message}")

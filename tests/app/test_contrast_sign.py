@@ -22,12 +22,18 @@ def models():
     return partial(load_model, "attention-reader")
 
 
-def test_absolute_value_shows_unticked_and_locked_while_contrasting_then_comes_back(qtbot, make_window, tmp_path):
+@pytest.fixture
+def window(qtbot, make_window, tmp_path):
+    """hello.png read against "hallo", gradient maps shown."""
     window = make_window()
-    panel = window.panel
     open_settled(qtbot, window, [sample_copy(tmp_path / "images", "hello.png", "hallo")])
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
-        panel._buttons["gradient"].click()
+        window.panel._buttons["gradient"].click()
+    return window
+
+
+def test_absolute_value_shows_unticked_and_locked_while_contrasting_then_comes_back(qtbot, window):
+    panel = window.panel
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.timeline.select(SUBSTITUTED)
     assert panel.absolute.isChecked() and panel.absolute.isEnabled()
@@ -48,12 +54,8 @@ def test_absolute_value_shows_unticked_and_locked_while_contrasting_then_comes_b
     assert window.canvas.view.map.min() >= 0
 
 
-def test_an_unticked_choice_is_kept_through_a_contrast(qtbot, make_window, tmp_path):
-    window = make_window()
+def test_an_unticked_choice_is_kept_through_a_contrast(qtbot, window):
     panel = window.panel
-    open_settled(qtbot, window, [sample_copy(tmp_path / "images", "hello.png", "hallo")])
-    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
-        panel._buttons["gradient"].click()
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         panel.absolute.setChecked(False)
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cli_samples import tiny_model, write_line  # noqa: F401 (fixtures)
+from fs_faults import refuse_listing
 
 from thulium_desktop import cli
 from thulium_desktop.io.images import MAX_PIXELS
@@ -78,14 +79,7 @@ def test_explain_reports_a_folder_it_cannot_list(tiny_model, tmp_path, monkeypat
     """Tests run as root, where permissions do not bite: the refusal is simulated."""
     write_line(tmp_path / "in" / "a.png", 0)
     write_line(tmp_path / "in" / "locked" / "b.png", 1)
-    real_scandir = os.scandir
-
-    def scandir(path="."):
-        if Path(path).name == "locked":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    refuse_listing(monkeypatch, "locked")
     out = tmp_path / "out"
     assert explain(tmp_path / "in", "--out", out) == 1
     found = records(out)

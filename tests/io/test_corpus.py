@@ -5,6 +5,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
+from fs_faults import refuse_listing
 from page_builder import alto_xml, compose_page, page_xml, write_image
 
 from thulium_desktop.io.corpus import collect_images, image_paths, list_images, load_item, shard, unique_names
@@ -90,14 +91,7 @@ def test_a_folder_that_cannot_be_listed_is_reported(tmp_path, monkeypatch):
     """Tests run as root, where permissions do not bite: the refusal is simulated."""
     touch(tmp_path / "in" / "a.png")
     touch(tmp_path / "in" / "locked" / "b.png")
-    real_scandir = os.scandir
-
-    def scandir(path="."):
-        if Path(path).name == "locked":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    refuse_listing(monkeypatch, "locked")
     expected = [(str(tmp_path / "in" / "locked"), "cannot list the folder: permission denied")]
     corpus = collect_images([tmp_path / "in"])
     assert [i.name for i in corpus.items] == ["a"] and list(corpus.missing) == expected

@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from cli_samples import tiny_model, write_line  # noqa: F401 (fixtures)
 from fs_faults import refuse_listing
@@ -97,3 +99,12 @@ def test_a_huge_truth_line_is_refused_in_the_record(tiny_model, tmp_path):
     assert "cer" not in record
     assert record["truth_error"] == (f"the truth of a.png is 1,000,000 characters long; truths over "
                                      f"{MAX_TRUTH_CHARS:,} characters are refused (not one line of text)")
+
+
+def test_read_and_explain_refuse_a_strip_no_model_reads(tiny_model, tmp_path, capsys):
+    strip = tmp_path / "strip.png"
+    assert cv2.imwrite(str(strip), np.full((1, 50000), 200, np.uint8))
+    assert cli.main(["read", str(strip)]) == 1
+    assert cli.main(["explain", str(strip), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("crop it or split it into lines") == 2 and "Traceback" not in err

@@ -346,3 +346,15 @@ def test_parameters_are_described_in_words():
     assert SaliencyConfig(method="integrated", baseline=None).describe()["baseline"] == "zeros"
     assert SaliencyConfig(method="integrated", baseline=np.ones((2, 2))).describe()["baseline"] == "array"
     assert "num_steps" not in SaliencyConfig(method="gradient").describe()
+
+
+def test_a_strip_no_model_reads_is_refused_before_any_map_is_computed(recognizer):
+    """A 1x50000 image scaled to the model's height would be 1.6 million pixels wide
+    (issue 26: 13 GB and still running at 5 minutes)."""
+    strip = np.full((1, 50000), 200, np.uint8)
+    gen = SaliencyGenerator(recognizer, SaliencyConfig(method="integrated"))
+    for call in (gen.read, gen.explain):
+        with pytest.raises(ValueError, match=r"more than 400 times as wide as high: crop it or split it into lines"):
+            call(strip)
+    line = np.full((32, 32 * 300), 255, np.uint8)  # a long but real line is read
+    assert gen.read(line) is not None

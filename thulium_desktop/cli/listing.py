@@ -12,6 +12,7 @@ from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.io.truths import Truth, TruthSource
 from thulium_desktop.models.registry import ModelInfo, read_card
+from thulium_desktop.xai.saliency import SaliencyGenerator
 from thulium_desktop.xai.ground_truth import character_error_rate, truth_problem
 
 #: An alphabet longer than this is shown by its ends, joined by "…".
@@ -67,7 +68,8 @@ def run_read(args: argparse.Namespace) -> int:
     corpus = collect_images(args.paths)
     if not corpus.items and not corpus.missing:
         raise UsageError(f"no images found in {', '.join(args.paths)}")
-    recognizer = recognizers.prepared_recognizer(args.model, args.device, args.trust).recognizer
+    # read through the engine, which refuses inputs no model reads as the app and explain do
+    engine = SaliencyGenerator(recognizers.prepared_recognizer(args.model, args.device, args.trust).recognizer)
     source = TruthSource()
     truths = {item: source.lookup(item) for item in corpus.items}
     with_truths = any(t.text is not None or t.problem is not None for t in truths.values())
@@ -76,7 +78,7 @@ def run_read(args: argparse.Namespace) -> int:
     for item in corpus.items:
         try:
             loaded = load_item(item)
-            reading = recognizer.read(recognizer.prepare(loaded.image).tensor)
+            reading = engine.read(loaded.image)
         except ImageLoadError as exc:
             failures.append(f"{item.label}: {exc.reason}")
             continue

@@ -46,6 +46,10 @@ __all__ = [
 PartialCallback = Callable[[np.ndarray, int, int], None]
 CancelCheck = Callable[[], bool]
 
+#: The widest model input, in multiples of its height, the engine takes: a page-wide
+#: handwritten line is 50-150 times as wide as high; beyond this it is a strip no model
+#: reads, whose maps would cost gigabytes (issue 26: a 1x50000 image).
+MAX_INPUT_ASPECT = 400
 #: When batch_size is None, a chunk holds about this many input elements (copies x
 #: pixels): measured on a small CRNN, backward passes are cheapest per copy at 10-30
 #: word-sized copies, and slower both below (overhead) and above (cache misses).
@@ -226,7 +230,7 @@ class SaliencyGenerator:
     # -- the engine ------------------------------------------------------------------
     def read(self, image) -> Reading:
         """What the model reads in `image`."""
-        return self.model.read(self.model.prepare(image).tensor)
+        return self.model.read(self._prepare(image).tensor)
 
     def explain(
         self,
@@ -271,7 +275,7 @@ class SaliencyGenerator:
             raise ValueError(f"a contrastive map needs a gradient method, not {cfg.method}")
         if not isinstance(self.model, Contrastable):
             raise ValueError(f"{getattr(self.model, 'name', 'this model')} cannot score a character it did not read")
-        prepared = self.model.prepare(image)
+        prepared = self._prepare(image)
         fixed = reading or self.model.read(prepared.tensor)
         if not 0 <= token < len(fixed):
             raise ValueError(f"token index {token} is out of range: the reading has {len(fixed)} characters")
@@ -282,6 +286,20 @@ class SaliencyGenerator:
         alt = replace(fixed, labels=tuple(labels), tokens=tuple(tokens))
         exp = self._explain(image, cfg, [token], fixed, alt, on_partial, cancel)
         return replace(exp, contrast=Contrast(token, fixed.tokens[token], alternative))
+
+    def _prepare(self, image) -> Prepared:
+        """The model's input for `image`, refused when no line a model reads is that wide:
+        a 1x50000 strip scaled to the model's height would be 1.6 million pixels wide and
+        take many gigabytes to explain, for nothing anyone can read."""
+        prepared = self.model.prepare(image)
+        height, width = prepared.tensor.shape[-2:]
+        if width > MAX_INPUT_ASPECT * height:
+            raise ValueError(
+                f"the model would read this {prepared.image_size[1]}x{prepared.image_size[0]} image at "
+                f"{width}x{height} pixels, more than {MAX_INPUT_ASPECT} times as wide as high: "
+                "crop it or split it into lines"
+            )
+        return prepared
 
     def _config(self, method: str | None, config: SaliencyConfig | None) -> SaliencyConfig:
         cfg = config or self.config
@@ -302,7 +320,7 @@ class SaliencyGenerator:
 
     def _explain(self, image, cfg, tokens, reading, alt_reading, on_partial, cancel) -> Explanation:
         t0 = time.perf_counter()
-        prepared = self.model.prepare(image)
+        prepared = self._prepare(image)
         model = self.network(cfg, prepared.tensor)
         fused = lookup(cfg.method).passes is Passes.ONE and isinstance(model, ScoredReader)
         if reading is None and not fused:

@@ -17,7 +17,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from thulium_desktop.io.corpus import list_images
-from thulium_desktop.io.images import ImageLoadError, read_image
+from thulium_desktop.io.image_quality import image_quality_notes
+from thulium_desktop.io.images import ImageLoadError, LoadedImage, read_image
 
 MAX_RECENT = 10
 #: Unreadable files listed by name in one message; the rest are counted.
@@ -117,7 +118,8 @@ class ImageBrowser(QObject):
     moved = Signal(object, str)  # the open image's path and its position after a reorder
     unreadable = Signal(object, str)  # a file of the list that could not be read, and why
     #: One line per unreadable file, then one per note on how the opened image was
-    #: loaded (an EXIF rotation applied, ...); "" when there is nothing to say.
+    #: loaded (an EXIF rotation applied, ...) and on why the model cannot read it well
+    #: (too small, blank, too dark: it is read anyway); "" when there is nothing to say.
     problems = Signal(str)
 
     def __init__(self, settings: QSettings, parent: QObject | None = None) -> None:
@@ -125,6 +127,9 @@ class ImageBrowser(QObject):
         self._settings = settings
         self.files = FileList()
         self.recent = RecentFiles(settings)
+        #: The loaded model's input height (None: no model yet, or it does not say), which
+        #: an image lower than it is upscaled to; the window sets it when a model loads.
+        self.model_height: int | None = None
 
     def open_paths(self, paths: Iterable[str | os.PathLike]) -> bool:
         """Open files and folders, showing the first readable image; False when none is."""
@@ -156,7 +161,7 @@ class ImageBrowser(QObject):
             self.problems.emit(str(exc))
             return
         self._show(loaded.image)
-        self.problems.emit(_message([], _noted(path, loaded.notes)))
+        self.problems.emit(_message([], self._notes(path, loaded)))
 
     def reorder(self, paths: list[Path]) -> None:
         """List the same images in another order (errors first); the open image keeps
@@ -192,8 +197,12 @@ class ImageBrowser(QObject):
             self.listed.emit()
         self._announce_unreadable(failures)
         self._show(loaded.image)
-        self.problems.emit(_message(lines, _noted(files.current, loaded.notes)))
+        self.problems.emit(_message(lines, self._notes(files.current, loaded)))
         return True
+
+    def _notes(self, path: Path, loaded: LoadedImage) -> list[str]:
+        """The message lines on how `path` was loaded and how well the model can read it."""
+        return _noted(path, [*loaded.notes, *image_quality_notes(loaded.image, self.model_height)])
 
     def _show(self, image: np.ndarray) -> None:
         """Make the current file the recent one and announce it open with its pixels."""

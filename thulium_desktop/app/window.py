@@ -510,6 +510,7 @@ class MainWindow(QMainWindow):
     def _on_model_ready(self, info: LoadedModel) -> None:
         self._notes_said.clear()  # a new model has said nothing yet
         self.view_model.scorable = info.scorable
+        self.browser.model_height = info.height  # the next image opened is measured against it
         self.model_flow.show(info)
         self.panel.set_layers(info.layers, info.default_layer)
         if self._saved_layer:

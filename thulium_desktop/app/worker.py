@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from thulium_desktop.app.jobs import Job, TrustJob
 from thulium_desktop.app.layer_choices import LayerChoice, layer_choices
+from thulium_desktop.io.image_quality import input_height
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.models import (
     OpenedModel,
@@ -59,6 +60,9 @@ class LoadedModel:
     #: Characters the model can score without having read them (contrast with truth):
     #: its alphabet, or "" when it cannot score another character at all.
     scorable: str = ""
+    #: The pixel height the model scales every image to (None: it does not say): an
+    #: image much lower than this is read from invented pixels (`image_quality_notes`).
+    height: int | None = None
 
 
 @dataclass(frozen=True)
@@ -246,4 +250,4 @@ def _model_info(recognizer: Recognizer, caption: str = "") -> LoadedModel:
     label = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     layers, default = layer_choices(recognizer)
     scorable = recognizer.alphabet if isinstance(recognizer, Contrastable) else ""
-    return LoadedModel(recognizer.name, label, layers, default, caption, scorable)
+    return LoadedModel(recognizer.name, label, layers, default, caption, scorable, input_height(recognizer))

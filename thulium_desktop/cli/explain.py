@@ -21,7 +21,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from thulium_desktop import __version__
 from thulium_desktop.cli import recognizers
 from thulium_desktop.cli.contrast import contrast_record, explain_contrasts
 from thulium_desktop.cli.errors import INTERRUPTED, OK, SOME_FAILED, UsageError
@@ -29,6 +28,7 @@ from thulium_desktop.cli.interrupt import stop_after_current
 from thulium_desktop.cli.outputs import OutputPlan, method_record, write_image_outputs
 from thulium_desktop.io.atomic import remove_stale_temporaries, write_json
 from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item, shard
+from thulium_desktop.io.image_quality import image_quality_notes, input_height
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.io.truths import TruthSource
 from thulium_desktop.models.protocol import Contrastable, model_device
@@ -53,8 +53,9 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.contrast and not isinstance(opened.recognizer, Contrastable):
         raise UsageError(f"--contrast: {opened.summary.caption()} cannot score a character it did not read")
     methods = tuple(REGISTRY) if args.method == "all" else (args.method,)
+    made_by = recognizers.provenance(opened)  # the model's digest: read once for the run
     # Arguments that name nothing are reported by shard 0 only, so a job array counts them once.
-    records = [_failed(path, reason) for path, reason in corpus.missing] if index == 0 else []
+    records = [_failed(path, reason) | made_by for path, reason in corpus.missing] if index == 0 else []
     for record in records:
         _report(record)
     truths = TruthSource()  # reads each folder's ground_truth.tsv once for the run
@@ -68,7 +69,7 @@ def run_explain(args: argparse.Namespace) -> int:
             for item in tqdm(items, unit="image", disable=args.quiet, file=sys.stderr, dynamic_ncols=True):
                 try:
                     record = _explain_one(generator, methods, args.token, item, plan, truths,
-                                          _checks(args), args.contrast)
+                                          _checks(args), args.contrast, made_by)
                 except WritesRefused as exc:
                     record, stopped = exc.record, exc.reason
                 records.append(record)
@@ -80,7 +81,8 @@ def run_explain(args: argparse.Namespace) -> int:
         interrupted = True
     finally:
         elapsed = time.perf_counter() - started
-        summary = _summary(args, generator, methods, items, records, interrupted, elapsed) | {"stopped": stopped}
+        summary = _summary(args, generator, methods, items, records, interrupted, elapsed, made_by) | {
+            "stopped": stopped}
         _write_summary(plan.out_dir / _summary_name(index, count), summary)
     if interrupted:
         _say(f"interrupted: {summary['counts']['done']} of {len(items)} images done")
@@ -161,16 +163,21 @@ def _explain_one(
     truths: TruthSource,
     checks: dict[str, bool] | None = None,
     contrast: bool = False,
+    made_by: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every method on one image (and, with `contrast`, each substituted character's
-    contrast with its truth), its outputs written; the image's record for the summary."""
+    contrast with its truth), its outputs written; the image's record for the summary,
+    with `made_by` (the tool's and the model's `recognizers.provenance`). An image the
+    model cannot read well (`image_quality_notes`) is read anyway, and its notes say so."""
     started = time.perf_counter()
+    made_by = made_by or {}
     try:
         loaded = load_item(item)
     except ImageLoadError as exc:
-        return _failed(item.label, exc.reason, item.name)
+        return _failed(item.label, exc.reason, item.name) | made_by
     image = loaded.image
-    for note in loaded.notes:
+    image_notes = [*loaded.notes, *image_quality_notes(image, input_height(generator.model))]
+    for note in image_notes:
         _say(f"note: {item.label}: {note}")
     explanations: dict[str, Explanation] = {}
     records: dict[str, Any] = {}
@@ -190,7 +197,7 @@ def _explain_one(
             records[method]["trust"] = trust_report(generator.model, image, exp, config, **checks).as_dict()
     # Seconds to decode and explain (and check), set before writing so the image's own .json has it too.
     record = _record(item, explanations, records, errors) | {"seconds": time.perf_counter() - started,
-                                                              "image_notes": list(loaded.notes)}
+                                                              "image_notes": image_notes} | made_by
     record.update(_truth_record(truths, item, record["reading"]))
     contrasts: dict[str, Explanation] = {}
     if contrast and explanations:
@@ -292,11 +299,11 @@ def _summary_name(index: int, count: int) -> str:
     return "summary.json" if count == 1 else f"summary.shard-{index}-of-{count}.json"
 
 
-def _summary(args, generator, methods, items, records, interrupted, elapsed) -> dict[str, Any]:
+def _summary(args, generator, methods, items, records, interrupted, elapsed, made_by) -> dict[str, Any]:
+    """The run's record: what made it (`made_by`: versions, the model's digest), how, and each image's."""
     done = [r for r in records if r.get("name") is not None]
     failed = sum(r["status"] == "failed" for r in records)
-    return {
-        "tool": f"thulium-desktop {__version__}",
+    return made_by | {
         "model": getattr(generator.model, "name", type(generator.model).__name__),
         "model_description": generator.model_label,
         "methods": list(methods),

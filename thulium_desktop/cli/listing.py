@@ -9,6 +9,7 @@ from thulium_desktop import models
 from thulium_desktop.cli import recognizers
 from thulium_desktop.cli.errors import OK, SOME_FAILED, UsageError
 from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item
+from thulium_desktop.io.image_quality import image_quality_notes, input_height
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.io.truths import Truth, TruthSource
 from thulium_desktop.models.registry import ModelInfo, read_card
@@ -63,13 +64,16 @@ def _metric_lines(metrics: dict) -> list[str]:
 def run_read(args: argparse.Namespace) -> int:
     """Tab-separated `path, reading, confidences` per image under a header line, with
     `truth, cer` columns when any image has a truth (found as `explain` finds it);
-    failures on stderr with exit code 1, and notes (how an image was loaded, where its
-    truth came from, a truth that was not compared) on stderr as `note: PATH: ...`."""
+    failures on stderr with exit code 1, and notes (how an image was loaded, why the model
+    cannot read it well (`image_quality_notes`: it is read anyway), where its truth came
+    from, a truth that was not compared) on stderr as `note: PATH: ...`."""
     corpus = collect_images(args.paths)
     if not corpus.items and not corpus.missing:
         raise UsageError(f"no images found in {', '.join(args.paths)}")
     # read through the engine, which refuses inputs no model reads as the app and explain do
-    engine = SaliencyGenerator(recognizers.prepared_recognizer(args.model, args.device, args.trust).recognizer)
+    recognizer = recognizers.prepared_recognizer(args.model, args.device, args.trust).recognizer
+    engine = SaliencyGenerator(recognizer)
+    height = input_height(recognizer)
     source = TruthSource()
     truths = {item: source.lookup(item) for item in corpus.items}
     with_truths = any(t.text is not None or t.problem is not None for t in truths.values())
@@ -87,7 +91,7 @@ def run_read(args: argparse.Namespace) -> int:
             continue
         confidences = " ".join(f"{c:.3f}" for c in reading.confidences)
         cells = [item.label, reading.text, confidences]
-        notes = list(loaded.notes)
+        notes = [*loaded.notes, *image_quality_notes(loaded.image, height)]
         if with_truths:
             truth_cells, truth_notes = _truth_cells(reading.text, truths[item])
             cells += truth_cells

@@ -3,7 +3,9 @@
 Cases: integrated gradients on a 2000-pixel line (target: under 2 GB), and gradient on
 an 8900x8900 blank page and on a 30000x300 line (the largest images accepted, and
 lines as wide as a panorama; target: under 4 GB). Peak RSS is the child process's
-own `ru_maxrss`, so the interpreter, torch and the model are included.
+own `ru_maxrss`, so the interpreter, torch and the model are included. The outcome
+names the maps' grid: beyond `xai.saliency.MAP_BUDGET_ELEMENTS` it is coarser than the
+image (issue 26).
 
     PYTHONPATH=. python benchmarks/explain_memory.py [--model ctc-reader] [--only 2000x100]
 """

@@ -127,9 +127,9 @@ class ImageCanvas(QWidget):
             return
         x, y = pixel
         text = f"x {x}  y {y}  ink {255 - int(self.view.base.image[y, x])}"
-        values = self.view.map
-        if values is not None:
-            text += f"  map {values[y, x]:.3g}"
+        value = self.view.value_at(x, y)
+        if value is not None:
+            text += f"  map {value:.3g}"
         self.hovered.emit(text)
 
     def _on_mouse_clicked(self, event) -> None:

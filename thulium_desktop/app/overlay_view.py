@@ -110,6 +110,18 @@ class OverlayView(pg.ViewBox):
     def map(self) -> np.ndarray | None:
         return self._map
 
+    def value_at(self, x: int, y: int) -> float | None:
+        """The map's value over image pixel (x, y), None when no map is shown. A map may
+        lie on a coarser grid than the image (`Explanation.maps`, issue 26) or be one
+        row of columns: the cell covering the pixel is read."""
+        if self._map is None:
+            return None
+        values = np.atleast_2d(self._map)
+        h, w = self.image_size()
+        row = min(y * values.shape[0] // max(h, 1), values.shape[0] - 1)
+        col = min(x * values.shape[1] // max(w, 1), values.shape[1] - 1)
+        return float(values[row, col])
+
     def set_opacity(self, opacity: float) -> None:
         """The map's weight where strongest, as `composite`'s `opacity` (see the module's doc)."""
         self.heat.setOpacity(opacity)

@@ -204,7 +204,8 @@ class Worker(QObject):
             reading = self._engine.read(job.image)
             self.readingReady.emit(job.id, ReadingInfo(reading, span_centres(reading, job.image.shape[1])))
             return reading, None
-        self.readingReady.emit(job.id, ReadingInfo(exp.reading, attention_centres(exp.maps, exp.reading)))
+        centres = attention_centres(exp.maps, exp.reading, job.image.shape[1])  # image pixels, any map grid
+        self.readingReady.emit(job.id, ReadingInfo(exp.reading, centres))
         self.explained.emit(job.id, spec, exp)
         return exp.reading, spec
 

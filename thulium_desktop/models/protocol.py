@@ -66,14 +66,17 @@ class Prepared:
     def model_size(self) -> tuple[int, int]:
         return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])
 
-    def to_image(self, maps: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Resample maps `[..., h, w]` that cover the whole model input onto image pixels.
+    def to_image(self, maps: torch.Tensor | np.ndarray, grid: tuple[int, int] | None = None) -> torch.Tensor:
+        """Resample maps `[..., h, w]` that cover the whole model input onto image pixels,
+        or onto a coarser `grid` `(rows, columns)` laid over the whole image (where maps
+        on every pixel would not fit in memory: issue 26).
 
         The map is first resized to the model input (bilinear, align_corners=False),
-        the padding is cropped, and the content box is resized to the image. When the
-        map already has the model's size and the model saw the image unscaled, the
-        values pass through untouched, so pixel-exact comparisons stay exact.
+        the padding is cropped, and the content box is resized to the image (the grid).
+        When the map already has the model's size and the model saw the image unscaled,
+        the values pass through untouched, so pixel-exact comparisons stay exact.
         """
+        size = self.image_size if grid is None else tuple(grid)
         t = torch.as_tensor(maps)
         lead = t.shape[:-2]
         flat = t.reshape(-1, 1, *t.shape[-2:])
@@ -83,13 +86,14 @@ class Prepared:
             flat = F.interpolate(flat, size=self.model_size, mode="bilinear", align_corners=False)
         top, left, height, width = self.content
         flat = flat[..., top : top + height, left : left + width]
-        if (height, width) != self.image_size:
-            flat = F.interpolate(flat, size=self.image_size, mode="bilinear", align_corners=False)
-        return flat.reshape(*lead, *self.image_size)
+        if (height, width) != size:
+            flat = F.interpolate(flat, size=size, mode="bilinear", align_corners=False)
+        return flat.reshape(*lead, *size)
 
     def from_image(self, maps: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """The inverse of `to_image`: maps `[..., H, W]` on image pixels laid onto the model
-        input `[..., Hm, Wm]` (bilinear; zero over the padding)."""
+        """The inverse of `to_image`: maps `[..., H, W]` on image pixels (or on any grid
+        over the whole image) laid onto the model input `[..., Hm, Wm]` (bilinear; zero
+        over the padding)."""
         t = torch.as_tensor(maps, device=self.tensor.device)
         lead = t.shape[:-2]
         flat = t.reshape(-1, 1, *t.shape[-2:]).to(self.tensor.dtype)

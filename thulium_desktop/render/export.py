@@ -71,10 +71,13 @@ def save_image(image_bgr: np.ndarray, path: str | os.PathLike) -> Path:
 
 
 def explanation_arrays(explanations: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The `.npz` content of explanations keyed by method: `<method>` maps `[T, H, W]` and
-    `<method>_scores`, plus the explained characters, their indices and confidences
-    (shared by all methods). A contrastive map adds `<method>_contrast_with`, the true
-    character its score was subtracted, so the file alone says what the map is of.
+    """The `.npz` content of explanations keyed by method: `<method>` maps `[T, h, w]`,
+    `<method>_map_size` their grid `(h, w)` and `<method>_scores`, plus the explained
+    characters, their indices and confidences and the image's `image_size` `(H, W)`
+    (shared by all methods): maps of a large image are kept on a coarser grid over it
+    (`Explanation.maps`), and the file says so. A contrastive map adds
+    `<method>_contrast_with`, the true character its score was subtracted, so the file
+    alone says what the map is of.
     Values are `xai.saliency.Explanation`s (duck-typed: the render layer sits below
     the engine)."""
     first = next(iter(explanations.values()))
@@ -82,9 +85,11 @@ def explanation_arrays(explanations: Mapping[str, Any]) -> dict[str, np.ndarray]
         "tokens": np.asarray(first.tokens, dtype=str),
         "token_indices": np.asarray(first.token_indices, dtype=np.int64),
         "confidences": np.asarray(first.confidences, dtype=np.float32),
+        "image_size": np.asarray(first.image_size or first.maps.shape[-2:], dtype=np.int64),
     }
     for method, exp in explanations.items():
         arrays[method] = exp.maps
+        arrays[f"{method}_map_size"] = np.asarray(exp.maps.shape[-2:], dtype=np.int64)
         arrays[f"{method}_scores"] = np.asarray(exp.scores)
         if exp.contrast is not None:
             arrays[f"{method}_contrast_with"] = np.asarray(exp.contrast.alternative, dtype=str)

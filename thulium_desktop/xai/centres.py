@@ -15,13 +15,15 @@ from thulium_desktop.models.protocol import Reading
 from thulium_desktop.xai.diagnostics import column_centres
 
 
-def attention_centres(maps: np.ndarray, reading: Reading) -> np.ndarray:
-    """x of each character's attention centre of mass, from its map `[T, H, W]` in image
-    pixels (hence half a pixel added to a column index); its span centre where the map
-    is empty."""
-    centres = column_centres(maps) + 0.5
+def attention_centres(maps: np.ndarray, reading: Reading, image_width: int | None = None) -> np.ndarray:
+    """x in image pixels of each character's attention centre of mass, from its map
+    `[T, h, w]` (a column index plus half a cell); its span centre where the map is
+    empty. Maps kept on a grid coarser than the image (`Explanation.maps`) give
+    `image_width`: a cell is then `image_width / w` pixels wide."""
+    width = maps.shape[-1] if image_width is None else image_width
+    centres = (column_centres(maps) + 0.5) * (width / maps.shape[-1])
     empty = ~np.isfinite(centres)
-    centres[empty] = span_centres(reading, maps.shape[-1])[empty]
+    centres[empty] = span_centres(reading, width)[empty]
     return centres
 
 

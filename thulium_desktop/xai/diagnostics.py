@@ -26,7 +26,9 @@ dark margin "ink" (issue 23: 45% of a photo was "ink", and a map on the margin r
 - spread: the smallest share of the pixels holding 80% of the mass;
 - background: mass outside the text region;
 - localisation: horizontal distance of the map's centre of mass from where the model
-  aligned the character (its attention's centre), in pixels and character widths
+  aligned the character (for a CTC model's gradient maps, the middle of the character's
+  frame extent, from its spike to the next character's, see `xai/trust.py`; otherwise its
+  attention's centre), in pixels and character widths
   (the text's width / the number of characters read);
 - column mass: share of the mass in the character's columns (a band one character
   width wide around the alignment).
@@ -60,6 +62,7 @@ import cv2
 import numpy as np
 
 from thulium_desktop.io.images import to_unit_gray
+from thulium_desktop.render.overlay import fit_map
 
 BACKGROUND_THRESHOLD = 0.4
 FOCUS_LIFT = 1.5
@@ -318,7 +321,10 @@ def map_diagnostics(
     family: str = FAMILY_GRADIENT,
 ) -> MapDiagnostics:
     """Diagnostics of one `[H, W]` map against the image's `ink`, and the verdict of its
-    `family` (see module docs); `expected_x` is where the model aligned the character."""
+    `family` (see module docs); `expected_x` is where the model aligned the character.
+    A map on a coarser grid than the image (`Explanation.maps`) is resampled onto it."""
+    if np.shape(saliency) != ink.mask.shape:
+        saliency = fit_map(saliency, ink.mask.shape)
     mass = np.abs(np.asarray(saliency, np.float64))
     total = mass.sum()
     if total <= 0 or not np.isfinite(total):
@@ -370,8 +376,9 @@ def _attention_verdict(loc_chars: float | None, columns: float | None) -> tuple[
 
 
 def column_centres(attention_maps: np.ndarray) -> np.ndarray:
-    """Centre of mass along x of each `[T, H, W]` map: where each character was aligned."""
-    profile = np.abs(np.asarray(attention_maps, np.float64)).sum(axis=1)  # [T, W]
+    """Centre of mass along x, in columns, of each `[T, H, W]` map: where each character
+    was aligned (summed a map at a time: no float64 copy of the whole stack)."""
+    profile = np.stack([np.abs(m).sum(axis=0, dtype=np.float64) for m in attention_maps])  # [T, W]
     weight = profile.sum(axis=1)
     cols = np.arange(profile.shape[1])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -386,14 +393,19 @@ def explanation_diagnostics(
     characters: int | None = None,
     family: str = FAMILY_GRADIENT,
 ) -> list[MapDiagnostics]:
-    """Diagnostics for each of `maps` `[T, H, W]`, localised against `centres` (pixels);
-    a character width is the text region's width over the `characters` read (default:
-    one per map)."""
+    """Diagnostics for each of `maps` `[T, h, w]`, localised against `centres` (columns
+    of the maps: image pixels unless the maps lie on a coarser grid, `Explanation.maps`,
+    whose cells are then measured in image pixels as the maps are resampled onto the
+    image); a character width is the text region's width over the `characters` read
+    (default: one per map)."""
     ink = find_ink(image)  # the same for every character's map
     text_width = int(ink.region.any(axis=0).sum())
     width = text_width / max(1, characters if characters is not None else len(maps))
+    cell = ink.mask.shape[1] / np.shape(maps)[-1]
     out = []
     for t, m in enumerate(maps):
         expected = None if centres is None or not np.isfinite(centres[t]) else float(centres[t])
+        if expected is not None and cell != 1:
+            expected = (expected + 0.5) * cell - 0.5  # the cell's column -> the image's
         out.append(map_diagnostics(m, ink, expected, width, family))
     return out

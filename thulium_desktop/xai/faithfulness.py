@@ -74,7 +74,8 @@ def perturbation_curves(
     """Deletion or insertion curves for `maps[k]` explaining character `token_indices[k]`,
     and for `orders` random pixel orders (seeded by `seed`).
 
-    `maps` are `[K, H, W]` in image pixels (as `Explanation.maps`). Scores are the
+    `maps` are `[K, h, w]` over the whole image, on its pixels or a coarser grid (as
+    `Explanation.maps`): `Prepared.from_image` lays either onto the model input. Scores are the
     characters' probabilities (`token_scores(..., "prob")`) divided by their value on
     the unperturbed image. A random order does not depend on the character, so each
     random image is scored once for all characters: the cost is (K + orders) curves,

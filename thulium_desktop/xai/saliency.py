@@ -41,6 +41,7 @@ __all__ = [
     "SaliencyConfig",
     "SaliencyGenerator",
     "Timings",
+    "map_grid",
 ]
 
 PartialCallback = Callable[[np.ndarray, int, int], None]
@@ -56,6 +57,13 @@ MAX_INPUT_ASPECT = 400
 AUTO_CHUNK_ELEMENTS = 1 << 17
 #: ... and never more gradient elements (characters x copies x pixels) than this.
 AUTO_GRADIENT_ELEMENTS = 1 << 24
+#: The most map elements (characters x grid cells) an explanation keeps: 64 M float32,
+#: 256 MB. Beyond it the maps are kept on a proportionally coarser grid over the image
+#: (issue 26: maps on every pixel cost characters x pixels).
+MAP_BUDGET_ELEMENTS = 1 << 26
+#: The most elements `Run._finish` resamples and normalizes at once (characters x grid
+#: cells, in the attributions' dtype): the working copies stay tens of MB whatever K is.
+FINISH_BLOCK_ELEMENTS = 1 << 22
 
 
 class MapNote(UserWarning):
@@ -96,6 +104,13 @@ class Explanation:
     """Maps for the explained characters, in the original image's pixels, and how they
     were made (the fields after `signed`: what captions and records name).
 
+    `maps` is `[K, h, w]`: its grid `maps.shape[1:]` is the image's `(H, W)` unless
+    K x H x W exceeds `MAP_BUDGET_ELEMENTS`; then it is a proportionally coarser grid
+    laid over the whole image (cell `(r, c)` covers image rows `r * H / h` to
+    `(r + 1) * H / h`, likewise columns), so memory stays bounded. Consumers resample
+    (`render.overlay.fit_map`) or scale x by `W / w` (`xai.centres`). `image_size` is
+    the explained image's `(H, W)` (None: taken as the maps' own grid).
+
     `maps[k]` explains character `token_indices[k]`; when `whole_reading` is True
     there is one map, for the sum of all character scores, and `token_indices` is
     empty. `scores` are those targets' scores at the input; `deltas` (integrated
@@ -133,6 +148,12 @@ class Explanation:
     relative_gaps: np.ndarray | None = None
     steps: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    image_size: tuple[int, int] | None = None
+
+    @property
+    def map_size(self) -> tuple[int, int]:
+        """`(h, w)` of the grid the maps are kept on (the image's size unless reduced)."""
+        return int(self.maps.shape[-2]), int(self.maps.shape[-1])
 
     @property
     def method_label(self) -> str:
@@ -354,6 +375,7 @@ class SaliencyGenerator:
             batch_size=run.batch_size,
             folded_batchnorms=self._folded.folded if model is not self.model else 0,
             timings=Timings(t_read, t_total - t_read, t_total),
+            image_size=prepared.image_size,
         )
 
 
@@ -479,7 +501,7 @@ class Run:
     def _empty(self) -> Computed:
         self.notes = (Note("the model read no characters: the map is empty", short="nothing read: empty map"),)
         k = len(self.targets.tokens)
-        return Computed(np.zeros((k, *self.prepared.image_size), np.float32), np.zeros(k, np.float32))
+        return Computed(np.zeros((k, *map_grid(k, self.prepared.image_size)), np.float32), np.zeros(k, np.float32))
 
     def _zero_map_notes(self, maps: np.ndarray) -> tuple[str, ...]:
         """A note naming the characters whose final map is all zero (a partial map may
@@ -582,20 +604,49 @@ class Run:
 
     # -- post-processing --------------------------------------------------------------
     def _finish(self, raw: torch.Tensor) -> np.ndarray:
-        """`[K, C, h, w]` model-space attributions -> `[K, H, W]` float32 image-space maps."""
-        maps = raw.detach()
-        if not self.signed:
-            maps = maps.abs()
-        maps = self.prepared.to_image(maps.sum(dim=1))
-        out = maps.to(torch.float64)
-        if self.cfg.normalize:
-            peak = out.abs().flatten(1).amax(dim=1)
-            out = torch.where(peak[:, None, None] > 0, out / peak.clamp_min(1e-300)[:, None, None], out)
-        result = out.cpu().numpy().astype(np.float32)
-        if not np.isfinite(result).all():
+        """`[K, C, h, w]` model-space attributions -> `[K, h', w']` float32 maps on the
+        image's pixels (or the coarser `map_grid`), a block of characters at a time so
+        the working copies stay bounded. Normalizing in the attributions' own dtype
+        loses nothing: |map| <= peak, and one IEEE division rounded once to float32
+        equals the float64 one rounded to float32."""
+        raw = raw.detach()
+        k = raw.shape[0]
+        grid = map_grid(k, self.prepared.image_size)
+        out = np.empty((k, *grid), np.float32)
+        cells = max(grid[0] * grid[1], self.x.shape[-2] * self.x.shape[-1], 1)
+        step = max(1, FINISH_BLOCK_ELEMENTS // cells)
+        for start in range(0, k, step):
+            out[start : start + step] = self._finish_block(raw[start : start + step], grid)
+        return out
+
+    def _finish_block(self, raw: torch.Tensor, grid: tuple[int, int]) -> np.ndarray:
+        """One block of `_finish`: magnitude (unless signed), summed over channels,
+        resampled onto `grid` and each map divided by its peak (when normalizing), in
+        place: the block's maps are this function's own copy."""
+        maps = raw.abs().sum(dim=1) if not self.signed else raw.sum(dim=1)
+        maps = self.prepared.to_image(maps, grid)
+        if maps.element_size() < 4:  # a half-precision model: normalize in float32
+            maps = maps.float()
+        if not torch.isfinite(maps).all():
             raise FloatingPointError("the model produced non-finite gradients for this image")
-        return result
+        if self.cfg.normalize:
+            flat = maps.flatten(1)
+            peak = torch.maximum(flat.amax(dim=1), -flat.amin(dim=1))  # max |value|, no |maps| copy
+            maps = maps.div_(torch.where(peak > 0, peak, torch.ones_like(peak))[:, None, None])
+        return maps.cpu().numpy()
 
     @staticmethod
     def _np(t: torch.Tensor) -> np.ndarray:
         return t.detach().cpu().numpy().astype(np.float64 if t.dtype == torch.float64 else np.float32)
+
+
+def map_grid(k: int, image_size: tuple[int, int], budget: int | None = None) -> tuple[int, int]:
+    """The grid `(rows, columns)` that K maps of an image are kept on: the image's own
+    size while K x H x W fits `budget` (default `MAP_BUDGET_ELEMENTS`), otherwise both
+    sides shrunk by the same factor until it fits (at least one cell each)."""
+    budget = MAP_BUDGET_ELEMENTS if budget is None else budget
+    height, width = image_size
+    if max(k, 1) * height * width <= budget:
+        return height, width
+    scale = (budget / (max(k, 1) * height * width)) ** 0.5
+    return max(1, int(height * scale)), max(1, int(width * scale))

@@ -55,8 +55,12 @@ MAX_INPUT_ASPECT = 400
 #: pixels): measured on a small CRNN, backward passes are cheapest per copy at 10-30
 #: word-sized copies, and slower both below (overhead) and above (cache misses).
 AUTO_CHUNK_ELEMENTS = 1 << 17
-#: ... and never more gradient elements (characters x copies x pixels) than this.
-AUTO_GRADIENT_ELEMENTS = 1 << 24
+#: ... and never more gradient elements (characters x copies x pixels) than this: the
+#: backward pass's activations grow with it. Measured on a 2000x100 line with 58
+#: characters (integrated gradients, 50 steps, ctc-reader): 1 << 24 allowed 6 copies a
+#: chunk and peaked at 3.1 GB in 58 s; 1 << 22 allows 3 and peaked at 1.7 GB in 45 s.
+#: Word images are sized by AUTO_CHUNK_ELEMENTS long before this bound.
+AUTO_GRADIENT_ELEMENTS = 1 << 22
 #: The most map elements (characters x grid cells) an explanation keeps: 64 M float32,
 #: 256 MB. Beyond it the maps are kept on a proportionally coarser grid over the image
 #: (issue 26: maps on every pixel cost characters x pixels).

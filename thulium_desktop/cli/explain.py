@@ -186,6 +186,7 @@ def _explain_one(
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
+                warnings.filterwarnings("ignore", category=MapNote)  # `exp.notes` carries those
                 exp = generator.explain(image, method=method, tokens="all" if token == "all" else [token])
         except Exception as exc:  # one method failing on one image must not end the run
             errors[method] = _reason(exc)

@@ -139,8 +139,8 @@ def method_record(exp: Explanation, warnings: list[str]) -> dict[str, Any]:
     """What the summary says about one method on one image (no maps: those go to .npz).
 
     `notes` are the explanation's own (what a user must know about its maps);
-    `warnings` the other warnings raised while it was computed (the engine also
-    issues each note as a warning: those are not repeated). Integrated gradients add
+    `warnings` the other warnings raised while it was computed (the caller leaves out
+    the `MapNote` warnings the engine issues for its notes). Integrated gradients add
     each character's relative completeness gap and the steps its integral used.
     """
     record = {
@@ -152,7 +152,7 @@ def method_record(exp: Explanation, warnings: list[str]) -> dict[str, Any]:
         "timings": asdict(exp.timings),
         "device": exp.device,
         "notes": list(exp.notes),
-        "warnings": [w for w in warnings if w not in exp.notes],
+        "warnings": warnings,
     }
     if exp.relative_gaps is not None:
         record |= {"relative_gaps": exp.relative_gaps, "steps": exp.steps}

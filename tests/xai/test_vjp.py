@@ -71,3 +71,24 @@ def test_one_disturbed_timing_does_not_decide(monkeypatch):
         x, scores, cot = _graph()
         engine(scores, x, cot)
     assert used[7:] == ["batched"] * 3
+
+
+def test_the_vmapped_backward_takes_its_cotangents_in_blocks_of_bounded_memory(monkeypatch):
+    """A long line's hundreds of characters: vmap holds one copy of the activation
+    gradients per cotangent, so they go in blocks (here of 2 for an input of 12
+    elements), every block over the same retained graph, and give the gradients of one
+    vmapped call."""
+    x, scores, cot = _graph()
+    expected = torch.stack([torch.autograd.grad(scores[0, k], x, retain_graph=True)[0] for k in range(3)])
+    blocks: list[int] = []
+    block = BatchedVJP._batched_block
+
+    def counted(outputs, inputs, cotangents):
+        blocks.append(cotangents.shape[0])
+        return block(outputs, inputs, cotangents)
+
+    monkeypatch.setattr(vjp_module, "BATCHED_GRADIENT_ELEMENTS", 2 * x.numel())
+    monkeypatch.setattr(BatchedVJP, "_batched_block", staticmethod(counted))
+    grads = BatchedVJP()._batched(scores, x, cot)
+    assert blocks == [2, 1]
+    torch.testing.assert_close(grads, expected)

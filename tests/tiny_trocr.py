@@ -32,13 +32,15 @@ def tiny_tokenizer():
                                    pad_token="<pad>", unk_token="<unk>")
 
 
-def save_tiny_trocr(folder: Path, seed: int = 0, encoder_type: str = "vit") -> Path:
+def save_tiny_trocr(folder: Path, seed: int = 0, encoder_type: str = "vit",
+                    generation: dict | None = None) -> Path:
     """Save the checkpoint (model, tokenizer, image processor) into `folder`.
 
     `encoder_type` "vit" puts one special token (CLS) before the patches, "deit" two
     (CLS and distillation), as TrOCR-base and TrOCR-small do. The end token's output
     row is zeroed so generation runs to `max_new_tokens`: a random model would
-    otherwise often stop at once and read nothing.
+    otherwise often stop at once and read nothing. `generation` goes into the folder's
+    `generation_config.json`, as fine-tuned checkpoints ship their beam search.
     """
     from transformers import (
         DeiTConfig,
@@ -63,6 +65,7 @@ def save_tiny_trocr(folder: Path, seed: int = 0, encoder_type: str = "vit") -> P
         model.decoder.output_projection.weight[END] = 0
     processor = ViTImageProcessorPil(size={"height": IMAGE_SIZE[0], "width": IMAGE_SIZE[1]},
                                      image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    model.generation_config.update(**(generation or {}))
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     processor.save_pretrained(folder)

@@ -42,6 +42,12 @@ def encoder(**values) -> Callable[[Path], None]:
     return edit_json("config.json", lambda config: config["encoder"].update(values))
 
 
+def overwrite(name: str, text: str) -> Callable[[Path], None]:
+    def write(folder: Path) -> None:
+        (folder / name).write_text(text, encoding="utf-8")
+    return write
+
+
 def truncate_weights(folder: Path) -> None:
     weights = folder / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:5000])
@@ -72,6 +78,14 @@ BROKEN = {
         vocab_size=20_000_000)), r"describes a network of [\d,.]+ MB but its weight files hold 0\.2 MB"),
     "a 10**20 position table": (edit_json("config.json", lambda c: c["decoder"].update(
         max_position_embeddings=10**20)), r"config\.json does not build a model: "),
+    "generation_config.json unreadable": (overwrite("generation_config.json", "{num_beams: 4"),
+                                          r"generation_config\.json: not a readable generation_config\.json"),
+    "a million beams": (edit_json("generation_config.json", lambda g: g.update(num_beams=10**6)),
+                        r"generation_config\.json: 'num_beams' must be a whole number from 1 to 64, got 1000000"),
+    "max_new_tokens as text": (edit_json("generation_config.json", lambda g: g.update(max_new_tokens="many")),
+                               r"'max_new_tokens' must be a whole number from 1 to 1,024, got 'many'"),
+    "legacy max_length in config.json": (edit_json("config.json", lambda c: c.update(max_length=10**9)),
+                                         r"config\.json's generation settings: 'max_length' must be a whole number"),
     "config.json a named pipe": (pipe("config.json"), r"config\.json: not a regular file: it is a named pipe"),
     "weights a named pipe": (pipe("model.safetensors"), r"model\.safetensors: not a regular file"),
     "tokenizer a named pipe": (pipe("tokenizer.json"), r"tokenizer\.json: not a regular file"),

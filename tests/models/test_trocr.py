@@ -113,19 +113,24 @@ def test_the_engine_explains_it_in_image_pixels(opened, word_image, method):
     assert np.isfinite(explanation.maps).all() and (explanation.maps != 0).any(axis=(1, 2)).all()
 
 
-def test_a_deit_encoder_drops_both_special_tokens(tmp_path, word_image):
+def test_a_deit_encoder_as_in_trocr_small_reads_and_explains_in_image_pixels(tmp_path, word_image):
     recognizer = open_model(save_tiny_trocr(tmp_path / "tiny-deit", encoder_type="deit"))
+    assert type(recognizer.module.model.encoder).__name__ == "DeiTModel"
     recognizer.max_new_tokens = 3
     x = recognizer.prepare(word_image).tensor
     reading = recognizer.read(x)
+    assert len(reading) > 0
     with torch.no_grad():
         hidden = recognizer.module.model.encoder(pixel_values=x).last_hidden_state
     assert hidden.shape[1] == GRID[0] * GRID[1] + 2
     att = recognizer.attention(x, reading)
     assert att.shape == (len(reading), *GRID)
     torch.testing.assert_close(att.sum((1, 2)), torch.ones(len(reading)))
-    explanation = SaliencyGenerator(recognizer).explain(word_image, method="gradcam")
-    assert explanation.maps.shape == (len(reading), *word_image.shape)
+    for method in ("gradient", "gradcam"):
+        explanation = SaliencyGenerator(recognizer).explain(word_image, method=method)
+        assert explanation.reading.text == reading.text
+        assert explanation.maps.shape == (len(reading), *word_image.shape)
+        assert np.isfinite(explanation.maps).all() and (explanation.maps != 0).any(axis=(1, 2)).all()
 
 
 def test_pickled_weights_in_the_folder_never_run(checkpoint, tmp_path):

@@ -6,12 +6,20 @@ their attention (the mean over those steps) and their score (the sum of their
 log-probabilities, i.e. the joint log-probability; for the usual one-token case simply
 that token's). Special tokens produce no characters and are dropped.
 
+The reading is the model's plain greedy argmax (`decoding="greedy"`), whatever the
+folder's generation settings say: the tokens explained are then the very argmax whose
+scores are differentiated. `decoding="folder"` reads with the folder's own settings
+(beam search, repetition rules), as the user's pipeline does, and explains the tokens
+of that fixed reading by their teacher-forced scores; the notes say which was used.
+
 Only `open_trocr` imports `transformers` (an optional extra, slow to import); nothing
 is ever downloaded and no code from the checkpoint folder is run.
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 import os
 import pickle
 from collections.abc import Callable, Sequence
@@ -34,6 +42,7 @@ from thulium_desktop.models.protocol import (
     span_mask,
 )
 from thulium_desktop.models.errors import ModelLoadError
+from thulium_desktop.models.notes import Note
 from thulium_desktop.models.trocr_folder import (
     check_processor,
     checked_config,
@@ -43,6 +52,17 @@ from thulium_desktop.models.trocr_folder import (
 )
 
 _INCOMPLETE = "\ufffd"  # what decoding shows for a UTF-8 character split across tokens
+#: How a TrOCRRecognizer reads: the plain argmax, or the folder's generation settings.
+DECODINGS = ("greedy", "folder")
+#: What a generation config holds that does not change which tokens are read: the token
+#: ids (greedy reading uses them too), what generate returns besides the tokens, how
+#: it caches and compiles, and transformers' bookkeeping.
+_NOT_SETTINGS = frozenset({
+    "pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id",
+    "output_attentions", "output_hidden_states", "output_scores", "output_logits",
+    "return_dict_in_generate", "use_cache", "cache_implementation", "cache_config",
+    "compile_config", "disable_compile", "transformers_version", "_from_model_config",
+})
 
 
 class PatchGrid(nn.Module):
@@ -96,7 +116,9 @@ class TrOCRRecognizer:
     """The Recognizer protocol over a `TrOCRModule`, its tokenizer and image processor.
 
     `attention_layer` picks the decoder layer whose cross-attention is shown (default:
-    the last) and `heads` the heads averaged (default: all).
+    the last) and `heads` the heads averaged (default: all). `decoding` is how `read`
+    reads: "greedy" (the argmax at each step, up to `max_new_tokens`) or "folder" (the
+    model's `generation_config`, with its own length limit, else `max_new_tokens`).
     """
 
     def __init__(
@@ -108,7 +130,9 @@ class TrOCRRecognizer:
         attention_layer: int = -1,
         heads: Sequence[int] | None = None,
         max_new_tokens: int = 64,
+        decoding: str = "greedy",
     ) -> None:
+        self.decoding = decoding
         self.module = module
         self.tokenizer = tokenizer
         self.image_processor = image_processor
@@ -141,18 +165,98 @@ class TrOCRRecognizer:
         return Prepared(tensor, gray.shape, (0, 0, *tensor.shape[-2:]))
 
     # -- reading --------------------------------------------------------------------
-    def read(self, x: torch.Tensor) -> Reading:
-        """Greedy generation (no beams, no repetition rules, so each token is the argmax of
-        the teacher-forced distribution `token_scores` differentiates), then characters."""
-        from transformers import GenerationConfig
+    @property
+    def decoding(self) -> str:
+        """How `read` reads: "greedy" or "folder" (the model's generation config). It may
+        change after loading (the command line's `--decoding`); the folder's settings
+        were checked when it was opened either way."""
+        return self._decoding
 
-        greedy = GenerationConfig(
-            max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1,
-            decoder_start_token_id=self.start_id, eos_token_id=self.end_id, pad_token_id=self.pad_id,
-        )
+    @decoding.setter
+    def decoding(self, decoding: str) -> None:
+        _check_decoding(decoding)
+        self._decoding = decoding
+
+    @property
+    def generation_settings(self) -> dict[str, object]:
+        """The model's generation config where it differs from transformers' defaults and
+        changes the tokens read (`num_beams`, `no_repeat_ngram_size`...): what the
+        folder's own pipeline reads with instead of the plain argmax."""
+        config = getattr(self.module.model, "generation_config", None)
+        diff = config.to_diff_dict() if config is not None else {}
+        return {k: v for k, v in diff.items() if k not in _NOT_SETTINGS}
+
+    @property
+    def decoding_description(self) -> str:
+        """Which reading is shown, for records: "greedy" or the folder's settings."""
+        if self.decoding == "greedy":
+            return "greedy"
+        unbounded = "" if self._folder_sets_a_length() else (
+            f"; at most {self.max_new_tokens} new tokens, as the folder sets no length")
+        return f"the folder's generation settings: {_settings_text(self.generation_settings)}{unbounded}"
+
+    def _folder_sets_a_length(self) -> bool:
+        config = self.module.model.generation_config
+        return config.max_length is not None or config.max_new_tokens is not None
+
+    @property
+    def notes(self) -> tuple[Note, ...]:
+        """What an explanation must say about the reading: the folder's settings when it
+        was read with them, or that they were set aside for the argmax."""
+        settings = _settings_text(self.generation_settings)
+        if self.decoding == "folder":
+            return (Note(f"read with {self.decoding_description}; each token is explained by its "
+                         "teacher-forced score on that fixed reading, which need not be the "
+                         "model's first choice at its step",
+                         short=f"read with the folder's settings ({settings})"),)
+        if self.generation_settings:
+            return (Note(f"read greedily, not with the folder's generation settings ({settings}): "
+                         "the reading may differ from the folder's own pipeline's (the 'folder' "
+                         "decoding reads with them)",
+                         short="read greedily, not with the folder's settings"),)
+        return ()
+
+    def read(self, x: torch.Tensor) -> Reading:
+        """The token ids `decoding` chooses, then characters (see `reading_for`)."""
         with evaluating(self.module), torch.no_grad():
-            out = self.module.model.generate(pixel_values=x, generation_config=greedy)[0, 1:].tolist()
-        return self.reading_for(x, out[: out.index(self.end_id)] if self.end_id in out else out)
+            ids = self._greedy_ids(x) if self.decoding == "greedy" else self._generated_ids(x)
+        reading = self.reading_for(x, ids)
+        return replace(reading, extra=reading.extra | {"decoding": self.decoding_description})
+
+    def _greedy_ids(self, x: torch.Tensor) -> list[int]:
+        """The argmax at each step until the end token or `max_new_tokens`. Written out, not
+        `generate`, which fills every setting left unset from the model's generation
+        config (beams, `no_repeat_ngram_size`...): each token here is the argmax of the
+        teacher-forced distribution that `token_scores` differentiates."""
+        from transformers import DynamicCache, EncoderDecoderCache
+
+        model = self.module.model
+        encoded = model.encoder(pixel_values=x)
+        cache = {_cache_keyword(model): EncoderDecoderCache(DynamicCache(), DynamicCache())}
+        step = torch.tensor([[self.start_id]], dtype=torch.long, device=x.device)
+        ids: list[int] = []
+        for _ in range(self.max_new_tokens):
+            logits = model(encoder_outputs=encoded, decoder_input_ids=step, use_cache=True, **cache).logits
+            token = int(logits[0, -1].argmax())
+            if token == self.end_id:
+                break
+            ids.append(token)
+            step = step.new_tensor([[token]])
+        return ids
+
+    def _generated_ids(self, x: torch.Tensor) -> list[int]:
+        """What `generate` reads with the model's own generation config (its best sequence),
+        the token ids it leaves unset filled in as `read` finds them, and `max_new_tokens`
+        where it sets no length (transformers would stop at 20 tokens, and warn)."""
+        config = copy.deepcopy(self.module.model.generation_config)
+        for name, value in (("decoder_start_token_id", self.start_id), ("eos_token_id", self.end_id),
+                            ("pad_token_id", self.pad_id)):
+            if getattr(config, name, None) is None:
+                setattr(config, name, value)
+        if not self._folder_sets_a_length():
+            config.max_new_tokens = self.max_new_tokens
+        out = self.module.model.generate(pixel_values=x, generation_config=config)[0, 1:].tolist()
+        return out[: out.index(self.end_id)] if self.end_id in out else out
 
     def reading_for(self, x: torch.Tensor, ids: Sequence[int]) -> Reading:
         """The Reading of a given token sequence (the model's own, or a tokenized ground
@@ -250,6 +354,23 @@ def token_characters(decode: Callable[[Sequence[int]], str], ids: Sequence[int])
     return chars[lo:hi]
 
 
+def _cache_keyword(model: nn.Module) -> str:
+    """The name `model.forward` takes its key/value cache under: transformers 5 renamed
+    `past_key_values` to `cache` (the old name warns, then goes)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _check_decoding(decoding: str) -> None:
+    """A mistyped decoding is named before a checkpoint is loaded for it."""
+    if decoding not in DECODINGS:
+        raise ValueError(f"decoding must be one of {', '.join(DECODINGS)}, got {decoding!r}")
+
+
+def _settings_text(settings: dict[str, object]) -> str:
+    """`num_beams=4, no_repeat_ngram_size=3`, or "none" (then generation is greedy)."""
+    return ", ".join(f"{name}={value!r}" for name, value in settings.items()) or "none"
+
+
 def _token_ids(reading: Reading) -> tuple[int, ...]:
     ids = reading.extra.get("token_ids")
     if ids is None:
@@ -271,11 +392,13 @@ def _token_id(sources: Sequence[object], *names: str) -> int | None:
 
 
 def open_trocr(folder: str | os.PathLike, attention_layer: int = -1,
-               heads: Sequence[int] | None = None) -> TrOCRRecognizer:
+               heads: Sequence[int] | None = None, decoding: str = "greedy") -> TrOCRRecognizer:
     """A TrOCR-style checkpoint folder (config.json, weights, tokenizer and image processor
     files) as a Recognizer. Local files only, no code from the folder (`trust_remote_code`
     off), weights only through safetensors or the weights-only unpickler, and every
-    config checked before transformers reads it (`trocr_folder`)."""
+    config checked before transformers reads it (`trocr_folder`), the generation
+    settings included. `decoding` is the recognizer's (`TrOCRRecognizer`)."""
+    _check_decoding(decoding)
     path = Path(folder)
     try:
         from transformers import AutoImageProcessor, AutoTokenizer, VisionEncoderDecoderModel
@@ -301,7 +424,7 @@ def open_trocr(folder: str | os.PathLike, attention_layer: int = -1,
         raise ModelLoadError(path, f"not a complete VisionEncoderDecoderModel folder: {one_line(exc)}") from exc
     return TrOCRRecognizer(TrOCRModule(model.eval(), _patch_grid(path, model.config.encoder)),
                            tokenizer, processor, name=path.name, attention_layer=attention_layer,
-                           heads=heads)
+                           heads=heads, decoding=decoding)
 
 
 def _patch_grid(path: Path, encoder_config) -> tuple[int, int]:

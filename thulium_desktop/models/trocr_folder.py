@@ -8,6 +8,11 @@ app never does. Here the folder is read as data first: only regular files, no cu
 code, the encoder's geometry in range, the network's size matched against the bytes of
 its weights before anything is allocated, and the image processor producing exactly
 the input the encoder reads. Every refusal is one `ModelLoadError` line.
+
+A folder's generation settings (`generation_config.json`, or the legacy ones at the top
+of `config.json`) are checked too, though only the "folder" decoding reads with them:
+transformers silently skips an unreadable file, fails deep inside on a setting of the
+wrong type, and would search with a million beams if asked to.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from thulium_desktop.models.weights import tensor_specs
 PATCH_ENCODERS = ("vit", "deit")
 #: The largest side of the encoder's input, in pixels (TrOCR reads 384 x 384).
 MAX_IMAGE_SIDE = 4096
+#: The most beams (or sequences returned) a folder's generation settings may ask for.
+MAX_BEAMS = 64
+#: The longest reading, in tokens, a folder's generation settings may ask for.
+MAX_TOKENS = 1024
 #: The configs that may name code to import (`auto_map`).
 _CONFIG_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json")
 #: What the app opens instead of a folder's own code.
@@ -41,6 +50,15 @@ _ENCODER_FIELDS = (
     Field("intermediate_size", Kind.INT, 1, 65536),
     Field("num_channels", Kind.INT, 1, 4),
 )
+#: The generation settings that size the work of reading (the others only steer the choice of tokens).
+_GENERATION_FIELDS = (
+    *(Field(name, Kind.INT, 1, MAX_BEAMS, nullable=True)
+      for name in ("num_beams", "num_beam_groups", "num_return_sequences")),
+    *(Field(name, Kind.INT, 1, MAX_TOKENS, nullable=True) for name in ("max_length", "max_new_tokens")),
+    *(Field(name, Kind.INT, 0, MAX_TOKENS, nullable=True)
+      for name in ("min_length", "min_new_tokens", "no_repeat_ngram_size")),
+    Field("do_sample", Kind.BOOL, nullable=True),
+)
 #: How much larger than its weight files a network may be in memory (float16 files
 #: are read as float32), plus a little for what a file needs not hold (tied weights).
 _SIZE_SLACK, _SIZE_MARGIN = 2, 16 * 1024 * 1024
@@ -54,6 +72,7 @@ def checked_config(folder: Path):
     if not isinstance(raw, dict):
         raise ModelLoadError(folder / "config.json", "config.json is not an object")
     _refuse_custom_code(folder, raw)
+    _check_generation(folder, raw)
     if any(isinstance(part, dict) and part.get("quantization_config") is not None
            for part in (raw, raw.get("encoder"), raw.get("decoder"))):
         raise ModelLoadError(folder, "quantized checkpoints (quantization_config in config.json) "
@@ -120,6 +139,20 @@ def require_patch_encoder(folder: Path, model_type: object) -> None:
         raise ModelLoadError(folder, f"encoder type {short_repr(model_type)} is not supported; "
                              f"supported: {', '.join(PATCH_ENCODERS)} (one token per image patch). "
                              f"{SUPPORTED}")
+
+
+def _check_generation(folder: Path, config: dict) -> None:
+    """The settings that size the work of reading with the folder's generation config,
+    typed and in range wherever the folder keeps them, and its file readable."""
+    check_fields(folder / "config.json", config, _GENERATION_FIELDS,
+                 where="config.json's generation settings")
+    path = folder / "generation_config.json"
+    if not os.path.lexists(path):
+        return
+    data = read_json(path, "generation_config.json")
+    if not isinstance(data, dict):
+        raise ModelLoadError(path, f"generation_config.json must be an object, got {short_repr(data)}")
+    check_fields(path, data, _GENERATION_FIELDS, where="generation_config.json")
 
 
 def _check_encoder(folder: Path, encoder: dict) -> None:

@@ -24,6 +24,7 @@ from thulium_desktop.io.images import read_image, to_unit_gray
 PAGE_2013 = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2013-07-15"
 PAGE_2019 = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 ALTO_V4 = "http://www.loc.gov/standards/alto/ns-v4#"
+ALTO_V2 = "http://www.loc.gov/standards/alto/ns-v2#"
 
 #: (sample file, its truth, line id, region id), in document order.
 SAMPLES = (
@@ -190,11 +191,12 @@ def page_xml(page: ComposedPage, image_name: str, namespace: str = PAGE_2019,
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def alto_xml(page: ComposedPage, image_name: str) -> bytes:
-    """ALTO v4 for `page`: a TextBlock per region, lines with a Shape/Polygon, a BASELINE
-    and their words as Strings separated by SP elements."""
-    ET.register_namespace("", ALTO_V4)
-    q = lambda name: f"{{{ALTO_V4}}}{name}"  # noqa: E731
+def alto_xml(page: ComposedPage, image_name: str, namespace: str = ALTO_V4) -> bytes:
+    """ALTO for `page` (v4 unless another ALTO `namespace` is given): a TextBlock per
+    region, lines with a Shape/Polygon (ALTO 3 and later), a BASELINE and their words as
+    Strings separated by SP elements."""
+    ET.register_namespace("", namespace)
+    q = lambda name: f"{{{namespace}}}{name}"  # noqa: E731
     root = ET.Element(q("alto"))
     description = ET.SubElement(root, q("Description"))
     ET.SubElement(description, q("MeasurementUnit")).text = "pixel"
@@ -202,17 +204,22 @@ def alto_xml(page: ComposedPage, image_name: str) -> bytes:
     width, height = page.size
     element = ET.SubElement(ET.SubElement(root, q("Layout")), q("Page"), ID="p1", WIDTH=str(width),
                             HEIGHT=str(height), PHYSICAL_IMG_NR="1")
-    space = ET.SubElement(element, q("PrintSpace"))
+    space = ET.SubElement(element, q("PrintSpace"), HPOS="0", VPOS="0", WIDTH=str(width), HEIGHT=str(height))
     blocks: dict[str, ET.Element] = {}
     for line in page.lines:
         if line.region not in blocks:
-            blocks[line.region] = ET.SubElement(space, q("TextBlock"), ID=line.region)
+            members = [p for other in page.lines if other.region == line.region for p in other.polygon]
+            x0, y0 = min(p[0] for p in members), min(p[1] for p in members)
+            x1, y1 = max(p[0] for p in members), max(p[1] for p in members)
+            blocks[line.region] = ET.SubElement(space, q("TextBlock"), ID=line.region, HPOS=str(x0), VPOS=str(y0),
+                                                WIDTH=str(x1 - x0), HEIGHT=str(y1 - y0))
         xs, ys = [p[0] for p in line.polygon], [p[1] for p in line.polygon]
         text_line = ET.SubElement(blocks[line.region], q("TextLine"), ID=line.id, HPOS=str(min(xs)),
                                   VPOS=str(min(ys)), WIDTH=str(max(xs) - min(xs)), HEIGHT=str(max(ys) - min(ys)),
                                   BASELINE=str(line.baseline[0][1]))
-        ET.SubElement(ET.SubElement(text_line, q("Shape")), q("Polygon"), POINTS=" ".join(
-            f"{x} {y}" for x, y in line.polygon))
+        if namespace != ALTO_V2:
+            ET.SubElement(ET.SubElement(text_line, q("Shape")), q("Polygon"), POINTS=" ".join(
+                f"{x} {y}" for x, y in line.polygon))
         for i, word in enumerate(line.truth.split(" ")):
             if i:
                 ET.SubElement(text_line, q("SP"))

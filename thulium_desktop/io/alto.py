@@ -61,14 +61,29 @@ def _numbers(element: ET.Element, names: tuple[str, ...]) -> tuple[float, ...] |
 
 
 def _block_lines(block: ET.Element, ns: str, notes: list[str]) -> Iterator[Line]:
-    for n, element in enumerate(block.findall(f"{ns}TextLine"), 1):
-        line_id = element.get("ID") or f"{block.get('ID', 'block')}_line{n}"
+    for line_id, element in _line_elements(block, ns):
         try:
             polygon = _polygon(element, ns)
         except ValueError as exc:
             notes.append(f"TextLine {line_id!r} skipped: {exc}")
             continue
         yield Line(line_id, polygon, _baseline(element, line_id, notes), _truth(element, ns), block.get("ID"))
+
+
+def _line_elements(block: ET.Element, ns: str) -> Iterator[tuple[str, ET.Element]]:
+    """A block's `TextLine` elements with the id their `Line` gets: their own, else one
+    made from the block's id and their place in it."""
+    for n, element in enumerate(block.findall(f"{ns}TextLine"), 1):
+        yield element.get("ID") or f"{block.get('ID', 'block')}_line{n}", element
+
+
+def text_lines(root: ET.Element) -> dict[str, ET.Element]:
+    """Every `TextLine` element of the first page of an ALTO document by the id its
+    `Line` is given, to write results back into the element the line was read from."""
+    ns = "{" + namespace(root.tag) + "}" if namespace(root.tag) else ""
+    pages = root.findall(f"{ns}Layout/{ns}Page")
+    blocks = pages[0].iter(f"{ns}TextBlock") if pages else ()
+    return {line_id: element for block in blocks for line_id, element in _line_elements(block, ns)}
 
 
 def _polygon(line: ET.Element, ns: str) -> tuple[Point, ...]:

@@ -20,6 +20,10 @@ from thulium_desktop.io.layout import Line, LayoutError, PageLayout, local_name,
 #: Every PAGE schema lives under this URI, followed by its date.
 PAGE_NAMESPACE_PREFIX = "http://schema.primaresearch.org/PAGE/gts/pagecontent/"
 
+#: The `comments` of the `Word`s and (PAGE 2016 and later) `TextEquiv`s holding a
+#: model's reading that `page_writer` adds: read back, they are not taken for a truth.
+READING_COMMENT = "reading by thulium-desktop"
+
 _GROUPS = ("OrderedGroup", "OrderedGroupIndexed", "UnorderedGroup", "UnorderedGroupIndexed")
 
 
@@ -106,15 +110,29 @@ def _text_regions(parent: ET.Element, ns: str, ranks: dict[str, int], inherited:
 
 
 def _region_lines(region: ET.Element, ns: str, notes: list[str]) -> Iterator[Line]:
-    for n, element in enumerate(region.findall(f"{ns}TextLine"), 1):
-        line_id = element.get("id") or f"{region.get('id', 'region')}_line{n}"
+    for line_id, element in _line_elements(region, ns):
         coords = element.find(f"{ns}Coords")
         try:
             polygon = parse_points(None if coords is None else coords.get("points"), 3)
         except ValueError as exc:
             notes.append(f"TextLine {line_id!r} skipped: its Coords are not a polygon ({exc})")
             continue
-        yield Line(line_id, polygon, _baseline(element, ns, line_id, notes), _truth(element, ns), region.get("id"))
+        yield Line(line_id, polygon, _baseline(element, ns, line_id, notes), line_truth(element, ns), region.get("id"))
+
+
+def _line_elements(region: ET.Element, ns: str) -> Iterator[tuple[str, ET.Element]]:
+    """A region's `TextLine` elements with the id their `Line` gets: their own, else
+    one made from the region's id and their place in it."""
+    for n, element in enumerate(region.findall(f"{ns}TextLine"), 1):
+        yield element.get("id") or f"{region.get('id', 'region')}_line{n}", element
+
+
+def text_lines(root: ET.Element) -> dict[str, ET.Element]:
+    """Every `TextLine` element of a PAGE-XML document by the id its `Line` is given, to
+    write results back into the element the line was read from."""
+    ns = "{" + namespace(root.tag) + "}"
+    return {line_id: element for region in root.iter(f"{ns}TextRegion")
+            for line_id, element in _line_elements(region, ns)}
 
 
 def _baseline(line: ET.Element, ns: str, line_id: str, notes: list[str]) -> tuple[tuple[float, float], ...] | None:
@@ -128,18 +146,21 @@ def _baseline(line: ET.Element, ns: str, line_id: str, notes: list[str]) -> tupl
         return None
 
 
-def _truth(line: ET.Element, ns: str) -> str | None:
+def line_truth(line: ET.Element, ns: str) -> str | None:
     """The line's own `TextEquiv` (the one with index 1, else the first), else its words'
     joined by spaces; None when neither holds any text."""
     own = _equiv_text(line, ns)
     if own is not None:
         return own
-    words = [text for word in line.findall(f"{ns}Word") if (text := _equiv_text(word, ns)) is not None]
+    words = [text for word in line.findall(f"{ns}Word")
+             if word.get("comments") != READING_COMMENT and (text := _equiv_text(word, ns)) is not None]
     return " ".join(words) if words else None
 
 
 def _equiv_text(element: ET.Element, ns: str) -> str | None:
-    equivs = element.findall(f"{ns}TextEquiv")
+    """The text of the element's `TextEquiv` with index 1, else of its first, leaving out
+    the readings this program wrote back (`READING_COMMENT`): those are not a truth."""
+    equivs = [e for e in element.findall(f"{ns}TextEquiv") if e.get("comments") != READING_COMMENT]
     if not equivs:
         return None
     chosen = next((e for e in equivs if e.get("index") == "1"), equivs[0])

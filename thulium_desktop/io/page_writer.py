@@ -1,0 +1,263 @@
+"""A model's readings written back into a copy of the PAGE-XML or ALTO a page came from.
+
+The copy is the source document with only the reading added, so that it opens in the
+tool that made it (Transkribus, eScriptorium, an OCR-D workspace) with everything else
+in place: namespaces and schema version, regions, reading order, metadata. Per line:
+
+- PAGE-XML: the line's `Word`s are replaced by the reading's words (split at spaces),
+  each with its `Glyph`s; every `Word` and `Glyph` has `Coords` (its box) and a
+  `TextEquiv` with `@conf`, and the line gets one more `TextEquiv` with the reading and
+  its `@conf` after the ones it has, which are kept: they hold the truth (a truth that
+  only the replaced words held is first written as the line's own `TextEquiv`). The
+  added `Word`s, and from PAGE 2016 on the added `TextEquiv`s, carry
+  `comments="reading by thulium-desktop"` (`pagexml.READING_COMMENT`), so reading the
+  copy again gives the truths it was given, not the readings. PAGE 2013 allows a line
+  one `TextEquiv` with no `comments`: a line with a truth keeps it and has its reading
+  in its words; a line without one gets the reading, which is then read back as its
+  truth.
+- ALTO: the line's `String`, `SP` and `HYP` elements are replaced by the reading's words
+  as `String`s (box, `@WC`, per-character `@CC` on ALTO's 0 sure to 9 unsure scale)
+  with a `Glyph` per character (box, `@GC`; ALTO v3 and later, which have `Glyph`),
+  separated by `SP`s. ALTO holds one text per line, so the copy's text is the reading.
+
+Confidences: a glyph's is the model's for that character, a word's and a line's the
+mean of their glyphs'. Boxes are in the layout's own coordinates (its unit). Lines that
+are not given, and lines whose reading has no character but spaces, are left as they
+are. The copy is written atomically (`io.atomic`). Comments and processing instructions
+of the source are not kept (the safe parser drops them).
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from itertools import groupby
+from pathlib import Path
+
+from thulium_desktop.io import alto, pagexml
+from thulium_desktop.io.atomic import write_bytes
+from thulium_desktop.io.layout import LayoutError, local_name, namespace, parse_xml
+
+Box = tuple[float, float, float, float]
+
+#: ALTO namespaces whose schema has `Glyph` (added in ALTO 3).
+_ALTO_WITH_GLYPHS = ("http://www.loc.gov/standards/alto/ns-v3#", "http://www.loc.gov/standards/alto/ns-v4#")
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """One read character: itself, the model's confidence in it and its box
+    `(x0, y0, x1, y1)` (ends exclusive) in the layout's coordinates."""
+
+    char: str
+    confidence: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class LineReading:
+    """A line's reading as glyphs in reading order (spaces included: they split words)."""
+
+    glyphs: tuple[Glyph, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(g.char for g in self.glyphs)
+
+    @property
+    def confidence(self) -> float:
+        return _mean_confidence(self.glyphs)
+
+    def words(self) -> Iterator[tuple[Glyph, ...]]:
+        """The runs of glyphs between spaces."""
+        runs = groupby(self.glyphs, key=lambda glyph: glyph.char.isspace())
+        return (tuple(run) for space, run in runs if not space)
+
+
+def write_enriched_layout(source: str | os.PathLike, readings: Mapping[str, LineReading],
+                          target: str | os.PathLike) -> Path:
+    """Write to `target` (atomically) a copy of the layout file `source` with
+    `readings` (by line id, as `documents.read_layout` names the lines) added; `target`.
+    Raises `LayoutError` when `source` is neither PAGE-XML nor ALTO."""
+    write_bytes(target, enriched_layout(source, readings))
+    return Path(target)
+
+
+def enriched_layout(source: str | os.PathLike, readings: Mapping[str, LineReading]) -> bytes:
+    """The bytes of the copy `write_enriched_layout` writes."""
+    root = parse_xml(source)
+    if pagexml.is_page_xml(root):
+        lines, enrich = pagexml.text_lines(root), _PageWriter(root).enrich
+    elif alto.is_alto(root):
+        lines, enrich = alto.text_lines(root), _AltoWriter(root).enrich
+    else:
+        raise LayoutError(source, f"neither PAGE-XML nor ALTO (its root element is <{local_name(root.tag)}>)")
+    for line_id, reading in readings.items():
+        if line_id in lines and reading.text.strip():
+            enrich(lines[line_id], line_id, reading)
+    return _serialise(root)
+
+
+def _serialise(root: ET.Element) -> bytes:
+    """The document with its namespace as the default one (no `ns0:` prefixes), as the
+    tools that wrote it did; with generated prefixes where some element lies outside it."""
+    ns = namespace(root.tag)
+    try:
+        return ET.tostring(root, encoding="utf-8", xml_declaration=True, default_namespace=ns or None)
+    except ValueError:  # an element without a namespace in a namespaced document
+        return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+class _Ids:
+    """New element ids that clash with none of the document's (`id`, `ID`)."""
+
+    def __init__(self, root: ET.Element) -> None:
+        self.taken = {v for e in root.iter() for k, v in e.attrib.items() if k in ("id", "ID")}
+
+    def new(self, wanted: str) -> str:
+        name, n = wanted, 1
+        while name in self.taken:
+            n += 1
+            name = f"{wanted}_{n}"
+        self.taken.add(name)
+        return name
+
+
+class _PageWriter:
+    """Writes readings into the `TextLine`s of one PAGE-XML document."""
+
+    def __init__(self, root: ET.Element) -> None:
+        self.ns = "{" + namespace(root.tag) + "}"
+        self.ids = _Ids(root)
+        # PAGE before 2016 allows one TextEquiv per element, with `conf` as its only attribute
+        self.many_equivs = namespace(root.tag)[len(pagexml.PAGE_NAMESPACE_PREFIX):] >= "2016"
+
+    def q(self, name: str) -> str:
+        return self.ns + name
+
+    def enrich(self, line: ET.Element, line_id: str, reading: LineReading) -> None:
+        self._keep_word_truth(line)
+        for word in line.findall(self.q("Word")):
+            line.remove(word)
+        equivs = line.findall(self.q("TextEquiv"))
+        at = _index_of(line, equivs[0]) if equivs else _first_index(line, ("TextStyle", "UserDefined", "Labels"))
+        words = [self._word(glyphs, f"{line_id}_w{n}") for n, glyphs in enumerate(reading.words(), 1)]
+        line[at:at] = words
+        if equivs and not self.many_equivs:
+            return  # the line's one TextEquiv is its truth: the reading is in its words
+        reading_equiv = self._equiv(reading.text, reading.confidence)
+        if equivs:
+            indices = [int(e.get("index")) for e in equivs if (e.get("index") or "").lstrip("-").isdigit()]
+            reading_equiv.set("index", str(max(indices, default=1) + 1))
+        line.insert(_index_of(line, equivs[-1]) + 1 if equivs else at + len(words), reading_equiv)
+
+    def _keep_word_truth(self, line: ET.Element) -> None:
+        """A line whose truth only its words hold gets it as its own `TextEquiv` (index
+        1) before the words are replaced."""
+        if line.findall(self.q("TextEquiv")):
+            return
+        truth = pagexml.line_truth(line, self.ns)
+        if truth is None:
+            return
+        equiv = ET.Element(self.q("TextEquiv"), index="1")
+        ET.SubElement(equiv, self.q("Unicode")).text = truth
+        line.insert(_first_index(line, ("TextStyle", "UserDefined", "Labels")), equiv)
+
+    def _word(self, glyphs: tuple[Glyph, ...], word_id: str) -> ET.Element:
+        word = ET.Element(self.q("Word"), id=self.ids.new(word_id), comments=pagexml.READING_COMMENT)
+        ET.SubElement(word, self.q("Coords"), points=_points(_union(g.box for g in glyphs)))
+        for n, glyph in enumerate(glyphs, 1):
+            element = ET.SubElement(word, self.q("Glyph"), id=self.ids.new(f"{word_id}g{n}"))
+            ET.SubElement(element, self.q("Coords"), points=_points(glyph.box))
+            element.append(self._equiv(glyph.char, glyph.confidence))
+        word.append(self._equiv("".join(g.char for g in glyphs), _mean_confidence(glyphs)))
+        return word
+
+    def _equiv(self, text: str, confidence: float) -> ET.Element:
+        equiv = ET.Element(self.q("TextEquiv"), conf=_number(_clip(confidence)))
+        if self.many_equivs:
+            equiv.set("comments", pagexml.READING_COMMENT)
+        ET.SubElement(equiv, self.q("Unicode")).text = text
+        return equiv
+
+
+class _AltoWriter:
+    """Writes readings into the `TextLine`s of one ALTO document."""
+
+    def __init__(self, root: ET.Element) -> None:
+        uri = namespace(root.tag)
+        self.ns = "{" + uri + "}" if uri else ""
+        self.glyphs = uri in _ALTO_WITH_GLYPHS
+        self.ids = _Ids(root)
+
+    def q(self, name: str) -> str:
+        return self.ns + name
+
+    def enrich(self, line: ET.Element, line_id: str, reading: LineReading) -> None:
+        text = [c for c in line if c.tag in (self.q("String"), self.q("SP"), self.q("HYP"))]
+        at = _index_of(line, text[0]) if text else len(line)
+        for child in text:
+            line.remove(child)
+        elements: list[ET.Element] = []
+        previous: Box | None = None
+        for n, glyphs in enumerate(reading.words(), 1):
+            box = _union(g.box for g in glyphs)
+            if previous is not None:
+                elements.append(ET.Element(self.q("SP"), HPOS=_number(previous[2]), VPOS=_number(previous[1]),
+                                           WIDTH=_number(max(0.0, box[0] - previous[2]))))
+            elements.append(self._string(glyphs, box, f"{line_id}_s{n}"))
+            previous = box
+        line[at:at] = elements
+
+    def _string(self, glyphs: tuple[Glyph, ...], box: Box, string_id: str) -> ET.Element:
+        string = ET.Element(self.q("String"), ID=self.ids.new(string_id), **_alto_box(box),
+                            CONTENT="".join(g.char for g in glyphs), WC=_number(_mean_confidence(glyphs)),
+                            CC=" ".join(str(round(9 * (1 - _clip(g.confidence)))) for g in glyphs))
+        if self.glyphs:
+            for n, glyph in enumerate(glyphs, 1):
+                ET.SubElement(string, self.q("Glyph"), ID=self.ids.new(f"{string_id}g{n}"), **_alto_box(glyph.box),
+                              CONTENT=glyph.char, GC=_number(_clip(glyph.confidence)))
+        return string
+
+
+def _index_of(parent: ET.Element, child: ET.Element) -> int:
+    return list(parent).index(child)
+
+
+def _first_index(parent: ET.Element, names: tuple[str, ...]) -> int:
+    """Where the first child named one of `names` is (the end when none is)."""
+    return next((i for i, c in enumerate(parent) if local_name(c.tag) in names), len(parent))
+
+
+def _union(boxes) -> Box:
+    x0, y0, x1, y1 = zip(*boxes)
+    return min(x0), min(y0), max(x1), max(y1)
+
+
+def _points(box: Box) -> str:
+    """A box as PAGE `Coords@points`: whole pixels, clockwise from the top left (the
+    schema's points are non-negative integers)."""
+    x0, y0, x1, y1 = (max(0, round(v)) for v in box)
+    x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+    return f"{x0},{y0} {x1},{y0} {x1},{y1} {x0},{y1}"
+
+
+def _alto_box(box: Box) -> dict[str, str]:
+    x0, y0, x1, y1 = box
+    return {"HPOS": _number(x0), "VPOS": _number(y0), "WIDTH": _number(x1 - x0), "HEIGHT": _number(y1 - y0)}
+
+
+def _mean_confidence(glyphs) -> float:
+    values = [_clip(g.confidence) for g in glyphs]
+    return sum(values) / len(values) if values else 0.0
+
+
+def _clip(confidence: float) -> float:
+    return min(1.0, max(0.0, float(confidence)))
+
+
+def _number(value: float) -> str:
+    """A number as the schemas' floats take it: at most 4 decimals, no exponent."""
+    return f"{float(value):.4f}".rstrip("0").rstrip(".")

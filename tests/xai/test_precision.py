@@ -1,0 +1,107 @@
+"""bfloat16 only where it agrees with float32 on the image explained, and the TF32
+policy in words (`xai/precision.py`), on the CPU (whose autocast does bfloat16)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from thulium_desktop.io import load_image
+from thulium_desktop.models import load_model
+from thulium_desktop.xai.precision import (
+    BF16_TOLERANCE,
+    map_difference,
+    precision_scope,
+    tf32_policy,
+    tf32_record,
+)
+
+SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "hello.png"
+CPU = torch.device("cpu")
+
+
+class GradientProbe:
+    """Every read character's gradient map of a bundled reader on a sample, the reading
+    held fixed; records whether autocast was on at each call."""
+
+    def __init__(self, name: str) -> None:
+        self.rec = load_model(name)
+        self.x = self.rec.prepare(load_image(SAMPLE)).tensor
+        self.reading = self.rec.read(self.x)
+        self.autocast: list[bool] = []
+
+    def __call__(self) -> torch.Tensor:
+        self.autocast.append(torch.is_autocast_enabled("cpu"))
+        x = self.x.clone().requires_grad_(True)
+        scores = self.rec.token_scores(x, self.reading)
+        return torch.stack([torch.autograd.grad(scores[0, t], x, retain_graph=True)[0][0, 0]
+                            for t in range(scores.shape[1])])
+
+
+@pytest.mark.parametrize("name", ["ctc-reader", "attention-reader"])
+def test_bf16_that_moves_the_maps_beyond_the_tolerance_falls_back_to_float32_and_says_so(name):
+    probe = GradientProbe(name)
+    choice = precision_scope("bf16", CPU, probe)
+    assert probe.autocast == [False, True]  # float32 first, then under autocast
+    assert choice.precision == "float32"
+    assert choice.difference > BF16_TOLERANCE
+    assert choice.note.startswith("computed in float32: in bfloat16 this image's gradient maps differ")
+    assert choice.note.short.startswith("bf16 off")
+    with choice.scope(CPU):
+        assert not torch.is_autocast_enabled("cpu")
+
+
+def test_bf16_within_the_tolerance_runs_the_method_under_autocast():
+    probe = GradientProbe("ctc-reader")
+    choice = precision_scope("bf16", CPU, probe, tolerance=1.0)
+    assert choice.precision == "bf16" and 0 < choice.difference <= 1.0
+    assert choice.note.startswith("computed in bfloat16 (autocast)")
+    with choice.scope(CPU):
+        maps = probe()
+    assert probe.autocast[-1]
+    assert maps.shape == (len(probe.reading), *probe.x.shape[-2:])
+
+
+def test_float32_is_the_default_and_runs_no_probe():
+    choice = precision_scope("float32", CPU, pytest.fail)
+    assert choice.precision == "float32" and choice.note is None and choice.difference is None
+
+
+def test_an_unknown_precision_is_one_clear_error():
+    with pytest.raises(ValueError, match="^precision must be one of float32, bf16, got 'fp8'$"):
+        precision_scope("fp8", CPU, pytest.fail)
+
+
+def test_map_difference_is_relative_to_each_float32_maps_peak():
+    reference = np.stack([np.full((2, 3), 10.0), np.zeros((2, 3))])
+    candidate = reference.copy()
+    candidate[0, 0, 0] = 9.0  # 10 % of that map's peak
+    assert map_difference(candidate, reference) == pytest.approx(0.1)
+    candidate[1, 1, 1] = 0.5  # an all-zero map: the difference taken as it is
+    assert map_difference(candidate, reference) == pytest.approx(0.5)
+    assert map_difference(candidate[:1], reference) == float("inf")  # another reading
+
+
+@pytest.fixture
+def tf32_flags():
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+             torch.get_float32_matmul_precision())
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[:2]
+    torch.set_float32_matmul_precision(saved[2])
+
+
+def test_the_tf32_policy_says_what_the_switches_are(tf32_flags):
+    torch.set_float32_matmul_precision("highest")
+    torch.backends.cudnn.allow_tf32 = True
+    assert tf32_record() == {"matmul_allow_tf32": False, "cudnn_allow_tf32": True,
+                             "float32_matmul_precision": "highest"}
+    assert tf32_policy() == ("float32 on CUDA: matmuls in full float32 (float32 matmul precision 'highest'), "
+                             "cuDNN convolutions in TF32")
+    torch.set_float32_matmul_precision("high")
+    torch.backends.cudnn.allow_tf32 = False
+    assert tf32_policy() == ("float32 on CUDA: matmuls in TF32 (float32 matmul precision 'high'), "
+                             "cuDNN convolutions in full float32")

@@ -33,6 +33,7 @@ from thulium_desktop.models.ctc import CTCRecognizer
 from thulium_desktop.models.descriptions import CTC_FIELDS, check_alphabet, check_fields
 from thulium_desktop.models.errors import first_line
 from thulium_desktop.models.files import PICKLE, SAFETENSORS, ZIP, read_json, regular_file, sniff
+from thulium_desktop.models.kraken_model import KRAKEN_SUFFIXES, is_kraken_safetensors, open_kraken_model
 from thulium_desktop.models.protocol import Recognizer, model_device
 from thulium_desktop.models.registry import (
     ARCHITECTURES,
@@ -47,7 +48,7 @@ from thulium_desktop.models.weights import ModelLoadError
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 _TORCHSCRIPT_SUFFIXES = (".ts", ".torchscript")
 #: Every file suffix `open_model` takes (for a file dialog's filter); folders open too.
-MODEL_SUFFIXES = (".safetensors", *TORCH_SUFFIXES, *_TORCHSCRIPT_SUFFIXES, ".py")
+MODEL_SUFFIXES = (".safetensors", *TORCH_SUFFIXES, *_TORCHSCRIPT_SUFFIXES, ".py", *KRAKEN_SUFFIXES)
 
 #: What to tell the user who holds a pickle or TorchScript file and does not want to trust it.
 _EXPORT_ADVICE = (
@@ -69,6 +70,7 @@ class ModelFormat(StrEnum):
     PLUGIN = "plugin"
     TORCHSCRIPT = "TorchScript"
     PICKLE = "pickle"
+    KRAKEN = "kraken"
 
     @property
     def runs_code(self) -> bool:
@@ -194,6 +196,8 @@ def detect_format(path: str | os.PathLike) -> ModelFormat:
         raise ModelLoadError(p, "no such file or folder")
     regular_file(p)
     suffix = p.suffix.lower()
+    if suffix in KRAKEN_SUFFIXES or (suffix == ".safetensors" and is_kraken_safetensors(p)):
+        return ModelFormat.KRAKEN
     if suffix == ".safetensors":
         return ModelFormat.SAFETENSORS
     if suffix == ".py":
@@ -203,7 +207,7 @@ def detect_format(path: str | os.PathLike) -> ModelFormat:
     raise ModelLoadError(
         p, f"unknown model file type {suffix or '(no suffix)'!r}; open a .safetensors file "
         f"(with its .json), a state dict ({', '.join(TORCH_SUFFIXES)}), an adapter plugin "
-        "(.py), a TorchScript file or a Hugging Face model folder"
+        "(.py), a TorchScript file, a kraken model (.mlmodel) or a Hugging Face model folder"
     )
 
 
@@ -246,6 +250,11 @@ def _require_card(path: Path, card: Path) -> None:
 def _open_safetensors(path: Path, card: Path, _trust: bool) -> tuple[Recognizer, ModelFormat]:
     _require_card(path, card)
     return load_model_files(path, card), ModelFormat.SAFETENSORS
+
+
+def _open_kraken(path: Path, _card: Path, _trust: bool) -> tuple[Recognizer, ModelFormat]:
+    """kraken's own CoreML or safetensors file, read by kraken (the `[kraken]` extra)."""
+    return open_kraken_model(path), ModelFormat.KRAKEN
 
 
 def _open_torch_file(path: Path, card: Path, trust: bool) -> tuple[Recognizer, ModelFormat]:
@@ -422,6 +431,7 @@ _OPENERS: dict[ModelFormat, _Opener] = {
     ModelFormat.HUGGING_FACE: _open_hugging_face,
     ModelFormat.PLUGIN: _open_plugin,
     ModelFormat.TORCHSCRIPT: _open_torchscript,
+    ModelFormat.KRAKEN: _open_kraken,
 }
 _CODE_KINDS = {
     ModelFormat.PLUGIN: "an adapter plugin (a Python program)",

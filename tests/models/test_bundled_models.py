@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -18,6 +19,8 @@ from thulium_desktop.models import (
     list_models,
     load_model,
 )
+from thulium_desktop.training.degrade import inverted_ink, uneven_light, vignette
+from word_images import render_word
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "resources" / "samples"
@@ -146,3 +149,36 @@ def test_cam_layer_is_the_last_feature_map_after_relu(models, name):
     layer = model.cam_layer()
     assert isinstance(layer, torch.nn.ReLU)
     assert layer is model.module.encoder.features
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("degrade", [vignette, uneven_light, inverted_ink],
+                         ids=lambda f: f.__name__)
+def test_the_readers_read_a_photographed_word_and_map_it_on_its_pixels(models, name, degrade):
+    """Issue 23: a photographed word (vignette, light from one side) and light ink on
+    dark paper are flattened to dark ink on white paper before reading, and the
+    maps still cover the photograph pixel for pixel."""
+    model = models[name]
+    assert model.flatten_paper
+    word = cv2.resize(render_word("minimum"), None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    photo = degrade(word, np.random.default_rng(0))
+    prepared = model.prepare(photo)
+    reading = model.read(prepared.tensor)
+    assert reading.text.strip() == "minimum"
+    maps = prepared.to_image(model.attention(prepared.tensor, reading).float())
+    assert maps.shape == (len(reading), *photo.shape[:2])
+
+
+def test_gradient_maps_of_a_flattened_photograph_are_the_clean_words_maps(models):
+    """The flattening moves no pixel: each character's gradient map of a vignetted
+    photograph covers the photograph and matches, pixel for pixel, the map of the same
+    word on clean paper."""
+    from thulium_desktop.xai.saliency import SaliencyGenerator
+
+    engine = SaliencyGenerator(models["attention-reader"])
+    word = cv2.resize(render_word("minimum"), None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    photo = vignette(word, np.random.default_rng(0))
+    clean, shaded = (np.abs(engine.explain(x, method="gradient").maps) for x in (word, photo))
+    assert shaded.shape == clean.shape == (len("minimum"), *photo.shape)
+    for a, b in zip(clean, shaded):
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.85

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from thulium_desktop.models import CTCRecognizer, Recognizer
+from word_images import render_word
 
 ALPHABET = "abc"
 # frames:       0  1  2  3  4  5  6  7
@@ -118,3 +120,24 @@ def test_width_stride_pads_with_paper_and_maps_come_back_on_the_image():
     for bad in (0, 2.5, "4", True):
         with pytest.raises(ValueError, match="width_stride"):
             CTCRecognizer(FixedLogits(), ALPHABET, 16, width_stride=bad)
+
+
+def test_flattening_the_paper_is_an_explicit_option_that_reads_slides():
+    """A user's CTC model gets its pixels untouched unless its description asks for
+    flattening; asked, light ink on dark paper reaches the model as dark on white (the
+    bundled ctc reader's network reads it then, and misreads it without), and maps still
+    come back on every pixel of the image."""
+    from thulium_desktop.models import load_model
+
+    bundled = load_model("ctc-reader")
+    slide = 255 - cv2.resize(render_word("minimum"), None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    as_given = CTCRecognizer(bundled.module, bundled.alphabet, 32, width_stride=4)
+    flattening = CTCRecognizer(bundled.module, bundled.alphabet, 32, width_stride=4, flatten_paper=True)
+    assert not as_given.flatten_paper and flattening.flatten_paper
+    untouched = as_given.prepare(slide)
+    assert untouched.tensor[0, 0, :, : untouched.content[3]].mean() < 0.5  # still light on dark
+    assert as_given.read(untouched.tensor).text.strip() != "minimum"
+    flat = flattening.prepare(slide)
+    assert flat.tensor[0, 0].mean() > 0.5 and flat.content == untouched.content
+    assert flattening.read(flat.tensor).text.strip() == "minimum"
+    assert tuple(flat.to_image(flat.tensor[0]).shape) == (1, *slide.shape)

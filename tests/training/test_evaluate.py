@@ -152,3 +152,26 @@ def test_a_model_that_fails_to_load_leaves_every_card_as_it_was(bundled_copy):
     with pytest.raises(ModelLoadError, match="ctc-reader.safetensors"):
         main(["--n", "4", "--models", str(bundled_copy)])
     assert {p.name: p.read_bytes() for p in bundled_copy.iterdir()} == before
+
+
+def test_degraded_puts_each_degradations_cer_beside_the_clean_one(bundled_copy):
+    """`--degraded` reads the held-out images degraded (one degradation each, in turn),
+    records each degradation's CER in the json, and tables them beside the clean CER."""
+    from thulium_desktop.training.degrade import DEGRADATIONS
+    from thulium_desktop.training.evaluate import main
+
+    n = len(DEGRADATIONS)
+    assert main(["--n", str(n), "--degraded", "--models", str(bundled_copy)]) == 0
+    card = (bundled_copy / "README.md").read_text()
+    block = card.split("<!-- metrics:start -->", 1)[1].split("<!-- metrics:end -->", 1)[0]
+    header = "| model | held-out CER | degraded CER | " + " | ".join(DEGRADATIONS) + " |"
+    assert header in block
+    for name in ("attention-reader", "ctc-reader"):
+        metrics = json.loads((bundled_copy / f"{name}.json").read_text())["metrics"]
+        degraded = metrics["degraded"]
+        assert degraded["images"] == n and list(degraded["by_degradation"]) == list(DEGRADATIONS)
+        assert all(0 <= cer <= 5 for cer in degraded["by_degradation"].values())
+        assert metrics["command"].startswith("python -m thulium_desktop.training.evaluate --n 7 --degraded")
+        row = next(line for line in block.splitlines() if line.startswith(f"| {name} | ") and "%" in line
+                   and line.count("|") == header.count("|"))
+        assert f"| {degraded['cer']:.2%} |" in row

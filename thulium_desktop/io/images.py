@@ -36,6 +36,7 @@ from PIL import (  # noqa: F401 (importing a plugin registers its format's reade
     WebPImagePlugin,
 )
 
+from thulium_desktop.io.paper import flatten_paper
 from thulium_desktop.io.regular import NotRegularFile, open_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -311,13 +312,17 @@ def _unit_range(arr: np.ndarray) -> np.ndarray:
     raise ValueError(f"unsupported image dtype {arr.dtype}")
 
 
-def unit_gray_at_height(image: np.ndarray, height: int) -> np.ndarray:
+def unit_gray_at_height(image: np.ndarray, height: int, flatten: bool = False) -> np.ndarray:
     """`to_unit_gray`, scaled to `height` rows keeping the aspect ratio (untouched when it
-    already has that height): area averaging when shrinking, so thin strokes survive."""
+    already has that height): area averaging when shrinking, so thin strokes survive.
+
+    With `flatten`, the scaled image is then turned into dark ink on even white paper
+    (`io.paper.flatten_paper`: vignette, uneven light, coloured paper and light-on-dark
+    ink undone), after the scaling so that a photograph costs no more than a line."""
     gray = to_unit_gray(image)
     h, w = gray.shape
-    if h == height:
-        return gray
-    new_w = max(1, round(w * height / h))
-    interp = cv2.INTER_AREA if h > height else cv2.INTER_LINEAR
-    return cv2.resize(gray, (new_w, height), interpolation=interp)
+    if h != height:
+        new_w = max(1, round(w * height / h))
+        interp = cv2.INTER_AREA if h > height else cv2.INTER_LINEAR
+        gray = cv2.resize(gray, (new_w, height), interpolation=interp)
+    return flatten_paper(gray) if flatten else gray

@@ -139,7 +139,8 @@ class AttentionRecognizer:
     character, which holds the reading fixed while the input is perturbed.
     """
 
-    def __init__(self, module: AttentionReader, alphabet: str, name: str = "attention-reader"):
+    def __init__(self, module: AttentionReader, alphabet: str, name: str = "attention-reader",
+                 flatten_paper: bool = True):
         if module.n_classes != len(alphabet) + 1:
             raise ValueError(
                 f"the model has {module.n_classes} classes, the alphabet needs {len(alphabet) + 1}"
@@ -148,10 +149,15 @@ class AttentionRecognizer:
         self.alphabet = alphabet
         self.name = name
         self.height = INPUT_HEIGHT
+        #: Whether `prepare` flattens the paper (`io.paper.flatten_paper`); on, because
+        #: this wraps the bundled reader only, which reads photographs that way.
+        self.flatten_paper = bool(flatten_paper)
 
     def prepare(self, image: np.ndarray | torch.Tensor) -> Prepared:
-        """Grayscale, scaled to 32 px high (aspect kept), width padded with paper to a
-        multiple of 4 so every image column belongs to an encoder position."""
+        """Grayscale, scaled to 32 px high (aspect kept), flattened to dark ink on even
+        white paper with `flatten_paper`, width padded with paper to a multiple of 4 so
+        every image column belongs to an encoder position. The flattening moves no pixel
+        (a per-pixel gain computed without gradients), so maps stay on the image's pixels."""
         device, dtype = model_device(self.module), model_dtype(self.module)
         if isinstance(image, torch.Tensor):
             if image.dim() != 4 or image.shape[:2] != (1, 1) or image.shape[2] != self.height:
@@ -160,7 +166,7 @@ class AttentionRecognizer:
                 )
             size = (int(image.shape[-2]), int(image.shape[-1]))
             return Prepared(pad_width(image.to(device, dtype), WIDTH_STRIDE), size, (0, 0, *size))
-        gray = unit_gray_at_height(image, self.height)
+        gray = unit_gray_at_height(image, self.height, flatten=self.flatten_paper)
         tensor = torch.from_numpy(np.ascontiguousarray(gray))[None, None].to(device, dtype)
         size = (int(np.shape(image)[0]), int(np.shape(image)[1]))
         return Prepared(pad_width(tensor, WIDTH_STRIDE), size, (0, 0, self.height, gray.shape[1]))

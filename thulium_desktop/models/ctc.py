@@ -39,6 +39,14 @@ class CTCRecognizer:
     summing to 1) by their log, log-probabilities (rows whose logsumexp is 0)
     unchanged. `output_kind` says which the last forward gave, and `notes` says so
     for every explanation.
+
+    With `flatten_paper` (off unless asked for: a user's model gets the pixels it was
+    trained on), `prepare` also turns the image into dark ink on even white paper
+    (`io.paper.flatten_paper`): the bundled ctc reader reads photographs, coloured
+    paper and light-on-dark ink that way. A user's description asks for it with
+    `"flatten_paper": true`. Maps stay on the original image's pixels: the flattening
+    is a per-pixel gain and offset (and, for light-on-dark ink, a sign) computed without
+    gradients, and moves nothing.
     """
 
     def __init__(
@@ -51,6 +59,7 @@ class CTCRecognizer:
         name: str | None = None,
         cam_layer: nn.Module | str | None = None,
         width_stride: int | None = None,
+        flatten_paper: bool = False,
     ) -> None:
         if height < 1:
             raise ValueError(f"height must be positive, got {height}")
@@ -66,6 +75,8 @@ class CTCRecognizer:
         self.blank = int(blank)
         self.time_major = bool(time_major)
         self.width_stride: int | None = width_stride
+        #: Whether `prepare` flattens the paper (see the class docs).
+        self.flatten_paper = bool(flatten_paper)
         self.name = name or type(module).__name__
         self._classes = [c for c in range(len(alphabet) + 1) if c != self.blank]
         self._cam_choice = cam_layer
@@ -77,13 +88,14 @@ class CTCRecognizer:
     # -- geometry -------------------------------------------------------------------
     def prepare(self, image: np.ndarray | torch.Tensor) -> Prepared:
         """Grayscale, scaled to `height` keeping the aspect ratio (untouched when it already
-        has that height), divided by 255, then padded to `width_stride` if set. A
-        `[1, C, H, W]` tensor is taken as prepared (and padded the same way)."""
+        has that height), divided by 255, flattened with `flatten_paper`, then padded to
+        `width_stride` if set. A `[1, C, H, W]` tensor is taken as prepared (and padded
+        the same way)."""
         if isinstance(image, torch.Tensor):
             prepared = Prepared.of_tensor(image, self.module)
             return Prepared(self._pad(prepared.tensor), prepared.image_size, prepared.content)
         device, dtype = model_device(self.module), model_dtype(self.module)
-        gray = unit_gray_at_height(image, self.height)
+        gray = unit_gray_at_height(image, self.height, flatten=self.flatten_paper)
         tensor = torch.from_numpy(np.ascontiguousarray(gray))[None, None].to(device, dtype)
         size = (int(np.shape(image)[0]), int(np.shape(image)[1]))
         return Prepared(self._pad(tensor), size, (0, 0, self.height, tensor.shape[-1]))

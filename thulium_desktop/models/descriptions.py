@@ -101,6 +101,7 @@ CARD_FIELDS = (
     Field("name", Kind.TEXT, 0, 200, nullable=True),
     Field("description", Kind.TEXT, 0, MAX_TEXT),
     Field("metrics", Kind.OBJECT),
+    Field("flatten_paper", Kind.BOOL, nullable=True),
 )
 #: `CRNN`'s hyper-parameters.
 CRNN_HPARAMS = (CHANNELS, _width("dim"), _width("hidden"), Field("layers", Kind.INT, 1, 8))
@@ -120,6 +121,8 @@ CTC_FIELDS = (
     Field("name", Kind.TEXT, 0, 200, nullable=True),
     Field("cam_layer", Kind.TEXT, 1, 1000, nullable=True),
     Field("width_stride", Kind.INT, 1, MAX_INPUT_HEIGHT, nullable=True),
+    #: `CTCRecognizer(flatten_paper=...)`: off unless the description asks for it.
+    Field("flatten_paper", Kind.BOOL, nullable=True),
 )
 
 

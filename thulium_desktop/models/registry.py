@@ -44,21 +44,21 @@ class Architecture:
     its row in `hparams` first) and wrap it as a Recognizer."""
 
     build: Callable[..., nn.Module]
-    wrap: Callable[[nn.Module, str, str], Recognizer]
+    wrap: Callable[[nn.Module, str, str, bool], Recognizer]
     hparams: tuple[Field, ...]
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     "attention-gru-bahdanau": Architecture(
         build=AttentionReader,
-        wrap=lambda module, alphabet, name: AttentionRecognizer(module, alphabet, name),
+        wrap=lambda module, alphabet, name, flatten: AttentionRecognizer(module, alphabet, name, flatten),
         hparams=ATTENTION_HPARAMS,
     ),
     "crnn-ctc": Architecture(
         build=CRNN,
-        wrap=lambda module, alphabet, name: CTCRecognizer(
+        wrap=lambda module, alphabet, name, flatten: CTCRecognizer(
             module, alphabet, INPUT_HEIGHT, blank=0, name=name, cam_layer="encoder.features",
-            width_stride=WIDTH_STRIDE,
+            width_stride=WIDTH_STRIDE, flatten_paper=flatten,
         ),
         hparams=CRNN_HPARAMS,
     ),
@@ -134,7 +134,7 @@ def recognizer_from_tensors(
         module = build_module(card["architecture"], card["hparams"], card["alphabet"])
     load_into(weights_path, module, tensors)
     name = card.get("name") or Path(weights_path).stem
-    return ARCHITECTURES[card["architecture"]].wrap(module, card["alphabet"], name)
+    return ARCHITECTURES[card["architecture"]].wrap(module, card["alphabet"], name, bool(card.get("flatten_paper")))
 
 
 def list_models(models_dir: str | os.PathLike | None = None,

@@ -406,6 +406,7 @@ def _ctc_from_module(path: Path, module: nn.Module, card_path: Path) -> CTCRecog
             name=card.get("name") or path.stem,
             cam_layer=card.get("cam_layer"),
             width_stride=card.get("width_stride"),
+            flatten_paper=bool(card.get("flatten_paper")),
         )
     except ValueError as exc:  # the blank outside the classes
         raise ModelLoadError(card_path, f"not a valid CTC description: {exc}") from exc

@@ -16,6 +16,11 @@ to the right of an image and, up to the eleventh run, dropped its last partial 4
 strip: on the eleventh run's readers that moved 18 (ctc) and 21 (attention) of the
 1,000 held-out readings.
 
+`--degraded` adds the held-out images degraded as photographs and poor scans are
+(`training/degrade.py`: vignette, uneven light, coloured or textured paper, JPEG
+artefacts, inverted ink, mild blur; one each, in turn), with each degradation's CER:
+the same words as the clean held-out CER, so the two sit side by side.
+
 `--by-style` also prints each set's error rates per writing style (font or Hershey face),
 worst first, and its most frequent confusions: where the errors come from, and what they are.
 
@@ -43,6 +48,7 @@ from thulium_desktop.models.protocol import Reading, Recognizer
 from thulium_desktop.models.registry import MODELS_DIR, list_models, load_model_files, read_card
 from thulium_desktop.models.weights import save_json
 from thulium_desktop.training.decode import edit_distance, error_rates
+from thulium_desktop.training.degrade import DEGRADATIONS, degraded_set
 from thulium_desktop.training.digits import digit_string
 from thulium_desktop.training.fonts import (
     evaluation_training_fonts,
@@ -90,6 +96,24 @@ def evaluation_sets(n: int, seed: int) -> dict[str, list[Sample]]:
     }
 
 
+def with_degraded(sets: dict[str, list[Sample]], seed: int) -> tuple[dict[str, list[Sample]], list[str]]:
+    """`sets` and the degraded held-out set (key "degraded"), and each of its images'
+    degradation, in order."""
+    degraded = degraded_set(sets["held_out"], seed)
+    return {**sets, "degraded": [d.sample for d in degraded]}, [d.degradation for d in degraded]
+
+
+def cer_by_degradation(kinds: list[str], samples: list[Sample], predictions: list[str]) -> dict[str, float]:
+    """The CER of the images each degradation made, in `DEGRADATIONS`' order."""
+    out = {}
+    for kind in DEGRADATIONS:
+        idx = [i for i, k in enumerate(kinds) if k == kind]
+        if idx:
+            rates = error_rates([predictions[i] for i in idx], [samples[i].text for i in idx])
+            out[kind] = round(rates["cer"], 4)
+    return out
+
+
 def read_all(recognizer: Recognizer, samples: list[Sample]) -> list[Reading]:
     """Each image's reading, read alone as the app reads it."""
     with torch.inference_mode():
@@ -115,9 +139,10 @@ def pointing_game(recognizer: Recognizer, samples: list[Sample], readings: list[
     return hits / max(1, total)
 
 
-def evaluate_model(json_path: Path, sets: dict[str, list[Sample]]
+def evaluate_model(json_path: Path, sets: dict[str, list[Sample]], kinds: list[str] | None = None
                    ) -> tuple[dict, dict[str, list[str]]]:
-    """The model's metrics on every set, and its reading of every image (by set)."""
+    """The model's metrics on every set, and its reading of every image (by set); with
+    the degraded set, `kinds` are its images' degradations, and each one's CER is kept."""
     recognizer = load_model_files(json_path.with_suffix(".safetensors"), json_path)
     metrics: dict = {}
     texts: dict[str, list[str]] = {}
@@ -130,6 +155,8 @@ def evaluate_model(json_path: Path, sets: dict[str, list[Sample]]
                         "images": len(samples)}
         if key == "held_out":
             metrics["pointing_game"] = round(pointing_game(recognizer, samples, readings), 4)
+        if key == "degraded" and kinds is not None:
+            metrics[key]["by_degradation"] = cer_by_degradation(kinds, samples, texts[key])
     return metrics, texts
 
 
@@ -188,6 +215,21 @@ def card_table(results: dict[str, dict], command: str, n: int) -> str:
             f"| {m['real_digits']['cer']:.2%} | {m['unseen_styles']['cer']:.2%} "
             f"| {m['unseen_styles']['word_accuracy']:.1%} | {m['pointing_game']:.1%} |"
         )
+    if all("degraded" in m for m in results.values()):
+        rows += ["", degraded_table(results)]
+    return "\n".join(rows)
+
+
+def degraded_table(results: dict[str, dict]) -> str:
+    """Clean and degraded held-out CER side by side, and each degradation's CER ("–"
+    for one no image got: fewer images than degradations)."""
+    kinds = list(DEGRADATIONS)
+    rows = ["| model | held-out CER | degraded CER | " + " | ".join(kinds) + " |",
+            "|---|---|---|" + "---|" * len(kinds)]
+    for name, m in results.items():
+        by = m["degraded"]["by_degradation"]
+        rows.append(f"| {name} | {m['held_out']['cer']:.2%} | {m['degraded']['cer']:.2%} | "
+                    + " | ".join(f"{by[k]:.2%}" if k in by else "–" for k in kinds) + " |")
     return "\n".join(rows)
 
 
@@ -213,15 +255,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by-style", action="store_true",
                         help="also print each set's error rates per writing style "
                              "and its most frequent confusions")
+    parser.add_argument("--degraded", action="store_true",
+                        help="also read the held-out images degraded as photographs and poor "
+                             "scans are, and report each degradation's CER")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     command = "python -m thulium_desktop.training.evaluate " + shlex.join(
         argv if argv is not None else sys.argv[1:])
-    sets = evaluation_sets(args.n, args.seed)
+    sets, kinds = evaluation_sets(args.n, args.seed), None
+    if args.degraded:
+        sets, kinds = with_degraded(sets, args.seed)
     infos = list_models(args.models)
     results = {}
     for info in infos:
-        results[info.name], readings = evaluate_model(info.json_path, sets)
+        results[info.name], readings = evaluate_model(info.json_path, sets, kinds)
         print(info.name, results[info.name], flush=True)
         if args.by_style:
             for key, samples in sets.items():

@@ -62,6 +62,13 @@ import cv2
 import numpy as np
 
 from thulium_desktop.io.images import to_unit_gray
+from thulium_desktop.io.paper import (  # noqa: F401 (DARK_ON_LIGHT, LIGHT_ON_DARK, ink_polarity: this module's API too)
+    DARK_ON_LIGHT,
+    LIGHT_ON_DARK,
+    MIN_RANGE,
+    ink_polarity,
+    paper_background,
+)
 from thulium_desktop.render.overlay import fit_map
 
 BACKGROUND_THRESHOLD = 0.4
@@ -99,21 +106,12 @@ MEANINGS = {
     LABEL_OFF_CHARACTER: "centred away from its alignment, misalignment",
 }
 
-DARK_ON_LIGHT = "dark on light"
-LIGHT_ON_DARK = "light on dark"
-
 WITHHELD_BLANK = "the image is blank: there is no ink to judge the map against"
 WITHHELD_POLARITY = "ink and paper could not be told apart (neither clearly dark on light nor light on dark)"
 WITHHELD_NO_TEXT = "no clear text region: no strokes were found"
 WITHHELD_EMPTY_MAP = "the map is zero everywhere"
 WITHHELD_NO_ALIGNMENT = "attention is judged against the character's alignment, and this map has none"
 
-#: Polarity: ink deviates from the local background by at least this share of the
-#: image's range, and one way at least `POLARITY_RATIO` times as often as the other.
-POLARITY_DEVIATION = 0.25
-POLARITY_RATIO = 2.0
-#: Else a border median within this share of the range from one end is the paper.
-BORDER_SIDE = 0.35
 #: Sauvola's k and R (for images in [0, 1]). k = 0.4 (0.2 is usual for scans): measured
 #: on the labelled trust cases (tests/xai/trust_cases.py) and the bundled samples, 0.2
 #: broke strokes of a vignetted photo, higher values fattened faint strokes.
@@ -121,10 +119,6 @@ SAUVOLA_K = 0.4
 SAUVOLA_R = 0.5
 #: Ink is darker than its local background by at least this share of the image's range.
 MIN_INK_CONTRAST = 0.2
-#: The local background and the polarity are found on a copy this small (shorter side).
-WORK_SIDE = 256
-#: A range below this (of [0, 1]) is a blank image.
-MIN_RANGE = 16 / 255
 #: A border blob this filled (area / its box) and this large (share of the image) is
 #: a vignette's remains, not a stroke (strokes are thin: they fill little of their box).
 BLOB_FILL = 0.5
@@ -182,7 +176,7 @@ def find_ink(image: np.ndarray) -> Ink:
     if polarity is None:
         return _no_ink(gray.shape, None, WITHHELD_POLARITY)
     paper = gray if polarity == DARK_ON_LIGHT else 1.0 - gray
-    background = _background(paper)
+    background = paper_background(paper)
     flat = _stretch(np.clip(paper / np.maximum(background, 1e-3), 0.0, 1.0))
     dark = (flat < _sauvola_threshold(flat, _window(gray.shape))) & (background - paper >= MIN_INK_CONTRAST * (hi - lo))
     mask = text_components(dark)
@@ -205,67 +199,9 @@ def _no_ink(shape: tuple[int, ...], polarity: str | None, why: str) -> Ink:
     return Ink(np.zeros(shape, bool), np.ones(shape, bool), polarity, why)
 
 
-def _working_copy(image: np.ndarray) -> np.ndarray:
-    """Every n-th pixel of a large image (nearest, not averaged: thin strokes keep their
-    darkness and their share of the pixels), so that its shorter side is at most
-    `WORK_SIDE`: the local background and the polarity vary slowly, and their filters,
-    a third of the image wide, cost tens of seconds on a photograph at full size."""
-    scale = WORK_SIDE / min(image.shape)
-    if scale >= 1:
-        return image
-    h, w = image.shape
-    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_NEAREST)
-
-
-def _kernel(shape: tuple[int, ...]) -> int:
-    """A square kernel wider than any stroke: a third of the shorter side, odd, at least 15."""
-    return max(15, min(shape) // 3) | 1
-
-
 def _window(shape: tuple[int, ...]) -> int:
     """Sauvola's window: a few stroke widths, a quarter of the shorter side, odd."""
     return max(11, min(shape) // 4) | 1
-
-
-def ink_polarity(gray: np.ndarray, value_range: float) -> str | None:
-    """DARK_ON_LIGHT, LIGHT_ON_DARK, or None when neither is clear (see module docs).
-
-    Strokes are a minority in a window a few strokes wide, so the window's median is
-    the local background (vignette and uneven light included), and the ink is what
-    strays far from it, mostly in one direction. Where the strokes are too dense for
-    that to be clear (bold writing), the border decides: a photo or scan has paper
-    around its text, so a border clearly on one side of the range is the paper."""
-    small = _working_copy(gray)
-    as_bytes = (small * 255).round().astype(np.uint8)
-    local = cv2.medianBlur(as_bytes, _kernel(small.shape)).astype(np.float32) / 255
-    deviation = small - local
-    darker = float((deviation < -POLARITY_DEVIATION * value_range).mean())
-    lighter = float((deviation > POLARITY_DEVIATION * value_range).mean())
-    if darker > POLARITY_RATIO * lighter:
-        return DARK_ON_LIGHT
-    if lighter > POLARITY_RATIO * darker:
-        return LIGHT_ON_DARK
-    lo = float(np.percentile(gray, 1))
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    paper = (float(np.median(border)) - lo) / value_range
-    if paper >= 1 - BORDER_SIDE:
-        return DARK_ON_LIGHT
-    if paper <= BORDER_SIDE:
-        return LIGHT_ON_DARK
-    return None
-
-
-def _background(paper: np.ndarray) -> np.ndarray:
-    """The paper's brightness under the strokes: a closing wider than a stroke. The image
-    is first extended by repeating its edges, so that light falling off towards a border
-    (a vignette) is followed to the border instead of levelled off a kernel from it."""
-    small = _working_copy(paper)
-    k = _kernel(small.shape)
-    padded = cv2.copyMakeBorder(small, k, k, k, k, cv2.BORDER_REPLICATE)
-    closed = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))[k:-k, k:-k]
-    if closed.shape == paper.shape:
-        return closed
-    return cv2.resize(closed, paper.shape[::-1], interpolation=cv2.INTER_LINEAR)
 
 
 def _stretch(flat: np.ndarray) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 The PNG `thulium-desktop explain` writes and the PNG the app's Export writes from the
 same explanations with the same options decode to the same pixels, for every figure
-kind: the view of a character, the grid of every character, the comparison of the
-methods, and the view of a contrast with the truth. The explanations are the very
+kind: the view of a character, the grid of every character (a long line's too, which
+draws a page of them), the comparison of the methods, and the view of a contrast with
+the truth. The explanations are the very
 ones the CLI computed (caught on their way out of the engine), so the test is about
 the drawing, not about the engine's arithmetic. And the pixels the window paints are
 those of the PNG it exports (one compositing function, `render.overlay.composite`),
@@ -12,6 +13,7 @@ on the same scale, with the colorbar in the same colours.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,9 @@ from thulium_desktop.io.images import load_image
 from thulium_desktop.render.colormaps import Scale
 from thulium_desktop.render.overlay import colorbar_colours
 from thulium_desktop.xai.saliency import Explanation, SaliencyGenerator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "render"))  # the figure tests' long line
+from figure_samples import bundled_line  # noqa: E402
 
 DPI = 40
 FAST = ["--steps", "2", "--samples", "2", "--dpi", str(DPI), "--format", "png", "--quiet"]
@@ -51,11 +56,17 @@ def run_cli(folder: Path, out: Path, options: list[str]) -> CliRun:
     """`thulium-desktop explain` on `folder`, catching every explanation the engine returns."""
     run = CliRun(out, {}, {})
     explain, explain_contrast = SaliencyGenerator.explain, SaliencyGenerator.explain_contrast
+    explain_family = SaliencyGenerator.explain_noise_family
 
     def caught(self, *args, **kwargs):
         exp = explain(self, *args, **kwargs)
         run.explanations[exp.method] = exp
         return exp
+
+    def caught_family(self, *args, **kwargs):  # SmoothGrad and its kin, computed together
+        made = explain_family(self, *args, **kwargs)
+        run.explanations.update(made)
+        return made
 
     def caught_contrast(self, *args, **kwargs):
         exp = explain_contrast(self, *args, **kwargs)
@@ -65,6 +76,7 @@ def run_cli(folder: Path, out: Path, options: list[str]) -> CliRun:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(SaliencyGenerator, "explain", caught)
         patch.setattr(SaliencyGenerator, "explain_contrast", caught_contrast)
+        patch.setattr(SaliencyGenerator, "explain_noise_family", caught_family)
         assert cli.main(["explain", str(folder), "--out", str(out), *FAST, *options]) == 0
     return run
 
@@ -87,6 +99,16 @@ def one_character(hello, tmp_path_factory) -> CliRun:
 def every_character(hello, tmp_path_factory) -> CliRun:
     """Signed gradients of every character: a grid on a diverging scale."""
     return run_cli(hello.parent, tmp_path_factory.mktemp("all"), ["--method", "gradient", "--signed"])
+
+
+@pytest.fixture(scope="module")
+def long_line(tmp_path_factory) -> tuple[np.ndarray, CliRun]:
+    """A 2000x112 line as the app loads it, and the gradients of its every character the
+    CLI drew: more than a page of panels."""
+    folder = tmp_path_factory.mktemp("line")
+    assert cv2.imwrite(str(folder / "line.png"), bundled_line())
+    run = run_cli(folder, tmp_path_factory.mktemp("line-out"), ["--method", "gradient"])
+    return load_image(folder / "line.png"), run
 
 
 def app_export(tmp_path: Path, kind: str, explanations: dict[str, Explanation], index: int, image: np.ndarray) -> Path:
@@ -118,6 +140,21 @@ def test_the_grid_of_every_character_is_the_same_from_the_cli_and_the_app(hello,
 def test_the_comparison_of_the_methods_is_the_same_from_the_cli_and_the_app(hello, one_character, tmp_path):
     exported = app_export(tmp_path, "compare", one_character.explanations, SUBSTITUTED, load_image(hello))
     assert_same_pixels(one_character.out / "hello.compare.png", exported)
+
+
+def test_a_long_lines_grid_is_the_same_from_the_cli_and_the_app(long_line, tmp_path):
+    """The first character selected, the app's grid draws the page of characters the CLI's does."""
+    image, run = long_line
+    exported = app_export(tmp_path, "grid", run.explanations, 0, image)
+    assert_same_pixels(run.out / "line.gradient.png", exported)
+
+
+def test_the_apps_grid_of_a_long_line_shows_the_characters_around_the_selected_one(long_line):
+    image, run = long_line
+    fig = figure_export.build_figure("grid", ExportContent(image, run.explanations, 30, APP_CMAPS))
+    numbers = [int(ax.get_ylabel().split()[1][1:]) for ax in fig.axes if ax.images and ax.get_ylabel()]
+    assert 31 in numbers and numbers[0] > 1
+    assert f"characters #{numbers[0]}\u2013#{numbers[-1]} of " in fig.get_suptitle()
 
 
 def test_each_contrast_with_the_truth_is_the_same_from_the_cli_and_the_app(hello, one_character, tmp_path):

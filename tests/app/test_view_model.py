@@ -396,3 +396,21 @@ def test_an_unreadable_file_drops_everything_of_the_image_before(view):
     assert view.maps_for(view.view_spec()) == (None, False)
     open_image(view)
     assert view.failure is None and view.image is not None
+
+
+# -- a long line's selected character first ------------------------------------------------
+def test_a_partial_stack_shows_the_selected_map_and_no_map_for_characters_still_missing(view):
+    """The worker posts the selected character's map first, the others' rows NaN: the
+    selected one shows, another selected meanwhile shows nothing rather than a blank map
+    taken for a final one."""
+    view.choose("gradient", {}, compare=False, contrast=False)
+    spec = view.view_spec()
+    maps = np.full((5, 8, 20), np.nan, np.float32)
+    maps[2] = 0.5
+    view.select(2)
+    view.add_partial(spec, maps, 1, 2)
+    shown, _ = view.maps_for(spec)
+    assert shown is not None and np.all(shown == 0.5)
+    assert "refining… 1 of 2" in view_details(view)
+    view.select(3)
+    assert view.maps_for(spec) == (None, spec.signed)

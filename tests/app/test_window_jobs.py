@@ -17,12 +17,15 @@ def test_integrated_gradients_stream_partials_before_the_final_map(qtbot, window
     window.client.maps.explained.connect(lambda spec, exp: events.append("final"))
     shown: list[np.ndarray] = []
     window.client.maps.partial.connect(lambda *_: shown.append(window.canvas.view.map.copy()))
+    window.client.follow(window.view_model)  # as the window does: the selected character first
     window.panel.num_steps.setValue(16)
     window.panel.tolerance.setValue(0.0)  # fixed steps: adaptive refinement adds its own partials
     with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
         window.panel._buttons["integrated"].click()
-    assert events[-1] == "final"
-    assert sum(e.startswith("partial") for e in events[:-1]) == 7, events  # 16 steps in 8 chunks
+    # 16 steps in 8 chunks for the selected character, its final map, then 8 for the others
+    selected = [f"partial {done}/16" for done in range(2, 16, 2)]
+    others = [f"partial {16 + done}/32" for done in range(2, 16, 2)]
+    assert events == [*selected, "partial 16/32", *others, "final"]
     final = window.canvas.view.map
     assert not np.array_equal(shown[0], final), "the canvas did not show the refining map"
 

@@ -5,6 +5,9 @@ A module, not a conftest.py: tests elsewhere import helpers `from conftest`, whi
 second conftest.py on the path would shadow.
 """
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
@@ -51,3 +54,18 @@ def explanation(image: np.ndarray, text: str, method: str = "integrated", **fiel
         timings=Timings(0.1, 0.2, 0.3),
     )
     return Explanation(**(values | fields))
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+LINE_WORDS = ("recognition", "short-line", "capitals", "date", "price")
+
+
+def bundled_line(height: int = 112, width: int = 2000) -> np.ndarray:
+    """A `width` x `height` handwritten text line (the issue's 1998x112 is one), made of
+    bundled sample words side by side, uint8 grayscale."""
+    words = [cv2.imread(str(SAMPLES / f"{name}.png"), cv2.IMREAD_GRAYSCALE) for name in LINE_WORDS]
+    gap = np.full((words[0].shape[0], 12), 255, np.uint8)
+    joined = np.hstack([part for word in words for part in (word, gap)])
+    scaled = cv2.resize(joined, (round(joined.shape[1] * height / joined.shape[0]), height),
+                        interpolation=cv2.INTER_AREA)
+    return scaled[:, :width]

@@ -70,15 +70,17 @@ def test_a_view_of_one_explained_character_is_the_view_of_that_character_among_a
         explanation_figure("view", word, {"integrated": one})
 
 
-def test_a_comparison_puts_the_fewer_of_methods_and_characters_on_top(word):
+def test_a_comparison_has_a_row_per_method_and_a_column_per_character(word):
     exp = explanation(word, "hello")
     exps = {"integrated": exp, "gradient": replace(exp, method="gradient", signed=True)}
     every = explanation_figure("compare", word, exps)
     selected = explanation_figure("compare", word, exps, 1)
     for fig in (every, selected):
         fig.draw_without_rendering()
-    assert [ax.get_title() for ax in panels(every) if ax.get_title()] == ["Integrated gradients", "Gradient"]
-    assert [ax.get_ylabel() for ax in panels(every) if ax.get_ylabel()][:2] == ["\u2018h\u2019 #1 p=0.50", "\u2018e\u2019 #2 p=0.60"]
+    assert [ax.get_title() for ax in panels(every) if ax.get_title()] == [
+        "\u2018h\u2019 #1 p=0.50", "\u2018e\u2019 #2 p=0.60", "\u2018l\u2019 #3 p=0.70", "\u2018l\u2019 #4 p=0.80",
+        "\u2018o\u2019 #5 p=0.90"]
+    assert [ax.get_ylabel() for ax in panels(every) if ax.get_ylabel()] == ["Integrated gradients", "Gradient"]
     assert [ax.get_ylabel() for ax in panels(selected)] == ["Integrated gradients", "Gradient"]
     assert [ax.get_title() for ax in panels(selected) if ax.get_title()] == ["\u2018e\u2019 #2 p=0.60"]
     lo, hi = bar_range(selected)

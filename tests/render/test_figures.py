@@ -1,4 +1,4 @@
-"""Figure builders: layout for 1, 5 and 40 characters, one shared scale, crisp rasters."""
+"""Figure builders: layout for 1, 5 and 40 characters on a page, one shared scale, crisp rasters."""
 
 import base64
 import re
@@ -17,6 +17,7 @@ from thulium_desktop.render import (
     shared_scale,
     token_grid_figure,
 )
+from thulium_desktop.render.figures import MAX_HEIGHT_IN, MIN_PANEL_H_PT, grid_capacity
 from thulium_desktop.render.overlay import colorbar_colours, composite
 
 
@@ -41,19 +42,23 @@ def inches(fig, ax):
 
 @pytest.mark.parametrize("n", [1, 5, 40])
 @pytest.mark.parametrize("shape", ["word", "line"])
-def test_grid_layout_stays_legible(n, shape, request):
+def test_grid_layout_stays_legible_on_a_page(n, shape, request):
+    """As many panels as `grid_capacity` allows: every one of a word's, a page's worth
+    of a 40-character line's, none of them below the legible size."""
     image = request.getfixturevalue(shape)
     labels = character_labels(["m"] * n, range(n), np.linspace(0, 1, n))
-    fig = token_grid_figure(image, bumps(image, n), labels)
+    fits = grid_capacity(image, labels)
+    assert fits == n or (shape, n) == ("line", 40)
+    fig = token_grid_figure(image, bumps(image, fits), labels[:fits])
     fig.draw_without_rendering()
     drawn = panels(fig)
-    assert len(drawn) == n and len(colorbars(fig)) == 1
-    assert [ax.get_title() or ax.get_ylabel() for ax in drawn] == labels
+    assert len(drawn) == fits and len(colorbars(fig)) == 1
+    assert [ax.get_title() or ax.get_ylabel() for ax in drawn] == labels[:fits]
     width, height = fig.get_size_inches()
-    assert width <= 8.5 and height <= 14.0  # fits a page (a 40-character line runs long)
+    assert width <= 8.5 and height <= MAX_HEIGHT_IN
     for ax in drawn:
         w_in, h_in = inches(fig, ax)
-        assert h_in >= 0.15 and w_in >= 0.6  # large enough to read the handwriting
+        assert h_in * 72 >= MIN_PANEL_H_PT and w_in >= 0.6  # large enough to read the handwriting
     if n > 1 and shape == "word":
         assert len({round(ax.get_position().y0, 3) for ax in drawn}) > 1  # wrapped into rows
 

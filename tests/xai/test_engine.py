@@ -358,3 +358,22 @@ def test_a_strip_no_model_reads_is_refused_before_any_map_is_computed(recognizer
             call(strip)
     line = np.full((32, 32 * 300), 255, np.uint8)  # a long but real line is read
     assert gen.read(line) is not None
+
+
+def test_progress_within_the_image_counts_backward_chunks_as_planned(recognizer, word_image):
+    """`on_progress(done, total)`: one pass for the gradient; a chunk per batch of path
+    points, with the chunks adaptive integrated gradients adds counted as it plans them."""
+    gen = SaliencyGenerator(recognizer)
+    seen: list[tuple[int, int]] = []
+    gen.explain(word_image, method="gradient", on_progress=lambda *p: seen.append(p))
+    assert seen == [(1, 1)]
+    seen.clear()
+    fixed = SaliencyConfig(method="integrated", num_steps=8, batch_size=2, tolerance=0.0)
+    gen.explain(word_image, config=fixed, on_progress=lambda *p: seen.append(p))
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    seen.clear()
+    adaptive = SaliencyConfig(method="integrated", num_steps=2, batch_size=2, tolerance=1e-6)
+    exp = gen.explain(word_image, config=adaptive, on_progress=lambda *p: seen.append(p))
+    done = [d for d, _ in seen]
+    assert done == list(range(1, len(seen) + 1)) and all(d <= t for d, t in seen)
+    assert seen[-1][0] == seen[-1][1] > 1 and int(exp.steps.max()) > 2, "the added chunks are counted"

@@ -11,9 +11,11 @@ the lane they need and none of them sees a job id.
 from __future__ import annotations
 
 import itertools
+from typing import Protocol
 
 from PySide6.QtCore import QObject, QThread, Slot
 
+from thulium_desktop.app.jobs import Focus
 from thulium_desktop.app.lanes.base import Shared
 from thulium_desktop.app.lanes.maps import MapsLane
 from thulium_desktop.app.lanes.model import ModelLane
@@ -21,6 +23,13 @@ from thulium_desktop.app.lanes.recent import Recent
 from thulium_desktop.app.lanes.survey import SurveyLane
 from thulium_desktop.app.lanes.trust import TrustLane
 from thulium_desktop.app.worker import EngineFactory, ReadingInfo, RecognizerFactory, Worker, default_engine
+
+
+class SelectionSource(Protocol):
+    """What `EngineClient.follow` needs of the view model: the selected character (< 0:
+    the whole reading)."""
+
+    selection: int
 
 
 class EngineClient(QObject):
@@ -37,7 +46,9 @@ class EngineClient(QObject):
         self._recognizer_factory = recognizer_factory
         self._thread = QThread()
         self._thread.setObjectName("thulium-worker")
-        self._worker = Worker(engine_factory, torch_threads)
+        #: The selected character, computed first in a job's per-character maps (`follow`).
+        self.focus = Focus()
+        self._worker = Worker(engine_factory, torch_threads, self.focus)
         self._worker.moveToThread(self._thread)
         self.models = ModelLane(self._worker, self)
         shared = Shared(self._worker, itertools.count(1), self.models)
@@ -46,6 +57,11 @@ class EngineClient(QObject):
         self.trust = TrustLane(shared, self)
         self.survey = SurveyLane(shared, readings, self)
 
+    def follow(self, view_model: SelectionSource) -> None:
+        """Compute the character `view_model` selects before the rest of the line, from
+        now on: the worker reads its selection as each method's maps start (`Focus`)."""
+        self.focus.follow(lambda: view_model.selection)
+
     def start(self) -> None:
         """Start the worker thread and load the first model there."""
         self._thread.start()
@@ -53,18 +69,30 @@ class EngineClient(QObject):
 
     @Slot()
     def cancel(self) -> None:
-        """Stop what the user is waiting for (Esc, Cancel): the maps and the trust check,
-        each lane announcing its own cancel."""
+        """Stop what the user is waiting for (Esc, Cancel): a model on its way in first
+        (the jobs held for it then go to the model in use), else the maps and the trust
+        check, each lane announcing its own cancel."""
+        if self.models.cancel():
+            return
         self.maps.cancel()
         self.trust.cancel()
 
-    def shutdown(self) -> None:
-        """Cancel every lane's job, stop the thread and wait for it (closing must not hang
-        on a long job: the engine notices the cancel flag within one chunk)."""
-        self.cancel()
-        self.survey.cancel()
+    def shutdown(self, wait_ms: int | None = None) -> bool:
+        """Cancel every lane's job, stop the thread and wait for it, at most `wait_ms`
+        (None: until it stops); whether it stopped. The engine notices the cancel flag
+        within one chunk, and a model still being built is left to its daemon loader
+        thread; but one chunk of a huge input can take minutes, so the app closes with
+        a bounded wait (`launch.py` then ends the process without the worker)."""
+        self.models.cancel()
+        for lane in (self.maps, self.trust, self.survey):
+            lane.cancel()
         self._thread.quit()
-        self._thread.wait()
+        return self._thread.wait() if wait_ms is None else self._thread.wait(wait_ms)
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker thread is still running (a shutdown's wait ran out)."""
+        return self._thread.isRunning()
 
     @property
     def pending_jobs(self) -> int:

@@ -1,5 +1,7 @@
 """Errors first: the open image's ground truth against its reading, and the file list
-with every image's error rate and least confident character, sortable by them.
+with every image's error rate and least confident character, sortable by them; for
+pages with a layout, the list as a document tree and the page view of the page whose
+line is shown, its lines coloured as they are read.
 
 The view model holds the shown image's truth and its comparison with the reading;
 this controller finds each image's truth (`io.truths.TruthSource`), follows the
@@ -17,13 +19,18 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QDockWidget, QWidget
 
+from thulium_desktop.app.document_tree import Document, ordered_rows, page_stats, row_keys, with_page_stats
 from thulium_desktop.app.file_panel import FilePanel
 from thulium_desktop.app.files import ImageBrowser, ImageStats, sorted_paths
+from thulium_desktop.app.page_view import PageView
 from thulium_desktop.app.lanes.model import ModelLane
 from thulium_desktop.app.lanes.survey import SurveyLane
 from thulium_desktop.app.timeline import TokenTimeline
 from thulium_desktop.app.truth_bar import TruthBar
 from thulium_desktop.app.view_model import ViewModel
+from thulium_desktop.io.corpus import CorpusItem, page_image
+from thulium_desktop.io.images import ImageLoadError
+from thulium_desktop.io.layout import LayoutError
 from thulium_desktop.io.truths import Truth, TruthSource
 from thulium_desktop.app.worker import LoadedModel, ReadingInfo
 from thulium_desktop.io.transcriptions import TranscriptionError
@@ -85,6 +92,9 @@ class ErrorReview(QObject):
         self.dock.setObjectName("images-dock")
         self.dock.setWidget(self.files)
         self.dock.hide()
+        self.page_view = PageView()  # the window places it; shown while pages are listed
+        self.page_view.hide()
+        self._page_of: dict[CorpusItem, Document] = {}
         self._truths: dict[Path, Truth] = {}
         self._readings: dict[Path, Reading] = {}
         self._unreadable: dict[Path, str] = {}  # why the survey could not read an image
@@ -96,6 +106,9 @@ class ErrorReview(QObject):
         browser.listed.connect(self._on_listed)
         browser.unreadable.connect(self._on_unreadable)
         self.files.chosen.connect(browser.go_to)
+        self.files.lineChosen.connect(browser.go_to)
+        self.files.pageChosen.connect(lambda document: browser.go_to(document.lines[0]))
+        self.page_view.lineChosen.connect(browser.go_to)
         self.files.orderChanged.connect(self._on_order)
         self.files.cancelRequested.connect(survey.cancel)
         survey.read.connect(self._on_surveyed)
@@ -134,6 +147,7 @@ class ErrorReview(QObject):
             if self.view_model.image is not None and self._unreadable.pop(path, None) is not None:
                 self._show_stats(path)  # read now (the file was mended): no longer marked
             self.files.select(path)
+            self._show_page(path)
 
     def _on_reading(self) -> None:
         """The shown file's reading arrived: mark its errors and update its row. (While
@@ -183,16 +197,43 @@ class ErrorReview(QObject):
     def _note(self, path: Path) -> str:
         return self._unreadable.get(path) or truth_note(self._truth(path))
 
-    def _show_stats(self, path: Path) -> None:
+    def _show_stats(self, path: Path | CorpusItem) -> None:
         self.files.show_stats(path, self._stats_for(path), self._note(path), path in self._unreadable)
+        document = self._page_of.get(path)
+        if document is not None:
+            stats = {item: self._stats_for(item) for item in document.lines}
+            self.files.show_stats(document, page_stats(document, stats), "")
+            if self.page_view.document is document:
+                self.page_view.show_stats(stats)
+
+    def _show_page(self, key: Path | CorpusItem) -> None:
+        """The page of the line shown in the page view, read once per page, the line
+        outlined; an image taken whole leaves the page view as it is."""
+        document = self._page_of.get(key)
+        if document is None:
+            return
+        if self.page_view.document is not document:
+            try:
+                self.page_view.show_page(document, page_image(key).image)  # decoded when the line was
+            except (ImageLoadError, LayoutError) as exc:
+                self.problem.emit(str(exc))
+                return
+            self.page_view.show_stats({item: self._stats_for(item) for item in document.lines})
+        self.page_view.select_line(key.line.line.id)
 
     def _show_list(self) -> None:
         """List the images in the chosen order, the open one still current."""
         files = self.browser.files
         stats = self._stats()
-        self.browser.reorder(sorted_paths(files.paths, self.files.order_key, stats))
         notes = {p: self._note(p) for p in files.paths}
-        self.files.show_paths(files.paths, files.current, stats, notes, set(self._unreadable))
+        if not files.documents:
+            self.browser.reorder(sorted_paths(files.paths, self.files.order_key, stats))
+            self.files.show_paths(files.paths, files.current, stats, notes, set(self._unreadable))
+            return
+        rows = ordered_rows(files.documents, self.files.order_key, stats)
+        self.browser.reorder(row_keys(rows))
+        self.files.show_rows(rows, files.current, with_page_stats(files.documents, stats), notes,
+                             set(self._unreadable))
 
     def _survey_unread(self) -> None:
         """Errors first needs every image read: read those not read yet, in the background."""
@@ -208,10 +249,17 @@ class ErrorReview(QObject):
         self.source.forget_folders()
         self._stats_of.clear()
         self._unreadable.clear()
+        documents = self.browser.files.documents
+        self._page_of = {item: entry for entry in documents if isinstance(entry, Document) for item in entry.lines}
         self._show_list()
         self.dock.setVisible(len(self.browser.files.paths) > 1)
-        if self.files.order_key != "name":
+        self.page_view.setVisible(bool(self._page_of))
+        if self._wants_survey():
             self._survey_unread()
+
+    def _wants_survey(self) -> bool:
+        """Errors first needs every image read, and so does the page view's colouring."""
+        return self.files.order_key != "name" or bool(self._page_of)
 
     @Slot(object, str)
     def _on_unreadable(self, path: Path, reason: str) -> None:
@@ -252,6 +300,6 @@ class ErrorReview(QObject):
         self._unreadable.clear()
         if self.browser.files.paths:
             self._show_list()
-            if self.files.order_key != "name":
+            if self._wants_survey():
                 self._survey_unread()
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from thulium_desktop.app.figure_export import FIGURE_KINDS, ExportPlan
+from thulium_desktop.app.figure_export import FIGURE_HINTS, FIGURE_KINDS, ExportPlan
 from thulium_desktop.io.bundled import bundled_path
 from thulium_desktop.render import FIGURE_FORMATS
 
@@ -70,6 +70,7 @@ class ExportDialog(QDialog):
         self._kind_buttons: dict[str, QRadioButton] = {}
         for name, label in FIGURE_KINDS.items():
             button = QRadioButton(label)
+            button.setToolTip(FIGURE_HINTS[name])
             self._kinds.addButton(button)
             self._kind_buttons[name] = button
             kinds.addWidget(button)

@@ -28,6 +28,14 @@ FIGURE_KINDS: dict[str, str] = {
     "compare": "Method comparison (selected character)",
 }
 
+#: What each kind draws of a line with many characters, as the dialog's tooltips say.
+FIGURE_HINTS: dict[str, str] = {
+    "view": "The map on screen, over the whole image",
+    "grid": "A panel per character; a line with more characters than fit a page at a readable size "
+            "shows those around the selected one, and the caption says which",
+    "compare": "Every method's map of the selected character, on one colour scale",
+}
+
 
 @dataclass(frozen=True)
 class ExportPlan:
@@ -69,7 +77,8 @@ def suggested_name(image_stem: str, kind: str, specs: Sequence[MethodSpec]) -> s
 
 
 def build_figure(kind: str, content: ExportContent) -> Figure:
-    """The `kind` figure of what is on screen, drawn as the CLI draws it (`render`)."""
+    """The `kind` figure of what is on screen, drawn as the CLI draws it (`render`); a
+    grid of more characters than fit a page draws those around the selected one."""
     return explanation_figure(
         kind, content.image, content.explanations, content.index, cmaps=content.cmaps,
         no_contrast=_without_contrast(content.explanations), methods=REGISTRY, opacity=content.opacity,

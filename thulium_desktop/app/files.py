@@ -1,5 +1,6 @@
 """Which images the window can step through, in which order, opening them, and the
-recent-files list.
+recent-files list. Pages with a PAGE-XML or ALTO layout are stepped through line by
+line: each line a `CorpusItem` cut out of its page (`document_tree.py`).
 
 Besides by name, a folder can be ordered "errors first": by character error rate
 (highest first) or by the least confident character (lowest first), from each
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from thulium_desktop.io.corpus import list_images
+from thulium_desktop.io.corpus import CorpusItem, list_images, load_item
 from thulium_desktop.io.image_quality import image_quality_notes
 from thulium_desktop.io.images import ImageLoadError, LoadedImage, read_image
 
@@ -37,11 +38,14 @@ class ImageStats:
 
 
 class FileList:
-    """An ordered list of image paths with a current position (Page Up/Down)."""
+    """An ordered list of image paths (and page lines, `CorpusItem`s) with a current
+    position (Page Up/Down); `documents`: the list's images and pages as the Images list
+    shows them (`document_tree.Entry`), empty when it holds no page."""
 
-    def __init__(self, paths: Iterable[Path] = ()) -> None:
+    def __init__(self, paths: Iterable[Path | CorpusItem] = (), documents: tuple = ()) -> None:
         self.paths = list(paths)
         self.index = 0 if self.paths else -1
+        self.documents = documents
 
     @property
     def current(self) -> Path | None:
@@ -132,8 +136,17 @@ class ImageBrowser(QObject):
         self.model_height: int | None = None
 
     def open_paths(self, paths: Iterable[str | os.PathLike]) -> bool:
-        """Open files and folders, showing the first readable image; False when none is."""
+        """Open files and folders, showing the first readable image (or page line); False
+        when none is. Pages with a layout (an XML named, or beside a scan) are listed
+        as documents: their lines, cut out of the page."""
+        from thulium_desktop.app.document_tree import list_documents, ordered_rows, row_keys  # it imports this module
+
         paths = list(paths)
+        documents = list_documents(paths)
+        if any(not isinstance(entry, Path) for entry in documents.entries):
+            problems = [f"{path}: {reason}" for path, reason in documents.problems]
+            files = FileList(row_keys(ordered_rows(documents.entries, "name", {})), documents.entries)
+            return self._open_readable(files, 0, 1, problems)
         listing = list_images(paths)
         walk_problems = [f"{path}: {reason}" for path, reason in listing.problems]
         if not listing.paths:
@@ -154,7 +167,7 @@ class ImageBrowser(QObject):
             return
         self.files.index = self.files.paths.index(path)
         try:
-            loaded = read_image(path)
+            loaded = read_item(path)
         except ImageLoadError as exc:
             self.unreadable.emit(path, exc.reason)
             self.failed.emit(path, exc.reason, self.files.position())
@@ -181,7 +194,7 @@ class ImageBrowser(QObject):
         loaded = None
         while loaded is None and 0 <= index < len(files.paths):
             try:
-                loaded = read_image(files.paths[index])
+                loaded = read_item(files.paths[index])
             except ImageLoadError as exc:
                 failures.append((files.paths[index], exc))
                 index += delta
@@ -207,13 +220,19 @@ class ImageBrowser(QObject):
     def _show(self, image: np.ndarray) -> None:
         """Make the current file the recent one and announce it open with its pixels."""
         current = self.files.current
-        self.recent.add(current)
-        self._settings.setValue("files/last_dir", str(current.parent))
+        file = current.path if isinstance(current, CorpusItem) else current  # a line: its page's scan
+        self.recent.add(file)
+        self._settings.setValue("files/last_dir", str(file.parent))
         self.opened.emit(current, image, self.files.position())
 
     def _announce_unreadable(self, failures: list[tuple[Path, ImageLoadError]]) -> None:
         for path, exc in failures:
             self.unreadable.emit(path, exc.reason)
+
+
+def read_item(key: Path | CorpusItem) -> LoadedImage:
+    """An image file read whole, or a page's line cut out of its scan. Raises ImageLoadError."""
+    return load_item(key) if isinstance(key, CorpusItem) else read_image(key)
 
 
 def _noted(path: Path, notes: Iterable[str]) -> list[str]:

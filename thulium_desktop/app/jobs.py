@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from thulium_desktop.io.corpus import CorpusItem, load_item
 from thulium_desktop.io.images import ImageLoadError, read_image
 from thulium_desktop.xai.spec import MethodSpec
 
@@ -35,8 +36,8 @@ class Job:
     each spec in turn. `cancel` is set by the GUI thread, polled by the engine.
     `reading`, when the GUI already has it, spares the engine a forward pass per spec.
 
-    A job may carry a file `path` instead of its `image` (a folder survey): the worker
-    decodes it, off the GUI thread, and fills in `image` and `image_key` (or, when the
+    A job may carry a file `path` instead of its `image` (a folder survey), or a page's
+    line `item` to cut out of the page at `path`: the worker decodes it, off the GUI thread, and fills in `image` and `image_key` (or, when the
     file cannot be decoded, `load_error`) before it reports a reading or a failure,
     and `notes` on how it was decoded (an EXIF rotation applied, ...) for the lane
     to pass on."""
@@ -49,6 +50,7 @@ class Job:
     reading: Any = None
     cancel: threading.Event = field(default_factory=threading.Event)
     path: Path | None = None
+    item: CorpusItem | None = None
     load_error: str | None = None
     notes: tuple[str, ...] = ()
 
@@ -58,12 +60,37 @@ class Job:
         and the problem."""
         if self.image is None:
             try:
-                loaded = read_image(self.path)
+                loaded = read_image(self.path) if self.item is None else load_item(self.item)
             except ImageLoadError as exc:
                 self.load_error = str(exc)
                 raise
             self.image, self.notes = loaded.image, loaded.notes
             self.image_key = image_key(self.image)
+
+
+class Focus:
+    """The character the user looks at, read by the worker as a job's per-character maps
+    start: it computes that character's first and posts it at once, so on a long line
+    the map asked for appears long before the line's others. Read when the work starts,
+    not when the job was sent: clicking through characters keeps a running job
+    (`MapsLane._covers`), and its next method starts where the user looks then. What it
+    reads is one int the GUI thread sets (`follow`), read whole (atomic under the GIL)
+    and never written here."""
+
+    def __init__(self) -> None:
+        self._selected: Callable[[], int] = lambda: -1
+
+    def follow(self, selected: Callable[[], int]) -> None:
+        """Take the focused character from `selected()` (< 0: none, or the whole reading)."""
+        self._selected = selected
+
+    def within(self, count: int) -> int | None:
+        """The focused character among `count`, kept inside them as the view model keeps
+        its selection (a new image's reading may be shorter); None without one."""
+        index = self._selected()
+        if index < 0 or count < 1:
+            return None
+        return min(index, count - 1)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import NoReturn
 
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
 from PySide6.QtGui import QIcon
@@ -133,8 +134,22 @@ def _run_window(
     finally:
         sys.excepthook = previous_hook
         window.close()  # idempotent; it stops the worker thread before anything is freed
+        if client.running:
+            _exit_without_worker()
         window.deleteLater()  # freed here, in the GUI thread, not by a later garbage collection
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def _exit_without_worker() -> NoReturn:
+    """End the process now: the worker is still inside one long computation after the
+    close's bounded wait. The settings are saved and the worker writes no file (its
+    results only ever go to the window); only the strategy verdicts learnt in this
+    session are not kept (`remembered_verdicts`). Freeing a running thread would abort, and
+    waiting for it would keep a closed window's process alive for minutes."""
+    print("Thulium Desktop: closed while the worker was busy; it was stopped.", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:

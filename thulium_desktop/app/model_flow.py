@@ -54,6 +54,7 @@ class ModelFlow(QObject):
         self.open_folder_action.triggered.connect(self.open_folder_dialog)
         window.client.models.failed.connect(self._on_failed)
         window.client.models.openFailed.connect(self._on_open_failed)
+        window.client.models.cancelled.connect(self._on_cancelled)
 
     def fill_menu(self) -> None:
         """The bundled models, the loaded one checked; choosing one switches to it."""
@@ -103,7 +104,7 @@ class ModelFlow(QObject):
         """
         self.opening = str(path)
         self.window.settings.setValue("model/dir", str(Path(path).parent))
-        self.window.status.model.setText(f"opening {Path(path).name}…")
+        self.window.status.model.setText(f"opening {Path(path).name}… (Esc cancels)")
         self.window.client.models.open(str(path), trust)
 
     def arrived(self) -> bool:
@@ -143,6 +144,13 @@ class ModelFlow(QObject):
         reason = error.reason if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
         still = f" {client.models.name} is still in use." if client.models.current else ""
         self.window.message.show_error(f"Could not open the model {path}: {reason.rstrip('.')}.{still}")
+
+    @Slot(str)
+    def _on_cancelled(self, message: str) -> None:
+        """A load or open given up: the model in use (if any) named again, and why."""
+        self.opening = None
+        self.show(self.window.client.models.current)
+        self.window.status.showMessage(message, 8000)
 
     def _consents_to_run(self, error: UntrustedModelError) -> bool:
         answer = QMessageBox.warning(

@@ -228,7 +228,9 @@ class ViewModel:
 
     def maps_for(self, spec: MethodSpec) -> tuple[np.ndarray | None, bool]:
         """The map of the selected character under `spec` (final, else the latest
-        partial; None before either), and whether it is signed."""
+        partial; None before either, or while a partial stack's row is NaN: a long
+        line's characters not computed yet, the selected one coming first), and
+        whether it is signed."""
         exp = self.results.get(spec)
         maps = exp.maps if exp is not None else self.partials.get(spec)
         signed = bool(exp.signed) if exp is not None else spec.signed
@@ -237,7 +239,9 @@ class ViewModel:
         if spec.whole_reading or spec.contrast is not None:
             return maps[0], signed
         index = self.selection
-        return (maps[index], signed) if 0 <= index < len(maps) else (None, signed)
+        if not 0 <= index < len(maps) or np.isnan(maps[index].flat[0]):
+            return None, signed
+        return maps[index], signed
 
     def compare_maps(self) -> tuple[dict[str, np.ndarray | None], bool]:
         """Each compared method's map (None: not computed yet, or no contrast map for

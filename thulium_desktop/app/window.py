@@ -49,6 +49,7 @@ from thulium_desktop.app.timeline import ReadingLabel, TokenTimeline
 from thulium_desktop.app.trust_panel import TrustPanel
 from thulium_desktop.app.view_model import ViewModel
 from thulium_desktop.app.worker import LoadedModel, ReadingInfo
+from thulium_desktop.io.corpus import CorpusItem
 from thulium_desktop.io.images import IMAGE_SUFFIXES
 from thulium_desktop.render.colormaps import colorbar_label, comparison_colorbar_label
 from thulium_desktop.xai.methods import REGISTRY
@@ -58,6 +59,9 @@ from thulium_desktop.xai.spec import MethodSpec
 SIDE_WIDTH = 320
 #: A view's height when nothing bounds it (Qt's QWIDGETSIZE_MAX): it can use any room.
 UNBOUNDED_HEIGHT = 16_777_215
+#: How long closing waits for the worker to notice its cancel (one chunk of ordinary
+#: work takes well under it; a chunk of a huge input may take minutes).
+CLOSE_WAIT_MS = 3000
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
 
 
@@ -93,6 +97,7 @@ class MainWindow(QMainWindow):
         self.browser.failed.connect(self._on_file_failed)
         self.browser.moved.connect(self._on_file_moved)
         self.view_model = ViewModel()
+        client.follow(self.view_model)  # a line's selected character is computed first
         self._saved_layer: str | None = None
         self._notes_said: set[str] = set()  # notes put in the status bar for this model
         self.setWindowTitle("Thulium Desktop")
@@ -134,6 +139,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.hint)
         column.addWidget(self.timeline)
         column.addWidget(self.details)
+        column.addWidget(self.review.page_view, 1)  # under the line: the room a line image leaves
         column.addStretch(0)
         self.view_column = left
         self.panel = MethodPanel()
@@ -269,6 +275,13 @@ class MainWindow(QMainWindow):
             (Qt.Key.Key_Escape, self.client.cancel),
         ):
             QShortcut(QKeySequence(key), self, slot)
+        QShortcut(QKeySequence("Ctrl+Shift+P"), self, self._toggle_page_view)
+
+    @Slot()
+    def _toggle_page_view(self) -> None:
+        """Ctrl+Shift+P: show or hide the page view (while a page's line is open)."""
+        page = self.review.page_view
+        page.setVisible(not page.isVisible() and page.document is not None)
 
     def _connect_client(self) -> None:
         models, maps = self.client.models, self.client.maps
@@ -465,12 +478,20 @@ class MainWindow(QMainWindow):
         self.cancelled.show_badge(progress)
         if values is None:
             self.canvas.clear_map()
+            self.review.page_view.clear_map()
             return
         cmap = self.display.cmap(signed)
         spec = self.view_model.view_spec()
         label = colorbar_label(REGISTRY[spec.method], signed, bool(dict(spec.params).get("normalize", False)))
         self.canvas.set_map(values, map_levels(values, signed), cmap, signed, label)
+        self._show_on_page(values, signed, cmap)
         self.canvas.set_opacity(self.display.alpha * (CANCELLED_DIMMING if progress else 1.0))
+
+    def _show_on_page(self, values: np.ndarray, signed: bool, cmap: str) -> None:
+        """The selected character's map also on the page view, inside the open line's polygon."""
+        page, key = self.review.page_view, self.view_model.path
+        if isinstance(key, CorpusItem) and page.document is not None and key in page.document.lines:
+            page.show_line_map(key.line.line.id, values, map_levels(values, signed), cmap, signed, self.display.alpha)
 
     def _refresh_compare(self) -> None:
         maps, signed = self.view_model.compare_maps()
@@ -608,10 +629,12 @@ class MainWindow(QMainWindow):
         self.trust.restore(s)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Save the layout and choices, cancel any job and wait for the worker thread."""
+        """Save the layout and choices, cancel any job and wait for the worker thread, a
+        bounded time (`CLOSE_WAIT_MS`): the window closes even when the worker is deep in
+        one chunk of a huge input (`client.running` then says so)."""
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/docks", self.saveState())
         self._save_choices()
         self.settings.sync()
-        self.client.shutdown()
+        self.client.shutdown(CLOSE_WAIT_MS)
         event.accept()

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
-from thulium_desktop.app.jobs import Job, TrustJob
+from thulium_desktop.app.jobs import Focus, Job, TrustJob
 from thulium_desktop.app.layer_choices import LayerChoice, layer_choices
 from thulium_desktop.io.image_quality import input_height
 from thulium_desktop.io.images import ImageLoadError
@@ -28,7 +28,6 @@ from thulium_desktop.models import (
     Recognizer,
     ModelLoadError,
     model_device,
-    open_described,
 )
 from thulium_desktop.models.protocol import Contrastable
 from thulium_desktop.xai.centres import attention_centres, span_centres
@@ -92,39 +91,44 @@ class Worker(QObject):
     failed = Signal(int, str)
     cancelled = Signal(int)
 
-    def __init__(self, engine_factory: EngineFactory = default_engine, torch_threads: int = 1) -> None:
+    def __init__(self, engine_factory: EngineFactory = default_engine, torch_threads: int = 1,
+                 focus: Focus | None = None) -> None:
         super().__init__()
         self._engine_factory = engine_factory
         self._torch_threads = torch_threads
+        #: The character whose map is computed and posted first (`jobs.Focus`).
+        self.focus = focus or Focus()
         self._engine: Any = None
 
     @Slot(object)
     def load(self, recognizer_factory: RecognizerFactory) -> None:
-        """Build a model and its engine in this thread (so the window appears at once);
-        the previous model is dropped first, even when the new one fails to load."""
+        """Install a model and its engine (`recognizer_factory` hands over what the model
+        lane's loader built, or builds it here); the previous model is dropped first,
+        even when the new one fails to install."""
         self._engine = None
         try:
             torch.set_num_threads(self._torch_threads)
             info = self._install(recognizer_factory)
         except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
-            _log_unexpected(exc, "loading the model failed")
+            log_unexpected(exc, "loading the model failed")
             self.loadFailed.emit(f"{type(exc).__name__}: {exc}")
             return
         self.ready.emit(info)
 
-    @Slot(str, bool)
-    def open(self, path: str, trust: bool) -> None:
-        """Open a user's model file through the library's one safe door.
+    @Slot(str, object)
+    def open(self, path: str, recognizer_factory: RecognizerFactory) -> None:
+        """Install a user's model file, built by `recognizer_factory` (on the model lane's
+        loader thread, through the library's one safe door).
 
-        Unlike `load`, the model in use stays until the new one is built: a refused,
-        broken or mismatched file must not leave the user with nothing to read with.
-        The exception goes back whole, so the GUI can tell a refusal that needs consent
+        Unlike `load`, the model in use stays until the new one is installed: a broken
+        or mismatched file must not leave the user with nothing to read with. The
+        exception goes back whole, so the GUI can tell a refusal that needs consent
         (`UntrustedModelError`) from a file that is simply bad.
         """
         try:
-            info = self._install(functools.partial(open_described, path, trust))
+            info = self._install(recognizer_factory)
         except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
-            _log_unexpected(exc, f"opening the model {path} failed")
+            log_unexpected(exc, f"opening the model {path} failed")
             self.openFailed.emit(path, exc.with_traceback(None))  # no worker frames kept alive
             return
         self.ready.emit(info)
@@ -212,26 +216,42 @@ class Worker(QObject):
     def _explain(self, job: Job, spec: MethodSpec, reading: Reading | None) -> None:
         last = [0.0]
 
+        def post(maps: np.ndarray, done: int, total: int) -> None:
+            self.partial.emit(job.id, spec, np.array(maps, dtype=np.float32), done, total)
+
         def on_partial(maps: np.ndarray, done: int, total: int) -> None:
             now = time.perf_counter()
             if done < total and now - last[0] < PARTIAL_INTERVAL_S:
                 return
             last[0] = now
-            self.partial.emit(job.id, spec, np.array(maps, dtype=np.float32), done, total)
+            post(maps, done, total)
 
         common = {"config": self._config(spec), "on_partial": on_partial, "cancel": job.cancel.is_set,
                   "reading": reading}
+        first = self._first(spec, reading)
         if spec.contrast is not None:
             exp = self._engine.explain_contrast(job.image, *spec.contrast, **common)
+        elif first is not None:
+            exp = self._engine.explain_selected_first(job.image, first, on_first=post, **common)
         else:
             exp = self._engine.explain(job.image, tokens=None if spec.whole_reading else "all", **common)
         self.explained.emit(job.id, spec, exp)
+
+    def _first(self, spec: MethodSpec, reading: Reading | None) -> int | None:
+        """The character of `spec`'s per-character maps to compute first: the focused
+        one, when there are others to follow and the engine can order them (a stand-in
+        engine without `explain_selected_first` computes all at once)."""
+        if spec.whole_reading or spec.contrast is not None or reading is None or len(reading) < 2:
+            return None
+        if not hasattr(self._engine, "explain_selected_first"):
+            return None
+        return self.focus.within(len(reading))
 
     def _config(self, spec: MethodSpec) -> SaliencyConfig:
         return job_config(self._engine.config, spec)
 
 
-def _log_unexpected(exc: Exception, what: str) -> None:
+def log_unexpected(exc: Exception, what: str) -> None:
     """Log a traceback for a bug; a refusal (`ModelLoadError`: a bad, hostile or untrusted
     file) is expected and the window shows its one clear line, so it gets one line here too."""
     if isinstance(exc, ModelLoadError):

@@ -23,9 +23,11 @@ from tqdm import tqdm
 
 from thulium_desktop.cli import recognizers
 from thulium_desktop.cli.contrast import contrast_record, explain_contrasts
+from thulium_desktop.cli.document_outputs import DocumentOutputs
 from thulium_desktop.cli.errors import INTERRUPTED, OK, SOME_FAILED, UsageError
 from thulium_desktop.cli.interrupt import stop_after_current
 from thulium_desktop.cli.outputs import OutputPlan, method_record, write_image_outputs
+from thulium_desktop.cli.parser import requested_tokens
 from thulium_desktop.io.atomic import remove_stale_temporaries, write_json
 from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item, shard
 from thulium_desktop.io.image_quality import image_quality_notes, input_height
@@ -35,7 +37,7 @@ from thulium_desktop.models.protocol import Contrastable, model_device
 from thulium_desktop.xai.fastest import remembered_verdicts
 from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts, truth_problem
 from thulium_desktop.xai.methods import PARAMETERS, REGISTRY
-from thulium_desktop.xai.saliency import Explanation, MapNote, SaliencyConfig, SaliencyGenerator
+from thulium_desktop.xai.saliency import NOISE_FAMILY, Explanation, MapNote, SaliencyConfig, SaliencyGenerator
 from thulium_desktop.xai.trust import trust_report
 
 
@@ -48,7 +50,7 @@ def run_explain(args: argparse.Namespace) -> int:
     index, count = args.shard
     items = shard(corpus.items, index, count)
     _prepare_output_folder(plan.out_dir)
-    opened = recognizers.prepared_recognizer(args.model, args.device, args.trust)
+    opened = recognizers.prepared_recognizer(args.model, args.device, args.trust, args.decoding)
     generator = SaliencyGenerator(opened.recognizer, _config(args), model_label=opened.summary.caption())
     if args.contrast and not isinstance(opened.recognizer, Contrastable):
         raise UsageError(f"--contrast: {opened.summary.caption()} cannot score a character it did not read")
@@ -59,17 +61,19 @@ def run_explain(args: argparse.Namespace) -> int:
     for record in records:
         _report(record)
     truths = TruthSource()  # reads each folder's ground_truth.tsv once for the run
+    documents = DocumentOutputs(opened.recognizer, plan.out_dir)  # each page's PAGE-XML/ALTO with its readings
     started = time.perf_counter()
     interrupted = False
     stopped: str | None = None
     try:
         # the records carry each map's notes (`Explanation.notes`): not on stderr as well
-        with stop_after_current(_say) as stop, warnings.catch_warnings(), remembered_verdicts():
+        with stop_after_current(_say) as stop, warnings.catch_warnings(), remembered_verdicts(), \
+                ChunkBar(args.quiet) as chunks:
             warnings.filterwarnings("ignore", category=MapNote)
             for item in tqdm(items, unit="image", disable=args.quiet, file=sys.stderr, dynamic_ncols=True):
                 try:
                     record = _explain_one(generator, methods, args.token, item, plan, truths,
-                                          _checks(args), args.contrast, made_by)
+                                          _checks(args), args.contrast, made_by, chunks, documents)
                 except WritesRefused as exc:
                     record, stopped = exc.record, exc.reason
                 records.append(record)
@@ -80,6 +84,7 @@ def run_explain(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        _finish_documents(documents)  # pages a failed line or an interruption left unwritten
         elapsed = time.perf_counter() - started
         summary = _summary(args, generator, methods, items, records, interrupted, elapsed, made_by) | {
             "stopped": stopped}
@@ -105,6 +110,53 @@ class WritesRefused(Exception):
         super().__init__(reason)
         self.record = record
         self.reason = reason
+
+
+class ChunkBar:
+    """The second progress bar, under the images': the backward chunks of the method
+    running on the current image, so a long line that takes minutes shows it moving
+    (the engine's `on_progress`). Gone when the run ends; nothing with --quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self._bar = tqdm(total=0, unit="chunk", position=1, leave=False, disable=quiet,
+                         file=sys.stderr, dynamic_ncols=True)
+
+    def __enter__(self) -> ChunkBar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._bar.close()
+
+    def start(self, what: str) -> None:
+        """A new method run (`what`: the image and its methods) begins at no chunks."""
+        self._bar.reset(total=0)
+        self._bar.set_description_str(what, refresh=False)
+
+    def __call__(self, done: int, total: int) -> None:
+        """The engine's `on_progress`: `done` chunks of the `total` planned so far."""
+        self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()  # every chunk: a long line's chunks are seconds apart, a word's few
+
+
+def _method_runs(methods: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The methods as they run, in order: the SmoothGrad family's together when more
+    than one of it is asked for (one set of noisy copies and one backward per chunk
+    for all of them), each other method alone."""
+    family = tuple(m for m in methods if m in NOISE_FAMILY)
+    runs: list[tuple[str, ...]] = []
+    for method in methods:
+        run = family if len(family) > 1 and method in family else (method,)
+        if run not in runs:
+            runs.append(run)
+    return runs
+
+
+def _explain_run(generator: SaliencyGenerator, image, run: tuple[str, ...], tokens, on_progress) -> dict[str, Explanation]:
+    """The explanations of one of `_method_runs`, by method."""
+    if len(run) > 1:
+        return generator.explain_noise_family(image, run, tokens=tokens, on_progress=on_progress)
+    return {run[0]: generator.explain(image, method=run[0], tokens=tokens, on_progress=on_progress)}
 
 
 def _prepare_output_folder(folder: Path) -> None:
@@ -157,18 +209,21 @@ def _checks(args: argparse.Namespace) -> dict[str, bool] | None:
 def _explain_one(
     generator: SaliencyGenerator,
     methods: tuple[str, ...],
-    token: str | int,
+    token: str | int | tuple[int, ...],
     item: CorpusItem,
     plan: OutputPlan,
     truths: TruthSource,
     checks: dict[str, bool] | None = None,
     contrast: bool = False,
     made_by: dict[str, Any] | None = None,
+    chunks: ChunkBar | None = None,
+    documents: DocumentOutputs | None = None,
 ) -> dict[str, Any]:
     """Every method on one image (and, with `contrast`, each substituted character's
     contrast with its truth), its outputs written; the image's record for the summary,
     with `made_by` (the tool's and the model's `recognizers.provenance`). An image the
-    model cannot read well (`image_quality_notes`) is read anyway, and its notes say so."""
+    model cannot read well (`image_quality_notes`) is read anyway, and its notes say so.
+    `chunks` shows each method's progress within the image."""
     started = time.perf_counter()
     made_by = made_by or {}
     try:
@@ -182,20 +237,24 @@ def _explain_one(
     explanations: dict[str, Explanation] = {}
     records: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for method in methods:
+    tokens = requested_tokens(token)
+    for run in _method_runs(methods):
+        if chunks is not None:
+            chunks.start(f"{item.name}: {', '.join(run)}")
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 warnings.filterwarnings("ignore", category=MapNote)  # `exp.notes` carries those
-                exp = generator.explain(image, method=method, tokens="all" if token == "all" else [token])
+                made = _explain_run(generator, image, run, tokens, chunks)
         except Exception as exc:  # one method failing on one image must not end the run
-            errors[method] = _reason(exc)
+            errors.update(dict.fromkeys(run, _reason(exc)))
             continue
-        explanations[method] = exp
-        records[method] = method_record(exp, [str(w.message) for w in caught])
-        if checks is not None:
-            config = replace(generator.config, method=method)
-            records[method]["trust"] = trust_report(generator.model, image, exp, config, **checks).as_dict()
+        for method, exp in made.items():
+            explanations[method] = exp
+            records[method] = method_record(exp, [str(w.message) for w in caught])
+            if checks is not None:
+                config = replace(generator.config, method=method)
+                records[method]["trust"] = trust_report(generator.model, image, exp, config, **checks).as_dict()
     # Seconds to decode and explain (and check), set before writing so the image's own .json has it too.
     record = _record(item, explanations, records, errors) | {"seconds": time.perf_counter() - started,
                                                               "image_notes": image_notes} | made_by
@@ -214,7 +273,28 @@ def _explain_one(
         record |= _record(item, explanations, records, errors)
         if isinstance(exc, OSError) and exc.errno in _FATAL_WRITE_ERRORS:
             raise WritesRefused(record, f"cannot write to {plan.out_dir}: {exc.strerror}") from exc
+    if documents is not None and explanations:
+        record |= _document_record(documents, item, explanations)
     return record
+
+
+def _document_record(documents: DocumentOutputs, item: CorpusItem, explanations: dict[str, Explanation]
+                     ) -> dict[str, Any]:
+    """The page's enriched layout, written once its last line is in: `document` (its
+    path in the output folder), or `document_error` saying why it could not be written."""
+    try:
+        written = documents.add(item, next(iter(explanations.values())).reading, explanations)
+    except Exception as exc:  # as for a method: the run goes on without this page's layout
+        return {"document_error": f"cannot write the enriched layout: {_reason(exc)}"}
+    return {} if written is None else {"document": written.relative_to(documents.out_dir).as_posix()}
+
+
+def _finish_documents(documents: DocumentOutputs) -> None:
+    """Write the pages some line never reached (it failed, or the run was interrupted)."""
+    try:
+        documents.finish()
+    except Exception as exc:  # the summary must still be written
+        _say(f"cannot write an enriched layout: {_reason(exc)}")
 
 
 def _contrasts(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from thulium_desktop import models
 from thulium_desktop.cli import recognizers
+from thulium_desktop.cli.document_outputs import DocumentOutputs
 from thulium_desktop.cli.errors import OK, SOME_FAILED, UsageError
 from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item
 from thulium_desktop.io.image_quality import image_quality_notes, input_height
@@ -71,7 +74,7 @@ def run_read(args: argparse.Namespace) -> int:
     if not corpus.items and not corpus.missing:
         raise UsageError(f"no images found in {', '.join(args.paths)}")
     # read through the engine, which refuses inputs no model reads as the app and explain do
-    recognizer = recognizers.prepared_recognizer(args.model, args.device, args.trust).recognizer
+    recognizer = recognizers.prepared_recognizer(args.model, args.device, args.trust, args.decoding).recognizer
     engine = SaliencyGenerator(recognizer)
     height = input_height(recognizer)
     source = TruthSource()
@@ -79,6 +82,7 @@ def run_read(args: argparse.Namespace) -> int:
     with_truths = any(t.text is not None or t.problem is not None for t in truths.values())
     print("\t".join(READ_COLUMNS + (TRUTH_COLUMNS if with_truths else ())))
     failures = [f"{path}: {reason}" for path, reason in corpus.missing]
+    documents = DocumentOutputs(recognizer, Path(args.layouts_out)) if args.layouts_out else None
     for item in corpus.items:
         try:
             loaded = load_item(item)
@@ -98,9 +102,23 @@ def run_read(args: argparse.Namespace) -> int:
             notes += truth_notes
         print("\t".join(cells))
         _print_notes(item, notes)
+        if documents is not None:
+            failures += _layout_failures(lambda: documents.add(item, reading), documents.out_dir)
+    if documents is not None:
+        failures += _layout_failures(documents.finish, documents.out_dir)
     for line in failures:
         print(f"failed: {line}", file=sys.stderr)
     return SOME_FAILED if failures else OK
+
+
+def _layout_failures(write: Callable[[], object], out_dir: Path) -> list[str]:
+    """One step of writing the enriched layouts (`--layouts-out`); the failure to report
+    when it cannot be done (as for an image the model cannot read, the run goes on)."""
+    try:
+        write()
+    except Exception as exc:
+        return [f"{out_dir}: cannot write an enriched layout: {type(exc).__name__}: {exc}"]
+    return []
 
 
 def _truth_cells(reading: str, truth: Truth) -> tuple[list[str], list[str]]:

@@ -1,9 +1,10 @@
 """One image's output set (figures, maps, record) and the run's summary, written atomically.
 
 Names: `<out>/<name>.<method>.<png|svg|pdf>` (one figure per method: a panel per
-character, the app's "grid" export; with `--token N`, the map of that character, the
-app's "view" export), `<name>.compare.<fmt>` when several methods ran (the app's
-comparison: methods side by side on one scale), `<name>.npz` (every method's maps)
+character explained, the app's "grid" export; with `--token N`, the map of that
+character, the app's "view" export), `<name>.compare.<fmt>` when several methods ran
+(the app's comparison: methods side by side on one scale; a long line's figures draw
+the characters that fit a page and say which), `<name>.npz` (every method's maps)
 and `<name>.json` (the image's record, the same one the summary lists). With
 `--contrast`, each substituted character's contrast with its truth adds
 `<name>.<method>.contrast-<N>.<fmt>` (the app's Export figure of that view) and
@@ -128,11 +129,12 @@ def _save_all(
 
 
 def method_figure(image: np.ndarray, method: str, exp: Explanation) -> Figure:
-    """A method's figure: every character's map (the app's "grid") when every character
-    was explained, else (`--token N`) that character's map, as the app's "view" exports it."""
-    if exp.token_indices == tuple(range(len(exp.reading))):
-        return explanation_figure("grid", image, {method: exp}, methods=REGISTRY)
-    return explanation_figure("view", image, {method: exp}, exp.token_indices[0], methods=REGISTRY)
+    """A method's figure: a panel per character explained (the app's "grid": every
+    character, or those of `--tokens`, as many as fit a page), or with `--token N` that
+    character's map, as the app's "view" exports it."""
+    if len(exp.token_indices) == 1 and len(exp.reading) > 1:
+        return explanation_figure("view", image, {method: exp}, exp.token_indices[0], methods=REGISTRY)
+    return explanation_figure("grid", image, {method: exp}, methods=REGISTRY)
 
 
 def method_record(exp: Explanation, warnings: list[str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from thulium_desktop.models.protocol import SCORE_KINDS
+from thulium_desktop.models.trocr import DECODINGS
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.methods import BASELINES, PARAMETERS, REGISTRY, methods_reading
 from thulium_desktop.xai.quadrature import RULES
@@ -50,10 +51,16 @@ def _explain(commands) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
     _model_option(p)
     _method_options(p)
-    p.add_argument(
+    chosen = p.add_mutually_exclusive_group()
+    chosen.add_argument(
         "--token", type=_token, default="all", metavar="all|N",
         help="explain every character (each method's figure: a panel per character), or only character N "
         "(0-based; each method's figure: that character's map, as the app exports its view)",
+    )
+    chosen.add_argument(
+        "--tokens", dest="token", type=_tokens, default=argparse.SUPPRESS, metavar="LIST",
+        help="explain and draw only these characters: 0-based indices and ranges such as 0,3,5-8 "
+        "(a long line's figures draw as many as fit a page, and their captions say which)",
     )
     p.add_argument("--out", default="thulium-out", metavar="DIR", help="output folder (default: ./thulium-out)")
     p.add_argument(
@@ -137,6 +144,9 @@ def _read(commands) -> None:
         "read", help="print what the model reads in each image, with per-character confidences"
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
+    p.add_argument("--layouts-out", metavar="DIR",
+                   help="write each page's PAGE-XML or ALTO, with every line's reading, words and glyphs, "
+                        "into DIR as <page>.page.xml or <page>.alto.xml")
     _model_option(p)
     _device_option(p)
 
@@ -160,6 +170,7 @@ def _install_desktop_entry(commands) -> None:
 def _model_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, metavar="NAME|PATH", help="a bundled model's name (see `models`), or a model of yours: a .safetensors or .pt/.pth/.bin/.ckpt state dict with its .json beside it, a Hugging Face TrOCR folder, an adapter plugin (.py), a TorchScript file (.ts) or a whole pickled model (these three need --trust); default: the default bundled model")
     p.add_argument("--trust", action="store_true", help="allow a --model file that runs code when loaded (adapter plugin, TorchScript, full pickle); only for files you trust")
+    p.add_argument("--decoding", choices=DECODINGS, default="greedy", help="how a Hugging Face TrOCR folder reads: greedy (the argmax at each step, whose scores are the ones explained) or folder (its generation settings, e.g. beam search, as its own pipeline reads; that fixed reading's tokens are explained by their teacher-forced scores); default: greedy")
 
 
 def _device_option(p: argparse.ArgumentParser) -> None:
@@ -197,6 +208,35 @@ def _token(text: str) -> str | int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"a character index is 0 or more, got {text!r}")
     return value
+
+
+#: No reading has more characters; a larger index is a typing mistake, not a request.
+_MAX_TOKEN = 9999
+
+
+def _tokens(text: str) -> tuple[int, ...]:
+    """`0,3,5-8` -> (0, 3, 5, 6, 7, 8): character indices and inclusive ranges, 0-based."""
+    chosen: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        first, dash, last = part.partition("-")
+        try:
+            low, high = int(first), int(last if dash else first)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a character index or range: {part!r} in {text!r} (e.g. 0,3,5-8)") from None
+        if not 0 <= low <= high <= _MAX_TOKEN:
+            raise argparse.ArgumentTypeError(
+                f"{part!r}: indices run from 0 to {_MAX_TOKEN}, a range from the lower to the higher")
+        chosen.update(range(low, high + 1))
+    return tuple(sorted(chosen))
+
+
+def requested_tokens(token: str | int | tuple[int, ...]) -> str | list[int]:
+    """What `--token`/`--tokens` ask the engine for (`SaliencyGenerator.explain`'s
+    `tokens`): "all", or the list of character indices."""
+    if token == "all":
+        return "all"
+    return [token] if isinstance(token, int) else list(token)
 
 
 def _formats(text: str) -> tuple[str, ...]:

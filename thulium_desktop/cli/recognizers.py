@@ -12,6 +12,7 @@ from thulium_desktop import __version__, models
 from thulium_desktop.cli.errors import UsageError
 from thulium_desktop.io.fingerprint import sha256_of
 from thulium_desktop.models import ModelLoadError
+from thulium_desktop.models.trocr import TrOCRRecognizer
 from thulium_desktop.models.user_models import ModelFormat, OpenedModel, summarize
 
 
@@ -36,14 +37,26 @@ def choose_device(choice: str) -> torch.device:
     return torch.device(choice)
 
 
-def prepared_recognizer(spec: str | None, device: str, trust: bool = False) -> OpenedModel:
-    """The recognizer for `--model` (with `--trust`), moved to the `--device`, with the
-    summary (name, format, device, parameters) that captions name it by."""
+def prepared_recognizer(spec: str | None, device: str, trust: bool = False,
+                        decoding: str = "greedy") -> OpenedModel:
+    """The recognizer for `--model` (with `--trust`), reading as `--decoding` says, moved
+    to the `--device`, with the summary (name, format, device, parameters) that captions
+    name it by."""
     target = choose_device(device)
     opened = load_recognizer(spec, trust)
+    use_decoding(opened.recognizer, decoding)
     opened.recognizer.module.to(target)
     summary = summarize(opened.recognizer, opened.summary.format, opened.summary.path)
     return OpenedModel(opened.recognizer, summary)
+
+
+def use_decoding(recognizer: object, decoding: str) -> None:
+    """`--decoding`: how a Hugging Face TrOCR folder reads; every other model reads one way."""
+    if isinstance(recognizer, TrOCRRecognizer):
+        recognizer.decoding = decoding
+    elif decoding != "greedy":
+        raise UsageError(f"--decoding {decoding}: only a Hugging Face TrOCR folder has generation "
+                         "settings to read with")
 
 
 def model_file(opened: OpenedModel) -> Path | None:
@@ -73,4 +86,5 @@ def provenance(opened: OpenedModel) -> dict[str, Any]:
         "python": platform.python_version(),
         "model_file": None if file is None else str(file),
         "model_sha256": digest,
+        "decoding": getattr(opened.recognizer, "decoding_description", None),
     }

@@ -199,6 +199,12 @@ def load_item(item: CorpusItem) -> LoadedImage:
     return LoadedImage(line.image, page.notes + notes)
 
 
+def page_image(item: CorpusItem) -> LoadedImage:
+    """The decoded page a line item is cut from: the one `load_item` keeps while a page's
+    lines are loaded, so showing the page beside its line decodes the scan once."""
+    return _read_page(item.path, *_identity(item.path))
+
+
 def _identity(path: Path) -> tuple[int, int]:
     try:
         info = os.stat(path)

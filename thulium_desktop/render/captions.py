@@ -6,7 +6,7 @@ which model, which method with which parameters, and which character it shows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from thulium_desktop.models.notes import short_form
@@ -68,6 +68,37 @@ def comparison_caption(exp: Any, subject: str, outlier_perc: float = 0.0, compar
     else of `exp`."""
     return _join(exp.model, None, _contrast(exp), subject, scale_phrase(outlier_perc),
                  *notes_phrases(list(compared) or [exp]))
+
+
+def shown_phrase(shown: Sequence[int], explained: Sequence[int], length: int) -> str | None:
+    """`characters #1–#5 of 60 shown; no room for #6–#60: draw them with explain --tokens 5-59
+    (0-based) or select one in the app`: which characters (0-based indices) a figure of
+    a `length`-character reading shows, when not all of them, and how to draw the
+    others. `explained` are those its maps were computed for; the ones of them not
+    `shown` were left out for room. None when every character is shown."""
+    if list(shown) == list(range(length)):
+        return None
+    text = f"characters {index_ranges(shown, first=1, mark='#')} of {length} shown"
+    left = [i for i in explained if i not in set(shown)]
+    if left:
+        return (f"{text}; no room for {index_ranges(left, first=1, mark='#')}: draw them with "
+                f"explain --tokens {index_ranges(left)} (0-based) or select one in the app")
+    return f"{text}; draw others with explain --tokens (0-based) or select one in the app"
+
+
+def index_ranges(indices: Iterable[int], first: int = 0, mark: str = "") -> str:
+    """`0,3,5-8`: sorted 0-based character indices as `--tokens` takes them; with
+    `first=1, mark='#'`, `#1, #4, #6–#9` as the figures' labels count."""
+    runs: list[list[int]] = []
+    for i in sorted(set(indices)):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    dash, comma = ("\u2013", ", ") if mark else ("-", ",")
+    return comma.join(
+        f"{mark}{a + first}" if a == b else f"{mark}{a + first}{dash}{mark}{b + first}" for a, b in runs
+    )
 
 
 def notes_phrases(explanations: Iterable[Any]) -> list[str]:

@@ -12,6 +12,11 @@ Kinds (`FIGURE_KINDS`):
 - "compare": methods side by side on one scale, for the selected character or for
   every character explained.
 
+A grid or a comparison of more characters than fit a page at a legible size
+(`render.figures`' layout rule) draws the run of them that fits, around the selected
+character when there is one, else from the first; its caption says which characters
+are shown and how to draw the others (`captions.shown_phrase`).
+
 Explanations and method records are duck-typed (`xai.saliency.Explanation`,
 `xai.methods.Method`): render sits below the engine. The colorbar says what the value
 is from the method's record (`colormaps.colorbar_label`).
@@ -19,13 +24,13 @@ is from the method's record (`colormaps.colorbar_label`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from thulium_desktop.render.captions import caption, comparison_caption, token_label
+from thulium_desktop.render.captions import caption, comparison_caption, shown_phrase, token_label
 from thulium_desktop.render.colormaps import (
     OUTLIER_PERC,
     SIGNED_CMAP,
@@ -34,7 +39,13 @@ from thulium_desktop.render.colormaps import (
     colorbar_label,
     comparison_colorbar_label,
 )
-from thulium_desktop.render.figures import comparison_figure, overlay_figure, token_grid_figure
+from thulium_desktop.render.figures import (
+    comparison_capacity,
+    comparison_figure,
+    grid_capacity,
+    overlay_figure,
+    token_grid_figure,
+)
 from thulium_desktop.render.overlay import DEFAULT_OPACITY
 
 FIGURE_KINDS = ("view", "grid", "compare")
@@ -55,9 +66,10 @@ def explanation_figure(
 
     `index` is the selected character, 0-based as `Explanation.token_indices` count
     (ignored for a whole-reading explanation, whose one map is drawn); None draws every
-    character explained (a comparison) and is refused for a view. A view and a grid draw
-    one explanation. `cmaps` are the (unsigned, signed) colormaps. `no_contrast` names
-    the methods a contrastive comparison leaves out for having no gradients, so that a
+    character explained (a comparison) and is refused for a view. A grid draws every
+    character explained that fits, around `index` when it was explained. A view and a
+    grid draw one explanation. `cmaps` are the (unsigned, signed) colormaps. `no_contrast`
+    names the methods a contrastive comparison leaves out for having no gradients, so that a
     missing row is not taken for an oversight. `methods` is the method registry
     (`xai.methods.REGISTRY`), whose records say what each map's values are (None leaves
     the colorbar of a view or a grid unlabelled). `opacity`
@@ -76,11 +88,7 @@ def explanation_figure(
     value_label = colorbar_label(methods[exp.method], exp.signed, _normalised([exp])) if methods else None
     if kind == "view":
         return _view(image, exp, index, cmap, value_label, opacity)
-    return token_grid_figure(
-        image, exp.maps, [_label(exp, k) for k in range(len(exp.maps))], signed=exp.signed, cmap=cmap,
-        outlier_perc=OUTLIER_PERC, opacity=opacity, value_label=value_label,
-        caption=caption(exp, _read(exp), OUTLIER_PERC),
-    )
+    return _grid(image, exp, index, cmap, value_label, opacity)
 
 
 def _view(
@@ -97,31 +105,88 @@ def _view(
     )
 
 
+def _grid(
+    image: np.ndarray, exp: Any, index: int | None, cmap: CmapSpec, value_label: str | None, opacity: float
+) -> Figure:
+    """A panel per character explained, as many as fit, captioned with which are shown."""
+    labels = [_label(exp, k) for k in range(len(exp.maps))]
+    rows, subject = _fit(
+        exp, index, _read(exp), lambda text: grid_capacity(image, labels, caption(exp, text, OUTLIER_PERC))
+    )
+    return token_grid_figure(
+        image, [exp.maps[k] for k in rows], [labels[k] for k in rows], signed=exp.signed, cmap=cmap,
+        outlier_perc=OUTLIER_PERC, opacity=opacity, value_label=value_label,
+        caption=caption(exp, subject, OUTLIER_PERC),
+    )
+
+
 def _comparison(
     image: np.ndarray, exps: list[Any], index: int | None, cmaps: tuple[CmapSpec, CmapSpec],
     no_contrast: Sequence[str], opacity: float,
 ) -> Figure:
-    """Methods side by side on one scale: rows = methods and columns = characters when
-    there are fewer characters than methods (the selected one, or `--token N`), else the
-    transpose, so that the grid stays tall rather than wide."""
+    """Methods side by side on one scale: a row per method and a column per character
+    (the selected one, or as many of those explained as fit), the columns wrapped into
+    bands when they are too many for one."""
     first = exps[0]
     if len({e.token_indices for e in exps}) != 1:
         raise ValueError("the compared explanations are not of the same characters")
-    rows = range(len(first.maps)) if index is None else [_row(first, index)]
-    labels = [_label(first, k) for k in rows]
-    by_method = [[e.maps[k] for k in rows] for e in exps]
     methods = [e.method_label for e in exps]
-    grid, row_labels, col_labels = by_method, methods, labels
-    if len(labels) > len(methods):
-        grid, row_labels, col_labels = [list(r) for r in zip(*by_method)], labels, methods
-    signed = any(e.signed for e in exps)
+    labels = [_label(first, k) for k in range(len(first.maps))]
     absent = "".join(f"; {name} has no contrast map" for name in no_contrast) if first.contrast else ""
+    subject = f"{_comparison_note(exps)}{absent} \u00b7 {_read(first)}"
+
+    def captioned(text: str) -> str:
+        return comparison_caption(first, text, OUTLIER_PERC, compared=exps)
+
+    if index is None:
+        rows, subject = _fit(
+            first, None, subject, lambda text: comparison_capacity(image, methods, labels, captioned(text))
+        )
+    else:
+        rows = [_row(first, index)]
+    signed = any(e.signed for e in exps)
     return comparison_figure(
-        image, grid, row_labels, col_labels, signed=signed, cmap=cmaps[1] if signed else cmaps[0],
-        outlier_perc=OUTLIER_PERC, opacity=opacity, value_label=comparison_colorbar_label(signed, _normalised(exps)),
-        caption=comparison_caption(first, f"{_comparison_note(exps)}{absent} \u00b7 {_read(first)}", OUTLIER_PERC,
-                                   compared=exps),
+        image, [[e.maps[k] for k in rows] for e in exps], methods, [labels[k] for k in rows], signed=signed,
+        cmap=cmaps[1] if signed else cmaps[0], outlier_perc=OUTLIER_PERC, opacity=opacity,
+        value_label=comparison_colorbar_label(signed, _normalised(exps)), caption=captioned(subject),
     )
+
+
+def _fit(exp: Any, index: int | None, subject: str, capacity: Callable[[str], int]) -> tuple[list[int], str]:
+    """Which of `exp`'s maps a grid or comparison draws (the run of them that fits,
+    around character `index` when it was explained, else from the first) and `subject`
+    with what the caption must say about them.
+
+    `capacity(subject)` is how many fit under that subject's caption; asked twice,
+    since saying which characters are left out lengthens the caption."""
+    explained = list(exp.token_indices)
+    rows = list(range(len(exp.maps)))
+    if exp.whole_reading:
+        return rows, subject
+    centre = explained.index(index) if index in explained else 0
+    shown = rows
+    for _ in range(2):
+        shown = _run_around(rows, capacity(_naming_shown(subject, shown, exp)), centre)
+    return shown, _naming_shown(subject, shown, exp)
+
+
+def _naming_shown(subject: str, rows: list[int], exp: Any) -> str:
+    """`subject`, followed by which characters `rows` shows when not the whole reading;
+    nothing for a figure of the one character explained, which its panel names (as the
+    comparison of a selected character does)."""
+    if len(exp.token_indices) == 1:
+        return subject
+    phrase = shown_phrase([exp.token_indices[k] for k in rows], exp.token_indices, len(exp.reading))
+    return f"{subject} \u00b7 {phrase}" if phrase else subject
+
+
+def _run_around(rows: list[int], count: int, centre: int) -> list[int]:
+    """`count` consecutive `rows` (all of them when they are fewer), centred on `centre`
+    as far as the ends allow."""
+    if len(rows) <= count:
+        return rows
+    start = min(max(centre - count // 2, 0), len(rows) - count)
+    return rows[start : start + count]
 
 
 def _row(exp: Any, index: int | None) -> int:

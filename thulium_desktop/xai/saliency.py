@@ -37,6 +37,7 @@ __all__ = [
     "Contrast",
     "Explanation",
     "MapNote",
+    "NOISE_FAMILY",
     "Run",
     "SaliencyConfig",
     "SaliencyGenerator",
@@ -45,7 +46,14 @@ __all__ = [
 ]
 
 PartialCallback = Callable[[np.ndarray, int, int], None]
+#: `on_progress(done, total)`: backward chunks done within one image, out of those
+#: planned so far (adaptive integrated gradients plans more as it refines).
+ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
+
+#: The methods that average gradients over the same seeded noisy copies: computed
+#: together (`explain_noise_family`), they share those copies and their backward passes.
+NOISE_FAMILY = ("smoothgrad", "smoothgrad_sq", "vargrad")
 
 #: The widest model input, in multiples of its height, the engine takes: a page-wide
 #: handwritten line is 50-150 times as wide as high; beyond this it is a strip no model
@@ -266,17 +274,111 @@ class SaliencyGenerator:
         cancel: CancelCheck | None = None,
         config: SaliencyConfig | None = None,
         reading: Reading | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> Explanation:
         """Maps `[K, H, W]` for the chosen characters, all from the same passes.
 
         `tokens`: "all" (every character), a list of character indices, or None (one
         map for the whole reading). `on_partial(maps, done, total)` receives the
-        running estimate after each chunk; `cancel()` is polled between chunks and
-        raises `Cancelled` when it returns True. `reading` holds a reading fixed
-        instead of reading the image (e.g. to explain a damaged copy of a model).
+        running estimate after each chunk, `on_progress(done, total)` the backward
+        chunks done out of those planned (a long line's progress within the image);
+        `cancel()` is polled between chunks and raises `Cancelled` when it returns
+        True. `reading` holds a reading fixed instead of reading the image (e.g. to
+        explain a damaged copy of a model).
         """
         cfg = self._config(method, config)
-        return self._explain(image, cfg, tokens, reading, None, on_partial, cancel)
+        return self._explain(image, cfg, tokens, reading, None, on_partial, cancel, on_progress)
+
+    def explain_noise_family(
+        self,
+        image,
+        methods: Sequence[str] = NOISE_FAMILY,
+        tokens: str | Sequence[int] | None = "all",
+        cancel: CancelCheck | None = None,
+        config: SaliencyConfig | None = None,
+        reading: Reading | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Explanation]:
+        """The explanations of several `NOISE_FAMILY` methods from one set of noisy copies.
+
+        SmoothGrad, SmoothGrad² and VarGrad differ only in what they take of the same
+        per-copy gradients (mean, mean of squares, variance), so the copies are drawn
+        once (`config`'s seed) and each chunk goes through one forward and one backward
+        for all of them: a third of the passes of computing them one by one, with the
+        same maps. Each explanation's `timings` are those of the shared run. No partial
+        maps: this is for batch runs (the CLI's `--method all`), which report
+        `on_progress` instead.
+        """
+        unknown = [m for m in methods if m not in NOISE_FAMILY]
+        if unknown or not methods:
+            raise ValueError(f"explain_noise_family computes {', '.join(NOISE_FAMILY)}; got {list(methods)}")
+        cfg = self._config(NOISE_FAMILY[0], config)
+        t0 = time.perf_counter()
+        prepared, model, reading, t_read = self._setup(image, cfg, reading)
+        if len(reading) == 0:  # nothing to pass through the model: each says so alone
+            return {m: self._explain(image, replace(cfg, method=m), tokens, reading, None, None, cancel)
+                    for m in methods}
+        run = Run(self, model, cfg, prepared, reading, tokens, None, cancel, on_progress=on_progress)
+        moments = _noise_moments(run)
+        explanations = {}
+        for method in methods:
+            method_cfg = replace(cfg, method=method)
+            finisher = Run(self, model, method_cfg, prepared, reading, tokens, None, None)
+            computed = finisher.complete(_from_moments(method, moments))
+            explanations[method] = self._explanation(finisher, computed, model, prepared, t0, t_read)
+        return explanations
+
+    def explain_selected_first(
+        self,
+        image,
+        first: int,
+        on_first: PartialCallback,
+        method: str | None = None,
+        on_partial: PartialCallback | None = None,
+        cancel: CancelCheck | None = None,
+        config: SaliencyConfig | None = None,
+        reading: Reading | None = None,
+    ) -> Explanation:
+        """Every character's maps, as `explain(tokens="all")` gives them, character
+        `first`'s computed before the others', so a viewer shows the one the user looks
+        at long before a long line is done.
+
+        `on_first(maps, done, total)` gets the `[K, h, w]` stack as soon as that map is
+        final, the other rows NaN (not computed yet); `on_partial` gets the same kind of
+        stack while either part refines: `first`'s map with its own progress, then the
+        others' with `done` and `total` counted on from there (a one-pass method counts
+        its two parts). Costs one more forward per chunk than computing all at once.
+        Where K maps would be kept on a coarser grid than one (`map_grid`), they are
+        computed together as `explain` does, and `on_first` is not called.
+        """
+        cfg = self._config(method, config)
+        reading = self.read(image) if reading is None else reading
+        count = len(reading)
+        if not 0 <= first < count:
+            raise ValueError(f"token index {first} is out of range: the reading has {count} characters")
+        size = self._prepare(image).image_size
+        rest = [t for t in range(count) if t != first]
+        if not rest or map_grid(count, size) != map_grid(1, size):
+            return self.explain(image, tokens="all", on_partial=on_partial, cancel=cancel, config=cfg, reading=reading)
+        stack = np.full((count, *size), np.nan, np.float32)
+        first_total = [1]
+
+        def first_refining(maps: np.ndarray, done: int, total: int) -> None:
+            stack[first] = maps[0]
+            first_total[0] = total
+            if on_partial is not None:
+                on_partial(stack, done, total)
+
+        def rest_refining(maps: np.ndarray, done: int, total: int) -> None:
+            stack[rest] = maps
+            if on_partial is not None:
+                on_partial(stack, first_total[0] + done, first_total[0] + total)
+
+        head = self.explain(image, tokens=[first], on_partial=first_refining, cancel=cancel, config=cfg, reading=reading)
+        stack[first] = head.maps[0]
+        on_first(stack, first_total[0], 2 * first_total[0])
+        tail = self.explain(image, tokens=rest, on_partial=rest_refining, cancel=cancel, config=cfg, reading=reading)
+        return _joined(head, tail, first)
 
     def explain_contrast(
         self,
@@ -343,21 +445,33 @@ class SaliencyGenerator:
             return self._folded.get(x)
         return self.model
 
-    def _explain(self, image, cfg, tokens, reading, alt_reading, on_partial, cancel) -> Explanation:
+    def _explain(self, image, cfg, tokens, reading, alt_reading, on_partial, cancel,
+                 on_progress: ProgressCallback | None = None) -> Explanation:
+        t0 = time.perf_counter()
+        prepared, model, reading, t_read = self._setup(image, cfg, reading)
+        run = Run(self, model, cfg, prepared, reading, tokens, on_partial, cancel, alt_reading, on_progress)
+        computed = run.compute()
+        return self._explanation(run, computed, model, prepared, t0, t_read)
+
+    def _setup(self, image, cfg: SaliencyConfig, reading: Reading | None):
+        """The prepared input, the network the method's passes run on, the reading (None
+        where a one-pass method reads in its own forward) and the seconds to get them."""
         t0 = time.perf_counter()
         prepared = self._prepare(image)
         model = self.network(cfg, prepared.tensor)
         fused = lookup(cfg.method).passes is Passes.ONE and isinstance(model, ScoredReader)
         if reading is None and not fused:
             reading = self.model.read(prepared.tensor)  # the folded copy never reads
-        t_read = time.perf_counter() - t0
-        run = Run(self, model, cfg, prepared, reading, tokens, on_partial, cancel, alt_reading)
-        computed = run.compute()
-        reading, targets = run.reading, run.targets
+        return prepared, model, reading, time.perf_counter() - t0
+
+    def _explanation(self, run: Run, computed: Computed, model: Recognizer, prepared: Prepared,
+                     t0: float, t_read: float) -> Explanation:
+        """What `run` computed, with how it was made; its notes issued as `MapNote`s."""
+        cfg, reading, targets = run.cfg, run.reading, run.targets
         t_total = time.perf_counter() - t0
         notes = _model_notes(self.model, model) + run.notes
         for note in notes:
-            warnings.warn(MapNote(note), stacklevel=3)
+            warnings.warn(MapNote(note), stacklevel=4)
         return Explanation(
             maps=computed.maps,
             tokens=targets.tokens,
@@ -381,6 +495,53 @@ class SaliencyGenerator:
             timings=Timings(t_read, t_total - t_read, t_total),
             image_size=prepared.image_size,
         )
+
+
+def _noise_moments(run: Run) -> Attribution:
+    """The SmoothGrad family's shared pass: `raw` stacks the mean gradient over the noisy
+    copies (rows 0..K-1) on their mean square (rows K..2K-1), summed exactly as each
+    method sums them alone, so the maps derived from them are the same."""
+    from thulium_desktop.xai.attributions import _over_noise  # the engine's one noise loop
+
+    return _over_noise(run, lambda g_sum, g_sq, n: torch.cat([g_sum / n, g_sq / n]))
+
+
+def _from_moments(method: str, moments: Attribution) -> Attribution:
+    """One family method's attribution from the shared moments (`_noise_moments`)."""
+    mean, mean_sq = moments.raw.chunk(2)
+    raw = {"smoothgrad": mean, "smoothgrad_sq": mean_sq, "vargrad": mean_sq - mean * mean}[method]
+    return moments._replace(raw=raw)
+
+
+def _joined(head: Explanation, tail: Explanation, first: int) -> Explanation:
+    """One explanation of every character from `head` (character `first` alone) and
+    `tail` (the others, in order), as `explain(tokens="all")` would give it."""
+    count = len(head.reading)
+    order = [first, *(t for t in range(count) if t != first)]
+
+    def placed(a, b):
+        if a is None:
+            return None
+        joined = np.concatenate([a, b])
+        out = np.empty_like(joined)
+        out[order] = joined
+        return out
+
+    seconds = Timings(head.timings.read_s, head.timings.explain_s + tail.timings.explain_s,
+                      head.timings.total_s + tail.timings.total_s)
+    return replace(
+        tail,
+        maps=placed(head.maps, tail.maps),
+        tokens=tuple(t for _, t in sorted(zip(order, head.tokens + tail.tokens))),
+        token_indices=tuple(range(count)),
+        confidences=placed(head.confidences, tail.confidences),
+        scores=placed(head.scores, tail.scores),
+        deltas=placed(head.deltas, tail.deltas),
+        relative_gaps=placed(head.relative_gaps, tail.relative_gaps),
+        steps=placed(head.steps, tail.steps),
+        notes=tuple(dict.fromkeys((*head.notes, *tail.notes))),
+        timings=seconds,
+    )
 
 
 def _model_notes(*models: Recognizer) -> tuple[str, ...]:
@@ -469,7 +630,7 @@ class Run:
 
     def __init__(self, gen: SaliencyGenerator, model: Recognizer, cfg: SaliencyConfig,
                  prepared: Prepared, reading: Reading | None, tokens, on_partial, cancel,
-                 alt_reading: Reading | None = None) -> None:
+                 alt_reading: Reading | None = None, on_progress: ProgressCallback | None = None) -> None:
         self.model = model
         self.vjp = gen._vjp
         self.head = gen._head
@@ -481,6 +642,11 @@ class Run:
         self.targets = None if reading is None else _select_targets(reading, tokens, self.x)
         self.on_partial = on_partial
         self.cancel = cancel
+        self.on_progress = on_progress
+        #: Backward chunks planned (`chunks`) and done (`grads`, `backward`): the progress
+        #: within one image that `on_progress` hears of.
+        self.planned = 0
+        self.done = 0
         self.alt_reading = alt_reading
         self.batch_size = 1
         self.signed = lookup(cfg.method).signed(vars(cfg))
@@ -496,6 +662,10 @@ class Run:
             result = self._compute(self)
         except _NothingRead:
             return self._empty()
+        return self.complete(result)
+
+    def complete(self, result: Attribution) -> Computed:
+        """`result`'s maps `[K, H, W]` in image pixels and its numbers; `notes` set."""
         maps = self._finish(result.raw)
         self.notes = tuple(dict.fromkeys((*result.notes, *self._zero_map_notes(maps))))
         optional = (None if t is None else self._np(t) for t in (result.deltas, result.relative_gaps))
@@ -535,7 +705,16 @@ class Run:
         numel = self.x.numel()
         auto = max(1, min(AUTO_CHUNK_ELEMENTS // numel, AUTO_GRADIENT_ELEMENTS // (k * numel)))
         self.batch_size = min(total, self.cfg.batch_size or auto)
-        return [slice(i, min(i + self.batch_size, total)) for i in range(0, total, self.batch_size)]
+        planned = [slice(i, min(i + self.batch_size, total)) for i in range(0, total, self.batch_size)]
+        self.planned += len(planned)
+        return planned
+
+    def _chunk_done(self) -> None:
+        """Count one backward pass done and tell `on_progress` (a one-pass method plans none)."""
+        self.done += 1
+        self.planned = max(self.planned, self.done)
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.planned)
 
     def check_cancel(self) -> None:
         """Raise `Cancelled` when the caller asked to stop."""
@@ -556,7 +735,9 @@ class Run:
         with torch.enable_grad():
             scores = self.char_scores(inputs)  # [B, T]
             cot = weights[:, None, :] * sample_weights[None, :, None]
-            return self.vjp(scores, inputs, cot.to(scores.dtype))
+            grads = self.vjp(scores, inputs, cot.to(scores.dtype))
+        self._chunk_done()
+        return grads
 
     def scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """`[B, K]` target scores without a graph."""
@@ -602,9 +783,12 @@ class Run:
 
         root = getattr(self.model, "module", None)
         if split is None or len(seen) != 1 or not isinstance(root, nn.Module):
-            return plain()
-        return self.head.gradients(root, split, x, seen[-1], scores, cot, self.char_scores,
-                                   plain, onward if to_input else None)
+            grads = plain()
+        else:
+            grads = self.head.gradients(root, split, x, seen[-1], scores, cot, self.char_scores,
+                                        plain, onward if to_input else None)
+        self._chunk_done()
+        return grads
 
     # -- post-processing --------------------------------------------------------------
     def _finish(self, raw: torch.Tensor) -> np.ndarray:

@@ -57,7 +57,10 @@ class Lane(QObject, Generic[J]):
         self._pending: dict[int, J] = {}  # sent and not yet answered, the newest included
         self._ids = shared.ids
         self._model = shared.model
+        self._held: list[J] = []  # asked for while a model switch was on its way
         self._submit.connect(run)  # the worker's slot for this kind of job
+        shared.model.ready.connect(self._release)
+        shared.model.failed.connect(self._release)
         shared.worker.finished.connect(self._on_finished)
         shared.worker.failed.connect(self._on_failed)
         shared.worker.cancelled.connect(self._on_cancelled)
@@ -85,11 +88,24 @@ class Lane(QObject, Generic[J]):
         return next(self._ids)
 
     def _send(self, job: J) -> None:
-        """Make `job` the newest, cancelling the one before, and queue it on the worker."""
+        """Make `job` the newest, cancelling the one before, and queue it on the worker.
+        While another model is being built for a switch, the worker still holds the old
+        one: the job waits here for the model it is meant for (`_release`)."""
         self.drop()
         self._pending[job.id] = job
         self.job = job
-        self._submit.emit(job)
+        if self._model.switching_in:
+            self._held.append(job)
+        else:
+            self._submit.emit(job)
+
+    @Slot()
+    def _release(self) -> None:
+        """Queue the jobs held during a switch, now that it has ended (installed, failed or
+        cancelled); the worker answers those cancelled meanwhile with `cancelled`."""
+        held, self._held = self._held, []
+        for job in held:
+            self._submit.emit(job)
 
     def _shows(self, job_id: int) -> bool:
         """Whether answers of `job_id` are to be shown: it is the newest job."""

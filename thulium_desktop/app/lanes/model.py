@@ -1,14 +1,25 @@
-"""The model lane: which model the worker has, and loading or opening another."""
+"""The model lane: which model the worker has, and loading or opening another.
+
+Building a model (reading a large file, unpacking a checkpoint) happens on a loader
+thread of its own, not on the worker: the worker keeps serving the model in use, the
+user can cancel a load that takes too long (Esc), and closing the window never waits
+for one (the loader is a daemon thread; what it builds after a cancel is dropped).
+The built model is then handed to the worker, which owns it from there on.
+"""
 
 from __future__ import annotations
 
+import functools
+import threading
+
 from PySide6.QtCore import QObject, Signal, Slot
 
-from thulium_desktop.app.worker import LoadedModel, RecognizerFactory, Worker
+from thulium_desktop.app.worker import LoadedModel, RecognizerFactory, Worker, log_unexpected
+from thulium_desktop.models import open_described
 
 
 class ModelLane(QObject):
-    """Loads models on the worker and says which one answers.
+    """Loads models on a loader thread, installs them on the worker, says which one answers.
 
     The job lanes read `name` when results arrive (their caches are keyed by it) and
     `error` before they ask anything (without a model nothing is asked); they drop
@@ -19,42 +30,114 @@ class ModelLane(QObject):
     failed = Signal(str)  # loading failed: no model now
     openFailed = Signal(str, object)  # path, the exception; the model in use stays
     switching = Signal()  # another model is on its way in, the current one is going
+    cancelled = Signal(str)  # a load or open was cancelled; what the user is told
 
     _load = Signal(object)
-    _open = Signal(str, bool)
+    _open = Signal(str, object)
+    _built = Signal(int, object, object)  # generation, the built model or None, the exception
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.current: LoadedModel | None = None
         self.error: str | None = None
+        #: What is being built and for what: ("load", factory) or ("open", path); None when idle.
+        self.loading: tuple[str, object] | None = None
+        self._before: LoadedModel | None = None  # the model a cancelled switch returns to
+        self._generation = 0  # a build whose generation is older was cancelled or superseded
         self._load.connect(worker.load)
         self._open.connect(worker.open)
+        worker.openFailed.connect(self.openFailed)
+        self._built.connect(self._on_built)
         worker.ready.connect(self._on_ready)
         worker.loadFailed.connect(self._on_load_failed)
-        worker.openFailed.connect(self.openFailed)
 
     @property
     def name(self) -> str:
         """The loaded model's name, "" while none is (what caches are keyed by)."""
         return self.current.name if self.current else ""
 
+    @property
+    def switching_in(self) -> bool:
+        """Whether a model is being built to replace the current one (`load`): jobs asked
+        for meanwhile are for it, not for the model the worker still holds."""
+        return self.loading is not None and self.loading[0] == "load"
+
     def load(self, recognizer_factory: RecognizerFactory) -> None:
         """Load a model in place of the current one; `ready` (or `failed`) follows. Until
         then no job of the old model runs: its results stay cached under its name."""
+        if self.current is not None:
+            self._before = self.current
         self.switching.emit()
         self.current = None
         self.error = None
-        self._load.emit(recognizer_factory)
+        self._build(("load", recognizer_factory), recognizer_factory)
 
     def open(self, path: str, trust: bool = False) -> None:
         """Open a user's model file in place of the loaded one; `ready` follows, or
         `openFailed` with the model in use unchanged. `trust` is the user's consent,
         given for this one file, to run code it contains.
 
-        Jobs asked for meanwhile queue behind the open and are cached under the name of
-        whichever model answers them (names are read when results arrive).
+        The model in use keeps answering while the file is read; jobs asked for
+        meanwhile are cached under the name of whichever model answers them.
         """
-        self._open.emit(str(path), trust)
+        self._build(("open", str(path)), functools.partial(open_described, str(path), trust))
+
+    def cancel(self) -> bool:
+        """Give up the load or open in progress (its loader finishes unseen); whether one
+        was. A cancelled switch returns to the model used before it, when there was one."""
+        if self.loading is None:
+            return False
+        kind, what = self.loading
+        self.loading = None
+        self._generation += 1
+        if kind == "open":
+            self.cancelled.emit(f"Opening {what} cancelled")
+        elif self._before is not None:
+            self.cancelled.emit(f"Loading cancelled; {self._before.name} is still in use")
+            self._on_ready(self._before)
+        else:
+            self.error = "loading was cancelled"
+            self.cancelled.emit("Loading cancelled: no model is loaded")
+            self.failed.emit(self.error)
+        return True
+
+    def _build(self, loading: tuple[str, object], factory: RecognizerFactory) -> None:
+        """Run `factory` on a daemon loader thread; `_on_built` gets what it made."""
+        self._generation += 1
+        self.loading = loading
+        generation = self._generation
+
+        def build() -> None:
+            try:
+                made, error = factory(), None
+            except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
+                made, error = None, exc
+            try:
+                self._built.emit(generation, made, error)
+            except RuntimeError:  # the lane is gone: the window closed while this was built
+                pass
+
+        threading.Thread(target=build, name="thulium-model-loader", daemon=True).start()
+
+    @Slot(int, object, object)
+    def _on_built(self, generation: int, made: object, error: Exception | None) -> None:
+        """A loader's result, in the GUI thread: dropped when cancelled or superseded,
+        else installed on the worker (or its failure reported as the kind of load says)."""
+        if generation != self._generation or self.loading is None:
+            return
+        kind, what = self.loading
+        self.loading = None
+        if error is None:
+            if kind == "open":
+                self._open.emit(str(what), lambda: made)
+            else:
+                self._load.emit(lambda: made)
+            return
+        log_unexpected(error, f"opening the model {what} failed" if kind == "open" else "loading the model failed")
+        if kind == "open":
+            self.openFailed.emit(str(what), error.with_traceback(None))  # no loader frames kept alive
+        else:
+            self._on_load_failed(f"{type(error).__name__}: {error}")
 
     @Slot(object)
     def _on_ready(self, info: LoadedModel) -> None:

@@ -1,5 +1,6 @@
 """The survey lane: reading every image of a folder in the background, for the
-Images list sorted by error or confidence.
+Images list sorted by error or confidence, and every line of a page (a `CorpusItem`
+cut out of its scan on the worker) for the page view's colours.
 
 One image is out at a time, each an ordinary job outside the view's (decoded on the
 worker): what the user asks for meanwhile is queued behind at most one reading,
@@ -19,11 +20,19 @@ from thulium_desktop.app.jobs import Job
 from thulium_desktop.app.lanes.base import Lane, Shared
 from thulium_desktop.app.lanes.recent import Recent
 from thulium_desktop.app.worker import ReadingInfo
+from thulium_desktop.io.corpus import CorpusItem
+
+#: What a survey reads: an image file, or a line of a page.
+Readable = Path | CorpusItem
 
 
-def file_stamp(path: Path) -> tuple:
+def file_stamp(path: Readable) -> tuple:
     """The path with its size and modification time: the same stamp, the same bytes
-    (for a file nobody rewrote within the clock's resolution). None-filled if it is gone."""
+    (for a file nobody rewrote within the clock's resolution). None-filled if it is gone.
+    A page's line: its id with the stamps of its scan and of its layout."""
+    if isinstance(path, CorpusItem):
+        layout = None if path.line is None else file_stamp(path.line.layout.path)
+        return (file_stamp(path.path), path.label, layout)
     try:
         stat = path.stat()
     except OSError:
@@ -35,16 +44,16 @@ def file_stamp(path: Path) -> tuple:
 class Survey:
     """A folder being read: what is left, how far it got, the image out on the worker."""
 
-    queue: list[Path]
+    queue: list[Readable]
     total: int
-    path: Path | None = None  # the image the lane's job reads, until it is answered
+    path: Readable | None = None  # the image (or line) the lane's job reads, until it is answered
     done: int = 0
 
 
 class SurveyLane(Lane[Job]):
     """Reads a list of images, one job at a time, answering per image."""
 
-    read = Signal(object, object, str)  # path, ReadingInfo (None on failure), problem
+    read = Signal(object, object, str)  # path (or CorpusItem), ReadingInfo (None on failure), problem
     progress = Signal(int, int)  # done, total
     finished = Signal(bool)  # True when every image was read, False when cancelled
 
@@ -60,9 +69,9 @@ class SurveyLane(Lane[Job]):
     def running(self) -> bool:
         return self._survey is not None
 
-    def start(self, paths: Sequence[Path]) -> None:
-        """Read every image in `paths` (`read` per image, then `finished`), replacing
-        any survey under way."""
+    def start(self, paths: Sequence[Readable]) -> None:
+        """Read every image (or page line) in `paths` (`read` per one, then `finished`),
+        replacing any survey under way."""
         self.cancel()
         self._survey = Survey(list(paths), len(paths))
         self.progress.emit(0, len(paths))
@@ -89,18 +98,19 @@ class SurveyLane(Lane[Job]):
                 self._answer(path, known, "")
                 continue
             survey.path = path
-            self._send(Job(self._next_id(), None, "", (), True, path=path))
+            item = path if isinstance(path, CorpusItem) else None
+            self._send(Job(self._next_id(), None, "", (), True, path=path.path if item else path, item=item))
             return
         self._survey = None
         self.finished.emit(True)
 
-    def _known_reading(self, path: Path) -> ReadingInfo | None:
+    def _known_reading(self, path: Readable) -> ReadingInfo | None:
         """This model's reading of the file, when it was surveyed before and is unchanged
         (size and time): known by its content key without decoding it."""
         key = self._file_keys.get(file_stamp(path))
         return None if key is None else self._readings.get((key, self._model.name))
 
-    def _answer(self, path: Path, info: ReadingInfo | None, problem: str) -> None:
+    def _answer(self, path: Readable, info: ReadingInfo | None, problem: str) -> None:
         self._survey.done += 1
         self._survey.path = None
         self.read.emit(path, info, problem)
@@ -115,7 +125,7 @@ class SurveyLane(Lane[Job]):
         if job is None:
             return
         self._readings.put((job.image_key, self._model.name), info)
-        self._file_keys.put(file_stamp(job.path), job.image_key)
+        self._file_keys.put(file_stamp(job.item or job.path), job.image_key)
         if self._shows(job_id):
             self._answer(self._survey.path, info, "")
 

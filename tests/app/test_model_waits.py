@@ -171,3 +171,35 @@ def test_the_app_process_ends_when_closed_during_a_computation_that_ignores_canc
                           env=env, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr
     assert "closed while the worker was busy" in done.stderr
+
+
+def test_a_new_model_is_warmed_up_behind_the_jobs_that_waited_for_it(qtbot, settings, models, monkeypatch, word_image):
+    """The app warms each installed model (`xai/warm.py`) so the first click runs at the
+    steady pace, but only after the reading the window asked for while it loaded."""
+    from thulium_desktop.app import worker as worker_module
+    from thulium_desktop.app.client import EngineClient
+    from thulium_desktop.app.window import MainWindow
+    from thulium_desktop.xai.saliency import SaliencyGenerator
+
+    done: list[str] = []  # in the worker thread's order
+
+    class Recording(SaliencyGenerator):
+        def explain(self, image, *args, **kwargs):
+            exp = super().explain(image, *args, **kwargs)
+            done.append("explain")
+            return exp
+
+    monkeypatch.setattr(worker_module, "warm_up", lambda engine, cancel=None: done.append("warm"))
+    client = EngineClient(models, Recording, warm=True)
+    window = MainWindow(client, settings)
+    qtbot.addWidget(window)
+    try:
+        client.start()
+        window.show()
+        with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+            window.show_image(word_image, "minimum")  # asked for while the model loads
+        qtbot.waitUntil(lambda: "warm" in done, timeout=WAIT_MS)
+        assert done[0] == "explain" and done.count("warm") == 1
+    finally:
+        window.close()
+        client.shutdown()

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from random_lines import random_stroke_line
 from tiny_models import ALPHABET, tiny_crnn
 from torch import nn
 
@@ -38,10 +39,7 @@ def _network() -> nn.Module:
 
 @pytest.fixture(scope="module")
 def image():
-    rng = np.random.default_rng(5)
-    img = np.full((32, 120), 255, np.uint8)
-    img[6:26, 6:114] = rng.integers(0, 150, (20, 108))
-    return img
+    return random_stroke_line()
 
 
 @pytest.fixture(scope="module")

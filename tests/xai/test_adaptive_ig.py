@@ -7,10 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
+from random_lines import random_stroke_line
 from tiny_models import ALPHABET, tiny_crnn
 
 from thulium_desktop.models import CTCRecognizer
-from thulium_desktop.xai.attributions import ADAPTIVE_STEPS_FACTOR, GAP_SCALE_FLOOR
+from thulium_desktop.xai import attributions
+from thulium_desktop.xai.attributions import ADAPTIVE_STEPS_FACTOR, ADAPTIVE_WORK_FACTOR, GAP_SCALE_FLOOR
 from thulium_desktop.xai.saliency import MapNote, SaliencyConfig, SaliencyGenerator
 
 STEPS = 2  # two steps on a smooth model: three characters' gaps exceed the tolerance
@@ -24,10 +26,7 @@ def engine():
 
 @pytest.fixture(scope="module")
 def image():
-    rng = np.random.default_rng(5)
-    img = np.full((32, 120), 255, np.uint8)
-    img[6:26, 6:114] = rng.integers(0, 150, (20, 108))
-    return img
+    return random_stroke_line()
 
 
 def _explain(engine, image, **params):
@@ -79,13 +78,31 @@ def test_only_the_characters_with_open_gaps_are_recomputed(engine, image):
     assert adaptive.steps.tolist() == used  # the steps it reports are the steps its maps took
 
 
-def test_a_gap_still_open_at_the_limit_is_reported_and_the_steps_stay_bounded(engine, image):
+def test_a_gap_still_open_at_the_limit_is_reported_and_the_steps_stay_bounded(engine, image, monkeypatch):
+    monkeypatch.setattr(attributions, "ADAPTIVE_WORK_FACTOR", 1000)  # the steps' limit comes first
     exp, notes = _explain(engine, image, tolerance=1e-9)
     [note] = [n for n in notes if "did not converge" in n]
     assert f"after {STEPS * ADAPTIVE_STEPS_FACTOR} steps" in note and "tolerance 0%" in note
     assert note.short == f"IG gap {exp.relative_gaps.max():.0%} after {STEPS * ADAPTIVE_STEPS_FACTOR} steps"
     assert exp.steps.max() == STEPS * ADAPTIVE_STEPS_FACTOR
     assert exp.params["tolerance"] == 1e-9 and exp.record()["notes"] == [note]
+
+
+def test_the_refinement_spends_its_work_budget_on_the_largest_gaps_first(engine, image):
+    """A line whose gaps all stay open (a tolerance nothing meets): the whole integral
+    costs at most ADAPTIVE_WORK_FACTOR times the fixed steps' work, the characters
+    refined furthest are those whose gaps were largest, and the open gap is a note."""
+    fixed, _ = _explain(engine, image, tolerance=0.0)
+    exp, notes = _explain(engine, image, tolerance=1e-9)
+    k = len(exp.maps)
+    assert exp.steps.sum() <= ADAPTIVE_WORK_FACTOR * k * STEPS
+    assert exp.steps.max() < STEPS * ADAPTIVE_STEPS_FACTOR  # the budget, not the steps' limit, stopped it
+    furthest = exp.steps == exp.steps.max()
+    assert 0 < furthest.sum() < k
+    assert fixed.relative_gaps[furthest].min() >= np.median(fixed.relative_gaps)
+    [note] = [n for n in notes if "did not converge" in n]
+    worst = int(np.argmax(exp.relative_gaps))
+    assert f"after {exp.steps[worst]} steps" in note
 
 
 def test_a_negative_or_non_numeric_tolerance_is_refused():

@@ -41,6 +41,7 @@ class EngineClient(QObject):
         engine_factory: EngineFactory = default_engine,
         torch_threads: int = 1,
         parent: QObject | None = None,
+        warm: bool = False,
     ) -> None:
         super().__init__(parent)
         self._recognizer_factory = recognizer_factory
@@ -48,7 +49,7 @@ class EngineClient(QObject):
         self._thread.setObjectName("thulium-worker")
         #: The selected character, computed first in a job's per-character maps (`follow`).
         self.focus = Focus()
-        self._worker = Worker(engine_factory, torch_threads, self.focus)
+        self._worker = Worker(engine_factory, torch_threads, self.focus, warm)
         self._worker.moveToThread(self._thread)
         self.models = ModelLane(self._worker, self)
         shared = Shared(self._worker, itertools.count(1), self.models)
@@ -83,6 +84,7 @@ class EngineClient(QObject):
         within one chunk, and a model still being built is left to its daemon loader
         thread; but one chunk of a huge input can take minutes, so the app closes with
         a bounded wait (`launch.py` then ends the process without the worker)."""
+        self._worker.stop()
         self.models.cancel()
         for lane in (self.maps, self.trust, self.survey):
             lane.cancel()

@@ -112,7 +112,7 @@ def _run_window(
     default_paths: Sequence[Path],
     settings: QSettings,
 ) -> int:
-    client = EngineClient(recognizer_factory)
+    client = EngineClient(recognizer_factory, warm=True)  # a new model's first click at the steady pace
     window = MainWindow(client, settings)
     if args.method:
         window.panel.set_method(args.method)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from thulium_desktop.xai.centres import attention_centres, span_centres
 from thulium_desktop.xai.saliency import Cancelled, NoAttention, SaliencyConfig, SaliencyGenerator
 from thulium_desktop.xai.spec import MethodSpec
 from thulium_desktop.xai.trust import trust_report
+from thulium_desktop.xai.warm import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +94,33 @@ class Worker(QObject):
     cancelled = Signal(int)
 
     def __init__(self, engine_factory: EngineFactory = default_engine, torch_threads: int = 1,
-                 focus: Focus | None = None) -> None:
+                 focus: Focus | None = None, warm: bool = False) -> None:
         super().__init__()
         self._engine_factory = engine_factory
         self._torch_threads = torch_threads
         #: The character whose map is computed and posted first (`jobs.Focus`).
         self.focus = focus or Focus()
         self._engine: Any = None
+        #: Whether each installed model is warmed up once the jobs held for it are done
+        #: (`warm_up`); set by the app, not by tests that count passes.
+        self._warm = warm
+        self._stopping = threading.Event()  # set from the GUI thread when the app closes
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Do a new model's one-off work (`xai/warm.py`) on the bundled probe line, so
+        the user's first click runs at the steady pace. Queued behind the jobs that
+        waited for the model (its first reading is not delayed); closing stops it."""
+        if not self._warm or self._engine is None:
+            return
+        try:
+            warm_up(self._engine, cancel=self._stopping.is_set)
+        except Cancelled:
+            pass
+
+    def stop(self) -> None:
+        """Called from the GUI thread on close: a warm-up in progress stops at its next chunk."""
+        self._stopping.set()
 
     @Slot(object)
     def load(self, recognizer_factory: RecognizerFactory) -> None:
@@ -206,9 +228,11 @@ class Worker(QObject):
             exp = self._engine.explain(job.image, config=self._config(spec), cancel=job.cancel.is_set)
         except NoAttention:  # place characters by their alignment instead
             reading = self._engine.read(job.image)
-            self.readingReady.emit(job.id, ReadingInfo(reading, span_centres(reading, job.image.shape[1])))
+            prepared = self._engine.model.prepare(job.image)
+            self.readingReady.emit(job.id, ReadingInfo(reading, span_centres(reading, job.image.shape[1], prepared)))
             return reading, None
-        centres = attention_centres(exp.maps, exp.reading, job.image.shape[1])  # image pixels, any map grid
+        prepared = self._engine.model.prepare(job.image)  # frames placed exactly on the image
+        centres = attention_centres(exp.maps, exp.reading, job.image.shape[1], prepared)  # image pixels, any map grid
         self.readingReady.emit(job.id, ReadingInfo(exp.reading, centres))
         self.explained.emit(job.id, spec, exp)
         return exp.reading, spec

@@ -177,7 +177,8 @@ class CTCRecognizer:
                     spans.append((start, f))
                 start = f
         return Reading(
-            tuple(tokens), tuple(labels), np.asarray(confs, np.float32), tuple(spans), len(best)
+            tuple(tokens), tuple(labels), np.asarray(confs, np.float32), tuple(spans), len(best),
+            ctc_alignment=True,
         )
 
     def token_scores(

@@ -112,6 +112,13 @@ class Reading:
     `spans[t] = (start, stop)` is the alignment of character t: its CTC frame run
     (stop exclusive) or its decoder step `(t, t + 1)`. `labels` are class indices
     the recognizer uses to hold the reading fixed when it re-scores inputs.
+
+    `ctc_alignment` says the spans are the frame runs of a CTC alignment, where a run
+    is only the spike that opens its character (a glyph's left edge on the bundled
+    ctc-reader) and the blanks up to the next run belong to it too: the timeline and the
+    Trust panel then place a character at the middle of that whole extent
+    (`xai.centres.frame_extents`). Any CTC reader sets it on its readings, a user's own
+    as well as `CTCRecognizer`; the engine never guesses it from the model's class.
     """
 
     tokens: tuple[str, ...]
@@ -120,6 +127,7 @@ class Reading:
     spans: tuple[tuple[int, int], ...]
     n_frames: int
     extra: dict = field(default_factory=dict, compare=False)
+    ctc_alignment: bool = False
 
     @property
     def text(self) -> str:

@@ -51,9 +51,15 @@ def gradient(run: Run) -> Attribution:
 
 
 #: Adaptive integrated gradients doubles its steps at most this many times over the
-#: configured `num_steps` (50 -> 400 by default): the doublings cost up to 15 times the
-#: first pass, bounded, and streamed so the map refines on screen meanwhile.
+#: configured `num_steps` (50 -> 400 by default), streamed so the map refines on screen.
 ADAPTIVE_STEPS_FACTOR = 8
+#: ... and its whole work (characters x steps, the first pass included) is at most this
+#: many times the fixed-step integral's: each doubling takes the largest gaps first, as
+#: many characters as the rest of the budget allows. Without it, a long line whose gaps
+#: all stay open cost up to 15 times the fixed steps (a random-stroke 2000-px line: 653 s,
+#: `benchmarks/explain_memory.py --only 2000x100`); a word, with few open gaps, is not
+#: touched by it.
+ADAPTIVE_WORK_FACTOR = 4
 #: |f(x) - f(baseline)| below this is taken as this, so a baseline scored like the
 #: image does not make every gap look infinite (scores are log-probabilities or logits).
 GAP_SCALE_FLOOR = 1e-3
@@ -65,7 +71,8 @@ def integrated(run: Run) -> Attribution:
 
     With a `tolerance`, the characters whose gap exceeds that share of |f(x) − f(x′)|
     are integrated again with twice the steps, up to `ADAPTIVE_STEPS_FACTOR` times
-    `num_steps`; a gap still above it is reported with a note. Only those characters
+    `num_steps` and within `ADAPTIVE_WORK_FACTOR` times the fixed-step work (largest
+    gaps first); a gap still above it is reported with a note. Only those characters
     are recomputed (backward work grows with their number), on a fresh path:
     Gauss-Legendre nodes do not nest, and it converges fastest of the rules here.
     Every result carries each target's relative gap and the steps its integral used.
@@ -79,21 +86,34 @@ def integrated(run: Run) -> Attribution:
     deltas = attributions.flatten(1).sum(dim=1) - change
     used = torch.full_like(deltas, cfg.num_steps, dtype=torch.long)
     steps = cfg.num_steps
+    budget = ADAPTIVE_WORK_FACTOR * len(deltas) * cfg.num_steps - len(deltas) * cfg.num_steps
     notes: tuple[str, ...] = ()
     while cfg.tolerance > 0:
         gaps = deltas.abs() / scale
-        open_rows = torch.nonzero(gaps > cfg.tolerance).flatten()
-        if not len(open_rows):
+        open_rows = _largest_first(gaps, cfg.tolerance, budget // (2 * steps))
+        if open_rows is None:
             break
-        if steps * 2 > cfg.num_steps * ADAPTIVE_STEPS_FACTOR:
-            notes = (_unconverged_note(float(gaps.max()), steps, cfg.tolerance),)
+        if not len(open_rows) or steps * 2 > cfg.num_steps * ADAPTIVE_STEPS_FACTOR:
+            worst = int(gaps.argmax())
+            notes = (_unconverged_note(float(gaps[worst]), int(used[worst]), cfg.tolerance),)
             break
         run.report(attributions, steps, 2 * steps)  # the map so far, while the finer path runs
         steps *= 2
+        budget -= len(open_rows) * steps
         attributions[open_rows] = _path_integral(run, baseline, steps, open_rows)
         deltas[open_rows] = attributions[open_rows].flatten(1).sum(dim=1) - change[open_rows]
         used[open_rows] = steps
     return Attribution(attributions, ends[0], deltas, deltas.abs() / scale, used, notes)
+
+
+def _largest_first(gaps: torch.Tensor, tolerance: float, affordable: int) -> torch.Tensor | None:
+    """The rows whose gap exceeds `tolerance`, largest gap first, at most `affordable` of
+    them (empty: none is affordable); None when every gap is within tolerance."""
+    open_rows = torch.nonzero(gaps > tolerance).flatten()
+    if not len(open_rows):
+        return None
+    order = gaps[open_rows].argsort(descending=True)
+    return open_rows[order[: max(0, affordable)]]
 
 
 def _unconverged_note(gap: float, steps: int, tolerance: float) -> Note:

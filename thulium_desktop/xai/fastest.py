@@ -20,9 +20,10 @@ pace. Why a cache rather than the alternatives: timing a small probe first pays 
 same one-off set-ups and cannot stand in for the real size class (the winner flips
 with the line's width); timing in the background after the first result would need
 the worker idle and would still slow the calls it overlaps. An architecture never seen
-still pays on its first calls, once. The store is off unless a face turns it on
-(`remembered_verdicts`), so tests and library users get the old, self-contained
-behaviour; the disk is never required: an unreadable or unwritable cache only means
+has the one-off set-ups of its first call paid by a warm-up on a probe line when a face
+loads it (`xai/warm.py`); its strategies are still timed on the user's calls. The
+store is off unless a face turns it on (`remembered_verdicts`), so tests and library
+users get the old, self-contained behaviour; the disk is never required: an unreadable or unwritable cache only means
 timing again.
 """
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from thulium_desktop.models import CTCRecognizer
-from thulium_desktop.models.protocol import Prepared, Reading, Recognizer
+from thulium_desktop.models.protocol import Recognizer
+from thulium_desktop.xai.centres import span_centres
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.diagnostics import (
     FAMILY_ATTENTION,
@@ -111,53 +111,27 @@ def trust_report(
 def _alignment_centres(model: Recognizer, image, explanation: Explanation, family: str) -> np.ndarray | None:
     """Where the model aligned each explained character, as a column of its maps.
 
-    A CTC character's gradient maps are measured from the middle of its whole extent
-    (`_ctc_extent_centres`). Attention maps, of any model, from their attention's centre:
-    an attention model's attention is a real distribution over the line, and a CTC
-    model's is its frame posterior, the alignment itself, whose spike opens the extent
-    (measured from the extent's middle it would sit about half a glyph left of it, and
-    be called "off its character" whatever the model did)."""
-    if explanation.whole_reading or len(explanation.reading) == 0:
+    A CTC reading's (`Reading.ctc_alignment`) gradient maps are measured from the middle
+    of each character's whole frame extent (`centres.span_centres`), as the timeline
+    places it. Attention maps, of any model, from their attention's centre: an attention
+    model's attention is a real distribution over the line, and a CTC model's is its
+    frame posterior, the alignment itself, whose spike opens the extent (measured from
+    the extent's middle it would sit about half a glyph left of it, and be called "off
+    its character" whatever the model did)."""
+    reading = explanation.reading
+    if explanation.whole_reading or len(reading) == 0:
         return None
-    if isinstance(model, CTCRecognizer) and family == FAMILY_GRADIENT:
-        centres = _ctc_extent_centres(model.prepare(image), explanation.reading, explanation.maps.shape[-1])
+    if reading.ctc_alignment and family == FAMILY_GRADIENT:
+        columns = explanation.maps.shape[-1]
+        centres = span_centres(reading, columns, model.prepare(image)) - 0.5  # x to column index
         return centres[list(explanation.token_indices)]
     try:
         attention = SaliencyGenerator(model, SaliencyConfig(method="attention")).explain(
-            image, tokens=list(explanation.token_indices), reading=explanation.reading
+            image, tokens=list(explanation.token_indices), reading=reading
         )
     except NoAttention:  # no localisation without attention
         return None
     return column_centres(attention.maps)
-
-
-def _ctc_extent_centres(prepared: Prepared, reading: Reading, columns: int) -> np.ndarray:
-    """The middle of each character's frame extent (`_ctc_extents`), as a column index of
-    maps `columns` wide laid over the whole image (the frames evenly cover the model
-    input, padding included; its content box is the image)."""
-    middles = _ctc_extents(reading).mean(axis=1) * prepared.model_size[1] / reading.n_frames
-    _, left, _, width = prepared.content
-    return (middles - left) / width * columns - 0.5
-
-
-def _ctc_extents(reading: Reading) -> np.ndarray:
-    """`[T, 2]` frames `(start, stop)` each CTC character covers: from its first frame to
-    the next character's first frame; the last one as far as the line's mean spacing
-    (at least its own run, at most the frames there are); a lone character its run.
-
-    Why not the frame posterior (its spike): the bundled ctc-reader spikes at a glyph's
-    left edge and leaves the rest of the glyph to blanks. Measured on 193 glyphs of 16
-    words drawn in three Hershey faces that it reads correctly (each glyph's true centre
-    from the glyph drawn alone), the mean distance from the glyph's centre in character
-    widths (the glyph centres' spacing) is 0.41 for the spike's run, 0.41 for blanks shared half and half between
-    neighbours, and 0.18 (90% under 0.33) from one spike to the next."""
-    spans = np.asarray(reading.spans, np.float64).reshape(-1, 2)
-    extents = spans.copy()
-    if len(spans) > 1:
-        extents[:-1, 1] = spans[1:, 0]
-        spacing = (spans[-1, 0] - spans[0, 0]) / (len(spans) - 1)
-        extents[-1, 1] = min(float(reading.n_frames), max(spans[-1, 1], spans[-1, 0] + spacing))
-    return extents
 
 
 def _as_image(image) -> np.ndarray:

@@ -34,6 +34,7 @@ class ModelLane(QObject):
 
     _load = Signal(object)
     _open = Signal(str, object)
+    _warm = Signal()
     _built = Signal(int, object, object)  # generation, the built model or None, the exception
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
@@ -48,7 +49,8 @@ class ModelLane(QObject):
         self._open.connect(worker.open)
         worker.openFailed.connect(self.openFailed)
         self._built.connect(self._on_built)
-        worker.ready.connect(self._on_ready)
+        worker.ready.connect(self._on_installed)
+        self._warm.connect(worker.warm_up)
         worker.loadFailed.connect(self._on_load_failed)
 
     @property
@@ -140,6 +142,12 @@ class ModelLane(QObject):
             self._on_load_failed(f"{type(error).__name__}: {error}")
 
     @Slot(object)
+    def _on_installed(self, info: LoadedModel) -> None:
+        """A model the worker has just installed: announced (the lanes send the jobs held
+        for it), then warmed up behind those jobs (`Worker.warm_up`)."""
+        self._on_ready(info)
+        self._warm.emit()
+
     def _on_ready(self, info: LoadedModel) -> None:
         self.current = info
         self.error = None  # an opened model replaces one that failed to load

@@ -5,7 +5,11 @@ For each bundled reader and sample: seconds, the largest completeness gap relati
 character), for fixed 50 and 200 steps and for the adaptive default (50 steps doubled
 for the characters above a 5% gap, up to 400). One run, side by side.
 
+Models nobody here trained run beside them with `--plugin` (an adapter plugin, opened
+with consent), e.g. EasyOCR's english_g2 with its real weights:
+
     PYTHONPATH=. python benchmarks/adaptive_ig.py [--threads 2] [--samples hello.png date.png]
+        [--plugin examples/easyocr_english_g2.py]
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import torch
 
 from thulium_desktop.io.bundled import bundled_path
 from thulium_desktop.io.images import load_image
-from thulium_desktop.models import list_models, load_model
+from thulium_desktop.models import list_models, load_model, open_described
 from thulium_desktop.xai.saliency import MapNote, SaliencyConfig, SaliencyGenerator
 
 SETTINGS = {"fixed 50": dict(num_steps=50, tolerance=0.0), "fixed 200": dict(num_steps=200, tolerance=0.0),
@@ -39,18 +43,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--samples", nargs="+", default=["hello.png", "date.png", "attention.png"])
+    parser.add_argument("--plugin", action="append", default=[], metavar="PATH",
+                        help="also an adapter plugin's model (runs its code: only plugins you trust)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", MapNote)
     print("| reader | sample | " + " | ".join(f"{name}: s, max gap, steps" for name in SETTINGS) + " |")
     print("|---|---|" + "---|" * len(SETTINGS))
-    for info in list_models():
-        generator = SaliencyGenerator(load_model(info.name))
+    readers = [load_model(info.name) for info in list_models()]
+    readers += [open_described(path, trust=True).recognizer for path in args.plugin]
+    for reader in readers:
+        generator = SaliencyGenerator(reader)
         for sample in args.samples:
             image = load_image(bundled_path("samples", sample))
             measure(generator, image, SETTINGS["fixed 50"])  # warm-up: strategies timed, copy folded
             cells = [measure(generator, image, params) for params in SETTINGS.values()]
-            print(f"| {info.name} | {sample} | "
+            print(f"| {reader.name} | {sample} | "
                   + " | ".join(f"{s:.1f}, {gap:.1%}, {steps}" for s, gap, steps in cells) + " |")
 
 

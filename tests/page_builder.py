@@ -7,11 +7,15 @@ slightly yellow page with a darker vignette, close enough that the ascenders of 
 line reach into the bounding box of the line above. Each line's polygon follows its
 ink's envelope, as a baseline segmenter's does, so the neighbour's strokes in the box
 lie outside it.
+
+`compose_hard_page` adds what real pages bring: a line turned by a few degrees and a
+Hebrew line read right to left; `edit_line` breaks one line of a written layout.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +55,7 @@ class PlacedLine:
     baseline: tuple[tuple[int, int], ...]
     alone: np.ndarray  # the whole page as it would be with only this line on it
     ink: np.ndarray  # bool, page-sized: where this line's ink is
+    direction: str | None = None  # PAGE's readingDirection, when the line states one
 
 
 @dataclass
@@ -87,7 +92,7 @@ def _envelope(ink: np.ndarray, x: int, y: int) -> tuple[tuple[tuple[int, int], .
         t, b = (int(hit[0]), int(hit[-1])) if len(hit) else band
         top += [(x + c0, y + t - MARGIN), (x + c1, y + t - MARGIN)]
         bottom += [(x + c0, y + b + MARGIN), (x + c1, y + b + MARGIN)]
-    baseline_y = y + int(np.median([p[1] for p in bottom])) - MARGIN
+    baseline_y = int(np.median([p[1] for p in bottom])) - MARGIN  # the points already include y
     return tuple(top + bottom[::-1]), baseline_y
 
 
@@ -127,17 +132,9 @@ def compose_page() -> ComposedPage:
     positions = _positions(inks)
     width = max(x + ink.shape[1] for (x, _), ink in zip(positions, inks)) + 40
     height = positions[-1][1] + inks[-1].shape[0] + 30
-    yy, xx = np.mgrid[0:height, 0:width]
-    r2 = ((xx - width / 2) / (width / 2)) ** 2 + ((yy - height / 2) / (height / 2)) ** 2
-    paper = PAPER[None, None, :] * (1.0 - VIGNETTE * r2 / 2)[:, :, None]
-    factors = []
-    for (x, y), ink in zip(positions, inks):
-        factor = np.ones((height, width))
-        factor[y:y + ink.shape[0], x:x + ink.shape[1]] = 1.0 - ink
-        factors.append(factor)
-    page = paper.copy()
-    for factor in factors:
-        page = page * factor[:, :, None]
+    paper = _paper(width, height)
+    factors = [_darkening(ink, x, y, (height, width)) for (x, y), ink in zip(positions, inks)]
+    page = _painted(paper, factors)
     lines = []
     for (sample, truth, line_id, region), (x, y), ink, factor in zip(SAMPLES, positions, inks, factors):
         polygon, baseline_y = _envelope(ink, x, y)
@@ -145,6 +142,102 @@ def compose_page() -> ComposedPage:
         alone = np.round(paper * factor[:, :, None]).astype(np.uint8)
         lines.append(PlacedLine(line_id, region, truth, polygon, baseline, alone, factor < 1.0))
     return ComposedPage(np.round(page).astype(np.uint8), lines)
+
+
+def _paper(width: int, height: int) -> np.ndarray:
+    """Yellowed paper (float BGR) darkening towards the corners by `VIGNETTE`."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    r2 = ((xx - width / 2) / (width / 2)) ** 2 + ((yy - height / 2) / (height / 2)) ** 2
+    return PAPER[None, None, :] * (1.0 - VIGNETTE * r2 / 2)[:, :, None]
+
+
+def _darkening(ink: np.ndarray, x: int, y: int, shape: tuple[int, int]) -> np.ndarray:
+    """The page-sized factor by which `ink` placed at (x, y) darkens the paper."""
+    factor = np.ones(shape)
+    factor[y:y + ink.shape[0], x:x + ink.shape[1]] = 1.0 - ink
+    return factor
+
+
+def _painted(paper: np.ndarray, factors: list[np.ndarray]) -> np.ndarray:
+    page = paper.copy()
+    for factor in factors:
+        page = page * factor[:, :, None]
+    return page
+
+
+#: The hard page's rotated line: its sample, how far it is turned (degrees, anti-clockwise
+#: as PAGE counts) and the margin of its polygon around the ink.
+ROTATED_SAMPLE, ROTATION, ROTATED_MARGIN = "recognition.png", 8.0, 4
+#: The hard page's right-to-left line: Hebrew ("hello world"), drawn with a font that has
+#: the glyphs, laid out right to left by Pillow's raqm.
+RTL_TRUTH = "שלום עולם"
+HEBREW_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def compose_hard_page() -> ComposedPage:
+    """A page with a line turned by `ROTATION` degrees (polygon: the ink's box turned with
+    it; baseline turned too) above a Hebrew line read right to left (`RTL_TRUTH`, in
+    logical order, direction "right-to-left")."""
+    turned, polygon, baseline = _rotated_line(_ink(ROTATED_SAMPLE), ROTATION, 40, 30)
+    hebrew = _drawn_text(RTL_TRUTH, 44)
+    top = max(p[1] for p in polygon) + 30
+    width = max(max(p[0] for p in polygon), 60 + hebrew.shape[1]) + 40
+    height = top + hebrew.shape[0] + 30
+    paper = _paper(width, height)
+    factors = [_darkening(turned, 40, 30, (height, width)), _darkening(hebrew, 60, top, (height, width))]
+    rtl_polygon, baseline_y = _envelope(hebrew, 60, top)
+    rtl_baseline = ((60 + hebrew.shape[1] - 1, baseline_y), (60, baseline_y))  # drawn the way it is read
+    shapes = [("l1", "r1", "recognition", polygon, baseline, None),
+              ("l2", "r2", RTL_TRUTH, rtl_polygon, rtl_baseline, "right-to-left")]
+    lines = [PlacedLine(line_id, region, truth, poly, base, np.round(paper * factor[:, :, None]).astype(np.uint8),
+                        factor < 1.0, direction)
+             for (line_id, region, truth, poly, base, direction), factor in zip(shapes, factors)]
+    return ComposedPage(np.round(_painted(paper, factors)).astype(np.uint8), lines)
+
+
+def _rotated_line(ink: np.ndarray, degrees: float, x: int, y: int):
+    """`ink` turned anti-clockwise by `degrees` on a canvas that holds all of it, to be
+    placed at (x, y): the turned ink, its polygon (the ink's box plus `ROTATED_MARGIN`,
+    turned) and its baseline (the envelope's baseline, turned), both in page pixels."""
+    height, width = ink.shape
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    out_w, out_h = int(np.ceil(width * cos + height * sin)) + 2, int(np.ceil(width * sin + height * cos)) + 2
+    matrix[:, 2] += (out_w / 2 - width / 2, out_h / 2 - height / 2)
+    turned = cv2.warpAffine(ink, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR)
+    turned = np.where(turned > 0.1, turned, 0.0)
+    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    m = ROTATED_MARGIN
+    box = [(cols[0] - m, rows[0] - m), (cols[-1] + m, rows[0] - m), (cols[-1] + m, rows[-1] + m),
+           (cols[0] - m, rows[-1] + m)]
+    baseline_y = _envelope(ink, 0, 0)[1]
+    turn = lambda points: tuple((int(round(x + px)), int(round(y + py)))  # noqa: E731
+                                for px, py in cv2.transform(np.array([points], np.float64), matrix)[0])
+    return turned, turn(box), turn([(cols[0], baseline_y), (cols[-1], baseline_y)])
+
+
+def _drawn_text(text: str, size: int) -> np.ndarray:
+    """`text` drawn right to left in `HEBREW_FONT` as ink in [0, 1], cropped to its ink
+    with a small margin."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(HEBREW_FONT), size)
+    canvas = Image.new("L", (size * (len(text) + 2), size * 2), 255)
+    ImageDraw.Draw(canvas).text((size // 2, size // 4), text, font=font, fill=0, direction="rtl")
+    ink = (255.0 - np.asarray(canvas, np.float64)) / 255.0
+    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    ink = ink[rows[0] - 6:rows[-1] + 7, cols[0] - 6:cols[-1] + 7]
+    return np.where(ink > 0.1, ink, 0.0)
+
+
+def edit_line(xml: bytes, line_id: str, edit: Callable[[ET.Element], None]) -> bytes:
+    """`xml` (PAGE or ALTO) with `edit` applied to the `TextLine` whose id is `line_id`:
+    the way a test breaks one line of an otherwise good file."""
+    root = ET.fromstring(xml)
+    ET.register_namespace("", root.tag[1:].partition("}")[0])
+    element = next(e for e in root.iter() if e.tag.endswith("TextLine") and line_id in (e.get("id"), e.get("ID")))
+    edit(element)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
 def write_image(page: ComposedPage, path: Path, scale: float = 1.0) -> Path:
@@ -185,10 +278,19 @@ def page_xml(page: ComposedPage, image_name: str, namespace: str = PAGE_2019,
             box = ((min(xs), min(ys)), (max(xs), min(ys)), (max(xs), max(ys)), (min(xs), max(ys)))
             ET.SubElement(regions[line.region], q("Coords"), points=_points(box))
         text_line = ET.SubElement(regions[line.region], q("TextLine"), id=line.id)
+        if line.direction is not None:
+            text_line.set("readingDirection", line.direction)
         ET.SubElement(text_line, q("Coords"), points=_points(line.polygon))
         ET.SubElement(text_line, q("Baseline"), points=_points(line.baseline))
         ET.SubElement(ET.SubElement(text_line, q("TextEquiv")), q("Unicode")).text = line.truth
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _alto_baseline(baseline) -> str:
+    """A level baseline as ALTO's single y (ALTO up to 4.1), any other as its points (4.2)."""
+    if all(y == baseline[0][1] for _, y in baseline):
+        return str(baseline[0][1])
+    return " ".join(f"{x} {y}" for x, y in baseline)
 
 
 def alto_xml(page: ComposedPage, image_name: str, namespace: str = ALTO_V4) -> bytes:
@@ -216,7 +318,7 @@ def alto_xml(page: ComposedPage, image_name: str, namespace: str = ALTO_V4) -> b
         xs, ys = [p[0] for p in line.polygon], [p[1] for p in line.polygon]
         text_line = ET.SubElement(blocks[line.region], q("TextLine"), ID=line.id, HPOS=str(min(xs)),
                                   VPOS=str(min(ys)), WIDTH=str(max(xs) - min(xs)), HEIGHT=str(max(ys) - min(ys)),
-                                  BASELINE=str(line.baseline[0][1]))
+                                  BASELINE=_alto_baseline(line.baseline))
         if namespace != ALTO_V2:
             ET.SubElement(ET.SubElement(text_line, q("Shape")), q("Polygon"), POINTS=" ".join(
                 f"{x} {y}" for x, y in line.polygon))

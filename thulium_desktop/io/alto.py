@@ -4,9 +4,12 @@ many library OCR pipelines write it.
 A line is a `TextLine` with a `Shape/Polygon@POINTS` polygon, or else its
 `HPOS/VPOS/WIDTH/HEIGHT` box, and a `BASELINE` (a y, or points in ALTO 4.2+). Its truth
 is its `String@CONTENT`s joined by its `SP`s (a single space where two strings have no
-`SP` between them), and a `HYP`'s hyphen. Lines are in document order. Coordinates in
-`mm10` or `inch1200` are kept as they are, with the unit: `documents.fit_to_image`
-converts them by the page's declared size.
+`SP` between them), and a `HYP`'s hyphen, in logical order (ALTO has no reading-
+direction attribute, so a `Line`'s direction is None). Lines are in document order. A
+line without a usable polygon or box is skipped with a note naming it and why, and an
+element ALTO does not define inside a line is noted and ignored; the rest of the page is
+still read. Coordinates in `mm10` or `inch1200` are kept as they are, with the unit:
+`documents.fit_to_image` converts them by the page's declared size.
 """
 
 from __future__ import annotations
@@ -16,9 +19,22 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-from thulium_desktop.io.layout import Line, LayoutError, PageLayout, Point, local_name, namespace, parse_points
+from thulium_desktop.io.layout import (
+    Line,
+    LayoutError,
+    PageLayout,
+    Point,
+    local_name,
+    namespace,
+    note_unknown_children,
+    parse_points,
+)
 
 UNITS = ("pixel", "mm10", "inch1200")
+
+#: The elements ALTO (v2 to v4) allows inside a `TextLine`.
+_LINE_CHILDREN = frozenset({"Shape", "String", "SP", "HYP"})
+_BOX = ("HPOS", "VPOS", "WIDTH", "HEIGHT")
 
 
 def is_alto(root: ET.Element) -> bool:
@@ -62,6 +78,7 @@ def _numbers(element: ET.Element, names: tuple[str, ...]) -> tuple[float, ...] |
 
 def _block_lines(block: ET.Element, ns: str, notes: list[str]) -> Iterator[Line]:
     for line_id, element in _line_elements(block, ns):
+        note_unknown_children(element, _LINE_CHILDREN, f"an ALTO TextLine {line_id!r}", notes)
         try:
             polygon = _polygon(element, ns)
         except ValueError as exc:
@@ -94,9 +111,15 @@ def _polygon(line: ET.Element, ns: str) -> tuple[Point, ...]:
             return parse_points(shape.get("POINTS"), 3)
         except ValueError as exc:
             raise ValueError(f"its Shape/Polygon is not a polygon ({exc})") from exc
-    box = _numbers(line, ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
-    if box is None or box[2] <= 0 or box[3] <= 0:
-        raise ValueError("it has neither a Shape/Polygon nor a HPOS/VPOS/WIDTH/HEIGHT box")
+    missing = [name for name in _BOX if line.get(name) is None]
+    if missing:
+        raise ValueError(f"it has neither a Shape/Polygon nor a box (no {'/'.join(missing)})")
+    box = _numbers(line, _BOX)
+    if box is None:
+        wrong = next(name for name in _BOX if _numbers(line, (name,)) is None)
+        raise ValueError(f"its {wrong} {line.get(wrong)!r} is not a number (and it has no Shape/Polygon)")
+    if box[2] <= 0 or box[3] <= 0:
+        raise ValueError(f"its box is empty (WIDTH={line.get('WIDTH')!r}, HEIGHT={line.get('HEIGHT')!r})")
     x, y, w, h = box
     return (x, y), (x + w, y), (x + w, y + h), (x, y + h)
 

@@ -48,14 +48,18 @@ class NotALayout(LayoutError):
 @dataclass(frozen=True)
 class Line:
     """One text line of a page, in page pixels: its polygon (closed implicitly), its
-    baseline when the layout gives one, its id, its truth (None: not transcribed) and
-    the id of its region. Tuples, not arrays, so that a line can key a dict."""
+    baseline when the layout gives one, its id, its truth (None: not transcribed), the
+    id of its region and its reading direction as the layout states it (PAGE's
+    `readingDirection`, e.g. "right-to-left"; None when not stated: ALTO has no such
+    attribute). The truth is always in logical (reading) order, as both formats store
+    it. Tuples, not arrays, so that a line can key a dict."""
 
     id: str
     polygon: tuple[Point, ...]
     baseline: tuple[Point, ...] | None = None
     truth: str | None = None
     region: str | None = None
+    direction: str | None = None
 
     def scaled(self, sx: float, sy: float) -> Line:
         """The same line on an image scaled by (sx, sy)."""
@@ -109,6 +113,15 @@ def _shorten(text: str | None, limit: int = 40) -> str:
 def local_name(tag: str) -> str:
     """An element's name without its namespace (`{ns}TextLine` -> `TextLine`)."""
     return tag.rpartition("}")[2]
+
+
+def note_unknown_children(line: ET.Element, allowed: frozenset[str], what: str, notes: list[str]) -> None:
+    """A note for each child of `line` (`what`: e.g. "a PAGE TextLine 'l2'") whose name is
+    not in `allowed`: such an element is ignored, and the user learns that part of the
+    file was not understood rather than losing it silently."""
+    for child in line:
+        if local_name(child.tag) not in allowed:
+            notes.append(f"{what}: element <{local_name(child.tag)}> is not understood there; it is ignored")
 
 
 def namespace(tag: str) -> str:

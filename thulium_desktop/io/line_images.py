@@ -6,6 +6,13 @@ recogniser given the raw box reads those too, so every pixel of the box outside 
 polygon is set to the paper colour. The cut keeps where it came from (the box's offset
 on the page and the polygon in line coordinates), so a map computed on the line can be
 placed back on the page inside the same polygon (`line_to_page`).
+
+A turned line (a few degrees off, its baseline sloping) is cut the same way, not
+deskewed: its polygon's box holds all of it, and the mask keeps out the neighbours
+that the larger box takes in. Cut pixels are the page's own pixels, so a map goes back
+by a shift alone, exactly, pixel for pixel; rotating the cut by its baseline would
+resample the ink and make every map travel back through the inverse rotation, blurring
+it at the polygon's edge.
 """
 
 from __future__ import annotations

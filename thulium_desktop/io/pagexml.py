@@ -4,8 +4,11 @@ namespace) as a `PageLayout`: Transkribus, eScriptorium and OCR-D write it.
 Lines are `TextLine` elements of `TextRegion`s, each with a `Coords@points` polygon, an
 optional `Baseline@points` and a `TextEquiv/Unicode` transcription. Regions follow the
 page's `ReadingOrder` where it has one (nested regions inherit their parent's place),
-document order otherwise. A line that cannot be used (no polygon, points that are not
-numbers) is skipped with a note naming it; the rest of the page is still read.
+document order otherwise. A line's `readingDirection` (else its region's) is kept on
+the `Line`; its truth is in logical order either way. A line that cannot be used (no
+polygon, points that are not numbers) is skipped with a note naming it, and an element
+PAGE does not define inside a line is noted and ignored; the rest of the page is still
+read.
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-from thulium_desktop.io.layout import Line, LayoutError, PageLayout, local_name, namespace, parse_points
+from thulium_desktop.io.layout import (
+    Line,
+    LayoutError,
+    PageLayout,
+    local_name,
+    namespace,
+    note_unknown_children,
+    parse_points,
+)
 
 #: Every PAGE schema lives under this URI, followed by its date.
 PAGE_NAMESPACE_PREFIX = "http://schema.primaresearch.org/PAGE/gts/pagecontent/"
@@ -23,6 +34,13 @@ PAGE_NAMESPACE_PREFIX = "http://schema.primaresearch.org/PAGE/gts/pagecontent/"
 #: The `comments` of the `Word`s and (PAGE 2016 and later) `TextEquiv`s holding a
 #: model's reading that `page_writer` adds: read back, they are not taken for a truth.
 READING_COMMENT = "reading by thulium-desktop"
+
+#: The elements PAGE (2013 and 2019) allows inside a `TextLine`.
+_LINE_CHILDREN = frozenset({"AlternativeImage", "Coords", "Baseline", "Word", "TextEquiv", "TextStyle",
+                            "UserDefined", "Labels"})
+
+#: PAGE's `ReadingDirectionSimpleType`.
+READING_DIRECTIONS = ("left-to-right", "right-to-left", "top-to-bottom", "bottom-to-top")
 
 _GROUPS = ("OrderedGroup", "OrderedGroupIndexed", "UnorderedGroup", "UnorderedGroupIndexed")
 
@@ -111,13 +129,29 @@ def _text_regions(parent: ET.Element, ns: str, ranks: dict[str, int], inherited:
 
 def _region_lines(region: ET.Element, ns: str, notes: list[str]) -> Iterator[Line]:
     for line_id, element in _line_elements(region, ns):
+        note_unknown_children(element, _LINE_CHILDREN, f"a PAGE TextLine {line_id!r}", notes)
         coords = element.find(f"{ns}Coords")
+        if coords is None:
+            notes.append(f"TextLine {line_id!r} skipped: it has no Coords")
+            continue
         try:
-            polygon = parse_points(None if coords is None else coords.get("points"), 3)
+            polygon = parse_points(coords.get("points"), 3)
         except ValueError as exc:
             notes.append(f"TextLine {line_id!r} skipped: its Coords are not a polygon ({exc})")
             continue
-        yield Line(line_id, polygon, _baseline(element, ns, line_id, notes), line_truth(element, ns), region.get("id"))
+        yield Line(line_id, polygon, _baseline(element, ns, line_id, notes), line_truth(element, ns),
+                   region.get("id"), _direction(element, region, line_id, notes))
+
+
+def _direction(line: ET.Element, region: ET.Element, line_id: str, notes: list[str]) -> str | None:
+    """The line's `readingDirection`, else its region's (PAGE lets a line override its
+    region); None when neither states one or the value is not one PAGE defines."""
+    raw = line.get("readingDirection") or region.get("readingDirection")
+    if raw is None or raw in READING_DIRECTIONS:
+        return raw
+    notes.append(f"TextLine {line_id!r}: readingDirection {raw!r} is not one of PAGE's "
+                 f"({', '.join(READING_DIRECTIONS)}); it is ignored")
+    return None
 
 
 def _line_elements(region: ET.Element, ns: str) -> Iterator[tuple[str, ET.Element]]:

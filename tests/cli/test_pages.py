@@ -47,3 +47,21 @@ def test_explain_writes_a_record_per_line_named_after_page_and_line(exported, pa
         assert record["status"] == "ok" and record["path"].endswith("scan.png")
         assert record["truth"] == line.truth and record["cer"] is not None
         assert (out / f"{record['name']}.json").exists()
+
+
+def test_shards_split_by_page_so_each_page_is_explained_and_written_whole(page, tmp_path):
+    for name in ("p1", "p2"):
+        write_image(page, tmp_path / "in" / f"{name}.png")
+        (tmp_path / "in" / f"{name}.xml").write_bytes(page_xml(page, f"{name}.png"))
+    write_image(page, tmp_path / "in" / "plain.png", scale=0.25)
+    out = tmp_path / "out"
+    names, documents = [], []
+    for index in (0, 1):
+        assert cli.main(["explain", str(tmp_path / "in"), "--out", str(out), "--shard", f"{index}/2", "--method",
+                         "gradient", "--model", "ctc-reader", "--format", "json", "--quiet"]) == 0
+        records = json.loads((out / f"summary.shard-{index}-of-2.json").read_text())["images"]
+        names.append([record["name"] for record in records])
+        documents.append([record["document"] for record in records if record.get("document")])
+    lines = [line.id for line in page.lines]
+    assert names == [[f"p1/{i}" for i in lines] + ["plain"], [f"p2/{i}" for i in lines]]
+    assert documents == [["p1.page.xml"], ["p2.page.xml"]]  # each written once, by the shard with all its lines

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from page_builder import compose_page
+from page_builder import compose_page, write_image
 
+from thulium_desktop.io.corpus import collect_images, load_item, segment_images, shard
 from thulium_desktop.io.kraken_lines import KrakenMissing, segment_page
 from thulium_desktop.io.line_images import cut_line
 
@@ -103,3 +104,30 @@ def test_kraken_dicts_are_read_too_and_a_line_without_boundary_is_noted(tmp_path
     found = segment_page(page.image[:, :, 0], tmp_path / "scan.png")  # a grey page is given to kraken as RGB
     assert [line.id for line in found.lines] == ["line_0001", "line_0003", "line_0004"]
     assert found.notes == ("kraken's line 2 skipped: 0 points where at least 3 are needed",)
+
+
+def test_a_shard_segments_only_its_own_pages_into_uniquely_named_lines(tmp_path, monkeypatch, page):
+    seen = fake_kraken(monkeypatch, lambda im: {"lines": [vars(line) for line in kraken_lines(page)]})
+    for name in ("a", "b"):
+        write_image(page, tmp_path / f"{name}.png")
+    for name in ("a/line_0001.png", "c.png"):  # an output name a line of a.png would take; undecodable
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"not an image")
+    corpus = collect_images([tmp_path]).items
+    assert [item.name for item in corpus] == ["a", "b", "c", "a/line_0001"]
+    first = segment_images(shard(corpus, 0, 2), corpus)  # a and c
+    assert len(seen) == 1 and first.missing == ()
+    assert [item.name for item in first.items] == ["a/line_0001~2", "a/line_0002", "a/line_0003", "a/line_0004",
+                                                   "c"]  # kept whole: loading it says why
+    cut = load_item(first.items[1]).image
+    assert cut.shape[:2] == cut_line(page.image, first.items[1].line.line).image.shape[:2]
+    second = segment_images(shard(corpus, 1, 2), corpus)  # b and a/line_0001
+    assert len(seen) == 2
+    assert [item.name for item in second.items] == ["b/line_0001", "b/line_0002", "b/line_0003", "b/line_0004",
+                                                    "a/line_0001"]
+
+def test_a_page_where_kraken_finds_no_line_is_reported(tmp_path, monkeypatch, page):
+    fake_kraken(monkeypatch, lambda im: {"lines": []})
+    corpus = collect_images([write_image(page, tmp_path / "blank.png")]).items
+    assert segment_images(corpus, corpus).missing == (
+        (str(tmp_path / "blank.png"), "kraken's segmenter found no text line on it"),)

@@ -20,6 +20,7 @@ import numpy as np
 from thulium_desktop.io.corpus import CorpusItem
 from thulium_desktop.io.documents import PageLine, cut_page_line
 from thulium_desktop.io.images import read_image
+from thulium_desktop.io.kraken_lines import is_segmentation
 from thulium_desktop.io.layout import PageLayout
 from thulium_desktop.io.page_writer import Glyph, LineReading, write_enriched_layout
 from thulium_desktop.models.protocol import Reading, Recognizer
@@ -99,8 +100,8 @@ class DocumentOutputs:
         """Keep `item`'s reading and the explanation its glyph boxes come from (of
         `explanations` by method: `BOX_METHOD`'s, else the first); write its page's
         layout once all its lines are in, and return the path written (else None). An
-        image taken whole is passed over."""
-        if item.line is None:
+        image taken whole, or a page segmented without an XML to copy, is passed over."""
+        if item.line is None or is_segmentation(item.line.layout):
             return None
         explanations = explanations or {}
         explanation = explanations.get(BOX_METHOD) or next(iter(explanations.values()), None)

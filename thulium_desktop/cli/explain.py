@@ -26,10 +26,11 @@ from thulium_desktop.cli.contrast import contrast_record, explain_contrasts
 from thulium_desktop.cli.document_outputs import DocumentOutputs
 from thulium_desktop.cli.errors import INTERRUPTED, OK, SOME_FAILED, UsageError
 from thulium_desktop.cli.interrupt import stop_after_current
+from thulium_desktop.cli.listing import selected_items
 from thulium_desktop.cli.outputs import OutputPlan, method_record, write_image_outputs
 from thulium_desktop.cli.parser import requested_tokens
 from thulium_desktop.io.atomic import remove_stale_temporaries, write_json
-from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item, shard
+from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item
 from thulium_desktop.io.image_quality import image_quality_notes, input_height
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.io.truths import TruthSource
@@ -48,7 +49,8 @@ def run_explain(args: argparse.Namespace) -> int:
     if not corpus.items and not corpus.missing:
         raise UsageError(f"no images found in {', '.join(args.paths)}")
     index, count = args.shard
-    items = shard(corpus.items, index, count)
+    selected = selected_items(corpus, args.shard, args.segment)
+    items = selected.items
     _prepare_output_folder(plan.out_dir)
     opened = recognizers.prepared_recognizer(args.model, args.device, args.trust, args.decoding)
     generator = SaliencyGenerator(opened.recognizer, _config(args), model_label=opened.summary.caption())
@@ -57,7 +59,8 @@ def run_explain(args: argparse.Namespace) -> int:
     methods = tuple(REGISTRY) if args.method == "all" else (args.method,)
     made_by = recognizers.provenance(opened)  # the model's digest: read once for the run
     # Arguments that name nothing are reported by shard 0 only, so a job array counts them once.
-    records = [_failed(path, reason) | made_by for path, reason in corpus.missing] if index == 0 else []
+    missing = (corpus.missing if index == 0 else ()) + selected.missing  # segmenting: this shard's own pages
+    records = [_failed(path, reason) | made_by for path, reason in missing]
     for record in records:
         _report(record)
     truths = TruthSource()  # reads each folder's ground_truth.tsv once for the run

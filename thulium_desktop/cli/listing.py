@@ -11,9 +11,10 @@ from thulium_desktop import models
 from thulium_desktop.cli import recognizers
 from thulium_desktop.cli.document_outputs import DocumentOutputs
 from thulium_desktop.cli.errors import OK, SOME_FAILED, UsageError
-from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item
+from thulium_desktop.io.corpus import Corpus, CorpusItem, collect_images, load_item, segment_images, shard
 from thulium_desktop.io.image_quality import image_quality_notes, input_height
 from thulium_desktop.io.images import ImageLoadError
+from thulium_desktop.io.kraken_lines import KrakenMissing
 from thulium_desktop.io.truths import Truth, TruthSource
 from thulium_desktop.models.registry import ModelInfo, read_card
 from thulium_desktop.xai.saliency import SaliencyGenerator
@@ -73,17 +74,18 @@ def run_read(args: argparse.Namespace) -> int:
     corpus = collect_images(args.paths)
     if not corpus.items and not corpus.missing:
         raise UsageError(f"no images found in {', '.join(args.paths)}")
+    selected = selected_items(corpus, (0, 1), args.segment)
     # read through the engine, which refuses inputs no model reads as the app and explain do
     recognizer = recognizers.prepared_recognizer(args.model, args.device, args.trust, args.decoding).recognizer
     engine = SaliencyGenerator(recognizer)
     height = input_height(recognizer)
     source = TruthSource()
-    truths = {item: source.lookup(item) for item in corpus.items}
+    truths = {item: source.lookup(item) for item in selected.items}
     with_truths = any(t.text is not None or t.problem is not None for t in truths.values())
     print("\t".join(READ_COLUMNS + (TRUTH_COLUMNS if with_truths else ())))
-    failures = [f"{path}: {reason}" for path, reason in corpus.missing]
+    failures = [f"{path}: {reason}" for path, reason in corpus.missing + selected.missing]
     documents = DocumentOutputs(recognizer, Path(args.layouts_out)) if args.layouts_out else None
-    for item in corpus.items:
+    for item in selected.items:
         try:
             loaded = load_item(item)
             reading = engine.read(loaded.image)
@@ -109,6 +111,20 @@ def run_read(args: argparse.Namespace) -> int:
     for line in failures:
         print(f"failed: {line}", file=sys.stderr)
     return SOME_FAILED if failures else OK
+
+
+def selected_items(corpus: Corpus, part: tuple[int, int], segment: bool) -> Corpus:
+    """The items of shard `part` (index, count) of `corpus`, with `--segment` each image
+    taken whole replaced by its lines (`segment_images`), and what segmenting could not
+    use. Raises `UsageError` (kraken's install command) when segmenting needs kraken and
+    it is not installed: every page would fail the same way."""
+    items = shard(corpus.items, *part)
+    if not segment:
+        return Corpus(tuple(items), ())
+    try:
+        return segment_images(items, corpus.items)
+    except KrakenMissing as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _layout_failures(write: Callable[[], object], out_dir: Path) -> list[str]:

@@ -62,6 +62,7 @@ def _explain(commands) -> None:
         help="explain and draw only these characters: 0-based indices and ranges such as 0,3,5-8 "
         "(a long line's figures draw as many as fit a page, and their captions say which)",
     )
+    _segment_option(p)
     p.add_argument("--out", default="thulium-out", metavar="DIR", help="output folder (default: ./thulium-out)")
     p.add_argument(
         "--format", type=_formats, default=DEFAULT_FORMATS, metavar="LIST",
@@ -147,6 +148,7 @@ def _read(commands) -> None:
     p.add_argument("--layouts-out", metavar="DIR",
                    help="write each page's PAGE-XML or ALTO, with every line's reading, words and glyphs, "
                         "into DIR as <page>.page.xml or <page>.alto.xml")
+    _segment_option(p)
     _model_option(p)
     _device_option(p)
 
@@ -164,6 +166,15 @@ def _install_desktop_entry(commands) -> None:
     p.add_argument(
         "--user", action="store_true",
         help="install for the current user only, under $XDG_DATA_HOME (default: ~/.local/share)",
+    )
+
+
+def _segment_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--segment", action="store_true",
+        help="an image with no PAGE-XML or ALTO beside it is a page: find its lines with kraken's baseline "
+        "segmenter and take each line as <image>/line_NNNN (needs pip install 'thulium-desktop[kraken]'; "
+        "such a page has no XML for an enriched layout to copy)",
     )
 
 

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from thulium_desktop.io.documents import PageLine, cut_page_line, find_image, find_layout, read_layout
 from thulium_desktop.io.images import IMAGE_SUFFIXES, ImageLoadError, LoadedImage, read_image
+from thulium_desktop.io.kraken_lines import segment_page
 from thulium_desktop.io.layout import LayoutError, NotALayout, PageLayout
 from thulium_desktop.io.regular import describe_irregular, irregular_reason
 
@@ -174,14 +175,62 @@ class _Pages:
             return []
         self.given |= keys
         page = str(relative.with_suffix(""))
-        return [(image, f"{page}/{_safe(line.id)}", f"{page}/{_safe(line.id)}", PageLine(layout, line))
+        return [(image, _line_name(page, line.id), _line_name(page, line.id), PageLine(layout, line))
                 for line in layout.lines]
+
+
+def _line_name(page: str, line_id: str) -> str:
+    """The output name of a page's line: `<page>/<line id>`, the id made a file name."""
+    return f"{page}/{_safe(line_id)}"
 
 
 def _safe(line_id: str) -> str:
     """A line id as a file name: anything but letters, digits, `.`, `_` and `-` becomes
     `_`, and a leading dot is dropped (no hidden outputs)."""
     return re.sub(r"[^\w.-]", "_", line_id).lstrip(".") or "_"
+
+
+def segment_images(items: Sequence[CorpusItem], corpus: Sequence[CorpusItem]) -> Corpus:
+    """`items` with each image taken whole replaced by the lines kraken's baseline
+    segmenter finds on it (`--segment`: a page without PAGE-XML or ALTO), named
+    `<image's name>/<line id>` and cut and read as a layout's lines are.
+
+    Called on one shard's items, after `shard`: segmenting is seconds per page, and a
+    job of an array should not segment the other jobs' pages. A line's name is made
+    unique against every name of `corpus` (the whole corpus, so no shard takes a name
+    another shard's image has). An image that cannot be decoded is kept whole, so that
+    loading it says why; one where kraken finds no line, and the lines kraken gives
+    unusable, are in `missing`. Raises `KrakenMissing` when kraken is not installed.
+    """
+    taken = {item.name.casefold() for item in corpus}
+    out: list[CorpusItem] = []
+    missing: list[tuple[str, str]] = []
+    for item in items:
+        try:
+            page = None if item.line is not None else page_image(item)
+        except ImageLoadError:
+            page = None
+        if page is None:
+            out.append(item)
+            continue
+        layout = segment_page(page.image, item.path)
+        missing.extend((str(item.path), note) for note in layout.notes)
+        if not layout.lines:
+            missing.append((str(item.path), "kraken's segmenter found no text line on it"))
+        out.extend(CorpusItem(item.path, _free_name(_line_name(item.name, line.id), taken), PageLine(layout, line))
+                   for line in layout.lines)
+    return Corpus(tuple(out), tuple(missing))
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name~2`, `name~3`, ... when another output already has it (compared
+    case-insensitively, as `unique_names` does); the name given is then taken."""
+    candidate, n = name, 1
+    while candidate.casefold() in taken:
+        n += 1
+        candidate = f"{name}~{n}"
+    taken.add(candidate.casefold())
+    return candidate
 
 
 def load_item(item: CorpusItem) -> LoadedImage:

@@ -23,6 +23,8 @@ from PIL import Image
 from thulium_desktop.io.layout import Line, LayoutError, PageLayout, parse_points
 
 KRAKEN_INSTALL = "pip install 'thulium-desktop[kraken]'"
+#: `PageLayout.format` of a segmented page: a layout with no XML file behind it.
+SEGMENTATION_FORMAT = "kraken segmentation"
 
 
 class KrakenMissing(LayoutError):
@@ -48,8 +50,14 @@ def segment_page(image: np.ndarray, path: Path) -> PageLayout:
             continue
         lines.append(Line(line_id, polygon, baseline))
     height, width = image.shape[:2]
-    return PageLayout(path, "kraken segmentation", path.name, (float(width), float(height)), tuple(lines),
+    return PageLayout(path, SEGMENTATION_FORMAT, path.name, (float(width), float(height)), tuple(lines),
                       tuple(notes))
+
+
+def is_segmentation(layout: PageLayout) -> bool:
+    """Whether `layout` came from kraken's segmenter rather than from a PAGE-XML or ALTO
+    file: its `path` is then the page's image, and there is no XML to enrich."""
+    return layout.format == SEGMENTATION_FORMAT
 
 
 def _blla(path: Path) -> Any:

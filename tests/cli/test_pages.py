@@ -49,6 +49,21 @@ def test_explain_writes_a_record_per_line_named_after_page_and_line(exported, pa
         assert (out / f"{record['name']}.json").exists()
 
 
+def test_explain_with_figures_draws_the_whole_page_with_its_lines_and_maps(exported, page, tmp_path):
+    """A page figure beside the line figures: the scan at the figure's resolution, its
+    lines outlined by CER and their maps inside them, in every figure format asked for."""
+    import cv2
+
+    out = tmp_path / "out"
+    assert cli.main(["explain", str(exported), "--out", str(out), "--method", "gradient", "--model", "ctc-reader",
+                     "--format", "json,png,pdf", "--dpi", "72", "--quiet"]) == 0
+    figure = cv2.imread(str(out / "scan.page.png"))
+    assert figure is not None and figure.shape[0] > 200 and figure.shape[1] > 200
+    assert (out / "scan.page.pdf").read_bytes().startswith(b"%PDF")
+    written_as = "page" if exported.parent.name == "page" else "alto"  # the enriched layout keeps its format
+    assert [p.name for p in out.glob("scan.*.xml")] == [f"scan.{written_as}.xml"]
+
+
 def test_shards_split_by_page_so_each_page_is_explained_and_written_whole(page, tmp_path):
     for name in ("p1", "p2"):
         write_image(page, tmp_path / "in" / f"{name}.png")

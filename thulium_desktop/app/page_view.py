@@ -8,9 +8,9 @@ polygon, in page coordinates (`show_line_map`).
 
 Each line is coloured by its CER against the layout's truth or, without a truth, by
 how unsure the model is (one minus its lowest character confidence), both on the
-colour-blind-safe scale the maps use (`screen_colours.UNSIGNED_MAPS[0]`), in
-`STEPS` steps: solid outlines for CER, dashed for confidence, grey dotted for lines
-not read yet. The legend under the page says so.
+colour-blind-safe scale the maps use, in `STEPS` steps: solid outlines for CER,
+dashed for confidence, grey dotted for lines not read yet. The legend under the page
+says so. The rule is `render.page_figure`'s, which the exported page figure draws too.
 
 Scans are large (4000 x 6000 pixels and more), so the view stays light. The scan is
 one `ImageItem` showing the level of a pyramid (halved by area averaging, built once per
@@ -26,7 +26,7 @@ find their line by testing the polygons, not by an item per line.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -38,20 +38,17 @@ from PySide6.QtWidgets import QGraphicsPathItem, QHBoxLayout, QLabel, QVBoxLayou
 from thulium_desktop.app.canvas import BACKGROUND
 from thulium_desktop.app.document_tree import Document
 from thulium_desktop.app.files import ImageStats
-from thulium_desktop.app.screen_colours import UNSIGNED_MAPS, map_levels
+from thulium_desktop.app.screen_colours import map_levels
 from thulium_desktop.io.corpus import CorpusItem
 from thulium_desktop.io.documents import fit_to_image
 from thulium_desktop.io.layout import Line
 from thulium_desktop.io.line_images import cut_line, line_to_page
-from thulium_desktop.render.colormaps import CmapSpec, Scale, lookup_table
+from thulium_desktop.render.colormaps import CmapSpec, Scale
 from thulium_desktop.render.overlay import DEFAULT_OPACITY, composite, display_gray, fit_map
+from thulium_desktop.render.page_figure import LINE_CMAP, STEPS, UNREAD_COLOUR, LineMark, step_of, step_rgb
+from thulium_desktop.render.page_figure import line_mark as mark_of_numbers
 
-#: The colour steps of the line scale: CER (or unsureness) in tenths, 100% and above in the last.
-STEPS = 10
-#: The scale the outlines are coloured on (the maps' own unsigned default: viridis).
-LINE_CMAP = UNSIGNED_MAPS[0]
-#: Lines not read yet, and the selected line's outline.
-UNREAD_COLOUR = "#9a9a9a"
+#: The selected line's outline.
 SELECTED_COLOUR = "#ff2d95"
 #: How much of each outline's colour fills its polygon (0..255): enough to find a line
 #: on a page zoomed out, little enough to read the ink through.
@@ -61,30 +58,10 @@ OUTLINE_WIDTH = 2.0
 SMALLEST_LEVEL = 1024
 
 
-@dataclass(frozen=True)
-class LineMark:
-    """How a line is marked: its value in [0, 1] and whether it is a CER (else one minus
-    the lowest confidence); None while the line has not been read."""
-
-    value: float
-    is_cer: bool
-
-
 def line_mark(stats: ImageStats | None) -> LineMark | None:
-    """A line's mark from its numbers: its CER when it has a truth, else how unsure its
-    least confident character is; None when it has not been read."""
-    if stats is None:
-        return None
-    if stats.cer is not None:
-        return LineMark(min(float(stats.cer), 1.0), True)
-    if stats.min_confidence is not None:
-        return LineMark(1.0 - float(stats.min_confidence), False)
-    return None
-
-
-def step_of(value: float) -> int:
-    """The colour step of a value in [0, 1]: tenths, with 1.0 in the last step."""
-    return min(int(value * STEPS), STEPS - 1)
+    """A line's mark from its numbers (`render.page_figure.line_mark`); None when it has
+    not been read."""
+    return None if stats is None else mark_of_numbers(stats.cer, stats.min_confidence)
 
 
 def page_gray(image: np.ndarray) -> np.ndarray:
@@ -134,9 +111,8 @@ def tile_for(visible: tuple[float, float, float, float], shape: tuple[int, int])
 
 
 def step_colour(step: int) -> QColor:
-    """The colour of a step: the scale's colour at the step's middle."""
-    r, g, b = lookup_table(LINE_CMAP)[round((step + 0.5) / STEPS * 255)]
-    return QColor(int(r), int(g), int(b))
+    """The colour of a step, as the page figure draws it (`render.page_figure.step_rgb`)."""
+    return QColor(*step_rgb(step))
 
 
 class PageView(QWidget):

@@ -1,7 +1,9 @@
 """The enriched layout of each page a command reads: a copy of its PAGE-XML or ALTO with
 every line's reading, words and glyphs (`io.page_writer`), written beside the other
 outputs as `<page>.page.xml` or `<page>.alto.xml` (`<page>`: the name the page's line
-outputs start with, `<page>/<line id>.*`).
+outputs start with, `<page>/<line id>.*`), and, when a figure format is asked, the
+page figure `<page>.page.<png|svg|pdf>` (`render.page_figure`): the scan with each line
+outlined by its CER and every explained line's map inside its polygon.
 
 `read` and `explain` meet a page's lines one after the other (`io.corpus` lists them
 together, in the layout's order). `DocumentOutputs` keeps each page's read lines and
@@ -18,12 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from thulium_desktop.io.corpus import CorpusItem
-from thulium_desktop.io.documents import PageLine, cut_page_line
+from thulium_desktop.io.documents import PageLine, cut_page_line, fit_to_image
 from thulium_desktop.io.images import read_image
 from thulium_desktop.io.kraken_lines import is_segmentation
 from thulium_desktop.io.layout import PageLayout
+from thulium_desktop.io.line_images import line_to_page
 from thulium_desktop.io.page_writer import Glyph, LineReading, write_enriched_layout
 from thulium_desktop.models.protocol import Reading, Recognizer
+from thulium_desktop.render import page_caption, save_figure
+from thulium_desktop.render.page_figure import LineMark, line_mark, page_figure
+from thulium_desktop.xai.ground_truth import character_error_rate
 from thulium_desktop.xai.glyph_boxes import reading_glyph_boxes
 from thulium_desktop.xai.saliency import Explanation
 
@@ -87,12 +93,44 @@ def _units_per_pixel(layout: PageLayout, shape: tuple[int, ...]) -> tuple[float,
     return layout.size[0] / shape[1], layout.size[1] / shape[0]
 
 
-class DocumentOutputs:
-    """The enriched layouts of the pages whose lines a command reads, into `out_dir`."""
+def write_page_figures(layout: PageLayout, image_path: Path, lines: list[ReadLine], out_dir: Path,
+                       page_name: str, formats: tuple[str, ...], dpi: int) -> list[Path]:
+    """The page figure of `lines` in each of `formats`, as `<page>.page.<fmt>`: outlines by
+    each line's CER (else its lowest confidence), and the explained lines' maps (each the
+    strongest of its characters' maps) placed on the page inside their polygons."""
+    page = read_image(image_path).image
+    fitted, _ = fit_to_image(layout, image_path, (page.shape[1], page.shape[0]))
+    marks: dict[str, LineMark | None] = {}
+    page_map = np.full(page.shape[:2], np.nan, np.float32)
+    for read in lines:
+        truth = read.line.line.truth
+        cer = character_error_rate(read.reading.text, truth) if truth else None
+        marks[read.line.line.id] = line_mark(cer, min(read.reading.confidences, default=None))
+        if read.explanation is not None:
+            cut, _ = cut_page_line(page, image_path, read.line)
+            placed = line_to_page(np.abs(read.explanation.maps).max(axis=0), cut, page.shape)
+            page_map = np.where(np.isnan(placed), page_map, placed)
+    truths = [(read.reading.text, read.line.line.truth) for read in lines if read.line.line.truth]
+    page_cer = (sum(character_error_rate(r, t) * len(t) for r, t in truths) / sum(len(t) for _, t in truths)
+                if truths else None)
+    explained = [read.explanation for read in lines if read.explanation is not None]
+    caption = page_caption(explained[0].model if explained else "", page_cer, len(lines), len(fitted.lines),
+                           explained[0].method if explained else None)
+    fig = page_figure(page, fitted.lines, marks, page_map if explained else None,
+                      value_label="strongest |map| of the line's characters", caption=caption, dpi=dpi)
+    return [save_figure(fig, out_dir / f"{page_name}.page.{fmt}", dpi=dpi) for fmt in formats]
 
-    def __init__(self, recognizer: Recognizer, out_dir: Path) -> None:
+
+class DocumentOutputs:
+    """The enriched layouts of the pages whose lines a command reads, into `out_dir`,
+    and their page figures in `figure_formats` (none: no figure)."""
+
+    def __init__(self, recognizer: Recognizer, out_dir: Path, figure_formats: tuple[str, ...] = (),
+                 dpi: int = 300) -> None:
         self.recognizer = recognizer
         self.out_dir = out_dir
+        self.figure_formats = figure_formats
+        self.dpi = dpi
         self.pages: dict[PageLayout, _Page] = {}
 
     def add(self, item: CorpusItem, reading: Reading,
@@ -116,4 +154,7 @@ class DocumentOutputs:
 
     def _write(self, layout: PageLayout) -> Path:
         page = self.pages.pop(layout)
+        if self.figure_formats:
+            write_page_figures(layout, page.image_path, page.lines, self.out_dir, page.name, self.figure_formats,
+                               self.dpi)
         return write_document_output(layout, page.image_path, page.lines, self.recognizer, self.out_dir, page.name)

@@ -64,7 +64,8 @@ def run_explain(args: argparse.Namespace) -> int:
     for record in records:
         _report(record)
     truths = TruthSource()  # reads each folder's ground_truth.tsv once for the run
-    documents = DocumentOutputs(opened.recognizer, plan.out_dir)  # each page's PAGE-XML/ALTO with its readings
+    # each page's PAGE-XML/ALTO with its readings, and its page figure in the figure formats asked
+    documents = DocumentOutputs(opened.recognizer, plan.out_dir, plan.figure_formats, plan.dpi)
     started = time.perf_counter()
     interrupted = False
     stopped: str | None = None

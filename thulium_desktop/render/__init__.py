@@ -30,6 +30,12 @@ _FIGURE_EXPORTS = {
     "explanation_figures": ("FIGURE_KINDS", "explanation_figure"),
     "export": ("FIGURE_FORMATS", "explanation_arrays", "save_figure", "save_image"),
     "figures": ("character_labels", "comparison_figure", "overlay_figure", "token_grid_figure"),
+    # not its builder `page_figure`, whose name the module itself takes once imported:
+    # `from thulium_desktop.render.page_figure import page_figure`
+    "page_figure": (
+        "LEGEND_TEXT", "LINE_CMAP", "STEPS", "UNREAD_COLOUR", "LineMark", "line_mark", "page_caption", "step_of",
+        "step_rgb",
+    ),
 }
 _MODULE_OF = {name: module for module, names in _FIGURE_EXPORTS.items() for name in names}
 

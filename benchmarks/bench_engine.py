@@ -39,11 +39,9 @@ DEFAULT_IMAGE = ROOT / "resources" / "samples" / "recognition.png"
 WARM_UP_CALLS = 14
 
 
-def captum_maps(rec: Recognizer, image, cfg: SaliencyConfig) -> np.ndarray:
-    """Captum, one character at a time, as a user of Captum would write it."""
-    prepared = rec.prepare(image)
-    x = prepared.tensor
-    reading = rec.read(x)
+def captum_attributions(rec: Recognizer, x: torch.Tensor, reading, cfg: SaliencyConfig) -> list[torch.Tensor]:
+    """Captum, one character at a time, as a user of Captum would write it: each
+    character's `[1, C, H, W]` attribution (GradCAM's on its layer's grid), on the device."""
     out = []
     for t in range(len(reading)):
         def score(inp: torch.Tensor, t: int = t) -> torch.Tensor:
@@ -59,10 +57,19 @@ def captum_maps(rec: Recognizer, image, cfg: SaliencyConfig) -> np.ndarray:
             noisy = x + smoothgrad_noise(x, cfg.num_samples, cfg.noise_level, cfg.seed)
             attr = Saliency(score).attribute(noisy, abs=False).mean(0, keepdim=True)
         else:
-            cam = LayerGradCam(score, rec.cam_layer()).attribute(x, relu_attributions=True)
-            attr = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear")
-        out.append(attr.detach()[0].sum(0))
-    return prepared.to_image(torch.stack(out)).numpy()  # onto image pixels, as ours
+            attr = LayerGradCam(score, rec.cam_layer()).attribute(x, relu_attributions=True)
+        out.append(attr)
+    return out
+
+
+def captum_maps(rec: Recognizer, image, cfg: SaliencyConfig) -> np.ndarray:
+    """Captum's maps of every character on the image's pixels, as ours."""
+    prepared = rec.prepare(image)
+    x = prepared.tensor
+    attrs = captum_attributions(rec, x, rec.read(x), cfg)
+    if cfg.method == "gradcam":
+        attrs = [LayerAttribution.interpolate(a, tuple(x.shape[-2:]), "bilinear") for a in attrs]
+    return prepared.to_image(torch.stack([a.detach()[0].sum(0) for a in attrs])).numpy()
 
 
 def floor_pass(rec: Recognizer, image, cfg: SaliencyConfig, batched: bool, chunk: int,

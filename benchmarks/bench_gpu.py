@@ -32,9 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench_engine import captum_attributions  # beside this script
+
 from thulium_desktop.io import load_image, to_unit_gray
 from thulium_desktop.models import Recognizer, load_model
-from thulium_desktop.xai.perturb import smoothgrad_noise
 from thulium_desktop.xai.precision import map_difference, tf32_policy
 from thulium_desktop.xai.saliency import Explanation, SaliencyConfig, SaliencyGenerator
 
@@ -100,28 +101,10 @@ class Clock:
 
 
 def captum_loop(rec: Recognizer, image: np.ndarray, cfg: SaliencyConfig) -> list[torch.Tensor]:
-    """Captum's attribution once per character, left on the device (as
-    bench_engine.captum_maps computes it, without the move to image pixels)."""
-    from captum.attr import IntegratedGradients, LayerGradCam, Saliency
-
+    """Captum's attribution once per character, left on the device (bench_engine's
+    loop, without the move to image pixels)."""
     x = rec.prepare(image).tensor
-    reading = rec.read(x)
-    out = []
-    for t in range(len(reading)):
-        def score(inp: torch.Tensor, t: int = t) -> torch.Tensor:
-            return rec.token_scores(inp, reading, cfg.score)[:, t]
-
-        if cfg.method == "gradient":
-            out.append(Saliency(score).attribute(x, abs=False))
-        elif cfg.method == "integrated":
-            out.append(IntegratedGradients(score).attribute(
-                x, baselines=torch.zeros_like(x), n_steps=cfg.num_steps, method=cfg.integration))
-        elif cfg.method == "smoothgrad":
-            noisy = x + smoothgrad_noise(x, cfg.num_samples, cfg.noise_level, cfg.seed)
-            out.append(Saliency(score).attribute(noisy, abs=False).mean(0, keepdim=True))
-        else:
-            out.append(LayerGradCam(score, rec.cam_layer()).attribute(x, relu_attributions=True))
-    return out
+    return captum_attributions(rec, x, rec.read(x), cfg)
 
 
 class Table:

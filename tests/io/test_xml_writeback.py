@@ -79,17 +79,19 @@ def _source(tmp_path: Path, page, namespace: str, scale: float = 1.0) -> Path:
     return path
 
 
-def _readings(layout, text_of=lambda line: line.truth.upper()) -> dict[str, LineReading]:
+def _readings(layout, text_of=lambda line: line.truth.upper(), right_to_left: bool = False) -> dict[str, LineReading]:
     """A reading per line (its truth in capitals, so it differs from the truth), each
-    character a box of equal width across the line's bounding box, confidence 0.5-0.9."""
+    character a box of equal width across the line's bounding box, confidence 0.5-0.9;
+    in logical order, its boxes from the right end leftwards when `right_to_left`."""
     readings = {}
     for line in layout.lines:
         text = text_of(line)
         xs, ys = [p[0] for p in line.polygon], [p[1] for p in line.polygon]
         step = (max(xs) - min(xs)) / len(text)
+        places = range(len(text))[::-1] if right_to_left else range(len(text))  # each glyph's box, from the left
         readings[line.id] = LineReading(tuple(
-            Glyph(ch, 0.5 + 0.4 * i / len(text), (min(xs) + i * step, min(ys), min(xs) + (i + 1) * step, max(ys)))
-            for i, ch in enumerate(text)))
+            Glyph(ch, 0.5 + 0.4 * i / len(text), (min(xs) + j * step, min(ys), min(xs) + (j + 1) * step, max(ys)))
+            for i, (ch, j) in enumerate(zip(text, places))))
     return readings
 
 
@@ -187,6 +189,63 @@ def test_alto_round_trip_keeps_the_lines_and_holds_the_readings(page, tmp_path):
                                                                  abs=1e-4)
     assert float(first.get("HPOS")) == pytest.approx(reading.glyphs[0].box[0], abs=1e-3)
     assert len(first.get("CC").split()) == len(glyphs)
+
+
+def _right_to_left_source(tmp_path: Path, page, namespace: str) -> Path:
+    """The page's layout with every PAGE line marked right to left (ALTO states no direction)."""
+    source = _source(tmp_path, page, namespace)
+    if "alto" not in namespace:
+        root = ET.fromstring(source.read_bytes())
+        for line in root.iter(f"{{{namespace}}}TextLine"):
+            line.set("readingDirection", "right-to-left")
+        source.write_bytes(ET.tostring(root))
+    return source
+
+
+def _left(element: ET.Element) -> float:
+    """The left edge of a PAGE element's `Coords`."""
+    return min(float(p.split(",")[0]) for p in element.find("{*}Coords").get("points").split())
+
+
+def test_a_right_to_left_page_line_keeps_its_direction_and_logical_order(page, tmp_path):
+    source = _right_to_left_source(tmp_path, page, PAGE_2019)
+    before = read_layout(source)
+    assert {line.direction for line in before.lines} == {"right-to-left"}
+    readings = _readings(before, right_to_left=True)
+    data = enriched_layout(source, readings)
+    assert_valid(data, PAGE_2019)
+    target = tmp_path / "out.xml"
+    target.write_bytes(data)
+    assert read_layout(target).lines == before.lines  # direction included
+    for line in _elements(data, "TextLine"):
+        assert line.get("readingDirection") == "right-to-left"
+        words = [w for w in line if local_name(w.tag) == "Word"]
+        assert [w.findtext("{*}TextEquiv/{*}Unicode") for w in words] == readings[line.get("id")].text.split(" ")
+        glyphs = [g for w in words for g in w if local_name(g.tag) == "Glyph"]
+        assert "".join(g.findtext("{*}TextEquiv/{*}Unicode") for g in glyphs) == readings[line.get("id")].text.replace(
+            " ", "")
+        lefts = [_left(g) for g in glyphs]
+        assert lefts == sorted(lefts, reverse=True)  # logical order: the first glyph is the rightmost
+        assert [_left(w) for w in words] == sorted((_left(w) for w in words), reverse=True)
+
+
+def test_a_right_to_left_alto_line_has_its_spaces_between_its_words(page, tmp_path):
+    source = _source(tmp_path, page, ALTO_V4)
+    readings = _readings(read_layout(source), right_to_left=True)
+    data = enriched_layout(source, readings)
+    assert_valid(data, ALTO_V4)
+    spaces = 0
+    for line in _elements(data, "TextLine"):
+        parts = [e for e in line if local_name(e.tag) in ("String", "SP")]
+        assert " ".join(e.get("CONTENT") for e in parts if local_name(e.tag) == "String") == readings[
+            line.get("ID")].text
+        for before, space, after in zip(parts[::2], parts[1::2], parts[2::2]):
+            hpos, width = float(space.get("HPOS")), float(space.get("WIDTH"))
+            assert width > 0  # the gap between the words, not an empty space at the earlier one's end
+            assert float(after.get("HPOS")) + float(after.get("WIDTH")) == pytest.approx(hpos, abs=1e-3)
+            assert hpos + width == pytest.approx(float(before.get("HPOS")), abs=1e-3)
+            spaces += 1
+    assert spaces  # the page has lines of several words
 
 
 def _without_ours(root: ET.Element) -> ET.Element:

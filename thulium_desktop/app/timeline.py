@@ -8,6 +8,10 @@ Against a ground truth, errors are marked by colour *and* shape, so they read
 without colour vision: a substitution has a solid border and the true character
 in its corner, an insertion a dashed border and a "+", and a deletion (a truth
 character the model skipped) a tag with that character above the gap.
+
+A right-to-left reading (Hebrew, Arabic) keeps its tokens in logical order, but its
+characters were read leftwards, so its cells run right to left on screen: each cell
+still sits under its own glyph, whatever the direction.
 """
 
 from __future__ import annotations
@@ -116,6 +120,8 @@ class TokenTimeline(QWidget):
 
     # -- state -----------------------------------------------------------------------
     def set_reading(self, tokens: Sequence[str], confidences: np.ndarray, centres: np.ndarray) -> None:
+        """Show a reading: its tokens in logical order, each read at image x `centres[i]`
+        (increasing for a left-to-right line, decreasing for a right-to-left one)."""
         self._tokens = tuple(tokens)
         self._confidences = np.asarray(confidences, dtype=np.float64)
         self._centres = np.asarray(centres, dtype=np.float64)
@@ -157,22 +163,43 @@ class TokenTimeline(QWidget):
             self._current = index
             self.update()
 
+    @property
+    def right_to_left(self) -> bool:
+        """Whether the reading runs leftwards on the image (its last character left of its first)."""
+        return len(self._centres) > 1 and bool(self._centres[-1] < self._centres[0])
+
+    def screen_order(self) -> list[int]:
+        """ALL, then the characters from leftmost to rightmost on screen: the order the arrow
+        keys walk, so that they move the way the cells lie, whatever the script's direction."""
+        return [ALL, *np.argsort(self._centres, kind="stable").tolist()]
+
+    def _step(self, offset: int) -> None:
+        """Select the cell `offset` places right (+) or left (-) of the current one on
+        screen, stopping at ALL on the left and at the rightmost character."""
+        order = self.screen_order()
+        at = order.index(self._current) if self._current in order else 0
+        self.select(order[min(max(at + offset, 0), len(order) - 1)])
+
     @Slot()
     def step_back(self) -> None:
-        """Left arrow: towards ALL (left of the first character); stops there."""
-        self.select(self._current - 1)
+        """Left arrow: the character on the left on screen (the next one in a right-to-left
+        script), then ALL, which sits left of every character; stops there."""
+        self._step(-1)
 
     @Slot()
     def step_forward(self) -> None:
-        """Right arrow: towards the last character; stops there."""
-        self.select(self._current + 1)
+        """Right arrow: the character on the right on screen; stops at the rightmost."""
+        self._step(+1)
 
     @Slot()
     def select_first(self) -> None:
+        """Home: the first character read, as Home goes to a line's start in a text editor
+        (the rightmost cell in a right-to-left script)."""
         self.select(0)
 
     @Slot()
     def select_last(self) -> None:
+        """End: the last character read (the leftmost cell in a right-to-left script)."""
         self.select(len(self._tokens) - 1)
 
     # -- geometry --------------------------------------------------------------------
@@ -198,7 +225,9 @@ class TokenTimeline(QWidget):
         in_view = (centres >= lo) & (centres <= hi)
         width = cell_width(centres[in_view] if in_view.any() else centres, hi - lo)
         lefts = np.where(centres < lo, -OFF_VIEW, OFF_VIEW)
-        lefts[in_view] = spread(centres[in_view], width, lo, hi)
+        shown = np.flatnonzero(in_view)
+        shown = shown[np.argsort(centres[shown], kind="stable")]  # spread wants them left to right
+        lefts[shown] = spread(centres[shown], width, lo, hi)
         top, height = LEADER, self.height() - LEADER - 2
         return [QRectF(x, top, width, height) for x in lefts]
 
@@ -206,15 +235,23 @@ class TokenTimeline(QWidget):
         return -OFF_VIEW < rect.left() < OFF_VIEW
 
     def gap_x(self, gap: int) -> float:
-        """x of gap `gap` (just before cell `gap`; after the last cell for gap == count)."""
+        """x of gap `gap`, between characters gap - 1 and gap in reading order: just
+        before cell `gap` (on its left, or on its right in a right-to-left reading); after
+        the last cell for gap == count."""
         rects = self._cell_rects()
-        before = rects[gap - 1].right() + CELL_GAP / 2 if gap > 0 else None
-        after = rects[gap].left() - CELL_GAP / 2 if gap < len(rects) else None
+        rtl = self.right_to_left
+        before = self._beside(rects[gap - 1], left=rtl) if gap > 0 else None
+        after = self._beside(rects[gap], left=not rtl) if gap < len(rects) else None
         if before is None or (after is not None and not self._in_view(rects[gap - 1])):
             return after
         if after is None or not self._in_view(rects[gap]):
             return before
         return (before + after) / 2
+
+    @staticmethod
+    def _beside(rect: QRectF, left: bool) -> float:
+        """x just outside a cell, on its left or its right side."""
+        return rect.left() - CELL_GAP / 2 if left else rect.right() + CELL_GAP / 2
 
     def deletion_rect(self, gap: int) -> QRectF:
         """The tag naming the truth characters missed at gap `gap`."""
@@ -226,7 +263,7 @@ class TokenTimeline(QWidget):
         text elided, where they cannot all fit side by side."""
         lo, hi = self._bounds()
         xs = {g: self.gap_x(g) for g in (self._comparison.missed if self._comparison else ())}
-        gaps = sorted(g for g, x in xs.items() if lo - CELL_GAP <= x <= hi + CELL_GAP)  # in view
+        gaps = sorted((g for g, x in xs.items() if lo - CELL_GAP <= x <= hi + CELL_GAP), key=xs.get)  # in view
         if not gaps:
             return {}
         metrics = QFontMetricsF(self._badge_font)
@@ -377,6 +414,13 @@ class TokenTimeline(QWidget):
         return "".join(map(shown_char, self._comparison.missed[gap])) if self._comparison else ""
 
 
+def bidi_isolated(text: str) -> str:
+    """`text` between Unicode's first-strong isolate marks (FSI, PDI): laid out in its own
+    direction, set by its first letter, so that a right-to-left reading keeps its trailing
+    punctuation on its left and does not mix with the left-to-right words around it."""
+    return f"\u2068{text}\u2069"
+
+
 def reading_html(tokens: Sequence[str], confidences: np.ndarray) -> str:
     """The reading as rich text, doubtful characters in red and underlined."""
     parts = []
@@ -405,7 +449,8 @@ class ReadingLabel(QLabel):
         note = f"mean confidence {float(np.mean(confidences)):.0%}"
         if doubtful:
             note += f', <span style="color:#c0392b">{doubtful} below {LOW_CONFIDENCE:.0%}</span>'
-        big = f'<span style="font-size:large; font-family:monospace">{reading_html(tokens, confidences)}</span>'
+        reading = bidi_isolated(reading_html(tokens, confidences))
+        big = f'<span style="font-size:large; font-family:monospace">{reading}</span>'
         self.setText(f"Reads: {big} &nbsp; ({note})")
 
     def show_status(self, text: str) -> None:

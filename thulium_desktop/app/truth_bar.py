@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
 from thulium_desktop.app.glyphs import shown_char
-from thulium_desktop.app.timeline import EDIT_COLOURS
+from thulium_desktop.app.timeline import EDIT_COLOURS, bidi_isolated
 from thulium_desktop.xai.ground_truth import DELETION, INSERTION, MATCH, SUBSTITUTION, Comparison, describe_edits
 
 LEGEND = (
@@ -55,7 +55,7 @@ class TruthBar(QLabel):
         self.hide()
 
     def show_comparison(self, comparison: Comparison) -> None:
-        big = f'<span style="font-size:large; font-family:monospace">{truth_html(comparison)}</span>'
+        big = f'<span style="font-size:large; font-family:monospace">{bidi_isolated(truth_html(comparison))}</span>'
         edits = describe_edits(comparison.counts)
         legend = f'<br><small>{legend_html()}</small>' if comparison.cer > 0 else ""
         self.setText(f"Truth: {big} &nbsp; (<b>CER {comparison.cer:.1%}</b>, {edits}){legend}")
@@ -63,7 +63,8 @@ class TruthBar(QLabel):
 
     def show_pending(self, truth: str) -> None:
         """The truth is known, the reading not yet."""
-        self.setText(f'Truth: <span style="font-size:large; font-family:monospace">{html.escape(truth)}</span>')
+        shown = bidi_isolated(html.escape(truth))
+        self.setText(f'Truth: <span style="font-size:large; font-family:monospace">{shown}</span>')
         self.show()
 
     def show_problem(self, problem: str) -> None:

@@ -20,6 +20,11 @@ in place: namespaces and schema version, regions, reading order, metadata. Per l
   with a `Glyph` per character (box, `@GC`; ALTO v3 and later, which have `Glyph`),
   separated by `SP`s. ALTO holds one text per line, so the copy's text is the reading.
 
+Right-to-left lines (PAGE's `readingDirection`, kept as the source states it): words and
+glyphs are written in logical order, the order they are read in, as PAGE and ALTO
+order their content; their boxes then run leftwards, and an ALTO `SP` spans the gap
+between its words on whichever side the next word lies.
+
 Confidences: a glyph's is the model's for that character, a word's and a line's the
 mean of their glyphs'. Boxes are in the layout's own coordinates (its unit). Lines that
 are not given, and lines whose reading has no character but spaces, are left as they
@@ -205,11 +210,17 @@ class _AltoWriter:
         for n, glyphs in enumerate(reading.words(), 1):
             box = _union(g.box for g in glyphs)
             if previous is not None:
-                elements.append(ET.Element(self.q("SP"), HPOS=_number(previous[2]), VPOS=_number(previous[1]),
-                                           WIDTH=_number(max(0.0, box[0] - previous[2]))))
+                elements.append(self._space(previous, box))
             elements.append(self._string(glyphs, box, f"{line_id}_s{n}"))
             previous = box
         line[at:at] = elements
+
+    def _space(self, previous: Box, box: Box) -> ET.Element:
+        """The `SP` between two words read one after the other: from the left one's right
+        edge to the right one's left edge, so also in a right-to-left line."""
+        left, right = sorted((previous, box), key=lambda b: b[0])
+        return ET.Element(self.q("SP"), HPOS=_number(left[2]), VPOS=_number(previous[1]),
+                          WIDTH=_number(max(0.0, right[0] - left[2])))
 
     def _string(self, glyphs: tuple[Glyph, ...], box: Box, string_id: str) -> ET.Element:
         string = ET.Element(self.q("String"), ID=self.ids.new(string_id), **_alto_box(box),

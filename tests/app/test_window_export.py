@@ -12,7 +12,7 @@ import pytest
 from gui_helpers import SAMPLES, WAIT_MS, open_settled, sample_copy
 from PySide6.QtCore import QStandardPaths
 
-from thulium_desktop.app.figure_export import FIGURE_KINDS, ExportPlan
+from thulium_desktop.app.figure_export import ExportPlan
 from thulium_desktop.app.export_dialog import ExportDialog
 
 
@@ -108,7 +108,7 @@ def suggested_files(window, monkeypatch) -> dict[str, Path]:
     offered: dict[str, Path] = {}
 
     def look(dialog):
-        for kind in FIGURE_KINDS:
+        for kind in dialog.kinds:
             dialog.set_kind(kind)
             offered[kind] = dialog.plan().path
         return ExportDialog.DialogCode.Rejected
@@ -126,7 +126,8 @@ def test_export_suggests_the_images_folder_and_a_name_per_figure_kind(qtbot, mak
     assert {path.parent for path in offered.values()} == {image.parent}
     assert offered["view"].name == "hello.attention.char1.png"
     assert offered["grid"].name == "hello.attention.png"
-    assert len(set(offered.values())) == len(FIGURE_KINDS)
+    assert set(offered) == {"view", "grid", "compare"}  # a plain image has no page figure
+    assert len(set(offered.values())) == len(offered)
 
 
 def test_export_suggests_the_last_export_folder_once_there_is_one(qtbot, make_window, tmp_path, out, monkeypatch):

@@ -55,8 +55,9 @@ def view_suffix(index: int) -> str:
 class ExportDialog(QDialog):
     """Collects an `ExportPlan`; the window does the writing.
 
-    `names` suggests a file (without extension) per figure kind; choosing another kind
-    switches to its name unless the user has typed one.
+    `names` suggests a file (without extension) per figure kind offered, and only those
+    kinds are offered (the page figure only while a page's line is open); choosing
+    another kind switches to its name unless the user has typed one.
     """
 
     def __init__(
@@ -69,6 +70,8 @@ class ExportDialog(QDialog):
         kinds = QVBoxLayout()
         self._kind_buttons: dict[str, QRadioButton] = {}
         for name, label in FIGURE_KINDS.items():
+            if name not in self._names:
+                continue
             button = QRadioButton(label)
             button.setToolTip(FIGURE_HINTS[name])
             self._kinds.addButton(button)
@@ -118,6 +121,11 @@ class ExportDialog(QDialog):
     @property
     def kind(self) -> str:
         return next(k for k, b in self._kind_buttons.items() if b.isChecked())
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The figure kinds offered, in the dialog's order."""
+        return tuple(self._kind_buttons)
 
     def set_kind(self, kind: str) -> None:
         self._kind_buttons[kind].setChecked(True)

@@ -8,14 +8,25 @@ all is settled.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from thulium_desktop.app.document_tree import Document
+from thulium_desktop.io.corpus import CorpusItem, page_image
+from thulium_desktop.io.documents import fit_to_image
+from thulium_desktop.io.line_images import cut_line, line_to_page
+from thulium_desktop.render.colormaps import colorbar_label
+from thulium_desktop.render.overlay import fit_map
+from thulium_desktop.render.page_figure import LineMark, page_caption
+from thulium_desktop.xai.methods import REGISTRY
+
 if TYPE_CHECKING:
-    from thulium_desktop.app.figure_export import ExportPlan
+    from thulium_desktop.app.figure_export import ExportPlan, PageContent
     from thulium_desktop.app.window import MainWindow
+    from thulium_desktop.xai.saliency import Explanation
 
 
 class ExportFlow(QObject):
@@ -53,12 +64,49 @@ class ExportFlow(QObject):
         from thulium_desktop.app.figure_export import FIGURE_KINDS, suggested_name
 
         window = self.window
-        current = window.browser.files.current
-        folder = export_folder(window.settings.value("export/dir"), current)
-        stem = current.stem if current else "explanation"
-        names = {kind: suggested_name(stem, kind, window.view_model.export_specs(kind)) for kind in FIGURE_KINDS}
+        image, stem = export_subject(window.browser.files.current)
+        folder = export_folder(window.settings.value("export/dir"), image)
+        kinds = [kind for kind in FIGURE_KINDS if kind != "page" or self.open_page_line() is not None]
+        names = {kind: suggested_name(stem, kind, window.view_model.export_specs(kind)) for kind in kinds}
         names["view"] += view_suffix(window.view_model.export_index("view"))
+        if "page" in names:
+            document = window.review.page_view.document
+            names["page"] = suggested_name(document.image.stem, "page", window.view_model.export_specs("page"))
         return {kind: folder / name for kind, name in names.items()}
+
+    def open_page_line(self) -> CorpusItem | None:
+        """The line open in the canvas when it is a line of the page the page view shows
+        (the page figure's subject); None for an image taken whole."""
+        key, page = self.window.view_model.path, self.window.review.page_view
+        if isinstance(key, CorpusItem) and page.document is not None and key in page.document.lines:
+            return key
+        return None
+
+    def page_content(self, explanations: Mapping[str, Explanation]) -> PageContent | None:
+        """The open line's page as the page figure draws it: the scan, its lines fitted to
+        the scan as the page view fits them, their marks as the page view colours them,
+        and the map on screen placed inside the open line's polygon."""
+        from thulium_desktop.app.figure_export import PageContent  # matplotlib, as above
+
+        key = self.open_page_line()
+        if key is None:
+            return None
+        window, page = self.window, self.window.review.page_view
+        document = page.document
+        scan = page_image(key).image
+        fitted, _ = fit_to_image(document.layout, document.image, (scan.shape[1], scan.shape[0]))
+        marks = {line.id: page.mark_of(line.id) for line in fitted.lines}
+        spec = window.view_model.view_spec()
+        values, signed = window.view_model.maps_for(spec)
+        page_map = None
+        if values is not None:
+            cut = cut_line(scan, next(line for line in fitted.lines if line.id == key.line.line.id))
+            page_map = line_to_page(fit_map(values, cut.mask.shape), cut, scan.shape)
+        label = colorbar_label(REGISTRY[spec.method], signed, bool(dict(spec.params).get("normalize", False)))
+        model = next(iter(explanations.values())).model
+        caption = page_caption(model, marked_page_cer(document, marks), len([m for m in marks.values() if m]),
+                               len(fitted.lines), REGISTRY[spec.method].label)
+        return PageContent(scan, fitted.lines, marks, page_map, signed, label, caption)
 
     def export(self, plan: ExportPlan) -> None:
         """Export now if every map the figure needs is computed, else once it is."""
@@ -76,6 +124,9 @@ class ExportFlow(QObject):
         if explanations is None:
             window.message.show_error(f"Export to {plan.path} stopped: its maps were not computed.")
             return
+        if plan.kind == "page" and self.open_page_line() is None:
+            window.message.show_error(f"Export to {plan.path} stopped: the open image is not a line of a page.")
+            return
         from thulium_desktop.app.figure_export import ExportContent, write_export  # matplotlib, as above
 
         content = ExportContent(
@@ -83,8 +134,9 @@ class ExportFlow(QObject):
             explanations,
             view_model.export_index(plan.kind),
             (display.cmap(False), display.cmap(True)),
-            str(window.browser.files.current or ""),
+            export_source(window.browser.files.current),
             display.alpha,
+            self.page_content(explanations) if plan.kind == "page" else None,
         )
         try:
             written = write_export(plan, content)
@@ -93,3 +145,29 @@ class ExportFlow(QObject):
             return
         window.status.showMessage("Exported " + ", ".join(p.name for p in written), 8000)
         self.exported.emit(written)
+
+
+def export_subject(current: Path | CorpusItem | None) -> tuple[Path | None, str]:
+    """The image file an export is of and the stem its files are named after: a page's
+    line is named as the CLI names its outputs (`<page>.<line id>`) beside its page."""
+    if isinstance(current, CorpusItem):
+        return current.path, Path(current.name).name
+    return current, current.stem if current else "explanation"
+
+
+def export_source(current: Path | CorpusItem | None) -> str:
+    """How the parameters file names what was explained (`page.png#l1` for a line)."""
+    if isinstance(current, CorpusItem):
+        return current.label
+    return str(current or "")
+
+
+def marked_page_cer(document: Document, marks: Mapping[str, LineMark | None]) -> float | None:
+    """The page's CER from its lines' marks, as `document_tree.page_stats` weighs it
+    (each measured line's CER by its truth's length); None where no line has one. A
+    mark's CER is clipped at 100%, as the outlines' scale clips it."""
+    measured = [(len(item.line.line.truth or ""), marks[item.line.line.id])
+                for item in document.lines if item.line.line.id in marks]
+    measured = [(n, mark.value) for n, mark in measured if mark is not None and mark.is_cer and n]
+    chars = sum(n for n, _ in measured)
+    return sum(n * cer for n, cer in measured) / chars if chars else None

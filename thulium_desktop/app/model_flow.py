@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,13 +19,32 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenuBar, QMessageBox
 
 from thulium_desktop import models
-from thulium_desktop.models import MODEL_SUFFIXES, ModelLoadError, UntrustedModelError
+from thulium_desktop.models import MODEL_SUFFIXES, ModelLoadError, OpenedModel, UntrustedModelError
 
 if TYPE_CHECKING:
     from thulium_desktop.app.window import MainWindow
     from thulium_desktop.app.worker import LoadedModel
 
 MODEL_FILTER = "Models (" + " ".join(f"*{s}" for s in MODEL_SUFFIXES) + ");;All files (*)"
+#: Added to a model's name while it reads with its folder's generation settings: the
+#: job lanes key their caches by the name, so the two readings' maps are never mixed.
+FOLDER_DECODING_SUFFIX = " (folder decoding)"
+
+
+def decoded_name(name: str, decoding: str) -> str:
+    """The name a model read with `decoding` goes by (see `FOLDER_DECODING_SUFFIX`)."""
+    base = name.removesuffix(FOLDER_DECODING_SUFFIX)
+    return base + FOLDER_DECODING_SUFFIX if decoding == "folder" else base
+
+
+def open_with_decoding(path: str, decoding: str) -> OpenedModel:
+    """The model folder at `path` opened again, reading with `decoding` under its
+    `decoded_name` (the status bar's caption says it too). Runs on the loader thread."""
+    opened = models.open_described(path)
+    recognizer = opened.recognizer
+    recognizer.decoding = decoding
+    recognizer.name = decoded_name(recognizer.name, decoding)
+    return OpenedModel(recognizer, replace(opened.summary, name=recognizer.name))
 
 
 def markdown_code_html(text: str) -> str:
@@ -52,6 +72,15 @@ class ModelFlow(QObject):
         self.open_action.triggered.connect(self.open_dialog)
         self.open_folder_action = QAction("Open Hugging Face &folder…", window)
         self.open_folder_action.triggered.connect(self.open_folder_dialog)
+        self.folder_decoding_action = QAction("Read with the folder's generation settings", window)
+        self.folder_decoding_action.setCheckable(True)
+        self.folder_decoding_action.setEnabled(False)
+        self.folder_decoding_action.setToolTip(
+            "Read as the folder's generation_config.json says (beam search), and explain the tokens of that "
+            "reading by their teacher-forced scores; unchecked, the model's plain greedy reading")
+        self.folder_decoding_action.triggered.connect(self.read_with_folder_settings)
+        #: The file or folder each user model in use was opened from, by the name it goes by.
+        self._sources: dict[str, str] = {}
         window.client.models.failed.connect(self._on_failed)
         window.client.models.openFailed.connect(self._on_open_failed)
         window.client.models.cancelled.connect(self._on_cancelled)
@@ -74,6 +103,8 @@ class ModelFlow(QObject):
             action.setEnabled(False)
         if self.menu.isEmpty():
             self.menu.addAction("No bundled models installed").setEnabled(False)
+        self.menu.addSeparator()
+        self.menu.addAction(self.folder_decoding_action)  # how the model in use reads
         self.menu.addSeparator()
         self.menu.addAction(self.open_action)
         self.menu.addAction(self.open_folder_action)
@@ -108,13 +139,35 @@ class ModelFlow(QObject):
         self.window.client.models.open(str(path), trust)
 
     def arrived(self) -> bool:
-        """Whether the model just loaded is the user's file that was on its way in."""
-        opened, self.opening = self.opening is not None, None
-        return opened
+        """Whether the model just loaded is the user's file that was on its way in (then
+        remembered as the source of the model now in use)."""
+        opened, self.opening = self.opening, None
+        current = self.window.client.models.current
+        if opened is not None and current is not None:
+            self._sources[current.name] = opened
+        return opened is not None
+
+    @Slot(bool)
+    def read_with_folder_settings(self, on: bool) -> None:
+        """Model ▸ Read with the folder's generation settings: the model in use opened
+        again from its folder, reading as its settings say (`on`) or greedily, under
+        another name so that the other reading's maps are not shown for this one."""
+        current = self.window.client.models.current
+        source = self._sources.get(current.name) if current is not None else None
+        if current is None or source is None or not current.decodings:
+            self.folder_decoding_action.setChecked(False)
+            self.window.message.show_error("Only a TrOCR folder opened with Model ▸ Open can read with "
+                                           "its folder's generation settings.")
+            return
+        decoding = "folder" if on else "greedy"
+        self._sources[decoded_name(current.name, decoding)] = source
+        self.window.switch_model(partial(open_with_decoding, source, decoding))
 
     def show(self, info: LoadedModel | None) -> None:
         """The model in use, named in the status bar."""
         status = self.window.status
+        self.folder_decoding_action.setEnabled(info is not None and bool(info.decodings))
+        self.folder_decoding_action.setChecked(info is not None and info.decoding == "folder")
         if info is None:
             status.model.setText("no model")
         elif info.caption:

@@ -31,6 +31,7 @@ from thulium_desktop.models import (
     model_device,
 )
 from thulium_desktop.models.protocol import Contrastable
+from thulium_desktop.models.trocr import DECODINGS, TrOCRRecognizer
 from thulium_desktop.xai.centres import attention_centres, span_centres
 from thulium_desktop.xai.saliency import Cancelled, NoAttention, SaliencyConfig, SaliencyGenerator
 from thulium_desktop.xai.spec import MethodSpec
@@ -64,6 +65,11 @@ class LoadedModel:
     #: The pixel height the model scales every image to (None: it does not say): an
     #: image much lower than this is read from invented pixels (`image_quality_notes`).
     height: int | None = None
+    #: The ways the model can read (`models.trocr.DECODINGS` for a TrOCR folder, () for a
+    #: model with one way), and the one it reads with now ("" for a model with one way):
+    #: the Model menu offers the folder's generation settings only where there are two.
+    decodings: tuple[str, ...] = ()
+    decoding: str = ""
 
 
 @dataclass(frozen=True)
@@ -295,4 +301,6 @@ def _model_info(recognizer: Recognizer, caption: str = "") -> LoadedModel:
     label = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     layers, default = layer_choices(recognizer)
     scorable = recognizer.alphabet if isinstance(recognizer, Contrastable) else ""
-    return LoadedModel(recognizer.name, label, layers, default, caption, scorable, input_height(recognizer))
+    decodings, decoding = (DECODINGS, recognizer.decoding) if isinstance(recognizer, TrOCRRecognizer) else ((), "")
+    return LoadedModel(recognizer.name, label, layers, default, caption, scorable, input_height(recognizer),
+                       decodings, decoding)

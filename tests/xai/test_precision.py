@@ -3,6 +3,7 @@ policy in words (`xai/precision.py`), on the CPU (whose autocast does bfloat16).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 
 from thulium_desktop.io import load_image
 from thulium_desktop.models import load_model
+from thulium_desktop.xai import precision, saliency
 from thulium_desktop.xai.precision import (
     BF16_TOLERANCE,
     map_difference,
@@ -18,6 +20,7 @@ from thulium_desktop.xai.precision import (
     tf32_policy,
     tf32_record,
 )
+from thulium_desktop.xai.saliency import Run, SaliencyConfig, SaliencyGenerator
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "hello.png"
 CPU = torch.device("cpu")
@@ -105,3 +108,80 @@ def test_the_tf32_policy_says_what_the_switches_are(tf32_flags):
     torch.backends.cudnn.allow_tf32 = False
     assert tf32_policy() == ("float32 on CUDA: matmuls in TF32 (float32 matmul precision 'high'), "
                              "cuDNN convolutions in full float32")
+
+
+# -- through the engine: SaliencyConfig.precision ----------------------------------------
+
+def test_an_unknown_precision_in_the_config_is_one_clear_error():
+    with pytest.raises(ValueError, match="^precision must be one of float32, bf16; got 'fp16'$"):
+        SaliencyConfig(precision="fp16")
+
+
+ENGINE_METHODS = ["gradient", "integrated", "smoothgrad"]
+
+
+def explained(method: str, precision: str, name: str = "ctc-reader"):
+    cfg = SaliencyConfig(method=method, precision=precision, num_steps=8, tolerance=0.0, num_samples=8)
+    return SaliencyGenerator(load_model(name), cfg).explain(load_image(SAMPLE))
+
+
+@pytest.mark.parametrize("name", ["ctc-reader", "attention-reader"])
+@pytest.mark.parametrize("method", ENGINE_METHODS)
+def test_bf16_on_a_bundled_reader_falls_back_to_float32_and_the_explanation_says_so(name, method):
+    """bfloat16 moves the bundled readers' maps by far more than the tolerance."""
+    with pytest.warns(saliency.MapNote, match="computed in float32: in bfloat16"):
+        fell_back = explained(method, "bf16", name)
+    plain = explained(method, "float32", name)
+    assert fell_back.precision == "float32" and fell_back.record()["precision"] == "float32"
+    (note,) = [n for n in fell_back.notes if n.startswith("computed in float32: in bfloat16")]
+    measured = float(re.search(r"differ from float32 by ([\d.]+)%", note).group(1)) / 100
+    assert BF16_TOLERANCE < measured < 1  # the maps compared as maps: tens of percent, not millions
+    assert not [n for n in plain.notes if "bfloat16" in n]
+    # float32 it was (a one-pass method scores the reading it read first instead of
+    # reading in its own forward: an attention reader's teacher-forced scores, to ~1e-6)
+    np.testing.assert_allclose(fell_back.maps, plain.maps, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ENGINE_METHODS)
+def test_bf16_within_tolerance_runs_the_passes_under_autocast(method, monkeypatch):
+    """With a tolerance bfloat16 meets, the method's passes run under autocast."""
+    monkeypatch.setattr(saliency, "precision_scope",
+                        lambda choice, device, probe: precision.precision_scope(choice, device, probe, tolerance=1.0))
+    autocast: list[bool] = []
+    for name in ("grads", "backward"):
+        original = getattr(Run, name)
+
+        def recorded(run, *args, _original=original, **kwargs):
+            autocast.append(torch.is_autocast_enabled("cpu"))
+            return _original(run, *args, **kwargs)
+
+        monkeypatch.setattr(Run, name, recorded)
+    fast = explained(method, "bf16")
+    plain = explained(method, "float32")
+    assert autocast and all(autocast[: len(autocast) // 2]) and not any(autocast[len(autocast) // 2:])
+    assert fast.precision == "bf16" and fast.record()["precision"] == "bf16"
+    assert [n for n in fast.notes if n.startswith("computed in bfloat16 (autocast)")]
+    assert fast.maps.dtype == np.float32 and fast.scores.dtype == np.float32
+    assert fast.maps.shape == plain.maps.shape and not np.array_equal(fast.maps, plain.maps)
+    assert map_difference(fast.maps, plain.maps) <= 1.0
+
+
+def test_the_record_names_the_tf32_policy_the_maps_were_made_under(tf32_flags):
+    torch.set_float32_matmul_precision("high")
+    record = explained("gradient", "float32").record()
+    assert record["tf32_policy"] == tf32_policy() and "matmuls in TF32" in record["tf32_policy"]
+    assert record["precision"] == "float32"
+
+
+def test_the_noise_family_checks_bf16_once_and_every_explanation_says_so():
+    cfg = SaliencyConfig(precision="bf16", num_samples=6)
+    with pytest.warns(saliency.MapNote, match="computed in float32: in bfloat16"):
+        family = SaliencyGenerator(load_model("ctc-reader"), cfg).explain_noise_family(load_image(SAMPLE))
+    for exp in family.values():
+        assert exp.precision == "float32"
+        assert [n for n in exp.notes if n.startswith("computed in float32: in bfloat16")]
+
+
+def test_attention_maps_have_no_backward_to_speed_up_and_ignore_bf16():
+    exp = explained("attention", "bf16", "attention-reader")
+    assert exp.precision == "float32" and not [n for n in exp.notes if "bfloat16" in n]

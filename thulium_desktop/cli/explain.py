@@ -198,7 +198,7 @@ def _write_summary(path: Path, summary: dict[str, Any]) -> None:
 def _config(args: argparse.Namespace) -> SaliencyConfig:
     """Every method parameter as given (the parser stores each under its field name)."""
     try:
-        return SaliencyConfig(**{name: getattr(args, name) for name in PARAMETERS})
+        return SaliencyConfig(**{name: getattr(args, name) for name in PARAMETERS}, precision=args.precision)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 

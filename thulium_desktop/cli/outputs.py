@@ -153,6 +153,8 @@ def method_record(exp: Explanation, warnings: list[str]) -> dict[str, Any]:
         "deltas": exp.deltas,
         "timings": asdict(exp.timings),
         "device": exp.device,
+        "precision": exp.precision,
+        "tf32_policy": exp.tf32_policy,
         "notes": list(exp.notes),
         "warnings": warnings,
     }

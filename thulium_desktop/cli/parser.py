@@ -14,6 +14,7 @@ from thulium_desktop.models.protocol import SCORE_KINDS
 from thulium_desktop.models.trocr import DECODINGS
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.methods import BASELINES, PARAMETERS, REGISTRY, methods_reading
+from thulium_desktop.xai.precision import PRECISIONS
 from thulium_desktop.xai.quadrature import RULES
 
 #: `--format` choices: figures by extension, maps as .npz, the record of each image as .json.
@@ -70,6 +71,11 @@ def _explain(commands) -> None:
     )
     p.add_argument("--dpi", type=_positive, default=300, help="resolution of PNG figures (default: 300)")
     _device_option(p)
+    p.add_argument(
+        "--precision", choices=PRECISIONS, default="float32",
+        help="arithmetic of the methods' passes: float32, or bf16 (autocast) where on each image it moves "
+        "the gradient maps by at most 5%% of their peak, else float32 with a note (default: float32)",
+    )
     p.add_argument(
         "--shard", type=_shard, default=(0, 1), metavar="I/N",
         help="process only shard I of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)",

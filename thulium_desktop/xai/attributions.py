@@ -137,12 +137,17 @@ def _path_integral(run: Run, baseline: torch.Tensor, steps: int, rows: torch.Ten
     diff = x - baseline
     count = run.targets.weights.shape[0] if rows is None else len(rows)
     total_grad = torch.zeros((count, *x.shape[1:]), dtype=x.dtype, device=x.device)
-    for sl in run.chunks(steps):
-        run.check_cancel()
+
+    def chunk_sum(sl: slice) -> torch.Tensor:  # may be re-run at half length: adds to nothing
         path = baseline + alphas_t[sl, None, None, None] * diff
-        total_grad += run.grads(path, weights_t[sl], rows).sum(dim=1)
+        return run.grads(path, weights_t[sl], rows).sum(dim=1)
+
+    def add(sl: slice, grads: torch.Tensor) -> None:
+        total_grad.add_(grads)
         if rows is None:
             run.report(diff * total_grad / float(weights_t[: sl.stop].sum()), sl.stop, steps)
+
+    run.in_chunks(steps, chunk_sum, add, targets=count)
     return diff * total_grad
 
 
@@ -183,14 +188,19 @@ def _over_noise(run: Run, estimate: Estimate, second_moment: bool = True) -> Att
     k = run.targets.weights.shape[0]
     g_sum = torch.zeros((k, *x.shape[1:]), dtype=x.dtype, device=x.device)
     g_sq = torch.zeros_like(g_sum)
-    for sl in run.chunks(cfg.num_samples):
-        run.check_cancel()
+
+    def chunk_sums(sl: slice) -> tuple[torch.Tensor, torch.Tensor | None]:  # may be re-run: adds to nothing
         ones = torch.ones(sl.stop - sl.start, dtype=x.dtype, device=x.device)
         grads = run.grads(x + noise[sl], ones)
-        g_sum += grads.sum(dim=1)
+        return grads.sum(dim=1), (grads * grads).sum(dim=1) if second_moment else None
+
+    def add(sl: slice, sums: tuple[torch.Tensor, torch.Tensor | None]) -> None:
+        g_sum.add_(sums[0])
         if second_moment:
-            g_sq += (grads * grads).sum(dim=1)
+            g_sq.add_(sums[1])
         run.report(estimate(g_sum, g_sq, sl.stop), sl.stop, cfg.num_samples)
+
+    run.in_chunks(cfg.num_samples, chunk_sums, add)
     return Attribution(estimate(g_sum, g_sq, cfg.num_samples), run.scores(x)[0], notes=notes)
 
 

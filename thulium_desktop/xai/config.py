@@ -11,6 +11,7 @@ from torch import nn
 
 from thulium_desktop.models.protocol import SCORE_KINDS
 from thulium_desktop.xai.methods import BASELINES, PARAMETERS, REGISTRY, lookup
+from thulium_desktop.xai.precision import PRECISIONS
 from thulium_desktop.xai.quadrature import RULES
 
 
@@ -58,7 +59,10 @@ class SaliencyConfig:
     SmoothGrad family run on a copy of the model with each BatchNorm folded into the
     convolution before it (about a fifth less backward work on the bundled readers),
     once the copy has scored an input as the model does (in float32 they agree to
-    about 1e-6); False runs them on the model exactly as given.
+    about 1e-6); False runs them on the model exactly as given. `precision`: "float32",
+    or "bf16" to run the method's passes under bfloat16 autocast where, on the image
+    being explained, that moves its gradient maps by no more than
+    `precision.BF16_TOLERANCE` (else float32, with a note saying so).
     """
 
     method: str = "gradient"
@@ -75,6 +79,7 @@ class SaliencyConfig:
     layer: str | nn.Module | None = _default("layer")
     score: str = _default("score")
     fold_batchnorm: bool = True
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         lookup(self.method)
@@ -102,6 +107,7 @@ class SaliencyConfig:
         if self.layer is not None and not isinstance(self.layer, (str, nn.Module)):
             raise ValueError(f"layer must be a module or a dotted name, got {self.layer!r}")
         _one_of("score", self.score, SCORE_KINDS)
+        _one_of("precision", self.precision, PRECISIONS)
 
     def streamed(self, chunks: int = STREAM_CHUNKS) -> SaliencyConfig:
         """This config with its copies split into about `chunks` chunks when its method

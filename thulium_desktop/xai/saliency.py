@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from typing import Any, NamedTuple
 
@@ -24,9 +25,11 @@ from torch import nn
 from thulium_desktop.models.notes import Note
 from thulium_desktop.models.protocol import Contrastable, Prepared, Reading, Recognizer, ScoredReader
 from thulium_desktop.xai.batched_head import BatchedHead
+from thulium_desktop.xai.chunk_plan import ChunkPlanner
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.folding import FoldedRecognizer
 from thulium_desktop.xai.methods import BASELINES, METHODS, PARAMETERS, Passes, compute_function, lookup
+from thulium_desktop.xai.precision import PrecisionChoice, precision_scope, tf32_policy
 from thulium_desktop.xai.vjp import BatchedVJP
 
 __all__ = [
@@ -137,6 +140,9 @@ class Explanation:
     converge, an all-zero map): records, the app's details and figure captions carry
     them. Each is also issued once as a `MapNote` warning, for code that calls the
     engine for bare maps (`compute_*`) and sees no `Explanation`.
+    `precision` is what the passes ran in ("float32", or "bf16" where the config asked for
+    it and bfloat16 agreed with float32 on this image) and `tf32_policy` the TF32
+    switches in effect (`precision.tf32_policy`): what float32 meant on CUDA.
     """
 
     maps: np.ndarray
@@ -161,6 +167,8 @@ class Explanation:
     steps: np.ndarray | None = None
     notes: tuple[str, ...] = ()
     image_size: tuple[int, int] | None = None
+    precision: str = "float32"
+    tf32_policy: str = ""
 
     @property
     def map_size(self) -> tuple[int, int]:
@@ -185,6 +193,8 @@ class Explanation:
             "folded_batchnorms": self.folded_batchnorms,
             "timings": asdict(self.timings),
             "notes": list(self.notes),
+            "precision": self.precision,
+            "tf32_policy": self.tf32_policy,
         }
         if self.relative_gaps is not None:
             record["relative_gaps"] = self.relative_gaps.tolist()
@@ -222,6 +232,8 @@ class SaliencyGenerator:
         self._vjp = BatchedVJP()
         self._folded = FoldedRecognizer(model)
         self._head = BatchedHead()
+        #: Chunk sizes remembered per model and input shape (sized from memory on CUDA).
+        self._chunks = ChunkPlanner()
 
     # -- seed-documentation calls: one [H, W] map ------------------------------------
     def compute_gradient_saliency(self, image, token: int | None = None) -> np.ndarray:
@@ -319,11 +331,13 @@ class SaliencyGenerator:
             return {m: self._explain(image, replace(cfg, method=m), tokens, reading, None, None, cancel)
                     for m in methods}
         run = Run(self, model, cfg, prepared, reading, tokens, None, cancel, on_progress=on_progress)
-        moments = _noise_moments(run)
+        with run.in_precision():
+            moments = _noise_moments(run)
         explanations = {}
         for method in methods:
             method_cfg = replace(cfg, method=method)
             finisher = Run(self, model, method_cfg, prepared, reading, tokens, None, None)
+            finisher.precision = run.precision
             computed = finisher.complete(_from_moments(method, moments))
             explanations[method] = self._explanation(finisher, computed, model, prepared, t0, t_read)
         return explanations
@@ -469,7 +483,8 @@ class SaliencyGenerator:
         """What `run` computed, with how it was made; its notes issued as `MapNote`s."""
         cfg, reading, targets = run.cfg, run.reading, run.targets
         t_total = time.perf_counter() - t0
-        notes = _model_notes(self.model, model) + run.notes
+        precision_note = () if run.precision.note is None else (run.precision.note,)
+        notes = _model_notes(self.model, model) + run.notes + precision_note
         for note in notes:
             warnings.warn(MapNote(note), stacklevel=4)
         return Explanation(
@@ -494,6 +509,8 @@ class SaliencyGenerator:
             folded_batchnorms=self._folded.folded if model is not self.model else 0,
             timings=Timings(t_read, t_total - t_read, t_total),
             image_size=prepared.image_size,
+            precision=run.precision.precision,
+            tf32_policy=tf32_policy(),
         )
 
 
@@ -622,7 +639,7 @@ class Run:
     A compute function reads `model` (the network its passes run on), `cfg`, `x` (the
     prepared input `[1, C, h, w]`), `prepared`, `reading` and `targets` (row k of
     `targets.weights` `[K, T]` mixes the T character scores into target k), and uses the
-    steps below: `scored` for a one-pass method, `chunks` / `grads` / `report` for one
+    steps below: `scored` for a one-pass method, `in_chunks` / `grads` / `report` for one
     that streams over copies, `check_cancel` between passes. The run then takes the
     magnitude (unless the method's maps are signed), maps the result onto the image's
     pixels, normalizes it and checks it.
@@ -632,6 +649,8 @@ class Run:
                  prepared: Prepared, reading: Reading | None, tokens, on_partial, cancel,
                  alt_reading: Reading | None = None, on_progress: ProgressCallback | None = None) -> None:
         self.model = model
+        self.gen_model = gen.model
+        self.planner = gen._chunks
         self.vjp = gen._vjp
         self.head = gen._head
         self.cfg = cfg
@@ -643,7 +662,7 @@ class Run:
         self.on_partial = on_partial
         self.cancel = cancel
         self.on_progress = on_progress
-        #: Backward chunks planned (`chunks`) and done (`grads`, `backward`): the progress
+        #: Backward chunks planned (`in_chunks`) and done (`grads`, `backward`): the progress
         #: within one image that `on_progress` hears of.
         self.planned = 0
         self.done = 0
@@ -653,16 +672,40 @@ class Run:
         self._compute = compute_function(cfg.method)
         #: What the user must know about the finished maps (`Explanation.notes`).
         self.notes: tuple[str, ...] = ()
+        #: The arithmetic the method runs in (`cfg.precision`, chosen by `in_precision`).
+        self.precision = PrecisionChoice("float32", None, None)
 
     def compute(self) -> Computed:
         """The method's maps `[K, H, W]` in image pixels and its numbers; `notes` set."""
         if self.reading is not None and len(self.reading) == 0:
             return self._empty()
         try:
-            result = self._compute(self)
+            with self.in_precision():
+                result = self._compute(self)
         except _NothingRead:
             return self._empty()
         return self.complete(result)
+
+    def in_precision(self) -> AbstractContextManager:
+        """The block a method's passes run in: `cfg.precision` where bfloat16 agrees with
+        float32 on this image's gradient maps (`precision.precision_scope`), else float32;
+        `precision` says which, with its note. bfloat16 needs the reading to probe with, so
+        a one-pass method that would read in its own forward reads first. A method without
+        gradients (attention) has no backward pass to speed up: it runs as it is."""
+        if self.cfg.precision != "float32" and lookup(self.cfg.method).gradients:
+            if self.reading is None:
+                self.reading = self.model.read(self.x)
+                self.targets = _select_targets(self.reading, self.tokens, self.x)
+            if len(self.reading) == 0:
+                raise _NothingRead
+            self.precision = precision_scope(self.cfg.precision, self.x.device, self._gradients_at_input)
+        return self.precision.scope(self.x.device)
+
+    def _gradients_at_input(self) -> torch.Tensor:
+        """`[K, H, W]` plain gradient maps of the input, summed over channels as the maps
+        are: the precision check's probe."""
+        ones = torch.ones(1, dtype=self.x.dtype, device=self.x.device)
+        return self._gradients(self.x, ones, None)[:, 0].sum(dim=1)
 
     def complete(self, result: Attribution) -> Computed:
         """`result`'s maps `[K, H, W]` in image pixels and its numbers; `notes` set."""
@@ -699,15 +742,34 @@ class Run:
         return self.char_scores(x)
 
     # -- chunk bookkeeping -------------------------------------------------------------
-    def chunks(self, total: int) -> list[slice]:
-        """`total` copies in chunks of `cfg.batch_size` (None: sized from the input)."""
-        k = self.targets.weights.shape[0]
+    def in_chunks(self, total: int, compute: Callable[[slice], Any], accumulate: Callable[[slice, Any], None],
+                  targets: int | None = None) -> None:
+        """`compute(chunk)`, then `accumulate(chunk, result)`, for `total` copies in chunks of
+        `cfg.batch_size` (None: on CUDA as many as the free memory holds, elsewhere sized
+        from the input), for `targets` of the K targets (None: all). A chunk out of CUDA
+        memory is halved and computed again, and the size that worked is kept for this
+        model and input (`chunk_plan`): so `compute` must leave no trace, and only
+        `accumulate` may add to a running sum (a retried chunk is then counted once)."""
+        k = self.targets.weights.shape[0] if targets is None else targets
         numel = self.x.numel()
         auto = max(1, min(AUTO_CHUNK_ELEMENTS // numel, AUTO_GRADIENT_ELEMENTS // (k * numel)))
-        self.batch_size = min(total, self.cfg.batch_size or auto)
-        planned = [slice(i, min(i + self.batch_size, total)) for i in range(0, total, self.batch_size)]
-        self.planned += len(planned)
-        return planned
+        key = (getattr(self.model, "name", type(self.model).__name__), self.model is not self.gen_model,
+               tuple(self.x.shape), k, str(self.x.device), self.precision.precision)
+        size = self.cfg.batch_size or self.planner.size(key, total, auto, self.x.device, self._probe)
+        self.batch_size = min(total, size)
+        self.planned += -(-total // self.batch_size)
+
+        def checked(chunk: slice) -> Any:
+            self.check_cancel()
+            return compute(chunk)
+
+        self.batch_size = self.planner.run(key, total, self.batch_size, checked, accumulate)
+
+    def _probe(self, copies: int) -> None:
+        """One chunk's work on `copies` copies of the input: what the planner measures a
+        chunk's memory by on CUDA."""
+        ones = torch.ones(copies, dtype=self.x.dtype, device=self.x.device)
+        self._gradients(self.x.repeat(copies, *[1] * (self.x.dim() - 1)), ones, None)
 
     def _chunk_done(self) -> None:
         """Count one backward pass done and tell `on_progress` (a one-pass method plans none)."""
@@ -730,14 +792,19 @@ class Run:
     ) -> torch.Tensor:
         """`[K, B, C, H, W]`: gradients of each target's weighted score for every input copy
         (of the targets `rows` only, when given: backward work grows with their number)."""
+        grads = self._gradients(inputs, sample_weights, rows)
+        self._chunk_done()
+        return grads
+
+    def _gradients(self, inputs: torch.Tensor, sample_weights: torch.Tensor,
+                   rows: torch.Tensor | None) -> torch.Tensor:
+        """`grads` without counting a pass: for the probes that are no part of the progress."""
         inputs = inputs.detach().requires_grad_(True)
         weights = self.targets.weights if rows is None else self.targets.weights[rows]
         with torch.enable_grad():
             scores = self.char_scores(inputs)  # [B, T]
             cot = weights[:, None, :] * sample_weights[None, :, None]
-            grads = self.vjp(scores, inputs, cot.to(scores.dtype))
-        self._chunk_done()
-        return grads
+            return self.vjp(scores, inputs, cot.to(scores.dtype))
 
     def scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """`[B, K]` target scores without a graph."""
@@ -825,7 +892,8 @@ class Run:
 
     @staticmethod
     def _np(t: torch.Tensor) -> np.ndarray:
-        return t.detach().cpu().numpy().astype(np.float64 if t.dtype == torch.float64 else np.float32)
+        """float32 numpy (float64 kept): converted in torch, since numpy has no bfloat16."""
+        return t.detach().cpu().to(torch.float64 if t.dtype == torch.float64 else torch.float32).numpy()
 
 
 def map_grid(k: int, image_size: tuple[int, int], budget: int | None = None) -> tuple[int, int]:

@@ -47,6 +47,11 @@ def test_explain_writes_a_record_per_line_named_after_page_and_line(exported, pa
         assert record["status"] == "ok" and record["path"].endswith("scan.png")
         assert record["truth"] == line.truth and record["cer"] is not None
         assert (out / f"{record['name']}.json").exists()
+    [summary_page] = summary["pages"]
+    truths = [line.truth for line in page.lines]
+    weighted = sum(r["cer"] * len(r["truth"]) for r in summary["images"]) / sum(map(len, truths))
+    assert summary_page["lines"] == summary_page["read"] == len(page.lines)
+    assert summary_page["path"].endswith("scan.png") and summary_page["cer"] == pytest.approx(weighted)
 
 
 def test_explain_with_figures_draws_the_whole_page_with_its_lines_and_maps(exported, page, tmp_path):
@@ -80,3 +85,20 @@ def test_shards_split_by_page_so_each_page_is_explained_and_written_whole(page, 
     lines = [line.id for line in page.lines]
     assert names == [[f"p1/{i}" for i in lines] + ["plain"], [f"p2/{i}" for i in lines]]
     assert documents == [["p1.page.xml"], ["p2.page.xml"]]  # each written once, by the shard with all its lines
+
+
+def test_a_pages_cer_weights_each_line_by_its_truths_length():
+    """A page CER is its lines' edits over their truths' characters: a 2-character line
+    read at 50% and an 8-character line read exactly make 10%, not the mean 25%; a line
+    without truth and a failed line count as lines, not in the CER; a plain image is no page."""
+    from thulium_desktop.cli.explain import page_summaries
+
+    def line(name, cer, truth, status="ok"):
+        return {"name": f"scan/{name}", "line": name, "path": "/in/scan.png", "cer": cer, "truth": truth,
+                "status": status}
+
+    records = [line("l1", 0.5, "ab"), line("l2", 0.0, "abcdefgh"), line("l3", None, None),
+               line("l4", None, "xyz", status="failed"),
+               {"name": "plain", "line": None, "path": "/in/plain.png", "cer": 1.0, "truth": "a", "status": "ok"}]
+    assert page_summaries(records) == [{"page": "scan", "path": "/in/scan.png", "lines": 4, "read": 3,
+                                        "cer": pytest.approx(0.1)}]

@@ -401,5 +401,28 @@ def _summary(args, generator, methods, items, records, interrupted, elapsed, mad
         "counts": {"images": len(items), "done": len(done), "ok": len(records) - failed, "failed": failed},
         "seconds": elapsed,
         "images_per_second": len(done) / elapsed if elapsed > 0 else None,
+        "pages": page_summaries(records),
         "images": records,
     }
+
+
+def page_summaries(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per page whose lines were explained: its name and scan, how many of its
+    lines this run reached and read, and its CER (the lines' edits over their truths'
+    characters, i.e. each line's CER weighted by its truth's length; None without truths)."""
+    pages: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        if record.get("line") is not None and record.get("name"):
+            pages.setdefault(record["name"].rpartition("/")[0], []).append(record)
+    summaries = []
+    for name, lines in pages.items():
+        scored = [(r["cer"], len(r["truth"])) for r in lines if r.get("cer") is not None and r.get("truth")]
+        characters = sum(length for _, length in scored)
+        summaries.append({
+            "page": name,
+            "path": lines[0]["path"],
+            "lines": len(lines),
+            "read": sum(r["status"] == "ok" for r in lines),
+            "cer": sum(cer * length for cer, length in scored) / characters if characters else None,
+        })
+    return summaries

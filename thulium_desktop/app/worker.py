@@ -230,14 +230,13 @@ class Worker(QObject):
         view, so they are handed to the GUI as an ordinary explanation.
         """
         spec = MethodSpec.build("attention", {})
+        prepared = self._engine.model.prepare(job.image)  # frames placed exactly on the image
         try:
             exp = self._engine.explain(job.image, config=self._config(spec), cancel=job.cancel.is_set)
         except NoAttention:  # place characters by their alignment instead
             reading = self._engine.read(job.image)
-            prepared = self._engine.model.prepare(job.image)
             self.readingReady.emit(job.id, ReadingInfo(reading, span_centres(reading, job.image.shape[1], prepared)))
             return reading, None
-        prepared = self._engine.model.prepare(job.image)  # frames placed exactly on the image
         centres = attention_centres(exp.maps, exp.reading, job.image.shape[1], prepared)  # image pixels, any map grid
         self.readingReady.emit(job.id, ReadingInfo(exp.reading, centres))
         self.explained.emit(job.id, spec, exp)

@@ -67,8 +67,9 @@ def frame_extents(reading: Reading) -> np.ndarray:
     widths (the glyph centres' spacing) is 0.41 for the spike's run, 0.41 for blanks
     shared half and half between neighbours, and 0.18 (90% under 0.33) from one spike to
     the next."""
-    order = np.argsort(_spans(reading)[:, 0], kind="stable")  # a right-to-left reading runs leftwards
-    spans = _spans(reading)[order]
+    in_reading = _spans(reading)
+    order = np.argsort(in_reading[:, 0], kind="stable")  # a right-to-left reading runs leftwards
+    spans = in_reading[order]
     extents = spans.copy()
     if len(spans) > 1:
         extents[:-1, 1] = spans[1:, 0]

@@ -1,7 +1,7 @@
 """The open list as documents: images taken whole, and pages with their lines.
 
-A page that comes with a PAGE-XML or ALTO layout is not one image to read but its
-lines (`io.corpus`: items named `<page>/<line id>`). Listing those lines flat would
+A page that comes with a PAGE-XML or ALTO layout, or whose lines kraken found
+(`page_segmentation.py`), is not one image to read but its lines (`io.corpus`: items named `<page>/<line id>`). Listing those lines flat would
 bury which page holds the worst ones, so the Images list shows each page as a row
 with its lines under it, in reading order or errors first, and the page row with the
 page's own numbers: its CER over every measured line (weighted by each line's truth,
@@ -68,8 +68,15 @@ def list_documents(paths: Iterable[str | os.PathLike]) -> DocumentListing:
     pages with a layout beside them, or a layout file named, stand for their lines),
     grouped back into pages."""
     corpus = collect_images(paths)
+    return DocumentListing(grouped(corpus.items), corpus.missing)
+
+
+def grouped(items: Iterable[CorpusItem]) -> tuple[Entry, ...]:
+    """Corpus items as the list's rows: each image taken whole, and each page's lines
+    (consecutive items of one layout, as `collect_images` and `segment_images` give
+    them) gathered into its `Document`."""
     entries: list[Entry] = []
-    for item in corpus.items:
+    for item in items:
         if item.line is None:
             entries.append(item.path)
             continue
@@ -78,7 +85,7 @@ def list_documents(paths: Iterable[str | os.PathLike]) -> DocumentListing:
             entries[-1] = Document(last.image, last.layout, (*last.lines, item))
         else:
             entries.append(Document(item.path, item.line.layout, (item,)))
-    return DocumentListing(tuple(entries), corpus.missing)
+    return tuple(entries)
 
 
 def page_stats(document: Document, stats: Mapping[Key, ImageStats]) -> ImageStats | None:

@@ -252,7 +252,7 @@ class ErrorReview(QObject):
         documents = self.browser.files.documents
         self._page_of = {item: entry for entry in documents if isinstance(entry, Document) for item in entry.lines}
         self._show_list()
-        self.dock.setVisible(len(self.browser.files.paths) > 1)
+        self.dock.setVisible(len(self.browser.files.paths) > 1 or bool(self._page_of))
         self.page_view.setVisible(bool(self._page_of))
         if self._wants_survey():
             self._survey_unread()

@@ -2,6 +2,10 @@
 recent-files list. Pages with a PAGE-XML or ALTO layout are stepped through line by
 line: each line a `CorpusItem` cut out of its page (`document_tree.py`).
 
+An image taken whole that looks like a page (`looks_like_page`) and has no layout
+beside it is opened with a note pointing to File ▸ Find lines, which has kraken find
+its lines (`page_segmentation.py`); the image's row then becomes a page (`open_page`).
+
 Besides by name, a folder can be ordered "errors first": by character error rate
 (highest first) or by the least confident character (lowest first), from each
 image's `ImageStats`; images not yet measured go last, in name order.
@@ -13,19 +17,33 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from thulium_desktop.io.corpus import CorpusItem, list_images, load_item
+from thulium_desktop.io.documents import find_layout
 from thulium_desktop.io.image_quality import image_quality_notes
 from thulium_desktop.io.images import ImageLoadError, LoadedImage, read_image
+
+if TYPE_CHECKING:
+    from thulium_desktop.app.document_tree import Document  # it imports this module
 
 MAX_RECENT = 10
 #: Unreadable files listed by name in one message; the rest are counted.
 MAX_PROBLEMS_SHOWN = 3
 #: The orders a folder can be listed in, with their labels.
 SORT_ORDERS = {"name": "Name", "error": "Error (CER, highest first)", "confidence": "Lowest confidence first"}
+#: File ▸ Find lines on this page (`page_segmentation.py`), named in the note below.
+FIND_LINES_SHORTCUT = "Ctrl+L"
+#: An image taken whole looks like a page, not a line, when it is at least this many
+#: pixels tall and at most PAGE_MAX_ASPECT times as wide as it is tall: a line image is
+#: tens of pixels tall and many times wider than that.
+PAGE_MIN_HEIGHT = 500
+PAGE_MAX_ASPECT = 3.0
+#: The note on opening such an image without a layout.
+PAGE_NOTE = f"no PAGE-XML/ALTO beside it: File ▸ Find lines ({FIND_LINES_SHORTCUT}) finds its lines"
 
 
 @dataclass(frozen=True)
@@ -78,6 +96,13 @@ def sorted_paths(paths: Iterable[Path], by: str, stats: Mapping[Path, ImageStats
         conf = {p: stats[p].min_confidence if p in stats else None for p in named}
         return sorted(named, key=lambda p: (conf[p] is None, conf[p] or 0.0))
     raise ValueError(f"unknown order {by!r}; choose from {', '.join(SORT_ORDERS)}")
+
+
+def looks_like_page(image: np.ndarray) -> bool:
+    """Whether an image is shaped like a page of lines rather than one line (the rule
+    of `PAGE_MIN_HEIGHT` and `PAGE_MAX_ASPECT`)."""
+    height, width = image.shape[:2]
+    return height >= PAGE_MIN_HEIGHT and width <= PAGE_MAX_ASPECT * height
 
 
 def file_title(path: Path, position: str) -> str:
@@ -176,6 +201,16 @@ class ImageBrowser(QObject):
         self._show(loaded.image)
         self.problems.emit(_message([], self._notes(path, loaded)))
 
+    def open_page(self, path: Path, document: Document) -> bool:
+        """The image `path` of the list, taken whole until now, becomes the page
+        `document` (the lines kraken found on it): its row becomes the page's, its lines
+        under it, and the page's first line opens; the other rows stay as they are.
+        `path` must be an image of the list (ValueError otherwise). False, and nothing
+        changed, when none of the lines can be cut out (`problems` says why)."""
+        entries = tuple(document if entry == path else entry for entry in (self.files.documents or self.files.paths))
+        paths = [key for old in self.files.paths for key in (document.lines if old == path else (old,))]
+        return self._open_readable(FileList(paths, entries), paths.index(document.lines[0]), 1)
+
     def reorder(self, paths: list[Path]) -> None:
         """List the same images in another order (errors first); the open image keeps
         its place in the window but not its position, which `moved` reports."""
@@ -213,9 +248,13 @@ class ImageBrowser(QObject):
         self.problems.emit(_message(lines, self._notes(files.current, loaded)))
         return True
 
-    def _notes(self, path: Path, loaded: LoadedImage) -> list[str]:
-        """The message lines on how `path` was loaded and how well the model can read it."""
-        return _noted(path, [*loaded.notes, *image_quality_notes(loaded.image, self.model_height)])
+    def _notes(self, key: Path | CorpusItem, loaded: LoadedImage) -> list[str]:
+        """The message lines on how `key` was loaded, how well the model can read it and,
+        for an image taken whole that looks like a page, how to find its lines."""
+        notes = [*loaded.notes, *image_quality_notes(loaded.image, self.model_height)]
+        if isinstance(key, Path) and looks_like_page(loaded.image) and find_layout(key) is None:
+            notes.append(PAGE_NOTE)
+        return _noted(key, notes)
 
     def _show(self, image: np.ndarray) -> None:
         """Make the current file the recent one and announce it open with its pixels."""

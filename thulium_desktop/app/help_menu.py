@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMenuBar, QMessageBox
 
+from thulium_desktop.app.files import FIND_LINES_SHORTCUT
 from thulium_desktop.app.help import HelpDialog, about_html, guide_html
 from thulium_desktop.app.trust_panel import CHECK_SHORTCUT, TOGGLE_SHORTCUT
 
@@ -25,12 +26,13 @@ SHORTCUTS = (
     ("Page Up / Page Down", "previous / next image"),
     ("Ctrl+O, Ctrl+Shift+O", "open images, open a folder"),
     ("Ctrl+E", "export a figure"),
+    (FIND_LINES_SHORTCUT, "find the lines of a page opened without PAGE-XML/ALTO (kraken)"),
     ("Ctrl+M", "compare all methods"),
     ("Ctrl+T", "contrast a substituted character with its truth"),
     (TOGGLE_SHORTCUT, "show / hide the Trust panel"),
     (CHECK_SHORTCUT, "check trust: deletion/insertion curves and the sanity check"),
     ("Ctrl+0", "fit the image to the window"),
-    ("Esc", "cancel the running job"),
+    ("Esc", "cancel the running job (first: finding a page's lines)"),
     ("F1", "the guide: each method and each trust measure"),
     ("Wheel / drag", "zoom / pan; click the image to pick the character strongest there"),
 )

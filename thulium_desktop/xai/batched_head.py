@@ -135,7 +135,8 @@ class BatchedHead:
         # (`BatchedVJP`) during these turns; as both alternate, each way's least time
         # is taken with its better backward.
         way = ways.next()
-        start = synced_now(x)
+        timing = not ways.settled  # each timing waits for the device: only while choosing
+        start = synced_now(x) if timing else 0.0
         if way == _PLAIN:
             out = plain()
         else:
@@ -143,7 +144,8 @@ class BatchedHead:
             if out is None:  # its scores differed on this input: not again
                 verdict.settle(False)
                 return plain()
-        ways.record(way, synced_now(x) - start)
+        if timing:
+            ways.record(way, synced_now(x) - start)
         return out
 
     def _verdict(self, root: nn.Module, layer: nn.Module, to_input: bool, x: torch.Tensor) -> _Verdict:

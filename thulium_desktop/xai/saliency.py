@@ -28,6 +28,7 @@ from thulium_desktop.xai.batched_head import BatchedHead
 from thulium_desktop.xai.chunk_plan import ChunkPlanner
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.folding import FoldedRecognizer
+from thulium_desktop.xai.host_copy import HostCopier, MapBlocks
 from thulium_desktop.xai.methods import BASELINES, METHODS, PARAMETERS, Passes, compute_function, lookup
 from thulium_desktop.xai.precision import PrecisionChoice, precision_scope, tf32_policy
 from thulium_desktop.xai.vjp import BatchedVJP
@@ -660,6 +661,9 @@ class Run:
         self.reading = reading  # None until a one-pass method reads the image itself
         self.targets = None if reading is None else _select_targets(reading, tokens, self.x)
         self.on_partial = on_partial
+        #: The maps' way to the host: on CUDA the partial maps arrive one report late,
+        #: so the worker never waits on the device (`host_copy`).
+        self.host = HostCopier(self.x.device, self._hand_over)
         self.cancel = cancel
         self.on_progress = on_progress
         #: Backward chunks planned (`in_chunks`) and done (`grads`, `backward`): the progress
@@ -783,9 +787,14 @@ class Run:
         raise_if_cancelled(self.cancel, "the explanation")
 
     def report(self, raw: torch.Tensor, done: int, total: int) -> None:
-        """Hand the running estimate `raw` (as an `Attribution.raw`) to `on_partial`."""
+        """Hand the running estimate `raw` (as an `Attribution.raw`) to `on_partial`: on
+        CUDA at the next report, once its copy to the host has landed (`HostCopier`)."""
         if self.on_partial is not None and done < total:
-            self.on_partial(self._finish(raw), done, total)
+            self.host.hand_over(self._map_blocks(raw), done, total)
+
+    def _hand_over(self, maps: np.ndarray, done: int, total: int) -> None:
+        """`on_partial` for maps that reached the host: checked there, not on the device."""
+        self.on_partial(_finite(maps), done, total)
 
     def grads(
         self, inputs: torch.Tensor, sample_weights: torch.Tensor, rows: torch.Tensor | None = None
@@ -860,40 +869,50 @@ class Run:
     # -- post-processing --------------------------------------------------------------
     def _finish(self, raw: torch.Tensor) -> np.ndarray:
         """`[K, C, h, w]` model-space attributions -> `[K, h', w']` float32 maps on the
-        image's pixels (or the coarser `map_grid`), a block of characters at a time so
-        the working copies stay bounded. Normalizing in the attributions' own dtype
-        loses nothing: |map| <= peak, and one IEEE division rounded once to float32
-        equals the float64 one rounded to float32."""
+        image's pixels (or the coarser `map_grid`); a partial map still on its way to
+        the host is dropped (`HostCopier.now`)."""
+        return _finite(self.host.now(self._map_blocks(raw)))
+
+    def _map_blocks(self, raw: torch.Tensor) -> MapBlocks:
+        """`_finish`'s maps, still on the device, a block of characters at a time so the
+        working copies stay bounded. Normalizing in the attributions' own dtype loses
+        nothing: |map| <= peak, and one IEEE division rounded once to float32 equals
+        the float64 one rounded to float32."""
         raw = raw.detach()
         k = raw.shape[0]
         grid = map_grid(k, self.prepared.image_size)
-        out = np.empty((k, *grid), np.float32)
         cells = max(grid[0] * grid[1], self.x.shape[-2] * self.x.shape[-1], 1)
         step = max(1, FINISH_BLOCK_ELEMENTS // cells)
-        for start in range(0, k, step):
-            out[start : start + step] = self._finish_block(raw[start : start + step], grid)
-        return out
+        blocks = ((start, self._finish_block(raw[start : start + step], grid)) for start in range(0, k, step))
+        return MapBlocks((k, *grid), blocks)
 
-    def _finish_block(self, raw: torch.Tensor, grid: tuple[int, int]) -> np.ndarray:
-        """One block of `_finish`: magnitude (unless signed), summed over channels,
+    def _finish_block(self, raw: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """One block of `_map_blocks`: magnitude (unless signed), summed over channels,
         resampled onto `grid` and each map divided by its peak (when normalizing), in
-        place: the block's maps are this function's own copy."""
+        place: the block's maps are this function's own copy. Nothing is read back
+        from the device here (`_finite` checks the maps on the host)."""
         maps = raw.abs().sum(dim=1) if not self.signed else raw.sum(dim=1)
         maps = self.prepared.to_image(maps, grid)
         if maps.element_size() < 4:  # a half-precision model: normalize in float32
             maps = maps.float()
-        if not torch.isfinite(maps).all():
-            raise FloatingPointError("the model produced non-finite gradients for this image")
         if self.cfg.normalize:
             flat = maps.flatten(1)
             peak = torch.maximum(flat.amax(dim=1), -flat.amin(dim=1))  # max |value|, no |maps| copy
             maps = maps.div_(torch.where(peak > 0, peak, torch.ones_like(peak))[:, None, None])
-        return maps.cpu().numpy()
+        return maps
 
     @staticmethod
     def _np(t: torch.Tensor) -> np.ndarray:
         """float32 numpy (float64 kept): converted in torch, since numpy has no bfloat16."""
         return t.detach().cpu().to(torch.float64 if t.dtype == torch.float64 else torch.float32).numpy()
+
+
+def _finite(maps: np.ndarray) -> np.ndarray:
+    """`maps`, refused when any value is not finite (a non-finite gradient stays one
+    through normalizing: NaN, or inf over an infinite peak)."""
+    if not np.isfinite(maps).all():
+        raise FloatingPointError("the model produced non-finite gradients for this image")
+    return maps
 
 
 def map_grid(k: int, image_size: tuple[int, int], budget: int | None = None) -> tuple[int, int]:

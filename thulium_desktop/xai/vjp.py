@@ -63,7 +63,8 @@ class BatchedVJP:
             stored = f"vjp/{graph_signature(outputs)}/{key[:3]}/{where(inputs)}"
             ways = self._ways[key] = verdict_store().fastest(stored, (_BATCHED, _LOOP))
         mode = ways.next() if self.batched_ok else _LOOP
-        start = synced_now(inputs)
+        timing = not ways.settled  # each timing waits for the device: only while choosing
+        start = synced_now(inputs) if timing else 0.0
         if mode == _BATCHED:
             grads = self._batched(outputs, inputs, cotangents)
             if grads is None:
@@ -72,7 +73,7 @@ class BatchedVJP:
             grads = self._loop(outputs, inputs, cotangents)
         if mode == _BATCHED and not self._warm:
             self._warm = True  # the one-off vmap set-up: not a fair time
-        else:
+        elif timing:
             ways.record(mode, synced_now(inputs) - start)
         return grads
 

@@ -99,15 +99,26 @@ def _ink_rows(ink: np.ndarray, x0: float, x1: float, height: int) -> tuple[float
 def tiled_boxes(maps: np.ndarray, image: np.ndarray, reading: Reading) -> np.ndarray:
     """`[T, 4]` boxes of the T read characters that tile the line between their maps'
     centres of mass (see the module's docs); `maps` `[T, h, w]` as for `glyph_boxes`."""
+    centres = attention_centres(np.abs(np.nan_to_num(np.asarray(maps, np.float64))), reading, image.shape[1])
+    return boxes_between_centres(centres, image)
+
+
+def boxes_between_centres(centres: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """`[T, 4]` boxes of T characters placed at `centres` (x in image pixels, as the app's
+    timeline places them): each from halfway to its left neighbour's centre to halfway
+    to its right neighbour's (the line's first and last ink columns at the ends), its
+    rows the ink between those columns. Left to right whatever the reading direction."""
     height, width = image.shape[:2]
+    centres = np.asarray(centres, np.float64)
+    boxes = np.empty((len(centres), 4), np.float64)
+    if len(centres) == 0:
+        return boxes
     ink = ink_mask(image)
-    centres = attention_centres(np.abs(np.nan_to_num(np.asarray(maps, np.float64))), reading, width)
     columns = np.nonzero(ink.any(axis=0))[0]
     left, right = (float(columns[0]), float(columns[-1] + 1)) if columns.size else (0.0, float(width))
-    order = np.argsort(centres, kind="stable")  # left to right, whatever the reading direction
+    order = np.argsort(centres, kind="stable")
     ranked = centres[order]
     edges = np.concatenate([[min(left, ranked[0])], (ranked[1:] + ranked[:-1]) / 2, [max(right, ranked[-1])]])
-    boxes = np.empty((len(reading), 4), np.float64)
     for k, t in enumerate(order):
         x0, x1 = edges[k], max(edges[k + 1], edges[k] + 1.0)
         y0, y1 = _ink_rows(ink, x0, x1, height)

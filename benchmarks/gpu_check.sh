@@ -56,7 +56,7 @@ export QT_QPA_PLATFORM=offscreen
 
 # the marker named here too, so the run does not depend on pyproject.toml registering it
 timeout 200 "$PYTHON" -m pytest -m cuda -o "markers=cuda: needs an NVIDIA GPU" -p no:cacheprovider -q -rs \
-    tests/xai/test_cuda.py 2>&1 | tee "$LOGS/cuda_tests.log"
+    tests/xai/test_cuda.py tests/app/test_device_switch.py 2>&1 | tee "$LOGS/cuda_tests.log"
 tests=${PIPESTATUS[0]}
 say "cuda tests exit status $tests"
 

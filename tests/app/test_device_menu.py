@@ -14,10 +14,15 @@ from thulium_desktop.app.device_menu import (
     UnusableDevice,
     device_choices,
     device_status,
+    gpu_failure,
+    move_module,
     resolve_device,
 )
+from thulium_desktop.models import load_model, model_device
 
 GIB = 1 << 30
+#: For tests whose GPUs are stood in for and cannot hold a tensor: a real one would.
+WITHOUT_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="stands in for GPUs that cannot hold a tensor")
 NAMES = ("NVIDIA H200", "NVIDIA L4")
 
 
@@ -67,7 +72,7 @@ def test_without_cuda_the_menu_offers_auto_and_cpu_and_auto_is_the_cpu(bar, no_c
     assert entries(menu) == [("auto", "&Auto (a GPU when one is usable)", True), ("cpu", "&CPU", False)]
     assert resolve_device(AUTO) == torch.device("cpu")
     assert device_status(resolve_device(AUTO)) == "CPU"
-    with pytest.raises(UnusableDevice, match="^cuda:0 is not available on this machine"):
+    with pytest.raises(UnusableDevice, match="^cuda:0 is not available on this machine$"):
         resolve_device("cuda:0")
 
 
@@ -105,19 +110,61 @@ def test_a_failed_switch_puts_the_check_back_on_the_device_in_use(bar, two_gpus)
     assert [key for key, _, checked in entries(menu) if checked] == ["cpu"]
 
 
+@WITHOUT_CUDA
 def test_a_gpu_that_is_listed_but_cannot_make_a_tensor_is_refused_and_auto_takes_the_cpu(monkeypatch):
     """This machine's torch has no CUDA: a real allocation fails, as a broken driver's would."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert resolve_device(AUTO) == torch.device("cpu")
-    with pytest.raises(UnusableDevice, match=r"^cuda:0 cannot be used \(.+\): the model stays where it is$"):
+    with pytest.raises(UnusableDevice, match=r"^cuda:0 cannot be used \(.+\)$"):
         resolve_device("cuda:0")
 
 
-def test_a_key_that_names_no_device_is_one_clear_error(two_gpus):
-    with pytest.raises(UnusableDevice, match="^unknown device 'mps'"):
-        resolve_device("mps")
+@pytest.mark.parametrize("key", ["mps", "gpu0"])  # another kind of device; no device at all (a hand-edited setting)
+def test_a_key_that_names_no_device_is_one_clear_error(two_gpus, key):
+    with pytest.raises(UnusableDevice, match=f"^unknown device '{key}': choose Auto, CPU or a listed GPU$"):
+        resolve_device(key)
 
 
 def test_the_device_list_matches_what_torch_reports(no_cuda):
     assert [c.key for c in device_choices()] == ["auto", "cpu"]
+
+
+@WITHOUT_CUDA
+def test_a_move_the_device_refuses_leaves_every_tensor_where_it_was(two_gpus):
+    """This machine's torch cannot make a CUDA tensor, as a GPU out of memory cannot:
+    the bundled reader stays whole on the CPU and reads as before."""
+    recognizer = load_model("ctc-reader")
+    before = {name: t.clone() for name, t in recognizer.module.state_dict().items()}
+    with pytest.raises(UnusableDevice, match=r"^cuda:0 cannot hold the model \(.+\)$"):
+        move_module(recognizer.module, resolve_device("cuda:0"))
+    assert {t.device.type for t in recognizer.module.state_dict().values()} == {"cpu"}
+    assert all(torch.equal(before[name], t) for name, t in recognizer.module.state_dict().items())
+    move_module(recognizer.module, resolve_device("cpu"))  # where it is: nothing to do
+    assert model_device(recognizer.module) == torch.device("cpu")
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity "
+                                     "of 139.8 GiB. Of the allocated memory 1 GiB is reserved. See documentation"),
+         "the GPU ran out of memory (CUDA out of memory. Tried to allocate 2.00 GiB); "
+         "try again, a smaller image, or Model ▸ Device ▸ CPU"),
+        (RuntimeError("CUDA error: an illegal memory access was encountered\nCUDA kernel errors might be "
+                      "asynchronously reported"),
+         "the GPU failed (CUDA error: an illegal memory access was encountered); "
+         "if it happens again, choose Model ▸ Device ▸ CPU"),
+        (RuntimeError("cuDNN error: CUDNN_STATUS_EXECUTION_FAILED"),
+         "the GPU failed (cuDNN error: CUDNN_STATUS_EXECUTION_FAILED); "
+         "if it happens again, choose Model ▸ Device ▸ CPU"),
+    ],
+)
+def test_what_the_gpu_stopped_is_one_line_for_the_user(error, said):
+    assert gpu_failure(error) == said
+
+
+@pytest.mark.parametrize("error", [RuntimeError("shape mismatch: [2, 3] vs [3, 2]"), ValueError("CUDA error: no"),
+                                   AssertionError()])
+def test_any_other_failure_is_a_bug_not_the_gpu(error):
+    assert gpu_failure(error) is None

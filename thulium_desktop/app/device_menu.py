@@ -1,11 +1,13 @@
 """Where the model runs: Model ▸ Device (Auto, CPU, each CUDA device by name), the rule
-Auto follows, and the device's words in the status bar (a GPU's name and free memory).
+Auto follows, moving a model there, the device's words in the status bar (a GPU's name
+and free memory), and what a job stopped by the GPU tells the user.
 
 The menu only says what the user chose (`DeviceMenu.chosen`, a key such as "auto",
 "cpu" or "cuda:1"); the worker thread, which owns the model and CUDA, turns the key
-into a device (`resolve_device`) and describes it (`device_status`), so the GUI thread
-never initialises CUDA nor waits on it. Maps already computed stay valid whichever
-device computes the next ones: they are the same maps (`tests/xai/test_cuda.py`).
+into a device (`resolve_device`), moves the model there (`move_module`) and describes
+it (`device_status`), so the GUI thread never initialises CUDA nor waits on it. Maps
+already computed stay valid whichever device computes the next ones: they are the same
+maps (`tests/xai/test_cuda.py`), and the app's caches are keyed without the device.
 """
 
 from __future__ import annotations
@@ -13,20 +15,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QWidget
 
-__all__ = ["AUTO", "DeviceChoice", "DeviceMenu", "UnusableDevice", "device_choices", "device_status",
-           "resolve_device"]
+from thulium_desktop.models import model_device
+
+__all__ = ["AUTO", "CPU", "DeviceChoice", "DeviceMenu", "UnusableDevice", "device_choices", "device_status",
+           "gpu_failure", "gpu_trouble", "move_module", "resolve_device", "where"]
 
 AUTO = "auto"
 CPU = "cpu"
 _GIB = 1 << 30
+#: How the first line of a CUDA, cuBLAS or cuDNN failure begins (torch's wording).
+_GPU_ERROR_STARTS = ("CUDA error", "CUDA driver error", "cuDNN error", "CUDNN_STATUS_", "CUBLAS_STATUS_")
+#: What torch >= 2.8 raises for a failed CUDA call (before, a RuntimeError told by its words).
+_ACCELERATOR_ERROR = getattr(torch, "AcceleratorError", ())
 
 
 class UnusableDevice(ValueError):
-    """A chosen device that cannot run the model now (one line for the message bar)."""
+    """A chosen device that cannot run the model now: one line saying why, to which the
+    caller adds where the model is instead."""
 
 
 @dataclass(frozen=True)
@@ -49,19 +59,22 @@ def device_choices() -> list[DeviceChoice]:
 def resolve_device(key: str) -> torch.device:
     """The device for a menu key. Auto is the current CUDA device when one answers a
     small allocation (a driver that is installed but broken does not), else the CPU;
-    an explicit GPU that does not answer is an `UnusableDevice`."""
+    an explicit GPU that is absent or does not answer is an `UnusableDevice`."""
     if key == CPU:
         return torch.device(CPU)
     if key == AUTO:
         return _usable_cuda() or torch.device(CPU)
-    device = torch.device(key)
-    if device.type != "cuda":
+    try:
+        device = torch.device(key)
+    except RuntimeError:  # a key no device type has (a hand-edited setting)
+        device = None
+    if device is None or device.type != "cuda":
         raise UnusableDevice(f"unknown device {key!r}: choose Auto, CPU or a listed GPU")
     if not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count():
-        raise UnusableDevice(f"{key} is not available on this machine: the model stays where it is")
+        raise UnusableDevice(f"{key} is not available on this machine")
     reason = _answers(device)
     if reason is not None:
-        raise UnusableDevice(f"{key} cannot be used ({reason}): the model stays where it is")
+        raise UnusableDevice(f"{key} cannot be used ({reason})")
     return device
 
 
@@ -81,8 +94,66 @@ def _answers(device: torch.device) -> str | None:
     try:
         torch.zeros(1, device=device)
     except (RuntimeError, AssertionError) as exc:  # a CUDA error, or torch built without CUDA
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return _first_line(exc)
     return None
+
+
+def move_module(module: nn.Module, device: torch.device) -> None:
+    """Move `module`'s parameters and buffers to `device`, or leave them all where they
+    were and raise `UnusableDevice`: a move that runs out of memory (or meets a CUDA
+    error) halfway would otherwise leave a model split over two devices, usable on
+    neither. Memory a move frees on a GPU is handed back, so the status bar's free
+    memory is what other programs can use."""
+    before = model_device(module)
+    if before == device:
+        return
+    try:
+        module.to(device)
+    except (RuntimeError, AssertionError) as exc:  # out of memory, a CUDA error, no CUDA in this torch
+        module.to(before)
+        _release_gpu_memory()
+        raise UnusableDevice(f"{device} cannot hold the model ({_first_line(exc)})") from exc
+    if before.type == "cuda":
+        _release_gpu_memory()
+
+
+def _release_gpu_memory() -> None:
+    """Hand torch's cached GPU blocks back to the driver (nothing when CUDA never started)."""
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
+def where(device: torch.device) -> str:
+    """The device in a sentence: "the CPU", "cuda:0"."""
+    return "the CPU" if device.type == "cpu" else str(device)
+
+
+def gpu_trouble(exc: BaseException) -> str | None:
+    """What went wrong on the GPU, in a few words ("CUDA out of memory. Tried to allocate
+    2.00 GiB", "CUDA error: ..."), when the GPU ran out of memory or a CUDA, cuBLAS or
+    cuDNN call failed; None for any other exception, which is a bug."""
+    first = _first_line(exc)
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return ". ".join(first.split(". ")[:2])  # torch goes on about allocator settings
+    if isinstance(exc, _ACCELERATOR_ERROR) or (isinstance(exc, RuntimeError) and first.startswith(_GPU_ERROR_STARTS)):
+        return first
+    return None
+
+
+def gpu_failure(exc: BaseException) -> str | None:
+    """What to tell the user when the GPU stopped a job, in one line; None for any other
+    exception, which is a bug and keeps its logged traceback. The model stays loaded."""
+    trouble = gpu_trouble(exc)
+    if trouble is None:
+        return None
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return f"the GPU ran out of memory ({trouble}); try again, a smaller image, or Model ▸ Device ▸ CPU"
+    return f"the GPU failed ({trouble}); if it happens again, choose Model ▸ Device ▸ CPU"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def device_status(device: torch.device) -> str:

@@ -1,5 +1,6 @@
 """Choosing and opening models from the window: the Model menu, the open dialogs, the
-consent asked before a model file may run code, and the model's name in the status bar.
+consent asked before a model file may run code, the device the model runs on (Model ▸
+Device, kept in the settings), and the model and its device in the status bar.
 
 Its own object so that the window only follows what a loaded model changes (the
 layers, the reading); how a model gets there, and what its failures say, live here.
@@ -19,6 +20,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenuBar, QMessageBox
 
 from thulium_desktop import models
+from thulium_desktop.app.device_menu import AUTO, DeviceMenu
 from thulium_desktop.models import MODEL_SUFFIXES, ModelLoadError, OpenedModel, UntrustedModelError
 
 if TYPE_CHECKING:
@@ -29,6 +31,8 @@ MODEL_FILTER = "Models (" + " ".join(f"*{s}" for s in MODEL_SUFFIXES) + ");;All 
 #: Added to a model's name while it reads with its folder's generation settings: the
 #: job lanes key their caches by the name, so the two readings' maps are never mixed.
 FOLDER_DECODING_SUFFIX = " (folder decoding)"
+#: The settings key of the Model ▸ Device entry chosen last ("auto", "cpu", "cuda:1").
+DEVICE_SETTING = "model/device"
 
 
 def decoded_name(name: str, decoding: str) -> str:
@@ -81,9 +85,17 @@ class ModelFlow(QObject):
         self.folder_decoding_action.triggered.connect(self.read_with_folder_settings)
         #: The file or folder each user model in use was opened from, by the name it goes by.
         self._sources: dict[str, str] = {}
-        window.client.models.failed.connect(self._on_failed)
-        window.client.models.openFailed.connect(self._on_open_failed)
-        window.client.models.cancelled.connect(self._on_cancelled)
+        lane = window.client.models
+        lane.failed.connect(self._on_failed)
+        lane.openFailed.connect(self._on_open_failed)
+        lane.cancelled.connect(self._on_cancelled)
+        device = str(window.settings.value(DEVICE_SETTING, AUTO))
+        self.device_menu = DeviceMenu(window, device)  # the window's: the menu's clear() keeps it
+        self.device_menu.chosen.connect(self.choose_device)
+        lane.ready.connect(self._say_device_note)
+        lane.moved.connect(self._on_moved)
+        lane.moveFailed.connect(self._on_move_failed)
+        lane.set_device(device)  # the first model goes there once it is built
 
     def fill_menu(self) -> None:
         """The bundled models, the loaded one checked; choosing one switches to it."""
@@ -104,6 +116,7 @@ class ModelFlow(QObject):
         if self.menu.isEmpty():
             self.menu.addAction("No bundled models installed").setEnabled(False)
         self.menu.addSeparator()
+        self.menu.addMenu(self.device_menu)  # where the model in use runs
         self.menu.addAction(self.folder_decoding_action)  # how the model in use reads
         self.menu.addSeparator()
         self.menu.addAction(self.open_action)
@@ -164,16 +177,57 @@ class ModelFlow(QObject):
         self.window.switch_model(partial(open_with_decoding, source, decoding))
 
     def show(self, info: LoadedModel | None) -> None:
-        """The model in use, named in the status bar."""
+        """The model in use and its device, in the status bar and the Model menu."""
         status = self.window.status
         self.folder_decoding_action.setEnabled(info is not None and bool(info.decodings))
         self.folder_decoding_action.setChecked(info is not None and info.decoding == "folder")
         if info is None:
             status.model.setText("no model")
-        elif info.caption:
-            status.set_caption(info.caption)
-        else:
-            status.set_model(info.name, info.device)
+            return
+        status.set_model(info.caption or info.name, info.device)
+        self.device_menu.set_current(info.device_key)
+
+    @Slot(str)
+    def choose_device(self, key: str) -> None:
+        """Model ▸ Device: remember the choice and move the model there, on the worker;
+        the map being computed is dropped, and asked for again once the model has moved.
+        Without a model in use, the next one loaded goes there (and says so)."""
+        self.window.settings.setValue(DEVICE_SETTING, key)
+        if self.window.client.models.current is not None:
+            self.window.status.set_moving()
+        self.window.client.models.set_device(key)
+
+    @Slot(object)
+    def _on_moved(self, info: LoadedModel) -> None:
+        self.show(info)
+        self._ask_again()
+
+    @Slot(str, str)
+    def _on_move_failed(self, key: str, message: str) -> None:
+        """The model stays where it was, usable: the menu's check and the saved choice go
+        back to its device, and the message bar says why."""
+        self.window.settings.setValue(DEVICE_SETTING, key)
+        self.device_menu.set_current(key)
+        current = self.window.client.models.current
+        if current is not None:  # else a model is loading: it names its own device
+            self.show(current)
+        self.window.message.show_error(message)
+        self._ask_again()
+
+    def _ask_again(self) -> None:
+        """Ask for the view's maps again after a device switch dropped the job computing
+        them: cached ones come at once (maps are the same on every device, so the caches
+        are not keyed by it), the others are computed where the model now is."""
+        self.window.status.set_idle()
+        self.window.request()
+
+    @Slot(object)
+    def _say_device_note(self, info: LoadedModel) -> None:
+        """A model that could not go to the device chosen in an earlier session runs
+        elsewhere; said in the status bar (the menu shows where), the choice kept for
+        the next session."""
+        if info.device_note:
+            self.window.status.showMessage("\u26a0 " + info.device_note, 15000)
 
     @Slot()
     def _choose(self) -> None:

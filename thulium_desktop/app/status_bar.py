@@ -31,13 +31,14 @@ class JobStatusBar(QStatusBar):
         self.set_idle()
 
     def set_model(self, name: str, device: str) -> None:
+        """The model in use (its name, or its caption: name · format · device · size) and
+        where it runs (`device_status`: "CPU", or a GPU's name and free memory)."""
         self.model.setText(f"model: {name}")
         self.device.setText(f"device: {device}")
 
-    def set_caption(self, caption: str) -> None:
-        """A model opened from a file: its summary already names the device."""
-        self.model.setText(f"model: {caption}")
-        self.device.clear()
+    def set_moving(self) -> None:
+        """The model is on its way to another device (Model ▸ Device)."""
+        self.device.setText("device: moving…")
 
     def set_busy(self, done: int = 0, total: int = 0) -> None:
         """Indeterminate until the engine reports chunk counts."""

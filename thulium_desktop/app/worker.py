@@ -19,15 +19,27 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
+from thulium_desktop.app.device_menu import (
+    AUTO,
+    CPU,
+    UnusableDevice,
+    device_status,
+    gpu_failure,
+    gpu_trouble,
+    move_module,
+    resolve_device,
+    where,
+)
 from thulium_desktop.app.jobs import Focus, Job, TrustJob
 from thulium_desktop.app.layer_choices import LayerChoice, layer_choices
 from thulium_desktop.io.image_quality import input_height
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.models import (
+    ModelLoadError,
+    ModelSummary,
     OpenedModel,
     Reading,
     Recognizer,
-    ModelLoadError,
     model_device,
 )
 from thulium_desktop.models.protocol import Contrastable
@@ -54,6 +66,7 @@ class LoadedModel:
     """What the GUI shows about the loaded model."""
 
     name: str
+    #: Where it runs, for the status bar (`device_status`: "CPU", a GPU's name and free memory).
     device: str
     #: the GradCAM layer chooser's entries (`layer_choices`: shaped candidates, then names)
     layers: tuple[LayerChoice, ...]
@@ -70,6 +83,10 @@ class LoadedModel:
     #: the Model menu offers the folder's generation settings only where there are two.
     decodings: tuple[str, ...] = ()
     decoding: str = ""
+    #: The Model ▸ Device entry it runs under ("auto", "cpu", "cuda:1").
+    device_key: str = AUTO
+    #: Why it does not run on the device chosen before it was installed ("" when it does).
+    device_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +115,8 @@ class Worker(QObject):
     finished = Signal(int, float)  # job id, seconds
     failed = Signal(int, str)
     cancelled = Signal(int)
+    moved = Signal(object)  # LoadedModel: the model in use, now on the device asked for
+    moveFailed = Signal(str, str)  # the device key the model stays under, why it could not move
 
     def __init__(self, engine_factory: EngineFactory = default_engine, torch_threads: int = 1,
                  focus: Focus | None = None, warm: bool = False) -> None:
@@ -111,6 +130,9 @@ class Worker(QObject):
         #: (`warm_up`); set by the app, not by tests that count passes.
         self._warm = warm
         self._stopping = threading.Event()  # set from the GUI thread when the app closes
+        #: The Model ▸ Device entry models run under (`set_device`); each new model goes there.
+        self._device_key = AUTO
+        self._summary: ModelSummary | None = None  # what a user's model file was opened as
 
     @Slot()
     def warm_up(self) -> None:
@@ -123,6 +145,11 @@ class Worker(QObject):
             warm_up(self._engine, cancel=self._stopping.is_set)
         except Cancelled:
             pass
+        except Exception as exc:  # the GPU may refuse it; the user's own jobs will say so
+            message = gpu_failure(exc)
+            if message is None:
+                raise
+            log.warning("warming the model up stopped: %s", message)
 
     def stop(self) -> None:
         """Called from the GUI thread on close: a warm-up in progress stops at its next chunk."""
@@ -161,14 +188,71 @@ class Worker(QObject):
             return
         self.ready.emit(info)
 
+    @Slot(str)
+    def set_device(self, key: str) -> None:
+        """Model ▸ Device: run the model in use, and each model installed later, on the
+        device `key` names; `moved` follows with the model as it now is, or `moveFailed`
+        with the model where it was, still usable. Queued on this thread like any job,
+        so a job sent after it runs on the new device."""
+        if self._engine is None:  # no model yet (the app is starting): the next one goes there
+            self._device_key = key
+            return
+        recognizer = self._engine.model
+        try:
+            info = self._move(recognizer, self._summary, key)
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
+            if isinstance(exc, UnusableDevice):
+                log.info("the model was not moved to %s: %s", key, exc)
+            else:
+                log.error("moving the model to %s failed:\n%s", key, traceback.format_exc())
+            here = where(model_device(recognizer.module))
+            self.moveFailed.emit(self._device_key, f"{exc}; the model stays on {here}.")
+            return
+        self.moved.emit(info)
+
+    def _move(self, recognizer: Recognizer, summary: ModelSummary | None, key: str) -> LoadedModel:
+        """Move a model to `key`'s device and start its engine there. When the device
+        refuses it (the move, or the model's first pass there: `layer_choices` runs
+        one), it goes back where it was and `UnusableDevice` says why."""
+        before = model_device(recognizer.module)
+        move_module(recognizer.module, resolve_device(key))
+        try:
+            info = self._start_engine(recognizer, summary, key)
+        except Exception as exc:
+            trouble = gpu_trouble(exc)
+            if trouble is None:
+                raise
+            move_module(recognizer.module, before)
+            raise UnusableDevice(f"{key} cannot run the model ({trouble})") from exc
+        self._device_key = key
+        return info
+
     def _install(self, recognizer_factory: RecognizerFactory) -> LoadedModel:
-        """Build the model and its engine, and make them the ones jobs run on."""
+        """Build the model, move it to the chosen device, and make it and its engine the
+        ones jobs run on. Where the device refuses it, it runs where it was built (the
+        CPU), as do the models after it, as the menu then shows; its `device_note`
+        says why."""
         made = recognizer_factory()
-        recognizer, caption = (made.recognizer, made.summary.caption()) if isinstance(made, OpenedModel) else (made, "")
-        self._engine = self._engine_factory(recognizer)
+        recognizer, summary = (made.recognizer, made.summary) if isinstance(made, OpenedModel) else (made, None)
+        try:
+            info = self._move(recognizer, summary, self._device_key)
+        except UnusableDevice as exc:
+            self._device_key = CPU
+            note = f"{exc}; the model runs on {where(model_device(recognizer.module))}."
+            info = replace(self._start_engine(recognizer, summary, CPU), device_note=note)
+        self._summary = summary
+        return info
+
+    def _start_engine(self, recognizer: Recognizer, summary: ModelSummary | None, device_key: str) -> LoadedModel:
+        """A fresh engine for the model where it now is (what an engine learns, its chunk
+        sizes and folded copy, belongs to one device), and what the GUI shows of it."""
+        caption = replace(summary, device=str(model_device(recognizer.module))).caption() if summary else ""
+        engine = self._engine_factory(recognizer)
         if caption:
-            self._engine.model_label = caption  # exported captions name format, device, size
-        return _model_info(recognizer, caption)
+            engine.model_label = caption  # exported captions name format, device, size
+        info = _model_info(recognizer, caption, device_key)
+        self._engine = engine
+        return info
 
     @Slot(object)
     def run(self, job: Job) -> None:
@@ -199,8 +283,7 @@ class Worker(QObject):
             self.failed.emit(job.id, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - the app must survive any engine error
-            log.error("job %d failed:\n%s", job.id, traceback.format_exc())
-            self.failed.emit(job.id, f"{type(exc).__name__}: {exc}")
+            self.failed.emit(job.id, _failure(job.id, exc))
             return
         self.finished.emit(job.id, time.perf_counter() - started)
 
@@ -280,6 +363,18 @@ class Worker(QObject):
         return job_config(self._engine.config, spec)
 
 
+def _failure(job_id: int, exc: Exception) -> str:
+    """A failed job's one line for the window. The GPU stopping it (out of memory, a CUDA
+    error) is said plainly and logged in one line: the model stays usable for the next
+    job. Anything else is a bug: its type and message, and its traceback in the log."""
+    message = gpu_failure(exc)
+    if message is None:
+        log.error("job %d failed:\n%s", job_id, traceback.format_exc())
+        return f"{type(exc).__name__}: {exc}"
+    log.warning("job %d stopped: %s", job_id, message)
+    return message
+
+
 def log_unexpected(exc: Exception, what: str) -> None:
     """Log a traceback for a bug; a refusal (`ModelLoadError`: a bad, hostile or untrusted
     file) is expected and the window shows its one clear line, so it gets one line here too."""
@@ -295,11 +390,10 @@ def job_config(engine_config: SaliencyConfig, spec: MethodSpec) -> SaliencyConfi
     return replace(engine_config, **spec.config_kwargs()).streamed()
 
 
-def _model_info(recognizer: Recognizer, caption: str = "") -> LoadedModel:
-    device = model_device(recognizer.module)
-    label = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+def _model_info(recognizer: Recognizer, caption: str, device_key: str) -> LoadedModel:
+    """What the GUI shows of a model (on this thread: the device's words ask CUDA)."""
     layers, default = layer_choices(recognizer)
     scorable = recognizer.alphabet if isinstance(recognizer, Contrastable) else ""
     decodings, decoding = (DECODINGS, recognizer.decoding) if isinstance(recognizer, TrOCRRecognizer) else ((), "")
-    return LoadedModel(recognizer.name, label, layers, default, caption, scorable, input_height(recognizer),
-                       decodings, decoding)
+    return LoadedModel(recognizer.name, device_status(model_device(recognizer.module)), layers, default, caption,
+                       scorable, input_height(recognizer), decodings, decoding, device_key)

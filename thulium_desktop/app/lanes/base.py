@@ -148,7 +148,8 @@ class ResultLane(Lane[J]):
     """A lane the user waits on: its results are cached (bounded in bytes), the end of
     its newest job is announced, and the user can cancel it. A model switch or a failed
     load drops its newest job: the model it asked is gone, and without a model nothing
-    is asked again (the window already says why)."""
+    is asked again (the window already says why). A device switch drops it too, so the
+    move does not wait for it: the window asks again once the model has moved."""
 
     finished = Signal(float)  # seconds the newest job took
     failed = Signal(str)
@@ -160,6 +161,7 @@ class ResultLane(Lane[J]):
         self.cache = cache
         shared.model.switching.connect(self.drop)
         shared.model.failed.connect(self.drop)
+        shared.model.moving.connect(self.drop)
 
     @Slot()
     def cancel(self) -> None:

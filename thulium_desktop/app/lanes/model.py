@@ -4,7 +4,8 @@ Building a model (reading a large file, unpacking a checkpoint) happens on a loa
 thread of its own, not on the worker: the worker keeps serving the model in use, the
 user can cancel a load that takes too long (Esc), and closing the window never waits
 for one (the loader is a daemon thread; what it builds after a cancel is dropped).
-The built model is then handed to the worker, which owns it from there on.
+The built model is then handed to the worker, which owns it from there on, and moves
+it to the device chosen in Model ▸ Device (`set_device`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class ModelLane(QObject):
 
     The job lanes read `name` when results arrive (their caches are keyed by it) and
     `error` before they ask anything (without a model nothing is asked); they drop
-    their newest job on `switching` and `failed`, since the model it was for is gone.
+    their newest job on `switching` and `failed`, since the model it was for is gone,
+    and on `moving`, so that a device switch does not wait for it.
     """
 
     ready = Signal(object)  # LoadedModel
@@ -31,10 +33,14 @@ class ModelLane(QObject):
     openFailed = Signal(str, object)  # path, the exception; the model in use stays
     switching = Signal()  # another model is on its way in, the current one is going
     cancelled = Signal(str)  # a load or open was cancelled; what the user is told
+    moving = Signal()  # the model in use is about to move to another device
+    moved = Signal(object)  # LoadedModel: the model in use, now on the device chosen
+    moveFailed = Signal(str, str)  # the device key the model stays under, why it could not move
 
     _load = Signal(object)
     _open = Signal(str, object)
     _warm = Signal()
+    _device = Signal(str)
     _built = Signal(int, object, object)  # generation, the built model or None, the exception
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
@@ -52,6 +58,9 @@ class ModelLane(QObject):
         worker.ready.connect(self._on_installed)
         self._warm.connect(worker.warm_up)
         worker.loadFailed.connect(self._on_load_failed)
+        self._device.connect(worker.set_device)
+        worker.moved.connect(self._on_moved)
+        worker.moveFailed.connect(self.moveFailed)
 
     @property
     def name(self) -> str:
@@ -83,6 +92,16 @@ class ModelLane(QObject):
         meanwhile are cached under the name of whichever model answers them.
         """
         self._build(("open", str(path)), functools.partial(open_described, str(path), trust))
+
+    def set_device(self, key: str) -> None:
+        """Run the model in use, and each one loaded after it, on the Model ▸ Device entry
+        `key`; `moved` (or `moveFailed`, the model where it was) follows. The job lanes
+        drop their newest job (`moving`), which stops at its next chunk instead of
+        keeping the move waiting; the worker runs jobs sent from now on after the move,
+        in the order they were sent, so none has to be held. Before the first model is
+        loaded, this only says where it goes."""
+        self.moving.emit()
+        self._device.emit(key)
 
     def cancel(self) -> bool:
         """Give up the load or open in progress (its loader finishes unseen); whether one
@@ -146,6 +165,17 @@ class ModelLane(QObject):
         """A model the worker has just installed: announced (the lanes send the jobs held
         for it), then warmed up behind those jobs (`Worker.warm_up`)."""
         self._on_ready(info)
+        self._warm.emit()
+
+    @Slot(object)
+    def _on_moved(self, info: LoadedModel) -> None:
+        """The model in use on its new device, warmed up there (what it learnt belongs to
+        a device). A model already on its way out (a load under way) is not announced:
+        the next one comes on the new device."""
+        if self.current is None:
+            return
+        self.current = info
+        self.moved.emit(info)
         self._warm.emit()
 
     def _on_ready(self, info: LoadedModel) -> None:

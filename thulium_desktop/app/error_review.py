@@ -96,7 +96,7 @@ class ErrorReview(QObject):
         self.page_view.hide()
         self._page_of: dict[CorpusItem, Document] = {}
         self._truths: dict[Path, Truth] = {}
-        self._readings: dict[Path, Reading] = {}
+        self._readings: dict[Path | CorpusItem, ReadingInfo] = {}  # as the window shows them
         self._unreadable: dict[Path, str] = {}  # why the survey could not read an image
         self._stats_of: dict[Path, ImageStats] = {}  # computed once per reading and truth
         self._resort = QTimer(self)
@@ -139,6 +139,16 @@ class ErrorReview(QObject):
         self._show_list()
         return count
 
+    def reading_of(self, key: Path | CorpusItem) -> ReadingInfo | None:
+        """The model's reading of an image or a page's line (and where each character
+        sits), as the window shows it; None while it is not read."""
+        return self._readings.get(key)
+
+    def problem_of(self, key: Path | CorpusItem) -> str | None:
+        """Why the model could not read an image or a page's line; None when it could
+        (or has not tried yet)."""
+        return self._unreadable.get(key)
+
     # -- following the view model ------------------------------------------------------
     def _on_image(self) -> None:
         self._show_truth()
@@ -155,7 +165,7 @@ class ErrorReview(QObject):
         path, info = self.view_model.path, self.view_model.reading
         if path is None or info is None:
             return
-        self._readings[path] = info.reading
+        self._readings[path] = info
         self._stats_of.pop(path, None)
         self._show_truth()
         self._show_stats(path)
@@ -188,10 +198,10 @@ class ErrorReview(QObject):
     def _stats_for(self, path: Path) -> ImageStats:
         """An image's numbers, aligned once per reading (not once per list refresh)."""
         if path not in self._stats_of:
-            reading = self._readings.get(path)
-            if reading is None:
+            info = self._readings.get(path)
+            if info is None:
                 return ImageStats()
-            self._stats_of[path] = image_stats(reading, self._truth(path))
+            self._stats_of[path] = image_stats(info.reading, self._truth(path))
         return self._stats_of[path]
 
     def _note(self, path: Path) -> str:
@@ -276,7 +286,7 @@ class ErrorReview(QObject):
     @Slot(object, object, str)
     def _on_surveyed(self, path: Path, info: ReadingInfo | None, problem: str) -> None:
         if info is not None:
-            self._readings[path] = info.reading
+            self._readings[path] = info
             self._stats_of.pop(path, None)
             self._unreadable.pop(path, None)
         else:

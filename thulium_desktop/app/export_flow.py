@@ -1,5 +1,6 @@
 """Export from the window: the dialog, the names it suggests, and the figure written
-once every map it needs is computed.
+once every map it needs is computed; the open page's layout with its readings is
+`app/layout_export.py`'s (`ExportFlow.layout`).
 
 Its own object because an export outlives the click that asked for it: the plan waits
 in the view model while the maps are computed, and the window hands it back here when
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from thulium_desktop.app.document_tree import Document
+from thulium_desktop.app.layout_export import LayoutExport
 from thulium_desktop.io.corpus import CorpusItem, page_image
 from thulium_desktop.io.documents import fit_to_image
 from thulium_desktop.io.line_images import cut_line, line_to_page
@@ -37,6 +39,7 @@ class ExportFlow(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
+        self.layout = LayoutExport(window, self.open_page_line)  # File ▸ Export page layout…
 
     def export_dialog(self) -> None:
         """Ctrl+E: ask what to export, then export it (computing missing maps first)."""

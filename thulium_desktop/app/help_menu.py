@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMenuBar, QMessageBox
 
 from thulium_desktop.app.files import FIND_LINES_SHORTCUT
 from thulium_desktop.app.help import HelpDialog, about_html, guide_html
+from thulium_desktop.app.layout_export import LAYOUT_EXPORT_SHORTCUT
 from thulium_desktop.app.trust_panel import CHECK_SHORTCUT, TOGGLE_SHORTCUT
 
 if TYPE_CHECKING:
@@ -26,13 +27,14 @@ SHORTCUTS = (
     ("Page Up / Page Down", "previous / next image"),
     ("Ctrl+O, Ctrl+Shift+O", "open images, open a folder"),
     ("Ctrl+E", "export a figure"),
+    (LAYOUT_EXPORT_SHORTCUT, "export the open page's PAGE-XML/ALTO with every line's reading"),
     (FIND_LINES_SHORTCUT, "find the lines of a page opened without PAGE-XML/ALTO (kraken)"),
     ("Ctrl+M", "compare all methods"),
     ("Ctrl+T", "contrast a substituted character with its truth"),
     (TOGGLE_SHORTCUT, "show / hide the Trust panel"),
     (CHECK_SHORTCUT, "check trust: deletion/insertion curves and the sanity check"),
     ("Ctrl+0", "fit the image to the window"),
-    ("Esc", "cancel the running job (first: finding a page's lines)"),
+    ("Esc", "cancel the running job (first: finding a page's lines, a layout export waiting for them)"),
     ("F1", "the guide: each method and each trust measure"),
     ("Wheel / drag", "zoom / pan; click the image to pick the character strongest there"),
 )

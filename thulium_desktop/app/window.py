@@ -236,6 +236,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.page_segmentation.action)
         file_menu.addSeparator()
         self._action(file_menu, "&Export…", "Ctrl+E", self.export_flow.export_dialog)
+        file_menu.addAction(self.export_flow.layout.action)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         view_menu = self.menuBar().addMenu("&View")
@@ -282,8 +283,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def cancel(self) -> None:
-        """Esc: give up finding a page's lines, else stop what the worker runs."""
-        if not self.page_segmentation.cancel():
+        """Esc: give up finding a page's lines or a layout export waiting for them, else
+        stop what the worker runs."""
+        if not self.page_segmentation.cancel() and not self.export_flow.layout.cancel():
             self.client.cancel()
 
     @Slot()

@@ -23,10 +23,9 @@ import numpy as np
 from thulium_desktop.io.corpus import CorpusItem
 from thulium_desktop.io.documents import PageLine, cut_page_line, fit_to_image
 from thulium_desktop.io.images import read_image
-from thulium_desktop.io.kraken_lines import is_segmentation
 from thulium_desktop.io.layout import PageLayout
 from thulium_desktop.io.line_images import line_to_page
-from thulium_desktop.io.page_writer import Glyph, LineReading, write_enriched_layout, write_fresh_page_xml
+from thulium_desktop.io.page_writer import LineReading, document_output_name, placed_line_reading, write_page_layout
 from thulium_desktop.models.protocol import Reading, Recognizer
 from thulium_desktop.render import page_caption, save_figure
 from thulium_desktop.render.page_figure import LineMark, line_mark, page_figure
@@ -57,11 +56,6 @@ class _Page:
     lines: list[ReadLine] = field(default_factory=list)
 
 
-def document_output_name(page_name: str, layout: PageLayout) -> str:
-    """`<page>.alto.xml` for ALTO, `<page>.page.xml` for PAGE-XML and a segmented page."""
-    return f"{page_name}.{'alto' if layout.format.startswith('ALTO') else 'page'}.xml"
-
-
 def write_document_output(layout: PageLayout, image_path: Path, lines: list[ReadLine], recognizer: Recognizer,
                           out_dir: Path, page_name: str) -> Path:
     """Write the enriched copy of `layout` (the page scan at `image_path`) with `lines`
@@ -71,30 +65,17 @@ def write_document_output(layout: PageLayout, image_path: Path, lines: list[Read
     readings = {read.line.line.id: _line_reading(page, image_path, read, recognizer) for read in lines}
     target = out_dir / document_output_name(page_name, layout)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if is_segmentation(layout):
-        return write_fresh_page_xml(layout, readings, target)
-    return write_enriched_layout(layout.path, readings, target)
+    return write_page_layout(layout, readings, target)
 
 
 def _line_reading(page: np.ndarray, image_path: Path, read: ReadLine, recognizer: Recognizer) -> LineReading:
     """The line's glyphs with their boxes in the layout's coordinates: found on the line
-    cut as the command cut it, moved by the cut's offset on the page (as `line_to_page`
-    places maps) and scaled from the image's pixels to the layout's units."""
+    cut as the command cut it, then placed on the page (`placed_line_reading`, as the
+    app's layout export places them)."""
     cut, _ = cut_page_line(page, image_path, read.line)
     boxes = reading_glyph_boxes(recognizer, cut.image, read.reading, read.explanation)
-    x, y = cut.offset
-    sx, sy = _units_per_pixel(read.line.layout, page.shape)
-    boxes = (boxes + (x, y, x, y)) * (sx, sy, sx, sy)
-    glyphs = tuple(Glyph(char, float(conf), tuple(float(v) for v in box))
-                   for char, conf, box in zip(read.reading.tokens, read.reading.confidences, boxes))
-    return LineReading(glyphs)
-
-
-def _units_per_pixel(layout: PageLayout, shape: tuple[int, ...]) -> tuple[float, float]:
-    """The layout's units per image pixel (1 where it declares no size: it is in pixels)."""
-    if layout.size is None:
-        return 1.0, 1.0
-    return layout.size[0] / shape[1], layout.size[1] / shape[0]
+    return placed_line_reading(read.reading.tokens, read.reading.confidences, boxes, cut, read.line.layout,
+                               page.shape)
 
 
 def write_page_figures(layout: PageLayout, image_path: Path, lines: list[ReadLine], out_dir: Path,

@@ -31,6 +31,11 @@ are not given, and lines whose reading has no character but spaces, are left as 
 are. The copy is written atomically (`io.atomic`). Comments and processing instructions
 of the source are not kept (the safe parser drops them).
 
+Both faces place a line's glyphs the same way (`placed_line_reading`): boxes found on
+the line cut, moved by the cut's offset on the page and scaled to the layout's units;
+and name and write a page's layout the same way (`document_output_name`,
+`write_page_layout`).
+
 A page with no XML behind it (its lines found by kraken's segmenter, `io.kraken_lines`)
 gets a fresh PAGE-XML instead (`fresh_page_xml`, 2019 schema): its lines in one
 `TextRegion`, in the layout's order, each with its polygon and baseline as whole pixels,
@@ -42,16 +47,20 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import groupby
 from pathlib import Path
 
+import numpy as np
+
 from thulium_desktop import __version__
 from thulium_desktop.io import alto, pagexml
 from thulium_desktop.io.atomic import write_bytes
+from thulium_desktop.io.kraken_lines import is_segmentation
 from thulium_desktop.io.layout import LayoutError, Line, PageLayout, Point, local_name, namespace, parse_xml
+from thulium_desktop.io.line_images import LineImage
 
 Box = tuple[float, float, float, float]
 
@@ -89,6 +98,41 @@ class LineReading:
         """The runs of glyphs between spaces."""
         runs = groupby(self.glyphs, key=lambda glyph: glyph.char.isspace())
         return (tuple(run) for space, run in runs if not space)
+
+
+def placed_line_reading(tokens: Sequence[str], confidences: Sequence[float], boxes: np.ndarray, cut: LineImage,
+                        layout: PageLayout, page_shape: tuple[int, ...]) -> LineReading:
+    """The glyphs of a line read on its `cut` out of a page image of `page_shape`, with
+    their `boxes` `[T, 4]` (line-cut pixels) in `layout`'s coordinates: moved by the
+    cut's offset on the page (as `line_to_page` places maps) and scaled from the image's
+    pixels to the layout's units (the image may be a scaled copy of the page described)."""
+    x, y = cut.offset
+    sx, sy = units_per_pixel(layout, page_shape)
+    placed = (np.asarray(boxes, np.float64).reshape(-1, 4) + (x, y, x, y)) * (sx, sy, sx, sy)
+    return LineReading(tuple(Glyph(char, float(conf), tuple(float(v) for v in box))
+                             for char, conf, box in zip(tokens, confidences, placed)))
+
+
+def units_per_pixel(layout: PageLayout, shape: tuple[int, ...]) -> tuple[float, float]:
+    """The layout's units per pixel of an image of `shape` (1 where it declares no size:
+    it is in pixels)."""
+    if layout.size is None:
+        return 1.0, 1.0
+    return layout.size[0] / shape[1], layout.size[1] / shape[0]
+
+
+def document_output_name(page_name: str, layout: PageLayout) -> str:
+    """`<page>.alto.xml` for ALTO, `<page>.page.xml` for PAGE-XML and a segmented page."""
+    return f"{page_name}.{'alto' if layout.format.startswith('ALTO') else 'page'}.xml"
+
+
+def write_page_layout(layout: PageLayout, readings: Mapping[str, LineReading], target: str | os.PathLike) -> Path:
+    """Write to `target` (atomically) the enriched copy of `layout`'s file with
+    `readings`, or a fresh PAGE-XML when the layout is kraken's segmentation (no XML to
+    copy); `target`. Raises `LayoutError` when the file no longer holds a layout."""
+    if is_segmentation(layout):
+        return write_fresh_page_xml(layout, readings, target)
+    return write_enriched_layout(layout.path, readings, target)
 
 
 def write_enriched_layout(source: str | os.PathLike, readings: Mapping[str, LineReading],

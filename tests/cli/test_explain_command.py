@@ -177,21 +177,6 @@ def test_nothing_to_do_and_unavailable_device_are_usage_errors(tiny_model, tmp_p
     assert "no CUDA device" in capsys.readouterr().err
 
 
-@pytest.fixture
-def sigint_handler():
-    """A SIGINT handler of the test's own, in place for the test and replaced by the
-    inherited one afterwards. Not the inherited one itself: a process started in the
-    background (`cmd &` without job control) starts with SIGINT ignored, not with
-    Python's default_int_handler, and a run must hand back whatever it found."""
-
-    def handler_before_the_run(signum, frame):
-        raise AssertionError("the run's own handler should have taken this SIGINT")
-
-    inherited = signal.signal(signal.SIGINT, handler_before_the_run)
-    yield handler_before_the_run
-    signal.signal(signal.SIGINT, inherited)
-
-
 def test_ctrl_c_stops_after_the_current_image_and_keeps_its_outputs(tiny_model, tmp_path, monkeypatch,
                                                                     sigint_handler):
     for i in range(3):

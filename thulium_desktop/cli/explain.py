@@ -1,9 +1,11 @@
 """`thulium-desktop explain`: maps and figures for every image of a corpus (or one shard of it).
 
 The model is loaded once and the images run one after the other through the
-same `SaliencyGenerator` the app uses. An image that cannot be read or explained
-is reported with its path and reason and the run goes on; the exit code says
-whether anything failed.
+same `SaliencyGenerator` the app uses; with `--batch-images N` (by default on CUDA) the
+gradient maps of lines of the same width come from one forward pass per batch
+(`xai/batched.py`), a window of images ahead of their turn. An image that cannot be
+read or explained is reported with its path and reason and the run goes on; the exit
+code says whether anything failed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, replace
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +33,12 @@ from thulium_desktop.cli.listing import selected_items
 from thulium_desktop.cli.outputs import OutputPlan, method_record, write_image_outputs
 from thulium_desktop.cli.parser import requested_tokens
 from thulium_desktop.io.atomic import remove_stale_temporaries, write_json
-from thulium_desktop.io.corpus import CorpusItem, collect_images, load_item
+from thulium_desktop.io.corpus import CorpusItem, LoadedImage, collect_images, load_item
 from thulium_desktop.io.image_quality import image_quality_notes, input_height
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.io.truths import TruthSource
 from thulium_desktop.models.protocol import Contrastable, model_device
+from thulium_desktop.xai.batched import BATCHED_METHODS, BatchExplainer, Explained
 from thulium_desktop.xai.fastest import remembered_verdicts
 from thulium_desktop.xai.ground_truth import align, character_error_rate, edit_counts, truth_problem
 from thulium_desktop.xai.methods import PARAMETERS, REGISTRY
@@ -66,22 +70,25 @@ def run_explain(args: argparse.Namespace) -> int:
     truths = TruthSource()  # reads each folder's ground_truth.tsv once for the run
     # each page's PAGE-XML/ALTO with its readings, and its page figure in the figure formats asked
     documents = DocumentOutputs(opened.recognizer, plan.out_dir, plan.figure_formats, plan.dpi)
+    batcher = _batcher(args, generator, methods)
     started = time.perf_counter()
     interrupted = False
     stopped: str | None = None
     try:
         # the records carry each map's notes (`Explanation.notes`): not on stderr as well
         with stop_after_current(_say) as stop, warnings.catch_warnings(), remembered_verdicts(), \
-                ChunkBar(args.quiet) as chunks:
+                ChunkBar(args.quiet) as chunks, tqdm(total=len(items), unit="image", disable=args.quiet,
+                                                     file=sys.stderr, dynamic_ncols=True) as bar:
             warnings.filterwarnings("ignore", category=MapNote)
-            for item in tqdm(items, unit="image", disable=args.quiet, file=sys.stderr, dynamic_ncols=True):
+            for item, ahead in _ahead_of_turn(batcher, items, args.token, generator.config, methods):
                 try:
-                    record = _explain_one(generator, methods, args.token, item, plan, truths,
-                                          _checks(args), args.contrast, made_by, chunks, documents)
+                    record = _explain_one(generator, methods, args.token, item, plan, truths, _checks(args),
+                                          args.contrast, made_by, chunks, documents, ahead)
                 except WritesRefused as exc:
                     record, stopped = exc.record, exc.reason
                 records.append(record)
                 _report(record)
+                bar.update()
                 if stopped or stop.requested:
                     interrupted = not stopped
                     break
@@ -91,8 +98,11 @@ def run_explain(args: argparse.Namespace) -> int:
         _finish_documents(documents)  # pages a failed line or an interruption left unwritten
         elapsed = time.perf_counter() - started
         summary = _summary(args, generator, methods, items, records, interrupted, elapsed, made_by) | {
-            "stopped": stopped}
+            "stopped": stopped, "batching": _batching_record(batcher, records)}
         _write_summary(plan.out_dir / _summary_name(index, count), summary)
+    if not args.quiet and summary["images_per_minute"] is not None:
+        _say(f"{summary['counts']['done']} images in {elapsed:.1f} s: "
+             f"{summary['images_per_minute']:.1f} images per minute")
     if interrupted:
         _say(f"interrupted: {summary['counts']['done']} of {len(items)} images done")
         return INTERRUPTED
@@ -141,6 +151,113 @@ class ChunkBar:
         self._bar.total = total
         self._bar.n = done
         self._bar.refresh()  # every chunk: a long line's chunks are seconds apart, a word's few
+
+
+#: `--batch-images auto` on CUDA: lines of the same width explained per forward. Not yet
+#: measured on a GPU (issue 25); small enough that a batch of 2000-pixel lines' gradients
+#: stays in the hundreds of MB.
+AUTO_CUDA_BATCH_IMAGES = 16
+#: A batch is filled from the next (batch size x this) images of the corpus, grouped by
+#: width: lines of the same width are found among many (a word corpus fills its batches;
+#: page lines of widely spread widths meet fewer equals), and that many images' pixels and
+#: maps wait for their turn in memory (a 2000x64 line of 60 characters: 30 MB of maps).
+BATCH_WINDOW_FACTOR = 4
+
+
+@dataclass
+class Ahead:
+    """What was done for an image before its turn: its pixels (or, in `error`, why it has
+    none), the explanations its batch gave it, by method, with the warnings the batch
+    raised, or the note on why it is explained alone, its batch (`images`, `width`) and
+    the seconds spent on it so far (decoding, and its share of its batch)."""
+
+    loaded: LoadedImage | None = None
+    error: str | None = None
+    explained: dict[str, Explanation] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    alone_note: str | None = None
+    batch: dict[str, int] | None = None
+    seconds: float = 0.0
+
+
+def _batch_images(args: argparse.Namespace, generator: SaliencyGenerator) -> int:
+    """How many images one forward explains: `--batch-images`, or by default a batch on
+    CUDA and one by one elsewhere (a CPU is busy with one line already)."""
+    if args.batch_images != "auto":
+        return args.batch_images
+    return AUTO_CUDA_BATCH_IMAGES if model_device(generator.model.module).type == "cuda" else 1
+
+
+def _batcher(args: argparse.Namespace, generator: SaliencyGenerator, methods: tuple[str, ...]
+             ) -> BatchExplainer | None:
+    """The run's batch explainer, or None when images go one by one (a batch of one, or
+    no method here is batched)."""
+    size = _batch_images(args, generator)
+    if size < 2 or not set(methods) & set(BATCHED_METHODS):
+        return None
+    return BatchExplainer(generator, size)
+
+
+def _ahead_of_turn(batcher: BatchExplainer | None, items: list[CorpusItem], token, config: SaliencyConfig,
+                   methods: tuple[str, ...]) -> Iterator[tuple[CorpusItem, Ahead | None]]:
+    """`(item, ahead)` in the corpus's order: with a batcher, each window of images loaded
+    and its batched methods explained together before the window's images take their
+    turn (`ahead` None: the image is loaded and explained in its turn)."""
+    if batcher is None:
+        yield from ((item, None) for item in items)
+        return
+    window = batcher.max_images * BATCH_WINDOW_FACTOR
+    for start in range(0, len(items), window):
+        chunk = items[start : start + window]
+        yield from zip(chunk, _explained_ahead(batcher, chunk, token, config, methods))
+
+
+def _loaded(item: CorpusItem) -> Ahead:
+    """The item's pixels, or why it has none, and the seconds it took to decode."""
+    started = time.perf_counter()
+    try:
+        loaded = load_item(item)
+    except ImageLoadError as exc:
+        return Ahead(error=exc.reason)
+    return Ahead(loaded=loaded, seconds=time.perf_counter() - started)
+
+
+def _noted(exp: Explanation, note: str) -> Explanation:
+    """`exp` with one more note (where its records and captions name it)."""
+    return replace(exp, notes=(*exp.notes, note))
+
+
+def _explained_ahead(batcher: BatchExplainer, items: list[CorpusItem], token, config: SaliencyConfig,
+                     methods: tuple[str, ...]) -> list[Ahead]:
+    """The window's images loaded, and each batched method's explanations of them."""
+    aheads = [_loaded(item) for item in items]
+    readable = [a for a in aheads if a.loaded is not None]
+    for method in (m for m in methods if m in BATCHED_METHODS):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.filterwarnings("ignore", category=MapNote)  # `exp.notes` carries those
+            outcomes = batcher.explain([a.loaded.image for a in readable], requested_tokens(token),
+                                       replace(config, method=method))
+        for ahead, outcome in zip(readable, outcomes):
+            if isinstance(outcome, Explained):
+                ahead.explained[method] = outcome.explanation
+                ahead.warnings = [str(w.message) for w in caught]
+                ahead.batch = {"images": outcome.images, "width": outcome.width}
+                ahead.seconds += outcome.explanation.timings.total_s
+            else:
+                ahead.alone_note = outcome.note
+    return aheads
+
+
+def _batching_record(batcher: BatchExplainer | None, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary's account of batching: the batch size in effect (1: one by one, also
+    where no method of the run is batched), how many images a batch explained, and the
+    first batch's map check."""
+    if batcher is None:
+        return {"batch_images": 1}
+    batched = sum(record.get("batch", {}).get("images", 1) > 1 for record in records)
+    return {"batch_images": batcher.max_images, "max_padding_fraction": batcher.max_padding_fraction,
+            "images_batched": batched, "parity": batcher.parity.record()}
 
 
 def _method_runs(methods: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -222,18 +339,20 @@ def _explain_one(
     made_by: dict[str, Any] | None = None,
     chunks: ChunkBar | None = None,
     documents: DocumentOutputs | None = None,
+    ahead: Ahead | None = None,
 ) -> dict[str, Any]:
     """Every method on one image (and, with `contrast`, each substituted character's
     contrast with its truth), its outputs written; the image's record for the summary,
     with `made_by` (the tool's and the model's `recognizers.provenance`). An image the
     model cannot read well (`image_quality_notes`) is read anyway, and its notes say so.
-    `chunks` shows each method's progress within the image."""
-    started = time.perf_counter()
+    `chunks` shows each method's progress within the image. `ahead`: the image as its
+    batch loaded and explained it (None: loaded here)."""
     made_by = made_by or {}
-    try:
-        loaded = load_item(item)
-    except ImageLoadError as exc:
-        return _failed(item.label, exc.reason, item.name) | made_by
+    ahead = ahead or _loaded(item)
+    started = time.perf_counter() - ahead.seconds  # its seconds count its decoding and its batch's share
+    if ahead.loaded is None:
+        return _failed(item.label, ahead.error, item.name) | made_by
+    loaded = ahead.loaded
     image = loaded.image
     image_notes = [*loaded.notes, *image_quality_notes(image, input_height(generator.model))]
     for note in image_notes:
@@ -243,25 +362,33 @@ def _explain_one(
     errors: dict[str, str] = {}
     tokens = requested_tokens(token)
     for run in _method_runs(methods):
-        if chunks is not None:
-            chunks.start(f"{item.name}: {', '.join(run)}")
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                warnings.filterwarnings("ignore", category=MapNote)  # `exp.notes` carries those
-                made = _explain_run(generator, image, run, tokens, chunks)
-        except Exception as exc:  # one method failing on one image must not end the run
-            errors.update(dict.fromkeys(run, _reason(exc)))
-            continue
+        if run[0] in ahead.explained:  # its batch explained it
+            made, messages = {run[0]: ahead.explained[run[0]]}, ahead.warnings
+        else:
+            if chunks is not None:
+                chunks.start(f"{item.name}: {', '.join(run)}")
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    warnings.filterwarnings("ignore", category=MapNote)  # `exp.notes` carries those
+                    made = _explain_run(generator, image, run, tokens, chunks)
+            except Exception as exc:  # one method failing on one image must not end the run
+                errors.update(dict.fromkeys(run, _reason(exc)))
+                continue
+            messages = [str(w.message) for w in caught]
+            if ahead.alone_note is not None:  # why a batched method was explained alone
+                made = {m: _noted(exp, ahead.alone_note) if m in BATCHED_METHODS else exp for m, exp in made.items()}
         for method, exp in made.items():
             explanations[method] = exp
-            records[method] = method_record(exp, [str(w.message) for w in caught])
+            records[method] = method_record(exp, messages)
             if checks is not None:
                 config = replace(generator.config, method=method)
                 records[method]["trust"] = trust_report(generator.model, image, exp, config, **checks).as_dict()
     # Seconds to decode and explain (and check), set before writing so the image's own .json has it too.
     record = _record(item, explanations, records, errors) | {"seconds": time.perf_counter() - started,
                                                               "image_notes": image_notes} | made_by
+    if ahead.batch is not None:
+        record["batch"] = ahead.batch
     record.update(_truth_record(truths, item, record["reading"]))
     contrasts: dict[str, Explanation] = {}
     if contrast and explanations:
@@ -401,6 +528,7 @@ def _summary(args, generator, methods, items, records, interrupted, elapsed, mad
         "counts": {"images": len(items), "done": len(done), "ok": len(records) - failed, "failed": failed},
         "seconds": elapsed,
         "images_per_second": len(done) / elapsed if elapsed > 0 else None,
+        "images_per_minute": 60 * len(done) / elapsed if elapsed > 0 else None,
         "pages": page_summaries(records),
         "images": records,
     }

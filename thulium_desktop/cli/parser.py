@@ -77,6 +77,12 @@ def _explain(commands) -> None:
         "the gradient maps by at most 5%% of their peak, else float32 with a note (default: float32)",
     )
     p.add_argument(
+        "--batch-images", type=_batch_images, default="auto", metavar="N|auto",
+        help="explain up to N lines of the same width in one forward pass (gradient maps of CTC readers; "
+        "the first batch's maps are checked against one-by-one maps) (default: auto, batches on CUDA, "
+        "one by one on CPU)",
+    )
+    p.add_argument(
         "--shard", type=_shard, default=(0, 1), metavar="I/N",
         help="process only shard I of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)",
     )
@@ -153,7 +159,7 @@ def _read(commands) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
     p.add_argument("--layouts-out", metavar="DIR",
                    help="write each page's PAGE-XML or ALTO, with every line's reading, words and glyphs, "
-                        "into DIR as <page>.page.xml or <page>.alto.xml")
+                        "into DIR as <page>.page.xml or <page>.alto.xml (a --segment page: a fresh PAGE-XML)")
     _segment_option(p)
     _model_option(p)
     _device_option(p)
@@ -179,8 +185,8 @@ def _segment_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--segment", action="store_true",
         help="an image with no PAGE-XML or ALTO beside it is a page: find its lines with kraken's baseline "
-        "segmenter and take each line as <image>/line_NNNN (needs pip install 'thulium-desktop[kraken]'; "
-        "such a page has no XML for an enriched layout to copy)",
+        "segmenter and take each line as <image>/line_NNNN (needs pip install 'thulium-desktop[kraken]'); "
+        "its lines and readings are written as a fresh PAGE-XML, <image>.page.xml",
     )
 
 
@@ -209,6 +215,15 @@ def _non_negative(text: str) -> float:
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
+
+
+def _batch_images(text: str) -> str | int:
+    """`auto`, or a positive number of images per batch."""
+    if text == "auto":
+        return text
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or auto, got {text!r}")
+    return int(text)
 
 
 def _int(text: str) -> int:

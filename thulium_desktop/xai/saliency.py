@@ -276,7 +276,7 @@ class SaliencyGenerator:
     # -- the engine ------------------------------------------------------------------
     def read(self, image) -> Reading:
         """What the model reads in `image`."""
-        return self.model.read(self._prepare(image).tensor)
+        return self.model.read(self.prepare(image).tensor)
 
     def explain(
         self,
@@ -340,7 +340,7 @@ class SaliencyGenerator:
             finisher = Run(self, model, method_cfg, prepared, reading, tokens, None, None)
             finisher.precision = run.precision
             computed = finisher.complete(_from_moments(method, moments))
-            explanations[method] = self._explanation(finisher, computed, model, prepared, t0, t_read)
+            explanations[method] = self.explanation(finisher, computed, model, prepared, t0, t_read)
         return explanations
 
     def explain_selected_first(
@@ -371,7 +371,7 @@ class SaliencyGenerator:
         count = len(reading)
         if not 0 <= first < count:
             raise ValueError(f"token index {first} is out of range: the reading has {count} characters")
-        size = self._prepare(image).image_size
+        size = self.prepare(image).image_size
         rest = [t for t in range(count) if t != first]
         if not rest or map_grid(count, size) != map_grid(1, size):
             return self.explain(image, tokens="all", on_partial=on_partial, cancel=cancel, config=cfg, reading=reading)
@@ -417,7 +417,7 @@ class SaliencyGenerator:
             raise ValueError(f"a contrastive map needs a gradient method, not {cfg.method}")
         if not isinstance(self.model, Contrastable):
             raise ValueError(f"{getattr(self.model, 'name', 'this model')} cannot score a character it did not read")
-        prepared = self._prepare(image)
+        prepared = self.prepare(image)
         fixed = reading or self.model.read(prepared.tensor)
         if not 0 <= token < len(fixed):
             raise ValueError(f"token index {token} is out of range: the reading has {len(fixed)} characters")
@@ -429,7 +429,7 @@ class SaliencyGenerator:
         exp = self._explain(image, cfg, [token], fixed, alt, on_partial, cancel)
         return replace(exp, contrast=Contrast(token, fixed.tokens[token], alternative))
 
-    def _prepare(self, image) -> Prepared:
+    def prepare(self, image) -> Prepared:
         """The model's input for `image`, refused when no line a model reads is that wide:
         a 1x50000 strip scaled to the model's height would be 1.6 million pixels wide and
         take many gigabytes to explain, for nothing anyone can read."""
@@ -466,20 +466,20 @@ class SaliencyGenerator:
         prepared, model, reading, t_read = self._setup(image, cfg, reading)
         run = Run(self, model, cfg, prepared, reading, tokens, on_partial, cancel, alt_reading, on_progress)
         computed = run.compute()
-        return self._explanation(run, computed, model, prepared, t0, t_read)
+        return self.explanation(run, computed, model, prepared, t0, t_read)
 
     def _setup(self, image, cfg: SaliencyConfig, reading: Reading | None):
         """The prepared input, the network the method's passes run on, the reading (None
         where a one-pass method reads in its own forward) and the seconds to get them."""
         t0 = time.perf_counter()
-        prepared = self._prepare(image)
+        prepared = self.prepare(image)
         model = self.network(cfg, prepared.tensor)
         fused = lookup(cfg.method).passes is Passes.ONE and isinstance(model, ScoredReader)
         if reading is None and not fused:
             reading = self.model.read(prepared.tensor)  # the folded copy never reads
         return prepared, model, reading, time.perf_counter() - t0
 
-    def _explanation(self, run: Run, computed: Computed, model: Recognizer, prepared: Prepared,
+    def explanation(self, run: Run, computed: Computed, model: Recognizer, prepared: Prepared,
                      t0: float, t_read: float) -> Explanation:
         """What `run` computed, with how it was made; its notes issued as `MapNote`s."""
         cfg, reading, targets = run.cfg, run.reading, run.targets

@@ -100,11 +100,11 @@ def test_zoomed_the_cells_stay_under_their_characters(qtbot, window):
     lo, hi = ALL_WIDTH + 8, timeline.width() - 2
 
     def aligned():
-        in_view = [i for i, c in enumerate(centres) if lo <= canvas.image_x_to_widget(c) <= hi]
+        in_view = [i for i, c in enumerate(centres) if 0 <= canvas.image_x_to_widget(c) <= timeline.width()]
         assert 0 < len(in_view) < len(centres)
-        for i in in_view:
+        for i in in_view:  # under its character, or just right of the "all" cell above which it lies
             rect = timeline.cell_rect(i)
-            assert abs(rect.center().x() - canvas.image_x_to_widget(centres[i])) <= rect.width()
+            assert abs(rect.center().x() - max(canvas.image_x_to_widget(centres[i]), lo)) <= rect.width()
         off = [i for i in range(len(centres)) if i not in in_view]
         assert all(not timeline.rect().intersects(timeline.cell_rect(i).toRect()) for i in off)
 
@@ -112,3 +112,22 @@ def test_zoomed_the_cells_stay_under_their_characters(qtbot, window):
     index = next(i for i, c in enumerate(centres) if lo <= canvas.image_x_to_widget(c) <= hi)
     qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=timeline.cell_rect(index).center().toPoint())
     assert timeline.current == index
+
+
+def test_a_character_under_the_all_cell_keeps_a_cell_of_its_own(qtbot):
+    """A line drawn from the view's left edge puts its first character's x under the
+    "all" cell: its cell goes just right of it, shown and clickable, not off the widget
+    (a kraken-segmented line of a page lost its first letter so)."""
+    timeline = TokenTimeline(lambda x: x)
+    qtbot.addWidget(timeline)
+    timeline.resize(600, 64)
+    timeline.set_reading(list("The"), np.full(3, 0.9), np.array([6.0, 60.0, 90.0]))
+    timeline.show()
+    qtbot.waitExposed(timeline)
+    first = timeline.cell_rect(0)
+    assert first.left() >= ALL_WIDTH + 8 - 1e-6
+    assert first.right() < timeline.cell_rect(1).left()
+    assert timeline.rect().contains(first.toRect())
+    with qtbot.waitSignal(timeline.selected) as picked:
+        qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=first.center().toPoint())
+    assert picked.args == [0]

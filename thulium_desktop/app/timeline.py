@@ -217,14 +217,15 @@ class TokenTimeline(QWidget):
     def _cell_rects(self) -> list[QRectF]:
         """Cells under the characters in view, spread apart; a character zoomed out of
         view has its cell beyond the widget, so that it neither shows nor pushes the
-        cells in view away from their characters."""
+        cells in view away from their characters. A character in view under the "all"
+        cell (a line drawn from the widget's left edge) has its cell just right of it."""
         if not self._tokens:
             return []
         lo, hi = self._bounds()
         centres = np.array([self._to_widget(c) for c in self._centres])
-        in_view = (centres >= lo) & (centres <= hi)
+        in_view = (centres >= 0) & (centres <= self.width())
         width = cell_width(centres[in_view] if in_view.any() else centres, hi - lo)
-        lefts = np.where(centres < lo, -OFF_VIEW, OFF_VIEW)
+        lefts = np.where(centres < 0, -OFF_VIEW, OFF_VIEW)
         shown = np.flatnonzero(in_view)
         shown = shown[np.argsort(centres[shown], kind="stable")]  # spread wants them left to right
         lefts[shown] = spread(centres[shown], width, lo, hi)

@@ -131,3 +131,29 @@ def test_a_page_where_kraken_finds_no_line_is_reported(tmp_path, monkeypatch, pa
     corpus = collect_images([write_image(page, tmp_path / "blank.png")]).items
     assert segment_images(corpus, corpus).missing == (
         (str(tmp_path / "blank.png"), "kraken's segmenter found no text line on it"),)
+
+
+PRINTED_LINES = ("The quick brown fox jumps", "over the lazy dog again", "and again until the page",
+                 "is full of lines of text", "written for the segmenter")
+
+
+def test_krakens_own_segmenter_finds_a_printed_pages_lines_in_order(tmp_path):
+    """The real `kraken.blla` (its model ships in the kraken wheel), where the `[kraken]`
+    extra is installed: one line per printed row, top to bottom, each polygon holding
+    its row's ink and its baseline inside the polygon's span. (On this project's small
+    synthetic handwriting pages blla finds no line: it was trained on page scans.)"""
+    pytest.importorskip("kraken.blla")
+    import cv2
+
+    image = np.full((1400, 1100, 3), 235, np.uint8)
+    rows = [150 + i * 110 for i in range(len(PRINTED_LINES))]
+    for text, y in zip(PRINTED_LINES, rows):
+        cv2.putText(image, text, (60, y), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (30, 30, 30), 3, cv2.LINE_AA)
+    path = tmp_path / "printed.png"
+    cv2.imwrite(str(path), image)
+    layout = segment_page(image, path)
+    assert [line.id for line in layout.lines] == [f"line_{n:04d}" for n in range(1, len(rows) + 1)]
+    for line, y in zip(layout.lines, rows):
+        ys = [p[1] for p in line.polygon]
+        assert min(ys) <= y - 20 and max(ys) >= y  # the row's letters stand on y, about 35 px tall
+        assert all(min(ys) <= by <= max(ys) for _, by in line.baseline)

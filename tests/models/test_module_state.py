@@ -132,6 +132,30 @@ def test_a_traced_rnn_turns_cudnn_off_for_the_whole_block(claims_cuda, cudnn_swi
     assert torch.backends.cudnn.enabled
 
 
+class ScriptableHead(nn.Module):
+    """An LSTM head that TorchScript can compile (its source is in this file)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = nn.LSTM(4, 3, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]
+
+
+def test_a_frozen_scripted_rnn_is_found_in_its_graph_and_turns_cudnn_off(claims_cuda, cudnn_switch):
+    """`torch.jit.freeze` inlines the submodules: no module of the frozen head is an
+    RNN any more, only its graph's `aten::lstm` says one runs (cuDNN would refuse its
+    backward in eval mode)."""
+    frozen = torch.jit.freeze(torch.jit.script(ScriptableHead().eval()))
+    assert [type(m).__name__ for m in frozen.modules()] == ["RecursiveScriptModule"]
+    model = nn.Sequential(Seen(), frozen)
+    with evaluating(model), torch.no_grad():
+        model(torch.rand(1, 5, 4))
+    assert model[0].seen == [(False, False)]
+    assert torch.backends.cudnn.enabled
+
+
 def test_off_cuda_nothing_touches_cudnn(cudnn_switch):
     reader = Reader()
     with evaluating(reader), torch.no_grad():

@@ -172,6 +172,23 @@ def test_copies_beyond_the_bound_take_the_plain_way(recognizer, word_image, monk
     _assert_each_character_as_alone(gen, word_image, "gradcam", together)
 
 
+def test_under_autocast_the_head_is_run_the_plain_way_and_judged_not(recognizer, word_image, monkeypatch):
+    """bfloat16 rounds the batched way's scores beyond the float32 tolerance: that is
+    no verdict on the head's structure, so under autocast the head is not tried (a
+    "differed" verdict would be stored, and float32 would lose the shortcut for good)."""
+    from thulium_desktop.xai import batched_head
+
+    size = recognizer.module.features(recognizer.prepare(word_image).tensor).numel()
+    monkeypatch.setattr(batched_head, "COPY_ELEMENTS", 100 * size)
+    recognizer.cam_layer()
+    gen = SaliencyGenerator(recognizer, SaliencyConfig(method="gradcam", **RAW))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, counted = _explain_counting(gen, word_image, "gradcam")
+    assert counted == 1
+    _, counted = _explain_counting(gen, word_image, "gradcam")
+    assert counted == 2  # in float32 the first call still tries (and checks) the batched way
+
+
 @pytest.mark.parametrize("batched_cost, winner", [(10.0, 1), (-10.0, 2)])
 def test_the_faster_way_is_kept_once_both_are_timed(recognizer, word_image, monkeypatch,
                                                     batched_cost, winner):

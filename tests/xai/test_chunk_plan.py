@@ -125,6 +125,22 @@ def test_on_cuda_the_size_comes_from_free_memory_and_the_measured_cost_of_a_chun
     assert planner.size(("m", (1, 1, 32, 400)), 10, fallback=7, device=CUDA, probe=probed.append) == 10
 
 
+def test_on_cuda_a_probe_that_runs_out_of_memory_plans_one_copy_at_a_time(monkeypatch):
+    """An image where two copies do not fit: the probe's own out-of-memory error is no
+    failure of the explanation, the planner starts at one copy (its cache handed back)."""
+    released = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: released.append(True))
+
+    def peak(probe, copies, device):
+        if copies == 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (two copies)")
+        return 1 << 30
+
+    planner = ChunkPlanner(free_bytes=lambda d: 1 << 31, peak_bytes=peak)
+    assert planner.size(("m", (1, 1, 32, 4000)), 50, fallback=7, device=CUDA, probe=lambda copies: None) == 1
+    assert released == [True]
+
+
 def test_off_cuda_the_planner_keeps_the_cpu_heuristic_and_probes_nothing():
     planner = ChunkPlanner(free_bytes=pytest.fail, peak_bytes=pytest.fail)
     assert planner.size("k", 50, fallback=7, device=torch.device("cpu"), probe=pytest.fail) == 7

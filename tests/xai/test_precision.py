@@ -185,3 +185,26 @@ def test_the_noise_family_checks_bf16_once_and_every_explanation_says_so():
 def test_attention_maps_have_no_backward_to_speed_up_and_ignore_bf16():
     exp = explained("attention", "bf16", "attention-reader")
     assert exp.precision == "float32" and not [n for n in exp.notes if "bfloat16" in n]
+
+
+def test_the_tf32_policy_is_read_when_the_process_set_torchs_new_precision_api():
+    """A process that set `torch.backends.*.fp32_precision` (torch's new API) makes the
+    legacy readers raise "mix of the legacy and new APIs"; the record still says what
+    the switches are, so explaining does not fail. In a child process: the new API's
+    state cannot be undone for the rest of this one."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch\n"
+        "torch.backends.cuda.matmul.fp32_precision = 'tf32'\n"
+        "from thulium_desktop.xai.precision import tf32_policy, tf32_record\n"
+        "record = tf32_record()\n"
+        "assert record['matmul_allow_tf32'] is True, record\n"
+        "assert record['float32_matmul_precision'] == 'tf32', record\n"
+        "print(tf32_policy())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=str(Path(__file__).resolve().parents[2]))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("float32 on CUDA: matmuls in TF32 (float32 matmul precision 'tf32')")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from thulium_desktop.xai import vjp as vjp_module
@@ -112,3 +113,18 @@ def test_once_the_choice_is_settled_no_call_waits_for_the_device(monkeypatch):
     assert used[7:] == ["batched"] * 5
     assert reads_while_choosing == 2 * 7 - 1  # the set-up call is not timed at its end
     assert len(clock_reads) == reads_while_choosing
+
+
+def test_running_out_of_memory_in_the_vmapped_backward_is_raised_and_vmap_stays_usable(monkeypatch):
+    """CUDA's out-of-memory error is a RuntimeError, but not vmap failing on an operator:
+    it goes up to the engine, which halves the chunk, and the next call vmaps again."""
+    engine = BatchedVJP()
+
+    def out_of_memory(*args):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(engine, "_batched_block", out_of_memory)
+    x, scores, cot = _graph()
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        engine._batched(scores, x, cot)
+    assert engine.batched_ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -10,6 +11,11 @@ from torch import nn
 
 #: What a scripted or traced RNN module's `original_name` is (its class is not `RNNBase`).
 _RNN_NAMES = frozenset({"RNN", "LSTM", "GRU"})
+#: The graph operators of the RNNs cuDNN runs: what a frozen or inlined TorchScript
+#: module (whose submodules are gone) shows of its RNN.
+_RNN_OPS = frozenset({"aten::lstm", "aten::gru", "aten::rnn_tanh", "aten::rnn_relu"})
+#: Whether each scripted module seen runs an RNN (reading its graph is not free).
+_SCRIPTED_RNN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @contextmanager
@@ -26,7 +32,8 @@ def evaluating(module: nn.Module) -> Iterator[nn.Module]:
     around them keep it. A scripted or traced RNN cannot be hooked; with one inside,
     cuDNN is off for the whole block.
     """
-    flags = [(m, m.training) for m in module.modules()]
+    # a frozen TorchScript module has no `training` flag until `eval()` gives it one
+    flags = [(m, m.training) for m in module.modules() if hasattr(m, "training")]
     cudnn_enabled = torch.backends.cudnn.enabled
     module.eval()
     try:
@@ -57,7 +64,7 @@ def _native_rnn_kernels(module: nn.Module, cudnn_enabled: bool, scope: ExitStack
     def restore(*_: object) -> None:
         torch.backends.cudnn.enabled = cudnn_enabled
 
-    if any(_is_scripted_rnn(m) for m in module.modules()):
+    if _runs_scripted_rnn(module):
         native()
         return
     for m in module.modules():
@@ -66,5 +73,22 @@ def _native_rnn_kernels(module: nn.Module, cudnn_enabled: bool, scope: ExitStack
             scope.callback(m.register_forward_hook(restore).remove)
 
 
-def _is_scripted_rnn(module: nn.Module) -> bool:
-    return isinstance(module, torch.jit.ScriptModule) and getattr(module, "original_name", "") in _RNN_NAMES
+def _runs_scripted_rnn(module: nn.Module) -> bool:
+    """Whether a scripted or traced part of `module` runs an RNN: a scripted RNN module,
+    or an RNN operator in a scripted module's graph (`torch.jit.freeze` and
+    `optimize_for_inference` inline the submodules, so only the graph still shows it)."""
+    if isinstance(module, torch.jit.ScriptModule):
+        if module not in _SCRIPTED_RNN:
+            _SCRIPTED_RNN[module] = (getattr(module, "original_name", "") in _RNN_NAMES
+                                     or _graph_runs_rnn(module))
+        return _SCRIPTED_RNN[module]
+    return any(_runs_scripted_rnn(child) for child in module.children())
+
+
+def _graph_runs_rnn(module: torch.jit.ScriptModule) -> bool:
+    """Whether the module's forward, its calls inlined, has an RNN operator."""
+    try:
+        graph = module.inlined_graph
+    except (AttributeError, RuntimeError):  # a scripted module without a forward
+        return False
+    return any(node.kind() in _RNN_OPS for node in graph.nodes())

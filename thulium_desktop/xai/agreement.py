@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import torch
 
+from thulium_desktop.xai.tf32 import conv_tf32, matmul_tf32
+
 
 def relative_tolerance(like: torch.Tensor) -> float:
-    tf32 = like.is_cuda and (torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32)
+    tf32 = like.is_cuda and (matmul_tf32() or conv_tf32())
     return 5e-3 if tf32 else 1e-4
 
 

@@ -119,7 +119,8 @@ class BatchedHead:
         layer, which `onward` carries to the input (None: GradCAM stops at the layer).
         """
         eligible = (
-            cotangents.shape[0] >= 2
+            not torch.is_autocast_enabled(x.device.type)  # bf16 rounding is no verdict on the structure
+            and cotangents.shape[0] >= 2
             and cotangents.shape[0] * activation.numel() <= COPY_ELEMENTS
             and _batch_first_single(activation, layer, x)
         )
@@ -179,6 +180,8 @@ class BatchedHead:
             if at_layer is None or onward is None:
                 return at_layer
             return onward(at_layer)
+        except torch.OutOfMemoryError:
+            raise  # too large a chunk, not a head that cannot be batched: the engine halves it
         except Exception:  # noqa: BLE001 - e.g. the head took its batch from the input
             return None
 

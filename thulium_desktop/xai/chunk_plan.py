@@ -170,7 +170,16 @@ class ChunkPlanner:
         return worked
 
     def _from_memory(self, probe: Probe, device: torch.device) -> int:
-        cost = ChunkCost.fitted(self._peak_bytes(probe, 1, device), self._peak_bytes(probe, 2, device))
+        """The copies the free memory holds, from probes of one and two copies; one copy
+        (then halved no further: `run_in_chunks` says what does not fit) where the probe
+        itself runs out of memory."""
+        try:
+            cost = ChunkCost.fitted(self._peak_bytes(probe, 1, device), self._peak_bytes(probe, 2, device))
+        except torch.OutOfMemoryError:
+            cost = None  # released below, once the failed probe's frames are gone
+        if cost is None:
+            torch.cuda.empty_cache()
+            return 1
         return cost.copies_within(int(self._free_bytes(device) * self._share))
 
     def _remember(self, key: Hashable, size: int) -> None:

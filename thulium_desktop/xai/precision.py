@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from thulium_desktop.models.notes import Note
+from thulium_desktop.xai.tf32 import conv_tf32, matmul_precision, matmul_tf32
 
 __all__ = [
     "BF16_TOLERANCE",
@@ -48,9 +49,9 @@ Probe = Callable[[], np.ndarray | torch.Tensor]
 def tf32_record() -> dict[str, object]:
     """The TF32 switches the engine runs under, for a JSON record."""
     return {
-        "matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
-        "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
-        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "matmul_allow_tf32": matmul_tf32(),
+        "cudnn_allow_tf32": conv_tf32(),
+        "float32_matmul_precision": matmul_precision(),
     }
 
 

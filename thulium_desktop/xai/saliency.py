@@ -663,7 +663,9 @@ class Run:
         self.on_partial = on_partial
         #: The maps' way to the host: on CUDA the partial maps arrive one report late,
         #: so the worker never waits on the device (`host_copy`).
-        self.host = HostCopier(self.x.device, self._hand_over)
+        # the copier holds no reference back to this run (a bound method would: then every
+        # run, and its pinned buffer, waited for the cyclic collector instead of being freed)
+        self.host = HostCopier(self.x.device, _checked_hand_over(on_partial))
         self.cancel = cancel
         self.on_progress = on_progress
         #: Backward chunks planned (`in_chunks`) and done (`grads`, `backward`): the progress
@@ -792,10 +794,6 @@ class Run:
         if self.on_partial is not None and done < total:
             self.host.hand_over(self._map_blocks(raw), done, total)
 
-    def _hand_over(self, maps: np.ndarray, done: int, total: int) -> None:
-        """`on_partial` for maps that reached the host: checked there, not on the device."""
-        self.on_partial(_finite(maps), done, total)
-
     def grads(
         self, inputs: torch.Tensor, sample_weights: torch.Tensor, rows: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -905,6 +903,16 @@ class Run:
     def _np(t: torch.Tensor) -> np.ndarray:
         """float32 numpy (float64 kept): converted in torch, since numpy has no bfloat16."""
         return t.detach().cpu().to(torch.float64 if t.dtype == torch.float64 else torch.float32).numpy()
+
+
+def _checked_hand_over(on_partial: PartialCallback | None) -> Callable[[np.ndarray, int, int], None]:
+    """`on_partial` for maps that reached the host: checked there, not on the device."""
+
+    def hand_over(maps: np.ndarray, done: int, total: int) -> None:
+        if on_partial is not None:
+            on_partial(_finite(maps), done, total)
+
+    return hand_over
 
 
 def _finite(maps: np.ndarray) -> np.ndarray:

@@ -88,6 +88,8 @@ class BatchedVJP:
                     self._batched_block(outputs, inputs, cotangents[i : i + block])
                     for i in range(0, cotangents.shape[0], block)
                 ]
+        except torch.OutOfMemoryError:
+            raise  # a chunk too large for the device: the engine halves it; vmap stays usable
         except (RuntimeError, NotImplementedError):
             self.batched_ok = False
             return None

@@ -5,14 +5,18 @@ import json
 import os
 import shutil
 import signal
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from cli_samples import tiny_model, write_line  # noqa: F401 (fixtures)
 
 from thulium_desktop import cli
 from thulium_desktop.cli import explain as explain_module
+from thulium_desktop.models import CTCRecognizer
+from thulium_desktop.xai import batched as batched_module
 from thulium_desktop.xai.batched import MAP_TOLERANCE
 from thulium_desktop.xai.precision import map_difference
 
@@ -106,3 +110,57 @@ def test_ctrl_c_in_a_batched_run_stops_after_the_current_image(tiny_model, tmp_p
     assert data["interrupted"] is True and data["counts"]["done"] == 1
     assert data["images"][0]["batch"]["images"] == 3
     assert (out / "0.json").exists() and not (out / "1.json").exists()
+
+
+def test_each_batched_image_records_only_the_warnings_raised_for_it(lines, tmp_path, monkeypatch):
+    """A warning the model raises while reading one line is that line's alone, not every
+    line's of the window its batch came from."""
+    read = CTCRecognizer.read
+
+    def read_and_warn(self, x):
+        warnings.warn(f"read {x.shape[-1]} px, {float(x.sum()):.3f} ink")
+        return read(self, x)
+
+    monkeypatch.setattr(CTCRecognizer, "read", read_and_warn)
+    out = tmp_path / "out"
+    assert run(lines, "--out", out, "--model", "ctc-reader", "--batch-images", "4", "--format", "json") == 1
+    records = {r["name"]: r for r in summary(out)["images"]}
+    heard = {name: records[name]["methods"]["gradient"]["warnings"] for name in SAME_WIDTH}
+    for name in SAME_WIDTH:
+        assert [w.split(",")[0] for w in heard[name]] == [f"read {records[name]['batch']['width']} px"]
+    assert len({w for ws in heard.values() for w in ws}) == len(SAME_WIDTH)  # each its own line's
+
+
+def test_a_batch_out_of_memory_halves_the_batches_after_it_and_the_summary_says_so(tmp_path, monkeypatch):
+    """Six copies of a line in batches of four: the first batch runs out of CUDA memory, its
+    lines are explained alone with the reason, the last two in a batch of two."""
+    folder = tmp_path / "lines"
+    folder.mkdir()
+    for i in range(6):
+        shutil.copy(SAMPLES / "price.png", folder / f"p{i}.png")
+    combined = batched_module.combined_reading
+    failures = []
+
+    def out_of_memory_once(readings):
+        if not failures:
+            failures.append(len(readings))
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return combined(readings)
+
+    monkeypatch.setattr(batched_module, "combined_reading", out_of_memory_once)
+    out = tmp_path / "out"
+    assert run(folder, "--out", out, "--model", "ctc-reader", "--batch-images", "4", "--format", "json") == 0
+    data = summary(out)
+    assert failures == [4]
+    assert {k: data["batching"][k] for k in ("batch_images", "out_of_memory", "batch_images_at_end",
+                                             "images_batched")} == {
+        "batch_images": 4, "out_of_memory": [4], "batch_images_at_end": 2, "images_batched": 2}
+    assert data["batching"]["parity"]["passed"] is True
+    for record in data["images"]:
+        notes = record["methods"]["gradient"]["notes"]
+        if record["name"] in ("p4", "p5"):
+            assert record["batch"]["images"] == 2 and notes == []
+        else:
+            assert "batch" not in record and record["status"] == "ok"
+            assert notes == ["explained alone: its batch failed (OutOfMemoryError: CUDA out of memory. "
+                             "Tried to allocate 2.00 GiB)"]

@@ -3,6 +3,7 @@ on the bundled readers' sample lines, and images that must go alone."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,86 @@ def test_batched_maps_on_cuda_are_the_lines_own_maps_on_cuda():
     for image, outcome in zip(images, outcomes):
         assert outcome.explanation.device.startswith("cuda")
         assert map_difference(outcome.explanation.maps, generator.explain(image).maps) <= MAP_TOLERANCE
+
+
+def test_once_a_map_check_fails_the_later_widths_of_the_same_call_go_alone(ctc_reader):
+    """The first batch (the widest) fails its map check: the same-width pair after it in
+    the same call is not batched unchecked, it is explained alone."""
+    line = sample("short-line")
+    batcher = BatchExplainer(SaliencyGenerator(ctc_reader), max_images=2, max_padding_fraction=0.5)
+    padded, widest, digits, word = batcher.explain(
+        [line, with_paper_after(line, 16), sample("real-digits"), sample("recognition")])
+    assert batcher.parity.passed is False and (padded.images, widest.images) == (1, 2)
+    assert (digits, word) == (Alone(None), Alone(None)) and batcher.parity.checked == 2
+
+
+def test_a_line_its_batch_reads_differently_keeps_that_note_when_the_batch_fails(ctc_reader, monkeypatch):
+    """Padded to its batch's width, "question" reads differently (the reading note); when
+    the others' batch then fails, they say so and it still says why it went alone."""
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(ctc_reader, "token_scores", out_of_memory)
+    batcher = BatchExplainer(SaliencyGenerator(ctc_reader), max_images=3, max_padding_fraction=0.5)
+    first, second, question = batcher.explain([sample("price"), sample("unseen-breip"), sample("question")])
+    assert first.note == second.note == "explained alone: its batch failed (RuntimeError: CUDA out of memory)"
+    assert question.note.short == "explained alone: batch read it differently"
+
+
+def test_each_batched_line_keeps_the_warnings_of_its_own_reading_and_of_its_batch(ctc_reader, monkeypatch):
+    """A warning raised while one line is read is that line's; one raised by the batch's
+    forward is every line's of that batch (and the first batch's lines, checked alone,
+    also have their own forward's); the engine's notes stay notes."""
+    read, token_scores = ctc_reader.read, ctc_reader.token_scores
+
+    def read_and_warn(x):
+        warnings.warn(f"read {x.shape[-1]} px wide, {float(x.mean()):.4f} ink")
+        return read(x)
+
+    def score_and_warn(x, reading, score):
+        warnings.warn(f"scored {x.shape[0]} rows")
+        return token_scores(x, reading, score)
+
+    monkeypatch.setattr(ctc_reader, "read", read_and_warn)
+    monkeypatch.setattr(ctc_reader, "token_scores", score_and_warn)
+    images = [sample(name) for name in SAME_WIDTH]
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        outcomes = BatchExplainer(SaliencyGenerator(ctc_reader), max_images=4).explain(images)
+    assert raised == []  # each is its outcome's
+    widest = max(ctc_reader.prepare(image).tensor.shape[-1] for image in images)  # the batch checked
+    for image, outcome in zip(images, outcomes):
+        x = ctc_reader.prepare(image).tensor
+        own = f"read {x.shape[-1]} px wide, {float(x.mean()):.4f} ink"
+        checked = ("scored 1 rows",) if x.shape[-1] == widest else ()
+        assert outcome.warnings == (own, "scored 2 rows", *checked)
+
+
+def raise_out_of_memory(*args, **kwargs):
+    raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def test_a_batch_out_of_memory_halves_the_batches_after_it(ctc_reader, monkeypatch):
+    """Eight lines of one width in batches of four: the first runs out of memory, so the
+    rest of the call (and later calls) batch two at a time."""
+    token_scores = ctc_reader.token_scores
+    failures = iter([raise_out_of_memory])
+    monkeypatch.setattr(ctc_reader, "token_scores",
+                        lambda *args: next(failures, token_scores)(*args))
+    batcher = BatchExplainer(SaliencyGenerator(ctc_reader), max_images=4)
+    outcomes = batcher.explain([sample("price")] * 8)
+    assert [o.note.short for o in outcomes[:4]] == ["explained alone: its batch failed"] * 4
+    assert [o.images for o in outcomes[4:]] == [2] * 4 and batcher.parity.passed
+    assert (batcher.max_images, batcher.out_of_memory) == (2, [4])
+    assert [o.images for o in batcher.explain([sample("price")] * 4)] == [2] * 4
+
+
+def test_batches_that_keep_running_out_of_memory_turn_batching_off(ctc_reader, monkeypatch):
+    calls = []
+    monkeypatch.setattr(ctc_reader, "token_scores", lambda *args: calls.append(1) or raise_out_of_memory())
+    batcher = BatchExplainer(SaliencyGenerator(ctc_reader), max_images=4)
+    outcomes = batcher.explain([sample("price")] * 8)
+    assert (batcher.max_images, batcher.out_of_memory, len(calls)) == (1, [4, 2], 2)
+    assert all(isinstance(o, Alone) for o in outcomes) and outcomes[6:] == [Alone(None)] * 2
+    assert batcher.explain([sample("price")] * 2) == [Alone(None)] * 2 and len(calls) == 2

@@ -167,14 +167,13 @@ BATCH_WINDOW_FACTOR = 4
 @dataclass
 class Ahead:
     """What was done for an image before its turn: its pixels (or, in `error`, why it has
-    none), the explanations its batch gave it, by method, with the warnings the batch
-    raised, or the note on why it is explained alone, its batch (`images`, `width`) and
-    the seconds spent on it so far (decoding, and its share of its batch)."""
+    none), what its batch gave it, by method (the explanation with the warnings raised
+    for this image), or the note on why it is explained alone, its batch (`images`,
+    `width`) and the seconds spent on it so far (decoding, and its share of its batch)."""
 
     loaded: LoadedImage | None = None
     error: str | None = None
-    explained: dict[str, Explanation] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    explained: dict[str, Explained] = field(default_factory=dict)
     alone_note: str | None = None
     batch: dict[str, int] | None = None
     seconds: float = 0.0
@@ -202,13 +201,15 @@ def _ahead_of_turn(batcher: BatchExplainer | None, items: list[CorpusItem], toke
                    methods: tuple[str, ...]) -> Iterator[tuple[CorpusItem, Ahead | None]]:
     """`(item, ahead)` in the corpus's order: with a batcher, each window of images loaded
     and its batched methods explained together before the window's images take their
-    turn (`ahead` None: the image is loaded and explained in its turn)."""
+    turn (`ahead` None: the image is loaded and explained in its turn). Each window is
+    sized by the batch size in effect (an out-of-memory shrinks it)."""
     if batcher is None:
         yield from ((item, None) for item in items)
         return
-    window = batcher.max_images * BATCH_WINDOW_FACTOR
-    for start in range(0, len(items), window):
-        chunk = items[start : start + window]
+    start = 0
+    while start < len(items):
+        chunk = items[start : start + batcher.max_images * BATCH_WINDOW_FACTOR]
+        start += len(chunk)
         yield from zip(chunk, _explained_ahead(batcher, chunk, token, config, methods))
 
 
@@ -229,19 +230,16 @@ def _noted(exp: Explanation, note: str) -> Explanation:
 
 def _explained_ahead(batcher: BatchExplainer, items: list[CorpusItem], token, config: SaliencyConfig,
                      methods: tuple[str, ...]) -> list[Ahead]:
-    """The window's images loaded, and each batched method's explanations of them."""
+    """The window's images loaded, and each batched method's explanations of them (each
+    with the warnings raised for that image: the batcher records them per image)."""
     aheads = [_loaded(item) for item in items]
     readable = [a for a in aheads if a.loaded is not None]
     for method in (m for m in methods if m in BATCHED_METHODS):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            warnings.filterwarnings("ignore", category=MapNote)  # `exp.notes` carries those
-            outcomes = batcher.explain([a.loaded.image for a in readable], requested_tokens(token),
-                                       replace(config, method=method))
+        outcomes = batcher.explain([a.loaded.image for a in readable], requested_tokens(token),
+                                   replace(config, method=method))
         for ahead, outcome in zip(readable, outcomes):
             if isinstance(outcome, Explained):
-                ahead.explained[method] = outcome.explanation
-                ahead.warnings = [str(w.message) for w in caught]
+                ahead.explained[method] = outcome
                 ahead.batch = {"images": outcome.images, "width": outcome.width}
                 ahead.seconds += outcome.explanation.timings.total_s
             else:
@@ -250,13 +248,15 @@ def _explained_ahead(batcher: BatchExplainer, items: list[CorpusItem], token, co
 
 
 def _batching_record(batcher: BatchExplainer | None, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The summary's account of batching: the batch size in effect (1: one by one, also
-    where no method of the run is batched), how many images a batch explained, and the
-    first batch's map check."""
+    """The summary's account of batching: the batch size asked for (1: one by one, also
+    where no method of the run is batched), the sizes of the batches that ran out of CUDA
+    memory and the batch size they left in effect, how many images a batch explained, and
+    the first batch's map check."""
     if batcher is None:
         return {"batch_images": 1}
     batched = sum(record.get("batch", {}).get("images", 1) > 1 for record in records)
-    return {"batch_images": batcher.max_images, "max_padding_fraction": batcher.max_padding_fraction,
+    return {"batch_images": batcher.asked_images, "out_of_memory": batcher.out_of_memory,
+            "batch_images_at_end": batcher.max_images, "max_padding_fraction": batcher.max_padding_fraction,
             "images_batched": batched, "parity": batcher.parity.record()}
 
 
@@ -363,7 +363,8 @@ def _explain_one(
     tokens = requested_tokens(token)
     for run in _method_runs(methods):
         if run[0] in ahead.explained:  # its batch explained it
-            made, messages = {run[0]: ahead.explained[run[0]]}, ahead.warnings
+            batched = ahead.explained[run[0]]
+            made, messages = {run[0]: batched.explanation}, list(batched.warnings)
         else:
             if chunks is not None:
                 chunks.start(f"{item.name}: {', '.join(run)}")

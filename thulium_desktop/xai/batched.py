@@ -25,12 +25,22 @@ width unless a caller allows padding. A padded image's row must read as the imag
 or it is explained alone, and the first batch of a run is also explained one by one and
 its maps compared (`parity`): beyond `MAP_TOLERANCE` those images keep their own maps
 and batching stops for the run (a model whose rows are not independent fails there).
+A batch that runs out of CUDA memory sends its images alone and halves the batches
+after it (`out_of_memory`), so a corpus does not meet the same error batch after batch.
+
+Why each image carries its own warnings (`Explained.warnings`): one call explains many
+images, so the warnings it raises are recorded per image, as a one-by-one run records
+them: those raised while the image was prepared, read, finished or checked, and those of
+its batch's shared passes (its rows' equally).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -41,7 +51,7 @@ from thulium_desktop.models.notes import Note
 from thulium_desktop.models.protocol import Prepared, Reading
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.precision import map_difference
-from thulium_desktop.xai.saliency import Attribution, Explanation, Run, SaliencyGenerator, Timings
+from thulium_desktop.xai.saliency import Attribution, Explanation, MapNote, Run, SaliencyGenerator, Timings
 from thulium_desktop.xai.vjp import BatchedVJP
 
 #: The value a batch is padded with: the paper of a prepared image (`protocol.pad_width`
@@ -138,11 +148,14 @@ class Alone:
 @dataclass(frozen=True)
 class Explained:
     """An image's explanation from a batch of `images` rows padded to `width` model pixels
-    (`images` 1: its own, kept where its batched maps failed the parity check)."""
+    (`images` 1: its own, kept where its batched maps failed the parity check), and the
+    warnings raised for it (kept here, not raised to the caller; the engine's `MapNote`s
+    are its explanation's notes)."""
 
     explanation: Explanation
     images: int
     width: int
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -159,6 +172,28 @@ class Parity:
         """The check as JSON-ready values (the CLI's summary.json "batching")."""
         return {"images_checked": self.checked, "max_map_difference": self.max_difference,
                 "tolerance": self.tolerance, "passed": self.passed}
+
+
+class _Heard:
+    """The warnings of one `explain` call, by the index of the image they concern."""
+
+    def __init__(self) -> None:
+        self._messages: defaultdict[int, list[str]] = defaultdict(list)
+
+    @contextmanager
+    def about(self, *indices: int) -> Iterator[None]:
+        """Record the warnings raised inside as each of `indices`' (leaving out the
+        engine's `MapNote`s: the explanations carry those as notes)."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.filterwarnings("ignore", category=MapNote)
+            yield
+        for index in indices:
+            self._messages[index].extend(str(w.message) for w in caught)
+
+    def of(self, index: int) -> tuple[str, ...]:
+        """The image's warnings, each once (its parity check may raise them again)."""
+        return tuple(dict.fromkeys(self._messages[index]))
 
 
 @dataclass(frozen=True)
@@ -178,16 +213,25 @@ class BatchExplainer:
 
     `explain(images, tokens)` gives each image an `Explained` outcome or an `Alone`
     verdict (the caller explains those one by one, with the note). The run's first batch
-    is checked map by map against the one-by-one explanation (`parity`).
+    is checked map by map against the one-by-one explanation (`parity`); `max_images`
+    shrinks after a batch runs out of CUDA memory (`out_of_memory`: those batches' sizes;
+    `asked_images`: the size asked for).
     """
 
     def __init__(self, generator: SaliencyGenerator, max_images: int,
                  max_padding_fraction: float = MAX_PADDING_FRACTION) -> None:
         self.generator = generator
-        self.max_images = max_images
+        self.asked_images = self.max_images = max_images
         self.max_padding_fraction = max_padding_fraction
         self.parity = Parity()
+        self.out_of_memory: list[int] = []
         self._vjp = BatchedVJP()
+
+    @property
+    def batching(self) -> bool:
+        """Whether batches are still formed: no map check failed and a batch holds two or
+        more images."""
+        return self.parity.passed is not False and self.max_images > 1
 
     def explain(self, images: Sequence[np.ndarray], tokens: Tokens = "all",
                 config: SaliencyConfig | None = None) -> list[Explained | Alone]:
@@ -196,30 +240,53 @@ class BatchExplainer:
         any is read, so an image of a width no other has costs no reading here."""
         cfg = config or self.generator.config
         results: list[Explained | Alone] = [Alone(None)] * len(images)
-        if cfg.method not in BATCHED_METHODS or cfg.precision != "float32":
+        if not self.batching or cfg.method not in BATCHED_METHODS or cfg.precision != "float32":
             return results
-        inputs = {i: p for i, p in ((i, self._prepared(image)) for i, image in enumerate(images)) if p is not None}
+        heard = _Heard()
+        inputs = self._inputs(images, heard)
         indices = list(inputs)
         widths = [inputs[i].tensor.shape[-1] for i in indices]
-        for group in group_by_width(widths, self.max_images, self.max_padding_fraction):
+        for group in self._batches(group_by_width(widths, self.max_images, self.max_padding_fraction)):
+            if not self.batching:
+                break  # a map check failed, or out-of-memory left batches of one: the rest go alone
             if len(group) < 2:
                 continue  # a width no other image has: explained alone
-            members = [self._member(indices[g], inputs[indices[g]], tokens, cfg) for g in group]
-            batch = [m for m in members if m is not None]
+            batch = self._members([indices[g] for g in group], inputs, tokens, cfg, heard)
             if len(batch) > 1:
-                for member, outcome in zip(batch, self._explain_group(batch, images, tokens, cfg)):
+                for member, outcome in zip(batch, self._explain_group(batch, images, tokens, cfg, heard)):
                     results[member.index] = outcome
-        return results
+        return [replace(r, warnings=heard.of(i)) if isinstance(r, Explained) else r for i, r in enumerate(results)]
 
-    def _prepared(self, image: np.ndarray) -> Prepared | None:
-        """The image's model input; None once batching is off, or where the image cannot
-        be prepared (explained alone, it fails with its own message)."""
-        if self.parity.passed is False:
-            return None
-        try:
-            return self.generator.prepare(image)
-        except Exception:  # noqa: BLE001 - its own explanation reports it
-            return None
+    def _batches(self, groups: Iterable[list[int]]) -> Iterator[list[int]]:
+        """The width groups in batches of at most `max_images` as it is when each batch is
+        formed: after an out-of-memory, the rest of a group is split smaller too."""
+        for group in groups:
+            while group:
+                batch, group = group[: self.max_images], group[self.max_images :]
+                yield batch
+
+    def _inputs(self, images: Sequence[np.ndarray], heard: _Heard) -> dict[int, Prepared]:
+        """The model input of each image that can be prepared, by its index (one that
+        cannot is explained alone, and fails with its own message)."""
+        inputs = {}
+        for index, image in enumerate(images):
+            with heard.about(index):
+                try:
+                    inputs[index] = self.generator.prepare(image)
+                except Exception:  # noqa: BLE001 - its own explanation reports it
+                    continue
+        return inputs
+
+    def _members(self, indices: list[int], inputs: dict[int, Prepared], tokens: Tokens, cfg: SaliencyConfig,
+                 heard: _Heard) -> list[_Member]:
+        """The images of a batch read and ready (`_member`), those that cannot be left out."""
+        members = []
+        for index in indices:
+            with heard.about(index):
+                member = self._member(index, inputs[index], tokens, cfg)
+            if member is not None:
+                members.append(member)
+        return members
 
     def _member(self, index: int, prepared: Prepared, tokens: Tokens, cfg: SaliencyConfig) -> _Member | None:
         """The image read and ready to batch; None where it cannot be: it cannot be read
@@ -237,24 +304,35 @@ class BatchExplainer:
         return _Member(index, prepared, reading, run, time.perf_counter() - t0)
 
     def _explain_group(self, batch: list[_Member], images: Sequence[np.ndarray], tokens: Tokens,
-                       cfg: SaliencyConfig) -> list[Explained | Alone]:
+                       cfg: SaliencyConfig, heard: _Heard) -> list[Explained | Alone]:
         """One batch's outcomes: the images whose padded row reads as the image alone are
         explained together (a lone one gains nothing from a batch), the others alone."""
         x = padded_batch([m.prepared.tensor for m in batch])
-        padded = [self._padded_reading(x, row, m) for row, m in enumerate(batch)]
+        padded = []
+        for row, member in enumerate(batch):
+            with heard.about(member.index):
+                padded.append(self._padded_reading(x, row, member))
         kept = [row for row, m in enumerate(batch) if same_reading(m.reading, padded[row])]
         outcomes: list[Explained | Alone] = [
             Alone(None if row in kept else _reading_note(int(x.shape[-1]))) for row in range(len(batch))]
         if len(kept) > 1:
             try:
-                made = self._gradients(x[kept], [batch[r] for r in kept], [padded[r] for r in kept], cfg.score)
+                made = self._gradients(x[kept], [batch[r] for r in kept], [padded[r] for r in kept], cfg.score, heard)
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory: each image alone says its own
-                return [Alone(_failed_note(exc)) for _ in batch]
+                if isinstance(exc, torch.cuda.OutOfMemoryError):
+                    self._shrink_after_out_of_memory(len(kept))
+                return [Alone(_failed_note(exc)) if row in kept else outcome for row, outcome in enumerate(outcomes)]
             for row, explanation in zip(kept, made):
                 outcomes[row] = Explained(explanation, len(kept), int(x.shape[-1]))
             if self.parity.passed is None:
-                outcomes = self._check_parity(outcomes, images, batch, tokens, cfg)
+                outcomes = self._check_parity(outcomes, images, batch, tokens, cfg, heard)
         return outcomes
+
+    def _shrink_after_out_of_memory(self, images: int) -> None:
+        """Later batches hold at most half the `images` that ran out of CUDA memory (at
+        most half `max_images`; 1: batching off), so they are not tried at that size again."""
+        self.out_of_memory.append(images)
+        self.max_images = max(1, min(images, self.max_images) // 2)
 
     def _padded_reading(self, x: torch.Tensor, row: int, member: _Member) -> Reading:
         """What the model reads in the batch's row of `member`: its own reading where the
@@ -263,8 +341,8 @@ class BatchExplainer:
             return member.reading
         return self.generator.model.read(x[row : row + 1])
 
-    def _gradients(self, x: torch.Tensor, batch: list[_Member], padded: list[Reading], score: str
-                   ) -> list[Explanation]:
+    def _gradients(self, x: torch.Tensor, batch: list[_Member], padded: list[Reading], score: str,
+                   heard: _Heard) -> list[Explanation]:
         """Every image's gradient maps from one forward of the batch and one backward per
         character slot (slot k: every row's k-th target at once)."""
         t0 = time.perf_counter()
@@ -273,29 +351,32 @@ class BatchExplainer:
         counts = [len(m.reading) for m in batch]
         offsets = np.concatenate([[0], np.cumsum(counts)])
         x = x.detach().requires_grad_(True)
-        with torch.enable_grad():
-            scores = model.token_scores(x, combined_reading(padded), score)  # [B, sum T]
-        slots = max(run.targets.weights.shape[0] for run in runs)
-        cot = scores.new_zeros(slots, *scores.shape)
-        for row, run in enumerate(runs):
-            weights = run.targets.weights
-            cot[: weights.shape[0], row, offsets[row] : offsets[row + 1]] = weights.to(cot.dtype)
-        grads = self._vjp(scores, x, cot)  # [slots, B, C, H, W]
+        with heard.about(*(m.index for m in batch)):
+            with torch.enable_grad():
+                scores = model.token_scores(x, combined_reading(padded), score)  # [B, sum T]
+            slots = max(run.targets.weights.shape[0] for run in runs)
+            cot = scores.new_zeros(slots, *scores.shape)
+            for row, run in enumerate(runs):
+                weights = run.targets.weights
+                cot[: weights.shape[0], row, offsets[row] : offsets[row + 1]] = weights.to(cot.dtype)
+            grads = self._vjp(scores, x, cot)  # [slots, B, C, H, W]
         share = (time.perf_counter() - t0) / len(batch)
         made = []
         for row, (run, member) in enumerate(zip(runs, batch)):
             t_finish = time.perf_counter()
             k, width = run.targets.weights.shape[0], member.prepared.tensor.shape[-1]
             own = scores[row, offsets[row] : offsets[row + 1]].detach()
-            computed = run.complete(Attribution(grads[:k, row, ..., :width], run.target_scores(own[None])[0]))
-            explanation = generator.explanation(run, computed, model, member.prepared, t_finish, 0.0)
+            with heard.about(member.index):
+                computed = run.complete(Attribution(grads[:k, row, ..., :width], run.target_scores(own[None])[0]))
+                explanation = generator.explanation(run, computed, model, member.prepared, t_finish, 0.0)
             # its seconds: its own reading and finishing, and its share of the batch's passes
             explain_s = share + explanation.timings.total_s
             made.append(replace(explanation, timings=Timings(member.read_s, explain_s, member.read_s + explain_s)))
         return made
 
     def _check_parity(self, outcomes: list[Explained | Alone], images: Sequence[np.ndarray],
-                      batch: list[_Member], tokens: Tokens, cfg: SaliencyConfig) -> list[Explained | Alone]:
+                      batch: list[_Member], tokens: Tokens, cfg: SaliencyConfig, heard: _Heard
+                      ) -> list[Explained | Alone]:
         """The run's first batch against each image's own explanation: an image whose maps
         differ beyond the tolerance keeps its own maps, with a note, and batching stops."""
         checked = []
@@ -303,7 +384,8 @@ class BatchExplainer:
             if not isinstance(outcome, Explained):
                 checked.append(outcome)
                 continue
-            own = self.generator.explain(images[member.index], tokens=tokens, config=cfg, reading=member.reading)
+            with heard.about(member.index):
+                own = self.generator.explain(images[member.index], tokens=tokens, config=cfg, reading=member.reading)
             difference = map_difference(outcome.explanation.maps, own.maps)
             self.parity.checked += 1
             self.parity.max_difference = max(self.parity.max_difference, difference)

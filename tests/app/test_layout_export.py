@@ -6,6 +6,7 @@ read waits for them (Esc gives it up); a page kraken segmented gets a fresh PAGE
 
 from __future__ import annotations
 
+import logging
 import sys
 import types
 import xml.etree.ElementTree as ET
@@ -20,11 +21,13 @@ from PySide6.QtWidgets import QFileDialog
 from test_document_tree import composed, pages  # noqa: F401 (fixtures; `pages` needs `composed`)
 from xml_schemas import assert_valid
 
+from thulium_desktop.app import layout_export
 from thulium_desktop.app.layout_export import LAYOUT_EXPORT_SHORTCUT
 from thulium_desktop.io.corpus import page_image
 from thulium_desktop.io.documents import cut_page_line
 from thulium_desktop.io.layout import local_name
 from thulium_desktop.io.pagexml import READING_COMMENT
+from thulium_desktop.xai.glyph_boxes import boxes_between_centres
 
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 
@@ -242,7 +245,9 @@ class FoundLines:
         return {"type": "baselines", "text_direction": text_direction, "lines": self.lines, "regions": {}}
 
 
-def test_a_page_kraken_segmented_exports_a_fresh_page_xml(qtbot, make_window, monkeypatch, tmp_path):
+def segmented_page(qtbot, make_window, monkeypatch, tmp_path):
+    """A window with `images/scan.png` opened whole, then its lines found (File ▸ Find
+    lines, by a stand-in for kraken) and read."""
     page = compose_page()
     scan = write_image(page, tmp_path / "images" / "scan.png", SCALE)
     package, blla = types.ModuleType("kraken"), types.ModuleType("kraken.blla")
@@ -256,6 +261,11 @@ def test_a_page_kraken_segmented_exports_a_fresh_page_xml(qtbot, make_window, mo
     with qtbot.waitSignal(window.client.survey.finished, timeout=WAIT_MS):
         qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
         window.page_segmentation.thread.join(WAIT_MS / 1000)
+    return window
+
+
+def test_a_page_kraken_segmented_exports_a_fresh_page_xml(qtbot, make_window, monkeypatch, tmp_path):
+    window = segmented_page(qtbot, make_window, monkeypatch, tmp_path)
     document = window.review.page_view.document
     assert document.layout.format == "kraken segmentation"
     target = tmp_path / "scan.page.xml"
@@ -266,6 +276,51 @@ def test_a_page_kraken_segmented_exports_a_fresh_page_xml(qtbot, make_window, mo
     for item in document.lines:
         assert page_reading(lines[item.line.line.id]) == window.review.reading_of(item).reading.text
     assert_glyphs_on_their_characters(window, document, lines, page_glyphs)
+
+
+def test_a_segmented_pages_export_is_its_layout_when_the_folder_is_opened_again(qtbot, make_window, monkeypatch,
+                                                                                tmp_path):
+    """Written where the dialog suggests, beside the scan: the folder then lists the page
+    once, as its lines, not also the scan whole with the Find lines note."""
+    window = segmented_page(qtbot, make_window, monkeypatch, tmp_path)
+    images = tmp_path / "images"
+    found = [item.line.line for item in window.review.page_view.document.lines]
+    target = images / "scan.page.xml"
+    assert export_by_shortcut(qtbot, window, monkeypatch, target) == target
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.open_paths([images])
+    [document] = window.browser.files.documents
+    assert document.layout.path == target and document.image == images / "scan.png"
+    assert [(item.name, item.line.line.polygon) for item in document.lines] == [
+        (f"scan/{line.id}", line.polygon) for line in found]
+    assert window.view_model.path == document.lines[0] and not window.message.text  # no Find lines note
+
+
+def test_a_failure_while_placing_the_glyphs_stops_the_export_and_writes_nothing(qtbot, make_window, pages,
+                                                                                monkeypatch, caplog,
+                                                                                tmp_path):  # noqa: F811
+    """A bug met on the second line: one message, its traceback in the log, and no file
+    that would call the lines not placed "read as blank"."""
+    window = read_page(qtbot, make_window, pages / "page" / "scan.xml")
+    calls = []
+
+    def failing_on_the_second_line(centres, image):
+        calls.append(image.shape)
+        if len(calls) == 2:
+            raise RuntimeError("centres out of order\nsecond line of the message")
+        return boxes_between_centres(centres, image)
+
+    monkeypatch.setattr(layout_export, "boxes_between_centres", failing_on_the_second_line)
+    caplog.set_level(logging.ERROR, logger="thulium_desktop.app.layout_export")
+    out = tmp_path / "out"
+    out.mkdir()
+    window.export_flow.layout.export(out / "scan.page.xml")
+    qtbot.waitUntil(lambda: window.message.text != "", timeout=WAIT_MS)
+    assert window.message.text == "Could not export the layout of scan.png: RuntimeError: centres out of order"
+    qtbot.wait(50)  # the turns of the event loop that would have placed and written the other lines
+    assert len(calls) == 2 and list(out.iterdir()) == []
+    assert window.export_flow.layout.pending is None and window.status.currentMessage() == ""
+    assert "Traceback" in caplog.text and "centres out of order" in caplog.text
 
 
 def test_a_line_the_model_could_not_read_is_left_as_it_was_and_counted(qtbot, make_window, pages,

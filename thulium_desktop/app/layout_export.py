@@ -15,10 +15,14 @@ and the window stays responsive on a page of many lines.
 An export asked before every line is read waits for the survey; both steps show their
 progress in the status bar, and Esc gives the export up (nothing is written). A line
 the model could not read is left in the file as it was, and the final message counts it.
+A page that can no longer be placed (its scan or layout changed), or any other failure
+while placing (a bug: its traceback is logged), stops the export with one message and
+writes nothing: a partial file would say the lines left out were read as blank.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +43,8 @@ from thulium_desktop.xai.glyph_boxes import boxes_between_centres
 
 if TYPE_CHECKING:
     from thulium_desktop.app.window import MainWindow
+
+log = logging.getLogger(__name__)
 
 LAYOUT_EXPORT_SHORTCUT = "Ctrl+Shift+E"
 #: How long the status bar says what came of an export.
@@ -174,7 +180,8 @@ class LayoutExport(QObject):
 
     @Slot()
     def _place_next(self) -> None:
-        """Place one more line's glyphs, or write the layout once all are placed."""
+        """Place one more line's glyphs, or write the layout once all are placed. Any
+        failure stops the export: nothing escapes this slot while the timer fires."""
         pending = self.pending
         try:
             line_id, reading = next(pending.placing)
@@ -183,12 +190,20 @@ class LayoutExport(QObject):
             self._write(pending)
             return
         except (ImageLoadError, LayoutError) as exc:
-            self._stop()
-            self.window.message.show_error(f"Could not export the layout of {pending.document.image.name}: {exc}")
+            self._give_up(pending, str(exc))
+            return
+        except Exception as exc:  # a bug: said in one line, its traceback in the log
+            log.exception("placing the glyphs of %s failed", pending.document.image)
+            self._give_up(pending, f"{type(exc).__name__}: {next(iter(str(exc).splitlines()), '')}")
             return
         pending.placed[line_id] = reading
         done, total = len(pending.placed), len(pending.read)
         self.window.status.showMessage(f"placing the glyphs: {done} of {total} lines… (Esc cancels)")
+
+    def _give_up(self, pending: _Pending, reason: str) -> None:
+        """Stop placing `pending` without writing anything, and say why in one message."""
+        self._stop()
+        self.window.message.show_error(f"Could not export the layout of {pending.document.image.name}: {reason}")
 
     def _stop(self) -> None:
         """End the pending export and its progress in the status bar."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
-from thulium_desktop.io.documents import PageLine, cut_page_line, find_image, find_layout, read_layout
+from thulium_desktop.io.documents import EXPORT_TAGS, PageLine, cut_page_line, find_image, find_layout, read_layout
 from thulium_desktop.io.images import IMAGE_SUFFIXES, ImageLoadError, LoadedImage, read_image
 from thulium_desktop.io.kraken_lines import segment_page
 from thulium_desktop.io.layout import LayoutError, NotALayout, PageLayout
@@ -86,8 +86,13 @@ def collect_images(paths: Iterable[str | os.PathLike], exclude: Iterable[str | o
     A `.xml` file (named, or in a folder) that is PAGE-XML or ALTO stands for its
     page's lines in reading order, named `<page>/<line id>`, and so does an image with
     such a file beside it (`documents.find_layout`); the page's image is then not
-    taken whole. XML in a folder that is neither format is passed over; a layout that
-    cannot be used (malformed, its image missing) is in `missing`.
+    taken whole, nor is an image that a layout found with it names. A page is given
+    once: by its image's own layout where that was found too (the user's `scan.xml`
+    rather than an export's `scan.page.xml` beside it), though a layout named
+    explicitly is used as it is. `<page>` is the image's path without its suffix, or
+    the layout's without `.xml` and an export's `.page`/`.alto`. XML in a folder that
+    is neither format is passed over; a layout that cannot be used (malformed, its
+    image missing) is in `missing`.
     """
     excluded = [Path(p).resolve() for p in exclude]
     found: list[tuple[Path, PurePosixPath, bool]] = []
@@ -110,7 +115,7 @@ def collect_images(paths: Iterable[str | os.PathLike], exclude: Iterable[str | o
             if key not in seen:
                 seen.add(key)
                 found.append((path, relative, explicit))
-    pages = _Pages(missing)
+    pages = _Pages(found, missing)
     entries = [entry for path, relative, explicit in found for entry in pages.entries(path, relative, explicit)]
     names = _unique([stem for _, stem, _, _ in entries], [full for _, _, full, _ in entries])
     items = tuple(CorpusItem(path, name, line) for (path, _, _, line), name in zip(entries, names))
@@ -123,38 +128,55 @@ _Entry = tuple[Path, str, str, PageLine | None]
 
 class _Pages:
     """What each found file stands for: an image taken whole, or a page's lines, given
-    once whether the page's image or its layout is met first. Each layout is read once;
-    why one cannot be used, and the lines it skips, go to `missing`."""
+    once whichever of the page's files is met first.
 
-    def __init__(self, missing: list[tuple[str, str]]) -> None:
+    The layout files found are read first (each once; why one cannot be used, and the
+    lines it skips, go to `missing`), so that an image a found layout names is not
+    taken whole even where it is met before that layout (an OCR-D workspace lists
+    `OCR-D-IMG/` before `OCR-D-SEG/`), and a layout that is not its image's own
+    (`find_layout`) leaves the page to the image's own where that was found too."""
+
+    def __init__(self, found: Sequence[tuple[Path, PurePosixPath, bool]], missing: list[tuple[str, str]]) -> None:
         self.missing = missing
         self.layouts: dict[Path, PageLayout | LayoutError] = {}
         self.given: set[Path] = set()
+        #: each found layout file (resolved) and the image it names, or why it names none
+        self.images = {path.resolve(): _named_image(self._read(path)) for path, _, _ in found if _is_layout_file(path)}
+        self.named = {image.resolve() for image in self.images.values() if isinstance(image, Path)}
 
     def entries(self, path: Path, relative: PurePosixPath, explicit: bool) -> list[_Entry]:
-        if path.suffix.lower() in LAYOUT_SUFFIXES:
+        if _is_layout_file(path):
             return self._from_layout(path, relative, explicit)
-        whole = [(path, str(relative.with_suffix("")), str(relative), None)]
-        layout_path = find_layout(path)
-        layout = None if layout_path is None else self._read(layout_path)
-        if layout is None or isinstance(layout, NotALayout):
-            return whole
-        return [] if isinstance(layout, LayoutError) else self._lines(layout, path, relative)
+        page = str(relative.with_suffix(""))
+        own = find_layout(path, read=self._layout)
+        if own is not None:
+            layout = self._read(own)
+            return [] if isinstance(layout, LayoutError) else self._lines(layout, path, page)
+        if path.resolve() in self.named:
+            return []  # a layout found with it gives its lines, before or after it
+        return [(path, page, str(relative), None)]
 
     def _from_layout(self, path: Path, relative: PurePosixPath, explicit: bool) -> list[_Entry]:
         """A layout file's lines, cut from the image it names (XML in a folder that is no
         layout is passed over; named explicitly, it is reported)."""
-        layout = self._read(path)
+        key = path.resolve()
+        layout, image = self.layouts[key], self.images[key]
         if isinstance(layout, NotALayout) and explicit:
             self.missing.append((str(path), layout.reason))
-        if isinstance(layout, LayoutError) or layout.path.resolve() in self.given:
+        if isinstance(layout, LayoutError) or key in self.given:
             return []
-        try:
-            image = find_image(layout)
-        except LayoutError as exc:
-            self.missing.append((str(path), exc.reason))
+        if isinstance(image, LayoutError):
+            self.missing.append((str(path), image.reason))
             return []
-        return self._lines(layout, image, relative)
+        if not explicit and self._leaves_to_own_layout(key, image):
+            return []
+        return self._lines(layout, image, _page_name(relative))
+
+    def _leaves_to_own_layout(self, key: Path, image: Path) -> bool:
+        """Whether `image` has a layout of its own other than the found layout file `key`,
+        found too: that one gives the page, whichever is met first."""
+        own = find_layout(image, read=self._layout)
+        return own is not None and own.resolve() != key and own.resolve() in self.images
 
     def _read(self, path: Path) -> PageLayout | LayoutError:
         key = path.resolve()
@@ -169,14 +191,43 @@ class _Pages:
                 self.missing.extend((str(path), note) for note in self.layouts[key].notes)
         return self.layouts[key]
 
-    def _lines(self, layout: PageLayout, image: Path, relative: PurePosixPath) -> list[_Entry]:
+    def _layout(self, path: Path) -> PageLayout:
+        """`_read` as `find_layout` reads: the layout, or why not raised."""
+        layout = self._read(path)
+        if isinstance(layout, LayoutError):
+            raise layout.with_traceback(None)
+        return layout
+
+    def _lines(self, layout: PageLayout, image: Path, page: str) -> list[_Entry]:
         keys = {layout.path.resolve(), image.resolve()}
         if keys & self.given:
             return []
         self.given |= keys
-        page = str(relative.with_suffix(""))
         return [(image, _line_name(page, line.id), _line_name(page, line.id), PageLine(layout, line))
                 for line in layout.lines]
+
+
+def _is_layout_file(path: Path) -> bool:
+    return path.suffix.lower() in LAYOUT_SUFFIXES
+
+
+def _named_image(layout: PageLayout | LayoutError) -> Path | LayoutError:
+    """The image file `layout` names, or why there is none (`layout` itself when it
+    could not be read)."""
+    if isinstance(layout, LayoutError):
+        return layout
+    try:
+        return find_image(layout)
+    except LayoutError as exc:
+        return exc
+
+
+def _page_name(layout_file: PurePosixPath) -> str:
+    """The name of the page a layout file describes: its path without `.xml` and without
+    an export's tag (`scan.page.xml` describes `scan`), so that a page is named alike
+    whichever of its files is met first."""
+    stem = layout_file.with_suffix("")
+    return str(stem.with_suffix("") if stem.suffix.lower() in EXPORT_TAGS else stem)
 
 
 def _line_name(page: str, line_id: str) -> str:

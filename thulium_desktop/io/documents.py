@@ -3,7 +3,8 @@
 Opening the XML finds the image it names; opening an image finds the XML beside it.
 Both look where the common exports put them: Transkribus writes `page/IMAGE.xml` beside
 the images, eScriptorium `IMAGE.xml` (ALTO) or `alto/`, OCR-D a folder per step with
-the image named relative to the workspace (`OCR-D-IMG/IMAGE.tif`). An image that is a
+the image named relative to the workspace (`OCR-D-IMG/IMAGE.tif`), and this program's
+own exports `IMAGE.page.xml` or `IMAGE.alto.xml` beside the scan. An image that is a
 scaled copy of the one described (the same aspect ratio) is used with the coordinates
 scaled, and a note says so; any other difference in size is refused, because every
 polygon would cut the wrong pixels.
@@ -12,6 +13,7 @@ polygon would cut the wrong pixels.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -25,6 +27,9 @@ from thulium_desktop.io.regular import irregular_reason
 
 #: Sub-folders beside the images where exports put the layout files.
 LAYOUT_FOLDERS = ("page", "alto")
+#: What this program's exports put between a page's name and `.xml` (`IMAGE.page.xml`,
+#: `IMAGE.alto.xml`: `page_writer.document_output_name`).
+EXPORT_TAGS = (".page", ".alto")
 #: How far the image's and the layout's aspect ratios may differ for the image to be
 #: taken as a scaled copy (rounding the scaled size to whole pixels stays well within).
 ASPECT_TOLERANCE = 0.01
@@ -67,15 +72,50 @@ def find_image(layout: PageLayout) -> Path:
     raise LayoutError(layout.path, f"the image it names, {layout.image_name!r}, is neither in {here} nor in {here.parent}")
 
 
-def find_layout(image_path: str | os.PathLike) -> Path | None:
-    """The layout file of an image, looked for as `IMAGE.xml` beside it, then in `page/`
-    and `alto/` beside it (IMAGE: the image's name without its suffix); None if none."""
+def layout_candidates(image_path: str | os.PathLike) -> tuple[Path, ...]:
+    """Where the layout file of an image may be, in the order they are preferred (IMAGE:
+    the image's name without its suffix): what the user's tools write, `IMAGE.xml`
+    beside it, then in `page/` and `alto/` beside it; then what this program's exports
+    write beside it, `IMAGE.page.xml`, then `IMAGE.alto.xml`. The user's file comes
+    first because an export is made from it and holds the model's readings: an ALTO
+    export's text is the reading, which would be read back as the truth."""
     image = Path(image_path)
     name = image.with_suffix(".xml").name
-    for candidate in (image.parent / name, *(image.parent / folder / name for folder in LAYOUT_FOLDERS)):
-        if irregular_reason(candidate) is None:
+    users = (image.parent / name, *(image.parent / folder / name for folder in LAYOUT_FOLDERS))
+    return (*users, *(image.parent / f"{image.stem}{tag}.xml" for tag in EXPORT_TAGS))
+
+
+def find_layout(image_path: str | os.PathLike,
+                read: Callable[[Path], PageLayout] = read_layout) -> Path | None:
+    """The layout file of an image: the first of `layout_candidates` that is a regular
+    file holding a layout and does not name another image (an export for `scan.tif`
+    is not the layout of `scan.png` beside it; a layout naming no image, or one that is
+    not there, as a converted scan's does, is taken on its name). Other XML on those
+    names (METS, a tool's settings) is passed over; a layout that cannot be read is
+    returned, so that reading it says why. None if none. `read` reads a candidate as
+    `read_layout` does (a caller that keeps what it read passes its own)."""
+    image = Path(image_path)
+    for candidate in layout_candidates(image):
+        if irregular_reason(candidate) is not None:
+            continue
+        try:
+            layout = read(candidate)
+        except NotALayout:
+            continue
+        except LayoutError:
+            return candidate
+        if not _names_other_image(layout, image):
             return candidate
     return None
+
+
+def _names_other_image(layout: PageLayout, image_path: Path) -> bool:
+    """Whether the image `layout` names (`find_image`) is a file other than `image_path`."""
+    try:
+        named = find_image(layout)
+    except LayoutError:
+        return False
+    return named.resolve() != image_path.resolve()
 
 
 def fit_to_image(layout: PageLayout, image_path: Path, size: tuple[int, int]) -> tuple[PageLayout, tuple[str, ...]]:

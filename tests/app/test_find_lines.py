@@ -47,11 +47,13 @@ def folder(tmp_path, composed):
 
 class FakeSegmenter:
     """`kraken.blla.segment` finding `lines` (or raising `error`); with `gated`, it waits
-    for `gate` before answering, `entered` set meanwhile."""
+    for `gate` before answering, `entered` set meanwhile; `meanwhile` runs while it searches."""
 
-    def __init__(self, lines: list[dict], gated: bool = False, error: Exception | None = None) -> None:
+    def __init__(self, lines: list[dict], gated: bool = False, error: Exception | None = None,
+                 meanwhile=lambda: None) -> None:
         self.lines = lines
         self.error = error
+        self.meanwhile = meanwhile
         self.gate = threading.Event()
         self.entered = threading.Event()
         self.gated = gated
@@ -62,6 +64,7 @@ class FakeSegmenter:
         self.entered.set()
         if self.gated:
             assert self.gate.wait(WAIT_MS / 1000)
+        self.meanwhile()
         if self.error is not None:
             raise self.error
         return {"type": "baselines", "text_direction": text_direction, "lines": self.lines, "regions": {}}
@@ -212,5 +215,82 @@ def test_a_line_image_gets_no_page_note_and_ctrl_l_is_find_lines_alone(qtbot, ma
     assert window.page_segmentation.action.isEnabled()  # an image taken whole may still be a page
     ctrl_l = QKeySequence("Ctrl+L")
     bound = [a for a in window.findChildren(QAction) if ctrl_l in a.shortcuts()]
-    bound += [s for s in window.findChildren(QShortcut) if s.key() == ctrl_l]
+    bound += [s for s in window.findChildren(QShortcut) if s.key() == ctrl_l and s.isEnabled()]
     assert bound == [window.page_segmentation.action]
+
+
+def test_moving_on_during_the_search_keeps_the_item_open_while_the_row_becomes_the_page(
+        qtbot, monkeypatch, on_scan, folder, composed):
+    window = on_scan
+    segmenter = install(monkeypatch, FakeSegmenter(true_lines(composed), gated=True))
+    find_lines(qtbot, window)
+    qtbot.waitUntil(segmenter.entered.is_set, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    with qtbot.waitSignal(window.client.survey.finished, timeout=WAIT_MS):  # the page's lines are read
+        segmenter.gate.set()
+        answered(window)
+    assert window.view_model.path == folder / "z_line.png"  # no jump back to the page
+    after = rows(window)
+    assert after[1][0] == "scan.png (kraken segmentation)" and after[1][3] == KRAKEN_IDS
+    assert window.review.files.tree.currentItem().text(NAME) == "z_line.png"
+    assert window.view_model.title == "z_line.png (6/6)"  # the position follows the open item
+    assert window.status.currentMessage() == "4 lines found on scan.png"
+    page = window.review.page_view
+    assert not page.isVisible()  # no empty page view beside a line image
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):  # stepping back lands on the page's last line
+        qtbot.keyClick(window, Qt.Key.Key_PageUp)
+    assert window.view_model.path.line.line.id == "line_0004"
+    assert page.isVisible() and page.selected_id == "line_0004"
+
+
+def test_sorted_by_name_only_the_lines_of_the_page_are_read_in_the_background(
+        qtbot, monkeypatch, on_scan, folder, composed):
+    window = on_scan
+    install(monkeypatch, FakeSegmenter(true_lines(composed)))
+    surveyed = []
+    window.client.survey.read.connect(lambda key, info, problem: surveyed.append(key))
+    with qtbot.waitSignal(window.client.survey.finished, timeout=WAIT_MS):
+        find_lines(qtbot, window)
+    assert surveyed == list(window.review.page_view.document.lines)  # none of the folder's line images
+    assert window.review.reading_of(folder / "z_line.png") is None
+    with qtbot.waitSignal(window.client.survey.finished, timeout=WAIT_MS):  # errors first reads the rest
+        panel = window.review.files
+        panel.order.setCurrentIndex(panel.order.findData("error"))
+    assert surveyed[-1] == folder / "z_line.png" and window.review.reading_of(folder / "z_line.png") is not None
+
+
+def test_lines_that_cannot_be_cut_out_leave_the_image_as_it_was_and_say_why(
+        qtbot, monkeypatch, on_scan, folder, composed):
+    window, scan = on_scan, folder / "scan.png"
+    install(monkeypatch, FakeSegmenter(true_lines(composed), meanwhile=lambda: scan.write_bytes(b"not a scan")))
+    before = rows(window)
+    find_lines(qtbot, window)
+    answered(window)
+    headline, *reasons = window.message.text.splitlines()
+    assert headline == "None of the 4 lines found on scan.png can be cut out: it stays an image"
+    assert len(reasons) == 1 and "scan.png" in reasons[0]  # the lines fail alike: said once
+    assert window.view_model.path == scan and rows(window) == before  # not the next image opened
+    assert window.status.currentMessage() == ""  # not "4 lines found"
+    assert window.review.page_view.document is None
+
+
+def test_after_esc_find_lines_waits_for_the_abandoned_search_and_says_why(
+        qtbot, monkeypatch, on_scan, folder, composed):
+    window, flow = on_scan, on_scan.page_segmentation
+    segmenter = install(monkeypatch, FakeSegmenter(true_lines(composed), gated=True))
+    find_lines(qtbot, window)
+    qtbot.waitUntil(segmenter.entered.is_set, timeout=WAIT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert window.view_model.path == folder / "scan.png" and not flow.action.isEnabled()
+    find_lines(qtbot, window)  # kraken still runs on the first thread: no second search
+    assert window.status.currentMessage() == (
+        "Find lines waits for the cancelled search on scan.png to end (kraken cannot be stopped midway)")
+    assert len(segmenter.sizes) == 1 and flow.searching is None
+    segmenter.gate.set()
+    answered(window)  # its result is dropped, and Find lines may run again
+    assert flow.action.isEnabled() and window.review.page_view.document is None
+    with qtbot.waitSignal(window.client.survey.finished, timeout=WAIT_MS):
+        find_lines(qtbot, window)
+        answered(window)
+    assert len(segmenter.sizes) == 2 and window.review.page_view.document is not None

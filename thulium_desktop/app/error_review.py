@@ -5,9 +5,9 @@ line is shown, its lines coloured as they are read.
 
 The view model holds the shown image's truth and its comparison with the reading;
 this controller finds each image's truth (`io.truths.TruthSource`), follows the
-model to mark the timeline and fill the truth bar and the file list, and, when the
-list is to be ordered by error or confidence, has the survey lane read the images
-not read yet in the background.
+model to mark the timeline and fill the truth bar and the file list, and has the
+survey lane read in the background what is not read yet: every image when the list is
+to be ordered by error or confidence, else only the lines of pages (their colours).
 """
 
 from __future__ import annotations
@@ -218,11 +218,14 @@ class ErrorReview(QObject):
 
     def _show_page(self, key: Path | CorpusItem) -> None:
         """The page of the line shown in the page view, read once per page, the line
-        outlined; an image taken whole leaves the page view as it is."""
+        outlined; an image taken whole leaves the page view as it is. The first page of
+        the list shown opens the view (hidden while the list held no page line open)."""
         document = self._page_of.get(key)
         if document is None:
             return
         if self.page_view.document is not document:
+            if self.page_view.document not in self._page_of.values():
+                self.page_view.show()
             try:
                 self.page_view.show_page(document, page_image(key).image)  # decoded when the line was
             except (ImageLoadError, LayoutError) as exc:
@@ -246,8 +249,13 @@ class ErrorReview(QObject):
                              set(self._unreadable))
 
     def _survey_unread(self) -> None:
-        """Errors first needs every image read: read those not read yet, in the background."""
-        unread = [p for p in self.browser.files.paths if p not in self._readings]
+        """Read in the background what is not read yet: errors first needs every image
+        read, the page view's colours only the lines of pages. Sorted by name, a folder of
+        thousands of line images around one page (segmented by Find lines, or with its
+        XML) is not read for that page's sake."""
+        paths = self.browser.files.paths
+        wanted = paths if self.files.order_key != "name" else [key for key in paths if key in self._page_of]
+        unread = [key for key in wanted if key not in self._readings]
         if unread:
             self.survey.start(unread)
 
@@ -263,13 +271,8 @@ class ErrorReview(QObject):
         self._page_of = {item: entry for entry in documents if isinstance(entry, Document) for item in entry.lines}
         self._show_list()
         self.dock.setVisible(len(self.browser.files.paths) > 1 or bool(self._page_of))
-        self.page_view.setVisible(bool(self._page_of))
-        if self._wants_survey():
-            self._survey_unread()
-
-    def _wants_survey(self) -> bool:
-        """Errors first needs every image read, and so does the page view's colouring."""
-        return self.files.order_key != "name" or bool(self._page_of)
+        self.page_view.setVisible(self.browser.files.current in self._page_of)  # not empty beside an image
+        self._survey_unread()
 
     @Slot(object, str)
     def _on_unreadable(self, path: Path, reason: str) -> None:
@@ -310,6 +313,5 @@ class ErrorReview(QObject):
         self._unreadable.clear()
         if self.browser.files.paths:
             self._show_list()
-            if self._wants_survey():
-                self._survey_unread()
+            self._survey_unread()
 

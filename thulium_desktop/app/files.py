@@ -14,7 +14,7 @@ image's `ImageStats`; images not yet measured go last, in name order.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +44,8 @@ PAGE_MIN_HEIGHT = 500
 PAGE_MAX_ASPECT = 3.0
 #: The note on opening such an image without a layout.
 PAGE_NOTE = f"no PAGE-XML/ALTO beside it: File ▸ Find lines ({FIND_LINES_SHORTCUT}) finds its lines"
+#: An item of the list that could not be read, and why.
+Failure = tuple[Path | CorpusItem, ImageLoadError]
 
 
 @dataclass(frozen=True)
@@ -204,12 +206,30 @@ class ImageBrowser(QObject):
     def open_page(self, path: Path, document: Document) -> bool:
         """The image `path` of the list, taken whole until now, becomes the page
         `document` (the lines kraken found on it): its row becomes the page's, its lines
-        under it, and the page's first line opens; the other rows stay as they are.
-        `path` must be an image of the list (ValueError otherwise). False, and nothing
-        changed, when none of the lines can be cut out (`problems` says why)."""
+        under it, the other rows as they are. While `path` is still open, the page's first
+        line that can be cut out opens; when the user has moved to another item since, that
+        item stays open (a search takes seconds, and the view must not jump back). Only
+        the page's lines are tried: False, and nothing changed, when none of them can be
+        cut out (`problems` says why). ValueError when `path` is not an image of the list."""
+        if path not in self.files.paths:
+            raise ValueError(f"{path} is not in the list of images")
+        at, loaded, failures = _first_readable(document.lines, 0, 1)
+        if loaded is None:
+            reasons = dict.fromkeys(str(exc) for _, exc in failures)  # a page's lines often fail alike
+            self.problems.emit(_message([f"None of the {len(document.lines)} lines found on {path.name} "
+                                         "can be cut out: it stays an image", *reasons]))
+            return False
+        shown = self.files.current
         entries = tuple(document if entry == path else entry for entry in (self.files.documents or self.files.paths))
         paths = [key for old in self.files.paths for key in (document.lines if old == path else (old,))]
-        return self._open_readable(FileList(paths, entries), paths.index(document.lines[0]), 1)
+        files = FileList(paths, entries)
+        if shown != path:
+            self._take(files, paths.index(shown))
+            self._announce_unreadable(failures)
+            self.moved.emit(shown, files.position())
+            return True
+        self._open_loaded(files, paths.index(document.lines[at]), loaded, failures)
+        return True
 
     def reorder(self, paths: list[Path]) -> None:
         """List the same images in another order (errors first); the open image keeps
@@ -225,28 +245,31 @@ class ImageBrowser(QObject):
         """Open the first readable file of `files` from `index` on, stepping by `delta`;
         `files` becomes the list shown when one opens (and not otherwise). `problems`
         (of the walk that found them) are reported with the files that failed."""
-        failures: list[tuple[Path, ImageLoadError]] = []
-        loaded = None
-        while loaded is None and 0 <= index < len(files.paths):
-            try:
-                loaded = read_item(files.paths[index])
-            except ImageLoadError as exc:
-                failures.append((files.paths[index], exc))
-                index += delta
-        lines = [*problems, *(str(exc) for _, exc in failures)]
+        index, loaded, failures = _first_readable(files.paths, index, delta)
         if loaded is None:
             if files is self.files:
                 self._announce_unreadable(failures)
-            self.problems.emit(_message(lines))
+            self.problems.emit(_message([*problems, *(str(exc) for _, exc in failures)]))
             return False
+        self._open_loaded(files, index, loaded, failures, problems)
+        return True
+
+    def _open_loaded(self, files: FileList, index: int, loaded: LoadedImage, failures: list[Failure],
+                     problems: Iterable[str] = ()) -> None:
+        """Show `loaded`, read from `files`' item `index`, `files` becoming the list shown;
+        the files that failed on the way are marked and reported with `problems`."""
+        self._take(files, index)
+        self._announce_unreadable(failures)
+        self._show(loaded.image)
+        lines = [*problems, *(str(exc) for _, exc in failures)]
+        self.problems.emit(_message(lines, self._notes(files.current, loaded)))
+
+    def _take(self, files: FileList, index: int) -> None:
+        """`files` at `index` becomes the list shown (`listed` when it is another list)."""
         files.index = index
         listed, self.files = files is not self.files, files
         if listed:
             self.listed.emit()
-        self._announce_unreadable(failures)
-        self._show(loaded.image)
-        self.problems.emit(_message(lines, self._notes(files.current, loaded)))
-        return True
 
     def _notes(self, key: Path | CorpusItem, loaded: LoadedImage) -> list[str]:
         """The message lines on how `key` was loaded, how well the model can read it and,
@@ -264,7 +287,7 @@ class ImageBrowser(QObject):
         self._settings.setValue("files/last_dir", str(file.parent))
         self.opened.emit(current, image, self.files.position())
 
-    def _announce_unreadable(self, failures: list[tuple[Path, ImageLoadError]]) -> None:
+    def _announce_unreadable(self, failures: list[Failure]) -> None:
         for path, exc in failures:
             self.unreadable.emit(path, exc.reason)
 
@@ -272,6 +295,20 @@ class ImageBrowser(QObject):
 def read_item(key: Path | CorpusItem) -> LoadedImage:
     """An image file read whole, or a page's line cut out of its scan. Raises ImageLoadError."""
     return load_item(key) if isinstance(key, CorpusItem) else read_image(key)
+
+
+def _first_readable(keys: Sequence[Path | CorpusItem], index: int,
+                    delta: int) -> tuple[int, LoadedImage | None, list[Failure]]:
+    """The first of `keys` from `index` on, stepping by `delta`, that can be read: its
+    index and pixels (None when none can), and the ones that failed on the way."""
+    failures: list[Failure] = []
+    while 0 <= index < len(keys):
+        try:
+            return index, read_item(keys[index]), failures
+        except ImageLoadError as exc:
+            failures.append((keys[index], exc))
+            index += delta
+    return index, None, failures
 
 
 def _noted(path: Path, notes: Iterable[str]) -> list[str]:

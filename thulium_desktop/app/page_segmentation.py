@@ -5,10 +5,13 @@ the CLI (`io.corpus.segment_images`).
 Segmenting a page takes seconds, so it runs on a daemon thread of its own, as a model
 is built (`lanes/model.py`): never on the GUI thread, which stays usable, nor on the
 worker, which keeps answering for the model it owns; closing the window never waits
-for it. Esc cancels: what the thread finds afterwards is dropped. Found lines turn the
-image's row of the Images list into a page with its lines (`ImageBrowser.open_page`),
-its first line opened and the page view outlining them all. Finding none, kraken not
-installed, or kraken failing leaves the image as it was, with one line saying why.
+for it. Esc cancels: what the thread finds afterwards is dropped. kraken cannot be
+stopped midway, so Find lines stays disabled until the cancelled search ends (Ctrl+L
+meanwhile says so): two searches would compete for the CPU with the worker. Found lines
+turn the image's row of the Images list into a page with its lines
+(`ImageBrowser.open_page`), its first line opened (unless the user moved on meanwhile)
+and the page view outlining them all. Finding none, kraken not installed, or kraken
+failing leaves the image as it was, with one line saying why.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QStatusBar
 
 from thulium_desktop.app.document_tree import grouped
@@ -47,7 +50,8 @@ def find_lines(path: Path) -> Corpus:
 
 class PageSegmentation(QObject):
     """The Find lines action (`action`, enabled while an image taken whole is open and
-    no search runs) and the search it starts; `cancel` gives it up (Esc)."""
+    no search runs, not even a cancelled one) and the search it starts; `cancel` gives
+    it up (Esc)."""
 
     _found = Signal(int, object, object)  # generation, the Corpus or None, the exception or None
 
@@ -66,6 +70,11 @@ class PageSegmentation(QObject):
         self.searching: Path | None = None
         #: The search thread started last (what it finds after a cancel is dropped).
         self.thread: threading.Thread | None = None
+        #: The image whose cancelled search still runs; None once its (dropped) result came.
+        self.abandoned: Path | None = None
+        #: Ctrl+L while the action waits for that search: a disabled action ignores its
+        #: shortcut silently, so this one says why in the status bar.
+        self.waiting_key = QShortcut(QKeySequence(FIND_LINES_SHORTCUT), status, self._say_waiting)
         self._generation = 0  # a result of an older generation was cancelled
         self._found.connect(self._on_found)
         view_model.events.connect("image", self._enable)
@@ -74,7 +83,7 @@ class PageSegmentation(QObject):
     def start(self) -> None:
         """Find the lines of the open image, when it is one taken whole, on a daemon thread."""
         path = self.view_model.path
-        if self.searching is not None or not isinstance(path, Path) or self.view_model.image is None:
+        if not self.action.isEnabled():  # a search runs, or a cancelled one is ending, or no image whole
             return
         self._generation += 1
         self.searching = path
@@ -100,6 +109,7 @@ class PageSegmentation(QObject):
         if self.searching is None:
             return False
         self.status.showMessage(f"Finding lines on {self.searching.name} cancelled", SAID_MS)
+        self.abandoned = self.searching
         self._stop()
         return True
 
@@ -109,13 +119,22 @@ class PageSegmentation(QObject):
         self._enable()
 
     def _enable(self) -> None:
-        self.action.setEnabled(self.searching is None and isinstance(self.view_model.path, Path)
-                               and self.view_model.image is not None)
+        whole_image = isinstance(self.view_model.path, Path) and self.view_model.image is not None
+        idle = self.searching is None and self.abandoned is None
+        self.action.setEnabled(idle and whole_image)
+        self.waiting_key.setEnabled(self.abandoned is not None and whole_image)
+
+    def _say_waiting(self) -> None:
+        self.status.showMessage(f"Find lines waits for the cancelled search on {self.abandoned.name} to end "
+                                "(kraken cannot be stopped midway)", SAID_MS)
 
     @Slot(int, object, object)
     def _on_found(self, generation: int, found: Corpus | None, error: Exception | None) -> None:
-        """The thread's answer, in the GUI thread: dropped when cancelled, else shown."""
-        if generation != self._generation or self.searching is None:
+        """The thread's answer, in the GUI thread: dropped when cancelled (its thread is
+        ending, so Find lines may run again), else shown."""
+        if generation != self._generation:
+            self.abandoned = None
+            self._enable()
             return
         path = self.searching
         self._stop()
@@ -133,8 +152,9 @@ class PageSegmentation(QObject):
             self._open_page(path, found)
 
     def _open_page(self, path: Path, found: Corpus) -> None:
-        """The image's row becomes the page of the lines found, its first line open; the
-        lines kraken gave unusable are noted under what opening it says."""
+        """The image's row becomes the page of the lines found, its first line open if it
+        is still the image shown; the lines kraken gave unusable are noted under what
+        opening it says. None can be cut out: the image stays, and opening says why."""
         (document,) = grouped(item for item in found.items if item.line is not None)
         if not self.browser.open_page(path, document):
             return

@@ -56,10 +56,10 @@ def bar(qtbot) -> QMenuBar:
 
 
 def menu_in(bar: QMenuBar, current: str = AUTO) -> DeviceMenu:
-    """The Device menu as a window holds it, listed as on its first opening."""
+    """The Device menu as a window holds it, listed as the worker lists its entries."""
     menu = DeviceMenu(bar, current)
     bar.addMenu("&Model").addMenu(menu)
-    menu.fill()
+    menu.set_choices(device_choices())
     return menu
 
 
@@ -90,6 +90,23 @@ def test_with_two_gpus_the_menu_names_each_and_auto_is_the_current_one(bar, two_
     assert device_status(torch.device("cuda", 1)) == "NVIDIA L4 · 20.0 of 140.0 GB free"
     menu.adjustSize()
     menu.grab().save("/tmp/h25-device-menu.png")
+
+
+def test_before_the_worker_has_listed_the_gpus_the_menu_offers_auto_and_cpu_and_says_so(bar, no_cuda):
+    menu = DeviceMenu(bar, "cpu")
+    bar.addMenu("&Model").addMenu(menu)
+    assert entries(menu) == [("auto", "&Auto (a GPU when one is usable)", False), ("cpu", "&CPU", True),
+                             (None, "Looking for GPUs…", False)]
+    assert not menu.actions()[-1].isEnabled()
+
+
+def test_a_gpu_the_driver_cannot_name_is_listed_with_the_reason(two_gpus, monkeypatch):
+    def broken(device=None):
+        raise RuntimeError("CUDA error: unknown error\nCUDA kernel errors might be asynchronously reported")
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", broken)
+    assert [c.label for c in device_choices()][2:] == ["GPU 0: unusable (CUDA error: unknown error)",
+                                                       "GPU 1: unusable (CUDA error: unknown error)"]
 
 
 def test_choosing_another_device_says_which_once_and_checks_it(qtbot, bar, two_gpus):

@@ -5,18 +5,20 @@ worker, a move the device refuses, and a job the GPU stops, with CUDA reported a
 from __future__ import annotations
 
 import logging
+import threading
 from functools import partial
 
 import numpy as np
 import pytest
 import torch
-from gui_helpers import WAIT_MS, GatedEngine
-from PySide6.QtCore import QSettings
-from test_device_menu import WITHOUT_CUDA, no_cuda, two_gpus  # noqa: F401 - fixtures
+from gui_helpers import WAIT_MS, GatedEngine, GatedTrust
+from PySide6.QtCore import QObject, QSettings, Signal, Slot
+from test_device_menu import GIB, WITHOUT_CUDA, no_cuda, two_gpus  # noqa: F401 - fixtures
 
 from thulium_desktop import models
 from thulium_desktop.app import worker as worker_module
 from thulium_desktop.app.client import EngineClient
+from thulium_desktop.app.device_menu import UnusableDevice
 from thulium_desktop.app.model_flow import DEVICE_SETTING
 from thulium_desktop.app.window import MainWindow
 from thulium_desktop.models import model_device
@@ -31,13 +33,11 @@ GRADIENT = MethodSpec.build("gradient", {})
 def pick_device(window: MainWindow, key: str) -> None:
     """Model ▸ Device ▸ the entry for `key`, as the user picks it."""
     menu = window.model_flow.device_menu
-    menu.fill()
     next(action for action in menu.actions() if action.data() == key).trigger()
 
 
 def checked_device(window: MainWindow) -> list[str]:
     menu = window.model_flow.device_menu
-    menu.fill()
     return [action.data() for action in menu.actions() if action.isChecked()]
 
 
@@ -251,3 +251,129 @@ def test_on_a_gpu_the_model_moves_there_explains_there_and_comes_back(qtbot, mak
     assert model_device(module) == torch.device("cpu")
     assert window.status.device.text() == "device: CPU"
     assert not window.message.text
+
+
+def test_a_trust_check_a_switch_drops_waits_for_the_move_and_is_asked_again(qtbot, window, monkeypatch):
+    gated = GatedTrust()
+    monkeypatch.setattr(worker_module, "trust_report", gated)
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel.set_method("gradient")
+    window.timeline.select(0)
+    qtbot.waitUntil(lambda: window.trust.report is not None, timeout=WAIT_MS)
+    window.trust.check()
+    qtbot.waitUntil(gated.entered.is_set, timeout=WAIT_MS)
+
+    with qtbot.waitSignal(window.client.models.moved, timeout=WAIT_MS):
+        pick_device(window, "cpu")
+        assert window.trust.view.status.text() == "Checking: paused for the device switch…"
+        assert window.trust.view.cancel.isVisible()
+    gated.gate.set()
+    qtbot.waitUntil(lambda: window.client.pending_jobs == 0, timeout=WAIT_MS)
+    assert [sorted(k for k in checks if checks[k] is True) for checks in gated.completed] == [["curves"], ["sanity"]]
+    assert window.trust.report.deletion is not None and window.trust.report.sanity is not None
+    assert window.trust.view.status.text() == ""
+
+
+@pytest.mark.usefixtures("two_gpus")
+def test_a_move_that_fails_then_one_that_succeeds_saves_the_device_the_model_is_on(qtbot, window, monkeypatch,
+                                                                                    settings: QSettings):
+    """Two picks in a row, the first refused: the saved choice is where the model went."""
+    def only_gpu_1(key: str) -> torch.device:
+        if key == "cuda:0":
+            raise UnusableDevice("cuda:0 cannot hold the model (CUDA out of memory)")
+        return torch.device("cpu")
+
+    monkeypatch.setattr(worker_module, "resolve_device", only_gpu_1)
+    monkeypatch.setattr(worker_module, "device_status", lambda device: H200)
+    lane = window.client.models
+    with qtbot.waitSignals([lane.moveFailed, lane.moved], timeout=WAIT_MS):
+        pick_device(window, "cuda:0")
+        pick_device(window, "cuda:1")
+    assert settings.value(DEVICE_SETTING) == "cuda:1"
+    assert checked_device(window) == ["cuda:1"]
+    assert window.status.device.text() == f"device: {H200}"
+    assert window.message.text == "cuda:0 cannot hold the model (CUDA out of memory); the model stays on the CPU."
+
+
+def answered_off_the_gui_thread(answer):
+    """`answer`, failing the test when called on the GUI thread (where CUDA must not start)."""
+    def guarded(*args, **kwargs):
+        assert threading.current_thread() is not threading.main_thread(), "torch.cuda asked on the GUI thread"
+        return answer(*args, **kwargs)
+
+    return guarded
+
+
+@pytest.mark.usefixtures("two_gpus")
+def test_opening_the_device_menu_asks_cuda_nothing_on_the_gui_thread(qtbot, make_window, monkeypatch):
+    for name in ("is_available", "device_count", "current_device", "get_device_name", "mem_get_info"):
+        monkeypatch.setattr(torch.cuda, name, answered_off_the_gui_thread(getattr(torch.cuda, name)))
+    window = make_window()
+    flow = window.model_flow
+    flow.menu.aboutToShow.emit()  # Model, then Device, opened as Qt opens them
+    flow.device_menu.aboutToShow.emit()
+    assert [action.text() for action in flow.device_menu.actions() if action.data() in ("cuda:0", "cuda:1")] == [
+        "GPU 0: NVIDIA H200", "GPU 1: NVIDIA L4"]
+
+
+class Heard(QObject):
+    """Says `done` on the GUI thread once a worker's `signal` has reached it, so after the
+    lanes, connected before, have taken it."""
+
+    done = Signal()
+
+    def __init__(self, signal) -> None:
+        super().__init__()
+        signal.connect(self._take)
+
+    @Slot(object)
+    def _take(self, _) -> None:
+        self.done.emit()
+
+
+@pytest.mark.usefixtures("two_gpus")
+def test_a_load_cancelled_after_a_switch_names_the_device_the_model_moved_to(qtbot, make_window, models,
+                                                                          monkeypatch, request):
+    """The device is picked while another model loads; the worker moves the model in
+    use, and Esc returns to it: on the device it moved to."""
+    window = make_window()
+    monkeypatch.setattr(worker_module, "resolve_device", lambda key: torch.device("cpu"))
+    monkeypatch.setattr(worker_module, "device_status", lambda device: H200)
+    gate = threading.Event()
+    request.addfinalizer(gate.set)  # the loader thread ends; what it builds is dropped
+    window.switch_model(lambda: gate.wait() and models())
+    heard = Heard(window.client._worker.moved)  # noqa: SLF001 - mid-load, no lane announces the move
+    with qtbot.waitSignal(heard.done, timeout=WAIT_MS):
+        pick_device(window, "cuda:0")
+    window.client.cancel()
+    assert window.status.device.text() == f"device: {H200}"
+    assert checked_device(window) == ["cuda:0"]
+
+
+@pytest.mark.usefixtures("two_gpus")
+def test_any_failure_starting_the_engine_on_the_new_device_moves_the_model_back(qtbot, window, monkeypatch):
+    """The move is recorded, not made (this machine cannot hold a CUDA tensor): a bug in
+    describing the model on the new device sends it back where its engine runs."""
+    moves: list[torch.device] = []
+    monkeypatch.setattr(worker_module, "move_module", lambda module, device: moves.append(device))
+    monkeypatch.setattr(worker_module, "resolve_device", lambda key: torch.device("cuda", 0))
+
+    def a_bug(recognizer):
+        raise ValueError("a bug in describing the layers")
+
+    monkeypatch.setattr(worker_module, "layer_choices", a_bug)
+    with qtbot.waitSignal(window.client.models.moveFailed, timeout=WAIT_MS):
+        pick_device(window, "cuda:0")
+    assert moves == [torch.device("cuda", 0), torch.device("cpu")]
+    assert checked_device(window) == ["cpu"]
+
+
+@pytest.mark.usefixtures("two_gpus")
+def test_the_gpus_free_memory_is_said_again_after_each_job(qtbot, window, monkeypatch):
+    """The model is reported on GPU 0 (it runs on the CPU here); the GPU's free memory
+    as the worker finds it after the job."""
+    monkeypatch.setattr(worker_module, "model_device", lambda module: torch.device("cuda", 0))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (100 * GIB, 140 * GIB))
+    with qtbot.waitSignal(window.settled, timeout=WAIT_MS):
+        window.panel.set_method("gradient")
+    assert window.status.device.text() == "device: NVIDIA H200 · 100.0 of 140.0 GB free"

@@ -3,15 +3,17 @@ Auto follows, moving a model there, the device's words in the status bar (a GPU'
 and free memory), and what a job stopped by the GPU tells the user.
 
 The menu only says what the user chose (`DeviceMenu.chosen`, a key such as "auto",
-"cpu" or "cuda:1"); the worker thread, which owns the model and CUDA, turns the key
-into a device (`resolve_device`), moves the model there (`move_module`) and describes
-it (`device_status`), so the GUI thread never initialises CUDA nor waits on it. Maps
+"cpu" or "cuda:1"); the worker thread, which owns the model and CUDA, lists the
+entries (`device_choices`: naming a GPU starts CUDA), turns the key into a device
+(`resolve_device`), moves the model there (`move_module`) and describes it
+(`device_status`), so the GUI thread never initialises CUDA nor waits on it. Maps
 already computed stay valid whichever device computes the next ones: they are the same
 maps (`tests/xai/test_cuda.py`), and the app's caches are keyed without the device.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -22,8 +24,8 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from thulium_desktop.models import model_device
 
-__all__ = ["AUTO", "CPU", "DeviceChoice", "DeviceMenu", "UnusableDevice", "device_choices", "device_status",
-           "gpu_failure", "gpu_trouble", "move_module", "resolve_device", "where"]
+__all__ = ["AUTO", "BASIC_CHOICES", "CPU", "DeviceChoice", "DeviceMenu", "UnusableDevice", "device_choices",
+           "device_status", "gpu_failure", "gpu_trouble", "move_module", "resolve_device", "where"]
 
 AUTO = "auto"
 CPU = "cpu"
@@ -47,13 +49,29 @@ class DeviceChoice:
     label: str
 
 
+#: The entries every machine has, offered before the worker has listed the GPUs.
+BASIC_CHOICES = (DeviceChoice(AUTO, "&Auto (a GPU when one is usable)"), DeviceChoice(CPU, "&CPU"))
+#: The menu's last, disabled entry until the worker has listed the GPUs.
+LOOKING_FOR_GPUS = "Looking for GPUs…"
+
+
 def device_choices() -> list[DeviceChoice]:
-    """Auto, CPU, then each CUDA device torch can see, by its name."""
-    choices = [DeviceChoice(AUTO, "&Auto (a GPU when one is usable)"), DeviceChoice(CPU, "&CPU")]
+    """Auto, CPU, then each CUDA device torch can see, by its name. Call it on the
+    worker thread: naming a GPU starts CUDA (seconds, the first time)."""
+    choices = list(BASIC_CHOICES)
     if torch.cuda.is_available():
         for index in range(torch.cuda.device_count()):
-            choices.append(DeviceChoice(f"cuda:{index}", f"GPU {index}: {torch.cuda.get_device_name(index)}"))
+            choices.append(DeviceChoice(f"cuda:{index}", f"GPU {index}: {_gpu_name(index)}"))
     return choices
+
+
+def _gpu_name(index: int) -> str:
+    """The GPU's name, or why it cannot be named (a broken driver): still listed, so
+    that picking it says so in full (`resolve_device`)."""
+    try:
+        return torch.cuda.get_device_name(index)
+    except (RuntimeError, AssertionError) as exc:
+        return f"unusable ({_first_line(exc)})"
 
 
 def resolve_device(key: str) -> torch.device:
@@ -166,9 +184,10 @@ def device_status(device: torch.device) -> str:
 
 
 class DeviceMenu(QMenu):
-    """Model ▸ Device: one checkable entry per `device_choices()`, the current one
-    checked; `chosen(key)` when the user picks another. Its entries are listed the
-    first time it opens, so a window starts without asking torch about GPUs."""
+    """Model ▸ Device: one checkable entry per choice, the current one checked;
+    `chosen(key)` when the user picks another. The worker lists the choices
+    (`device_choices`, `set_choices`): until it has, Auto and CPU are offered and the
+    GPUs said to be looked for, so opening the menu never starts CUDA here."""
 
     chosen = Signal(str)
 
@@ -178,20 +197,25 @@ class DeviceMenu(QMenu):
         self.current = current
         self._group = QActionGroup(self)
         self._group.setExclusive(True)
-        self.aboutToShow.connect(self.fill)
+        self._list(BASIC_CHOICES)
+        self.addAction(LOOKING_FOR_GPUS).setEnabled(False)
 
-    @Slot()
-    def fill(self) -> None:
-        """List the choices (once), checking the current one."""
-        if not self.actions():
-            for choice in device_choices():
-                action = QAction(choice.label, self, checkable=True)
-                action.setData(choice.key)
-                action.triggered.connect(self._picked)
-                self._group.addAction(action)
-                self.addAction(action)
-                if choice.key == AUTO:
-                    self.addSeparator()
+    def set_choices(self, choices: Sequence[DeviceChoice]) -> None:
+        """The entries the worker found, the current one checked."""
+        for action in self._group.actions():
+            self._group.removeAction(action)
+        self.clear()
+        self._list(choices)
+
+    def _list(self, choices: Sequence[DeviceChoice]) -> None:
+        for choice in choices:
+            action = QAction(choice.label, self, checkable=True)
+            action.setData(choice.key)
+            action.triggered.connect(self._picked)
+            self._group.addAction(action)
+            self.addAction(action)
+            if choice.key == AUTO:
+                self.addSeparator()
         self._check(self.current)
 
     def set_current(self, key: str) -> None:

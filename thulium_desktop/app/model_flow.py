@@ -95,6 +95,10 @@ class ModelFlow(QObject):
         lane.ready.connect(self._say_device_note)
         lane.moved.connect(self._on_moved)
         lane.moveFailed.connect(self._on_move_failed)
+        lane.devicesListed.connect(self.device_menu.set_choices)
+        if lane.devices is not None:  # the worker answered before this window was made
+            self.device_menu.set_choices(lane.devices)
+        lane.deviceStatus.connect(self._show_device_status)
         lane.set_device(device)  # the first model goes there once it is built
 
     def fill_menu(self) -> None:
@@ -199,8 +203,16 @@ class ModelFlow(QObject):
 
     @Slot(object)
     def _on_moved(self, info: LoadedModel) -> None:
+        """The model on its new device: shown, its key saved (a move that failed before it
+        saved the key the model then stayed under), and the view's maps asked again."""
+        self.window.settings.setValue(DEVICE_SETTING, info.device_key)
         self.show(info)
         self._ask_again()
+
+    @Slot(object)
+    def _show_device_status(self, info: LoadedModel) -> None:
+        """The GPU's free memory as a job left it (the worker asks after each one)."""
+        self.window.status.set_device(info.device)
 
     @Slot(str, str)
     def _on_move_failed(self, key: str, message: str) -> None:

@@ -34,6 +34,10 @@ class JobStatusBar(QStatusBar):
         """The model in use (its name, or its caption: name · format · device · size) and
         where it runs (`device_status`: "CPU", or a GPU's name and free memory)."""
         self.model.setText(f"model: {name}")
+        self.set_device(device)
+
+    def set_device(self, device: str) -> None:
+        """Where the model runs, its free memory refreshed after each job on a GPU."""
         self.device.setText(f"device: {device}")
 
     def set_moving(self) -> None:

@@ -22,7 +22,9 @@ from PySide6.QtCore import QObject, Signal, Slot
 from thulium_desktop.app.device_menu import (
     AUTO,
     CPU,
+    DeviceChoice,
     UnusableDevice,
+    device_choices,
     device_status,
     gpu_failure,
     gpu_trouble,
@@ -117,6 +119,8 @@ class Worker(QObject):
     cancelled = Signal(int)
     moved = Signal(object)  # LoadedModel: the model in use, now on the device asked for
     moveFailed = Signal(str, str)  # the device key the model stays under, why it could not move
+    devicesListed = Signal(object)  # tuple[DeviceChoice, ...]: Model ▸ Device's entries
+    deviceStatus = Signal(str)  # the device's words after a job on a GPU (its free memory changes)
 
     def __init__(self, engine_factory: EngineFactory = default_engine, torch_threads: int = 1,
                  focus: Focus | None = None, warm: bool = False) -> None:
@@ -188,6 +192,13 @@ class Worker(QObject):
             return
         self.ready.emit(info)
 
+    @Slot()
+    def list_devices(self) -> None:
+        """Model ▸ Device's entries (`device_choices`), found here: naming a GPU starts
+        CUDA, which can take seconds, and the GUI thread must not wait for it."""
+        choices: tuple[DeviceChoice, ...] = tuple(device_choices())
+        self.devicesListed.emit(choices)
+
     @Slot(str)
     def set_device(self, key: str) -> None:
         """Model ▸ Device: run the model in use, and each model installed later, on the
@@ -218,11 +229,11 @@ class Worker(QObject):
         move_module(recognizer.module, resolve_device(key))
         try:
             info = self._start_engine(recognizer, summary, key)
-        except Exception as exc:
+        except Exception as exc:  # the engine in use is still the one for `before`: the model goes back
+            move_module(recognizer.module, before)
             trouble = gpu_trouble(exc)
             if trouble is None:
                 raise
-            move_module(recognizer.module, before)
             raise UnusableDevice(f"{key} cannot run the model ({trouble})") from exc
         self._device_key = key
         return info
@@ -285,7 +296,25 @@ class Worker(QObject):
         except Exception as exc:  # noqa: BLE001 - the app must survive any engine error
             self.failed.emit(job.id, _failure(job.id, exc))
             return
-        self.finished.emit(job.id, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self._report_gpu_memory()
+        self.finished.emit(job.id, seconds)
+
+    def _report_gpu_memory(self) -> None:
+        """After a job on a GPU, its free memory as it now is (one `mem_get_info`): what
+        the job and other programs took or gave back, for the status bar."""
+        device = model_device(self._engine.model.module)
+        if device.type != "cuda":
+            return
+        try:
+            words = device_status(device)
+        except Exception as exc:  # the GPU failed after the job: its end is still told, the next job says why
+            trouble = gpu_trouble(exc)
+            if trouble is None:
+                raise
+            log.warning("the GPU's free memory could not be read: %s", trouble)
+            return
+        self.deviceStatus.emit(words)
 
     def _run(self, job: Job) -> None:
         job.load()

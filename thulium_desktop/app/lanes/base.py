@@ -94,6 +94,10 @@ class Lane(QObject, Generic[J]):
         self.drop()
         self._pending[job.id] = job
         self.job = job
+        self._queue(job)
+
+    def _queue(self, job: J) -> None:
+        """Queue `job` on the worker, or hold it while a switch builds the model it is for."""
         if self._model.switching_in:
             self._held.append(job)
         else:
@@ -149,7 +153,8 @@ class ResultLane(Lane[J]):
     its newest job is announced, and the user can cancel it. A model switch or a failed
     load drops its newest job: the model it asked is gone, and without a model nothing
     is asked again (the window already says why). A device switch drops it too, so the
-    move does not wait for it: the window asks again once the model has moved."""
+    move does not wait for it (`_on_moving`): the window asks for maps again once the
+    model has moved, the trust lane for its check."""
 
     finished = Signal(float)  # seconds the newest job took
     failed = Signal(str)
@@ -161,7 +166,13 @@ class ResultLane(Lane[J]):
         self.cache = cache
         shared.model.switching.connect(self.drop)
         shared.model.failed.connect(self.drop)
-        shared.model.moving.connect(self.drop)
+        shared.model.moving.connect(self._on_moving)
+
+    @Slot()
+    def _on_moving(self) -> None:
+        """The model is about to move to another device: the newest job is dropped, so the
+        move does not wait for it (the window asks for its maps again afterwards)."""
+        self.drop()
 
     @Slot()
     def cancel(self) -> None:

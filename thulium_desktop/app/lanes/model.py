@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 import threading
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from thulium_desktop.app.device_menu import DeviceChoice
 from thulium_desktop.app.worker import LoadedModel, RecognizerFactory, Worker, log_unexpected
 from thulium_desktop.models import open_described
 
@@ -36,11 +38,14 @@ class ModelLane(QObject):
     moving = Signal()  # the model in use is about to move to another device
     moved = Signal(object)  # LoadedModel: the model in use, now on the device chosen
     moveFailed = Signal(str, str)  # the device key the model stays under, why it could not move
+    devicesListed = Signal(object)  # tuple[DeviceChoice, ...]: Model ▸ Device's entries, listed by the worker
+    deviceStatus = Signal(object)  # LoadedModel: the model in use, its device's words refreshed after a job
 
     _load = Signal(object)
     _open = Signal(str, object)
     _warm = Signal()
     _device = Signal(str)
+    _list_devices = Signal()
     _built = Signal(int, object, object)  # generation, the built model or None, the exception
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
@@ -61,6 +66,12 @@ class ModelLane(QObject):
         self._device.connect(worker.set_device)
         worker.moved.connect(self._on_moved)
         worker.moveFailed.connect(self.moveFailed)
+        #: The devices the worker found (None until it answers: it asks CUDA, the GUI thread never does).
+        self.devices: tuple[DeviceChoice, ...] | None = None
+        worker.devicesListed.connect(self._on_devices_listed)
+        worker.deviceStatus.connect(self._on_device_status)
+        self._list_devices.connect(worker.list_devices)
+        self._list_devices.emit()  # answered as soon as the worker thread starts
 
     @property
     def name(self) -> str:
@@ -171,12 +182,27 @@ class ModelLane(QObject):
     def _on_moved(self, info: LoadedModel) -> None:
         """The model in use on its new device, warmed up there (what it learnt belongs to
         a device). A model already on its way out (a load under way) is not announced:
-        the next one comes on the new device."""
+        the next one comes on the new device; but a cancelled load returns to it, so it
+        is remembered where it now is."""
         if self.current is None:
+            if self._before is not None:
+                self._before = info
             return
         self.current = info
         self.moved.emit(info)
         self._warm.emit()
+
+    @Slot(object)
+    def _on_devices_listed(self, choices: tuple[DeviceChoice, ...]) -> None:
+        self.devices = choices
+        self.devicesListed.emit(choices)
+
+    @Slot(str)
+    def _on_device_status(self, words: str) -> None:
+        """The GPU's free memory after a job, for the model in use (none while one loads)."""
+        if self.current is not None:
+            self.current = replace(self.current, device=words)
+            self.deviceStatus.emit(self.current)
 
     def _on_ready(self, info: LoadedModel) -> None:
         self.current = info

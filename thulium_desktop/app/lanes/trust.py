@@ -7,6 +7,9 @@ panel knows they are its own.
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
+
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -16,6 +19,8 @@ from thulium_desktop.xai.spec import MethodSpec
 
 #: Reports are small next to maps (curves and correlations per character).
 CACHE_BYTES = 16 * 2**20
+#: The stage a check shows while the model it runs on moves to another device.
+MOVING_STAGE = "paused for the device switch"
 
 
 class TrustLane(ResultLane[TrustJob]):
@@ -28,6 +33,10 @@ class TrustLane(ResultLane[TrustJob]):
         super().__init__(shared, shared.worker.check_trust, ResultCache(CACHE_BYTES, size_of=report_bytes), parent)
         shared.worker.trustProgress.connect(self._on_progress)
         shared.worker.trustReady.connect(self._on_ready)
+        #: A check dropped by a device switch, asked again once the model has moved.
+        self._after_move: TrustJob | None = None
+        shared.model.moved.connect(self._resume)
+        shared.model.moveFailed.connect(self._resume)
 
     def request(self, image: np.ndarray, image_key: str, spec: MethodSpec, explanation: object, full: bool) -> None:
         """Check `explanation` (the final maps under `spec`): diagnostics, and when `full`
@@ -62,6 +71,36 @@ class TrustLane(ResultLane[TrustJob]):
         """Whether the running check is of these maps and asks at least as much."""
         job = self.job
         return job is not None and job.explanation is explanation and (job.full or not full)
+
+    # -- device switches ---------------------------------------------------------------
+    @Slot()
+    def _on_moving(self) -> None:
+        """A device switch drops the running check so that the move does not wait for it
+        (a full check can take minutes); unlike a map, nothing on screen asks for it
+        again, so the lane does once the model has moved (`_resume`). Meanwhile it stays
+        the newest job: the panel shows it waiting, and Esc or a newer request drops it."""
+        job = self.job
+        if not self.drop():
+            return
+        again = replace(job, id=self._next_id(), cancel=threading.Event())
+        self._pending[again.id] = again
+        self.job = self._after_move = again
+        self.progress.emit(MOVING_STAGE)
+
+    def drop(self) -> bool:
+        """As `Lane.drop`; a check waiting for a move was never sent, so nothing answers it."""
+        waiting, self._after_move = self._after_move, None
+        if waiting is not None:
+            self._pending.pop(waiting.id, None)
+        return super().drop()
+
+    @Slot()
+    def _resume(self) -> None:
+        """Queue the check a device switch dropped, moved or not: the model answers either
+        way (a check cancelled meanwhile is answered `cancelled` by the worker)."""
+        job, self._after_move = self._after_move, None
+        if job is not None:
+            self._queue(job)
 
     # -- worker answers ----------------------------------------------------------------
     @Slot(int, str)

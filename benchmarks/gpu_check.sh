@@ -4,7 +4,7 @@
 #      package index (its Linux x86_64 wheel is built with CUDA);
 #   2. the tree itself on PYTHONPATH when what the tests import is installed already,
 #      else the project with its test extra (`pip install -e ".[test]"`, that torch kept);
-#   3. the `cuda` tests (tests/xai/test_cuda.py: CUDA maps against CPU maps);
+#   3. the `cuda` tests (CUDA maps against CPU maps, batched maps, the device switch);
 #   4. benchmarks/bench_gpu.py, whose tables go to the README;
 #   5. benchmarks/batched_explain.py on the GPU: a corpus's images per minute, batched
 #      (`explain --batch-images`) against one by one, in the last minute and a half.
@@ -58,7 +58,7 @@ export QT_QPA_PLATFORM=offscreen
 
 # the marker named here too, so the run does not depend on pyproject.toml registering it
 timeout 200 "$PYTHON" -m pytest -m cuda -o "markers=cuda: needs an NVIDIA GPU" -p no:cacheprovider -q -rs \
-    tests/xai/test_cuda.py tests/app/test_device_switch.py 2>&1 | tee "$LOGS/cuda_tests.log"
+    tests/xai/test_cuda.py tests/xai/test_batched.py tests/app/test_device_switch.py 2>&1 | tee "$LOGS/cuda_tests.log"
 tests=${PIPESTATUS[0]}
 say "cuda tests exit status $tests"
 

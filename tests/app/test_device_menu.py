@@ -171,10 +171,10 @@ def test_a_move_the_device_refuses_leaves_every_tensor_where_it_was(two_gpus):
         (RuntimeError("CUDA error: an illegal memory access was encountered\nCUDA kernel errors might be "
                       "asynchronously reported"),
          "the GPU failed (CUDA error: an illegal memory access was encountered); "
-         "if it happens again, choose Model ▸ Device ▸ CPU"),
+         "if it happens again, restart the app (a CUDA error can leave the GPU unusable until then)"),
         (RuntimeError("cuDNN error: CUDNN_STATUS_EXECUTION_FAILED"),
          "the GPU failed (cuDNN error: CUDNN_STATUS_EXECUTION_FAILED); "
-         "if it happens again, choose Model ▸ Device ▸ CPU"),
+         "if it happens again, restart the app (a CUDA error can leave the GPU unusable until then)"),
     ],
 )
 def test_what_the_gpu_stopped_is_one_line_for_the_user(error, said):

@@ -200,7 +200,7 @@ class TripOnce:
          "try again, a smaller image, or Model ▸ Device ▸ CPU"),
         (RuntimeError("CUDA error: an illegal memory access was encountered\nCompile with TORCH_USE_CUDA_DSA"),
          "the GPU failed (CUDA error: an illegal memory access was encountered); "
-         "if it happens again, choose Model ▸ Device ▸ CPU"),
+         "if it happens again, restart the app (a CUDA error can leave the GPU unusable until then)"),
     ],
 )
 def test_a_job_the_gpu_stops_is_one_message_and_the_model_reads_the_next(qtbot, make_window, models, word_image,

@@ -15,10 +15,12 @@ from thulium_desktop.models import load_model
 from thulium_desktop.xai.batched import (
     MAP_TOLERANCE,
     PAPER,
+    TF32_MAP_TOLERANCE,
     Alone,
     BatchExplainer,
     Explained,
     group_by_width,
+    map_tolerance,
     padded_batch,
 )
 from thulium_desktop.xai.precision import map_difference
@@ -228,3 +230,38 @@ def test_batches_that_keep_running_out_of_memory_turn_batching_off(ctc_reader, m
     assert (batcher.max_images, batcher.out_of_memory, len(calls)) == (1, [4, 2], 2)
     assert all(isinstance(o, Alone) for o in outcomes) and outcomes[6:] == [Alone(None)] * 2
     assert batcher.explain([sample("price")] * 2) == [Alone(None)] * 2 and len(calls) == 2
+
+
+def test_a_line_whose_checking_run_fails_goes_alone_and_the_run_goes_on(ctc_reader, monkeypatch):
+    """The first batch's map check runs each image on its own: where that run fails (on
+    a GPU, out of memory), the image is explained alone, where it reports its own
+    failure, the others keep their batched maps, and with nothing compared the next
+    batch is checked instead."""
+    generator = SaliencyGenerator(ctc_reader)
+    explain = generator.explain
+
+    def out_of_memory_alone(image, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+
+    monkeypatch.setattr(generator, "explain", out_of_memory_alone)
+    batcher = BatchExplainer(generator, max_images=4)
+    outcomes = batcher.explain([sample("price"), sample("unseen-breip")])
+    assert [o.note for o in outcomes] == [
+        "explained alone: the run that checks its batched maps failed (OutOfMemoryError: CUDA out of memory. "
+        "Tried to allocate 2 GiB)"] * 2
+    assert batcher.parity.passed is None and batcher.parity.checked == 0
+    monkeypatch.setattr(generator, "explain", explain)
+    again = batcher.explain([sample("price"), sample("unseen-breip")])
+    assert all(isinstance(o, Explained) and o.images == 2 for o in again)
+    assert batcher.parity.passed is True and batcher.parity.checked == 2
+
+
+def test_with_tf32_on_cuda_a_batched_map_may_differ_by_tf32_rounding(monkeypatch):
+    from thulium_desktop.xai import batched
+
+    assert map_tolerance(torch.device("cpu")) == MAP_TOLERANCE
+    monkeypatch.setattr(batched, "conv_tf32", lambda: True)
+    assert map_tolerance(torch.device("cuda", 0)) == TF32_MAP_TOLERANCE > MAP_TOLERANCE
+    monkeypatch.setattr(batched, "conv_tf32", lambda: False)
+    monkeypatch.setattr(batched, "matmul_tf32", lambda: False)
+    assert map_tolerance(torch.device("cuda", 0)) == MAP_TOLERANCE

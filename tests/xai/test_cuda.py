@@ -31,8 +31,9 @@ pytestmark = [
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "recognition.png"
 #: float32 on two devices, summed in other orders, as a share of each map's peak.
 MAP_TOLERANCE = 1e-3
-#: float32 on one device, the same kernels run twice: atomics may add in other orders.
-SAME_DEVICE_TOLERANCE = 1e-5
+#: float32 on one device, two runs: atomics may add in other orders, and the backward
+#: strategy (vmap or a loop, `BatchedVJP`) alternates while it is being timed.
+SAME_DEVICE_TOLERANCE = 1e-4
 
 
 @pytest.fixture

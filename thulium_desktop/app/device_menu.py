@@ -166,7 +166,8 @@ def gpu_failure(exc: BaseException) -> str | None:
         return None
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return f"the GPU ran out of memory ({trouble}); try again, a smaller image, or Model ▸ Device ▸ CPU"
-    return f"the GPU failed ({trouble}); if it happens again, choose Model ▸ Device ▸ CPU"
+    return (f"the GPU failed ({trouble}); if it happens again, restart the app "
+            "(a CUDA error can leave the GPU unusable until then)")
 
 
 def _first_line(exc: BaseException) -> str:

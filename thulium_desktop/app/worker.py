@@ -236,6 +236,8 @@ class Worker(QObject):
                 raise
             raise UnusableDevice(f"{key} cannot run the model ({trouble})") from exc
         self._device_key = key
+        if torch.cuda.is_initialized():  # the old engine's copies are gone: their memory back to the driver
+            torch.cuda.empty_cache()
         return info
 
     def _install(self, recognizer_factory: RecognizerFactory) -> LoadedModel:

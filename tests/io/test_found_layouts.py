@@ -1,7 +1,8 @@
 """Layouts this program exported, found again beside their scans (issue 22): a page
 written as `scan.page.xml` or `scan.alto.xml` next to `scan.png` is that page, listed
 once with its lines, whether the folder, the scan or the layout is opened; the user's
-own `scan.xml` is preferred to an export; an export for another image is not paired."""
+own `scan.xml` is preferred to an export; an export for another image is not paired.
+An export's text is the model's reading: its lines are listed without truths."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from page_builder import alto_xml, compose_page, page_xml, write_image
 from test_kraken_lines import fake_kraken, kraken_lines
 
+from thulium_desktop.app.document_tree import list_documents
+from thulium_desktop.io.alto import READING_NOTE
 from thulium_desktop.io.corpus import collect_images, load_item
 from thulium_desktop.io.documents import find_layout, read_layout
 from thulium_desktop.io.kraken_lines import segment_page
@@ -85,13 +88,29 @@ def test_opening_the_scan_alone_finds_the_exported_page_xml(tmp_path, monkeypatc
     assert described(opened_layout) == described(corpus.items)
 
 
-def test_an_exported_alto_beside_its_scan_is_its_layout(tmp_path, page):
+def test_an_exported_alto_beside_its_scan_is_its_layout_with_no_truths(tmp_path, page):
+    """ALTO holds one text per line, so the export's is the reading: taken for the truth,
+    every line would score a CER of 0%."""
     folder = tmp_path / "images"
     scan = export_alto(page, folder)
     assert find_layout(scan) == folder / "scan.alto.xml"
     corpus = collect_images([folder])
     assert [item.name for item in corpus.items] == ["scan/l1", "scan/l2", "scan/l3", "scan/l4"]
     assert {item.path for item in corpus.items} == {scan}
+    truths = [TruthSource().lookup(item) for item in corpus.items]
+    assert [truth.text for truth in truths] == [None] * 4  # not "one", "two", ...
+    assert all(truth.notes == (READING_NOTE,) for truth in truths)  # each line's truth says why
+    assert corpus.missing == ()  # no failure: read and explain exit 0
+
+
+def test_the_app_lists_a_folder_with_an_exported_alto_as_a_page_without_truths(tmp_path, page):
+    folder = tmp_path / "images"
+    scan = export_alto(page, folder)
+    (document,) = list_documents([folder]).entries
+    assert document.image == scan and document.layout.path == folder / "scan.alto.xml"
+    assert [item.line.line.id for item in document.lines] == ["l1", "l2", "l3", "l4"]
+    assert [item.line.line.truth for item in document.lines] == [None] * 4
+    assert READING_NOTE in document.layout.notes
 
 
 def test_the_users_own_layout_is_preferred_to_an_export_beside_it(tmp_path, monkeypatch, page):

@@ -1,6 +1,7 @@
 """Readings written back into a copy of the page's PAGE-XML or ALTO (issue 22): valid
-against the official schemas, read back with the same lines and truths, everything
-else of the source kept, and the glyphs' boxes where the characters are.
+against the official schemas, read back with the same lines and truths (an ALTO copy,
+whose one text per line is the reading, says so and is read back without truths),
+everything else of the source kept, and the glyphs' boxes where the characters are.
 
 The schemas are the official ones the test dependencies ship (`tests/xml_schemas.py`):
 PAGE 2013-2019, ALTO v2 and v4. No package on the registries was found to ship ALTO
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +19,9 @@ import pytest
 from page_builder import ALTO_V2, ALTO_V4, PAGE_2013, PAGE_2019, alto_xml, compose_page, page_xml, write_image
 from xml_schemas import assert_valid
 
+from thulium_desktop import __version__
 from thulium_desktop.cli.document_outputs import DocumentOutputs, document_output_name
+from thulium_desktop.io.alto import READING_NOTE
 from thulium_desktop.io.corpus import collect_images, load_item
 from thulium_desktop.io.documents import read_layout
 from thulium_desktop.io.kraken_lines import SEGMENTATION_FORMAT
@@ -150,15 +154,41 @@ def test_a_page_line_without_truth_gets_the_reading_and_is_read_back_without_tru
     assert [line.truth for line in read_layout(target).lines] == [None] * len(page.lines)
 
 
-@pytest.mark.parametrize("namespace", [ALTO_V4, ALTO_V3])
-def test_alto_round_trip_keeps_the_lines_and_holds_the_readings(page, tmp_path, namespace):
+@pytest.mark.parametrize("namespace", [ALTO_V4, ALTO_V3, ALTO_V2])
+def test_an_alto_copy_is_read_back_with_its_lines_and_without_truths(page, tmp_path, namespace):
+    """ALTO holds one text per line: the copy's is the reading, which must not come back
+    as the line's truth (a CER of 0% against itself)."""
     source = _source(tmp_path, page, namespace)
     before = read_layout(source)
+    assert [line.truth for line in before.lines] == [line.truth for line in page.lines]
     readings = _readings(before)
-    after = read_layout(write_enriched_layout(source, readings, tmp_path / "out.xml"))
-    assert [(line.id, line.polygon, line.baseline, line.region) for line in after.lines] == [
-        (line.id, line.polygon, line.baseline, line.region) for line in before.lines]
-    assert [line.truth for line in after.lines] == [readings[line.id].text for line in before.lines]
+    target = write_enriched_layout(source, readings, tmp_path / "out.xml")
+    after = read_layout(target)
+    assert (after.format, after.size, after.image_name) == (before.format, before.size, before.image_name)
+    assert after.lines == tuple(replace(line, truth=None) for line in before.lines)
+    assert after.notes == (*before.notes, READING_NOTE)
+    lines = {e.get("ID"): e for e in _elements(target.read_bytes(), "TextLine")}
+    for line_id, reading in readings.items():
+        assert [e.get("CONTENT") for e in lines[line_id].findall("{*}String")] == reading.text.split(" ")
+    (record,) = _our_records(ET.fromstring(target.read_bytes()))
+    assert local_name(record.tag) == ("Processing" if namespace == ALTO_V4 else "OCRProcessing")
+    assert record.findtext(".//{*}softwareVersion") == __version__
+    datetime.fromisoformat(record.findtext(".//{*}processingDateTime"))
+    if namespace != ALTO_V3:  # no package ships ALTO v3's schema
+        assert_valid(target.read_bytes(), namespace)
+
+
+def _our_records(root: ET.Element) -> list[ET.Element]:
+    """The processing records that name this program as their software."""
+    return [e for e in root.iter() if local_name(e.tag) in ("OCRProcessing", "Processing")
+            and e.findtext(".//{*}softwareName") == "thulium-desktop"]
+
+
+def test_an_alto_v4_copy_holds_the_readings_in_its_strings_and_glyphs(page, tmp_path):
+    source = _source(tmp_path, page, ALTO_V4)
+    before = read_layout(source)
+    readings = _readings(before)
+    write_enriched_layout(source, readings, tmp_path / "out.xml")
     strings = _elements((tmp_path / "out.xml").read_bytes(), "String")
     first = strings[0]
     glyphs = first.findall("{*}Glyph")
@@ -168,6 +198,93 @@ def test_alto_round_trip_keeps_the_lines_and_holds_the_readings(page, tmp_path, 
                                                                  abs=1e-4)
     assert float(first.get("HPOS")) == pytest.approx(reading.glyphs[0].box[0], abs=1e-3)
     assert len(first.get("CC").split()) == len(glyphs)
+
+
+@pytest.mark.parametrize("namespace", [ALTO_V3, ALTO_V2])
+def test_an_alto_copy_before_v4_has_no_glyph_its_schema_lacks_but_each_characters_confidence(page, tmp_path,
+                                                                                              namespace):
+    """`Glyph` came with ALTO 4.0: a v2 or v3 String holds the per-character
+    confidences in `@CC` only (0 sure to 9 unsure)."""
+    source = _source(tmp_path, page, namespace)
+    readings = _readings(read_layout(source))
+    strings = _elements(enriched_layout(source, readings), "String")
+    assert strings and all(string.find("{*}Glyph") is None for string in strings)
+    first = readings[read_layout(source).lines[0].id].glyphs
+    word = strings[0].get("CONTENT")
+    assert [int(c) for c in strings[0].get("CC").split()] == [round(9 * (1 - g.confidence)) for g in first[:len(word)]]
+
+
+def _with_processing(source: Path, namespace: str, kind: str, software: str) -> None:
+    """`source` with a processing record of `kind` (`OCRProcessing` or ALTO 4's
+    `Processing`) naming `software`, where the schema puts it in the `Description`."""
+    root = ET.fromstring(source.read_bytes())
+    q = lambda name: f"{{{namespace}}}{name}"  # noqa: E731
+    record = ET.SubElement(root.find(q("Description")), q(kind), ID=f"{kind}_1")
+    step = record if kind == "Processing" else ET.SubElement(record, q("ocrProcessingStep"))
+    ET.SubElement(ET.SubElement(step, q("processingSoftware")), q("softwareName")).text = software
+    source.write_bytes(ET.tostring(root))
+
+
+@pytest.mark.parametrize(("namespace", "kind", "software"), [
+    (ALTO_V2, "OCRProcessing", "ABBYY FineReader"), (ALTO_V4, "OCRProcessing", "kraken"),
+    (ALTO_V4, "Processing", "eScriptorium")])
+def test_another_tools_processing_record_keeps_the_truths_and_the_copy_adds_ours_after_it(page, tmp_path, namespace,
+                                                                                          kind, software):
+    source = _source(tmp_path, page, namespace)
+    _with_processing(source, namespace, kind, software)
+    assert_valid(source.read_bytes(), namespace)
+    before = read_layout(source)
+    assert [line.truth for line in before.lines] == [line.truth for line in page.lines]
+    assert READING_NOTE not in before.notes
+    data = enriched_layout(source, _readings(before))
+    assert_valid(data, namespace)
+    records = [e for e in _elements(data, "Description")[0] if local_name(e.tag).endswith("Processing")]
+    assert [r.findtext(".//{*}softwareName") for r in records] == [software, "thulium-desktop"]
+    assert records[0].get("ID") == f"{kind}_1"
+
+
+@pytest.mark.parametrize("namespace", [ALTO_V4, ALTO_V2])
+def test_exporting_an_exported_alto_again_replaces_our_record(page, tmp_path, namespace):
+    source = _source(tmp_path, page, namespace)
+    first = write_enriched_layout(source, _readings(read_layout(source)), tmp_path / "scan.alto.xml")
+    (earlier,) = _our_records(ET.fromstring(first.read_bytes()))
+    again = enriched_layout(first, _readings(read_layout(first), lambda line: "ABC DE"))
+    assert_valid(again, namespace)
+    (record,) = _our_records(ET.fromstring(again))
+    assert record.get("ID") == earlier.get("ID")
+    target = tmp_path / "again.xml"
+    target.write_bytes(again)
+    assert [line.truth for line in read_layout(target).lines] == [None] * len(page.lines)
+
+
+@pytest.mark.parametrize("namespace", [ALTO_V4, ALTO_V2])
+def test_an_alto_without_description_gets_one_saying_its_unit_and_that_it_holds_readings(page, tmp_path, namespace):
+    """ALTO 4 requires a `Description` to state its `MeasurementUnit`: pixel, the unit
+    an ALTO that states none is read in."""
+    source = _source(tmp_path, page, namespace)
+    root = ET.fromstring(source.read_bytes())
+    root.remove(root.find(f"{{{namespace}}}Description"))
+    source.write_bytes(ET.tostring(root))
+    before = read_layout(source)
+    data = enriched_layout(source, _readings(before))
+    assert_valid(data, namespace)
+    description = ET.fromstring(data)[0]
+    assert local_name(description.tag) == "Description"
+    assert description.findtext("{*}MeasurementUnit") == "pixel"
+    target = tmp_path / "out.xml"
+    target.write_bytes(data)
+    after = read_layout(target)
+    assert after.unit == before.unit == "pixel"
+    assert after.lines == tuple(replace(line, truth=None) for line in before.lines)
+
+
+def test_an_alto_copy_with_no_reading_written_keeps_the_sources_truths(page, tmp_path):
+    source = _source(tmp_path, page, ALTO_V4)
+    readings = _readings(read_layout(source), lambda line: "  ")  # only spaces: the lines are left as they are
+    target = tmp_path / "out.xml"
+    target.write_bytes(enriched_layout(source, readings))
+    assert _our_records(ET.fromstring(target.read_bytes())) == []
+    assert read_layout(target).lines == read_layout(source).lines
 
 
 def _right_to_left_source(tmp_path: Path, page, namespace: str) -> Path:
@@ -229,11 +346,13 @@ def test_a_right_to_left_alto_line_has_its_spaces_between_its_words(page, tmp_pa
 
 def _without_ours(root: ET.Element) -> ET.Element:
     """`root` with the elements the writer adds taken out (and the source's words and
-    strings too, which it replaces)."""
+    strings too, which it replaces): ALTO's processing record naming this program too."""
     root = copy.deepcopy(root)
+    ours = _our_records(root)
     for parent in root.iter():
         for child in list(parent):
-            if local_name(child.tag) in ("Word", "String", "SP", "HYP") or child.get("comments") == READING_COMMENT:
+            if local_name(child.tag) in ("Word", "String", "SP", "HYP") or child.get("comments") == READING_COMMENT \
+                    or child in ours:
                 parent.remove(child)
     return root
 

@@ -10,6 +10,13 @@ line without a usable polygon or box is skipped with a note naming it and why, a
 element ALTO does not define inside a line is noted and ignored; the rest of the page is
 still read. Coordinates in `mm10` or `inch1200` are kept as they are, with the unit:
 `documents.fit_to_image` converts them by the page's declared size.
+
+ALTO holds one text per line, so a copy `page_writer` wrote with a model's readings
+holds readings, not transcriptions. It says so in its `Description`: a processing
+record (`OCRProcessing`, or ALTO 4's `Processing`) whose `processingSoftware/softwareName`
+is `READING_SOFTWARE`. Such a document is read without truths (with `READING_NOTE`),
+so that reading it again does not score the model against itself; other tools'
+processing records name other software, and their text is read as truth.
 """
 
 from __future__ import annotations
@@ -32,6 +39,14 @@ from thulium_desktop.io.layout import (
 
 UNITS = ("pixel", "mm10", "inch1200")
 
+#: The `processingSoftware/softwareName` of the processing record that marks an ALTO
+#: whose text `page_writer` replaced with a model's readings.
+READING_SOFTWARE = "thulium-desktop"
+#: Why the lines of such a document have no truth.
+READING_NOTE = f"its text is a reading by {READING_SOFTWARE}, not a transcription: its lines have no truth"
+#: The `Description` children that record how the document's text was made (ALTO 2-4; 4 adds `Processing`).
+_PROCESSING_RECORDS = ("OCRProcessing", "Processing")
+
 #: The elements ALTO (v2 to v4) allows inside a `TextLine`.
 _LINE_CHILDREN = frozenset({"Shape", "String", "SP", "HYP"})
 _BOX = ("HPOS", "VPOS", "WIDTH", "HEIGHT")
@@ -41,9 +56,24 @@ def is_alto(root: ET.Element) -> bool:
     return local_name(root.tag) == "alto"
 
 
+def prefix(root: ET.Element) -> str:
+    """`{namespace}` of the document's elements ("" for an ALTO without a namespace)."""
+    return "{" + namespace(root.tag) + "}" if namespace(root.tag) else ""
+
+
+def reading_records(root: ET.Element) -> list[ET.Element]:
+    """The processing records in the document's `Description` that name this program as
+    their software (`READING_SOFTWARE`): present, its text is a reading, not a truth."""
+    ns = prefix(root)
+    description = root.find(f"{ns}Description")
+    records = [] if description is None else [c for c in description if local_name(c.tag) in _PROCESSING_RECORDS]
+    return [record for record in records
+            if any((name.text or "").strip() == READING_SOFTWARE for name in record.iter(f"{ns}softwareName"))]
+
+
 def parse_alto(root: ET.Element, path: Path) -> PageLayout:
     """The layout of the first `Page` of an ALTO document whose root is `root`."""
-    ns = "{" + namespace(root.tag) + "}" if namespace(root.tag) else ""
+    ns = prefix(root)
     unit = (root.findtext(f"{ns}Description/{ns}MeasurementUnit") or "pixel").strip()
     if unit not in UNITS:
         raise LayoutError(path, f"MeasurementUnit {unit!r} is not one of ALTO's units ({', '.join(UNITS)})")
@@ -51,7 +81,11 @@ def parse_alto(root: ET.Element, path: Path) -> PageLayout:
     if not pages:
         raise LayoutError(path, "the ALTO has no Layout/Page element")
     notes = [f"the ALTO holds {len(pages)} pages; only the first is read"] if len(pages) > 1 else []
-    lines = [line for block in pages[0].iter(f"{ns}TextBlock") for line in _block_lines(block, ns, notes)]
+    with_truths = not reading_records(root)
+    if not with_truths:
+        notes.append(READING_NOTE)
+    lines = [line for block in pages[0].iter(f"{ns}TextBlock")
+             for line in _block_lines(block, ns, notes, with_truths)]
     name = root.findtext(f"{ns}Description/{ns}sourceImageInformation/{ns}fileName")
     version = namespace(root.tag).rpartition("/")[2].rstrip("#") or "without a namespace"
     return PageLayout(path, f"ALTO {version}", name.strip() if name else None, _page_size(pages[0], path),
@@ -76,7 +110,8 @@ def _numbers(element: ET.Element, names: tuple[str, ...]) -> tuple[float, ...] |
     return values if all(math.isfinite(v) for v in values) else None
 
 
-def _block_lines(block: ET.Element, ns: str, notes: list[str]) -> Iterator[Line]:
+def _block_lines(block: ET.Element, ns: str, notes: list[str], with_truths: bool) -> Iterator[Line]:
+    """The block's usable lines, each with its truth unless `with_truths` is False."""
     for line_id, element in _line_elements(block, ns):
         note_unknown_children(element, _LINE_CHILDREN, f"an ALTO TextLine {line_id!r}", notes)
         try:
@@ -84,7 +119,8 @@ def _block_lines(block: ET.Element, ns: str, notes: list[str]) -> Iterator[Line]
         except ValueError as exc:
             notes.append(f"TextLine {line_id!r} skipped: {exc}")
             continue
-        yield Line(line_id, polygon, _baseline(element, line_id, notes), _truth(element, ns), block.get("ID"))
+        truth = _truth(element, ns) if with_truths else None
+        yield Line(line_id, polygon, _baseline(element, line_id, notes), truth, block.get("ID"))
 
 
 def _line_elements(block: ET.Element, ns: str) -> Iterator[tuple[str, ET.Element]]:
@@ -97,7 +133,7 @@ def _line_elements(block: ET.Element, ns: str) -> Iterator[tuple[str, ET.Element
 def text_lines(root: ET.Element) -> dict[str, ET.Element]:
     """Every `TextLine` element of the first page of an ALTO document by the id its
     `Line` is given, to write results back into the element the line was read from."""
-    ns = "{" + namespace(root.tag) + "}" if namespace(root.tag) else ""
+    ns = prefix(root)
     pages = root.findall(f"{ns}Layout/{ns}Page")
     blocks = pages[0].iter(f"{ns}TextBlock") if pages else ()
     return {line_id: element for block in blocks for line_id, element in _line_elements(block, ns)}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
+from thulium_desktop.io.alto import READING_NOTE
 from thulium_desktop.io.documents import EXPORT_TAGS, PageLine, cut_page_line, find_image, find_layout, read_layout
 from thulium_desktop.io.images import IMAGE_SUFFIXES, ImageLoadError, LoadedImage, read_image
 from thulium_desktop.io.kraken_lines import segment_page
@@ -188,7 +189,9 @@ class _Pages:
                 if not isinstance(exc, NotALayout):
                     self.missing.append((str(path), exc.reason))
             else:
-                self.missing.extend((str(path), note) for note in self.layouts[key].notes)
+                # notes on what could not be used; an exported ALTO's text being a reading is
+                # no failure: each of its lines' truth says so (`TruthSource.lookup`)
+                self.missing.extend((str(path), note) for note in self.layouts[key].notes if note != READING_NOTE)
         return self.layouts[key]
 
     def _layout(self, path: Path) -> PageLayout:

@@ -17,8 +17,16 @@ in place: namespaces and schema version, regions, reading order, metadata. Per l
   truth.
 - ALTO: the line's `String`, `SP` and `HYP` elements are replaced by the reading's words
   as `String`s (box, `@WC`, per-character `@CC` on ALTO's 0 sure to 9 unsure scale)
-  with a `Glyph` per character (box, `@GC`; ALTO v3 and later, which have `Glyph`),
-  separated by `SP`s. ALTO holds one text per line, so the copy's text is the reading.
+  with a `Glyph` per character (box, `@GC`; ALTO 4, the first with `Glyph`),
+  separated by `SP`s. ALTO holds one text per line, so the copy's text is the reading;
+  its `Description` says so with a processing record naming this program
+  (`alto.READING_SOFTWARE`): an `OCRProcessing` with an `ocrProcessingStep` (ALTO 2
+  and 3, and an ALTO without a namespace), a `Processing` (ALTO 4). Read back, its
+  lines have no truth (`alto.parse_alto`). The record replaces one an earlier export
+  of the same document left, keeping its ID; a source without `Description` gets one,
+  with the `MeasurementUnit` its coordinates were read in (pixel, which ALTO 3 and 4
+  require be stated). A copy with no line written is left unmarked: its text is the
+  source's.
 
 Right-to-left lines (PAGE's `readingDirection`, kept as the source states it): words and
 glyphs are written in logical order, the order they are read in, as PAGE and ALTO
@@ -64,8 +72,11 @@ from thulium_desktop.io.line_images import LineImage
 
 Box = tuple[float, float, float, float]
 
-#: ALTO namespaces whose schema has `Glyph` (added in ALTO 3).
-_ALTO_WITH_GLYPHS = ("http://www.loc.gov/standards/alto/ns-v3#", "http://www.loc.gov/standards/alto/ns-v4#")
+#: ALTO 4 added `Glyph`, and `Processing` records in place of the deprecated `OCRProcessing`.
+_ALTO_V4 = "http://www.loc.gov/standards/alto/ns-v4#"
+#: What an ALTO copy's processing record says its step did.
+_ALTO_READING_STEP = ("each line's text (String@CONTENT) is a model's reading, not a transcription; "
+                      "its confidences (WC, CC, GC) are the model's")
 #: The schema of a fresh PAGE-XML: the newest, which Transkribus, eScriptorium and OCR-D read.
 FRESH_PAGE_NAMESPACE = pagexml.PAGE_NAMESPACE_PREFIX + "2019-07-15"
 
@@ -201,10 +212,15 @@ def _fresh(name: str) -> str:
 def _metadata(root: ET.Element) -> None:
     """PAGE's required `Metadata`: this program as its creator, now (UTC) as its times."""
     metadata = ET.SubElement(root, _fresh("Metadata"))
-    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    now = _now()
     ET.SubElement(metadata, _fresh("Creator")).text = f"thulium-desktop {__version__}"
     ET.SubElement(metadata, _fresh("Created")).text = now
     ET.SubElement(metadata, _fresh("LastChange")).text = now
+
+
+def _now() -> str:
+    """Now (UTC, whole seconds) as PAGE's and ALTO's `xsd:dateTime`s take it."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def _fresh_line(region: ET.Element, line: Line) -> ET.Element:
@@ -319,15 +335,21 @@ class _AltoWriter:
     """Writes readings into the `TextLine`s of one ALTO document."""
 
     def __init__(self, root: ET.Element) -> None:
-        uri = namespace(root.tag)
-        self.ns = "{" + uri + "}" if uri else ""
-        self.glyphs = uri in _ALTO_WITH_GLYPHS
+        self.root = root
+        self.ns = alto.prefix(root)
+        self.v4 = namespace(root.tag) == _ALTO_V4
         self.ids = _Ids(root)
+        self.marked = False
 
     def q(self, name: str) -> str:
         return self.ns + name
 
     def enrich(self, line: ET.Element, line_id: str, reading: LineReading) -> None:
+        """Replace the line's text with `reading`; the first line written marks the
+        document as holding readings (`_mark_as_reading`)."""
+        if not self.marked:
+            self._mark_as_reading()
+            self.marked = True
         text = [c for c in line if c.tag in (self.q("String"), self.q("SP"), self.q("HYP"))]
         at = _index_of(line, text[0]) if text else len(line)
         for child in text:
@@ -342,6 +364,37 @@ class _AltoWriter:
             previous = box
         line[at:at] = elements
 
+    def _mark_as_reading(self) -> None:
+        """Record in the `Description` that this program wrote the document's text, so
+        that it is not read back as truth: a fresh record in place of an earlier
+        export's (its ID kept, which a `Page@PROCESSING` may name)."""
+        description = self._description()
+        earlier = alto.reading_records(self.root)
+        for record in earlier:
+            description.remove(record)
+        kept_id = earlier[0].get("ID") if earlier else None
+        record_id = kept_id or self.ids.new("thulium_desktop_reading")
+        if self.v4:
+            step = ET.SubElement(description, self.q("Processing"), ID=record_id)
+        else:
+            step = ET.SubElement(ET.SubElement(description, self.q("OCRProcessing"), ID=record_id),
+                                 self.q("ocrProcessingStep"))
+        ET.SubElement(step, self.q("processingDateTime")).text = _now()
+        ET.SubElement(step, self.q("processingStepDescription")).text = _ALTO_READING_STEP
+        software = ET.SubElement(step, self.q("processingSoftware"))
+        ET.SubElement(software, self.q("softwareName")).text = alto.READING_SOFTWARE
+        ET.SubElement(software, self.q("softwareVersion")).text = __version__
+
+    def _description(self) -> ET.Element:
+        """The document's `Description`, made first child (with the unit its coordinates
+        were read in) where it has none."""
+        description = self.root.find(self.q("Description"))
+        if description is None:
+            description = ET.Element(self.q("Description"))
+            ET.SubElement(description, self.q("MeasurementUnit")).text = "pixel"
+            self.root.insert(0, description)
+        return description
+
     def _space(self, previous: Box, box: Box) -> ET.Element:
         """The `SP` between two words read one after the other: from the left one's right
         edge to the right one's left edge, so also in a right-to-left line."""
@@ -353,7 +406,7 @@ class _AltoWriter:
         string = ET.Element(self.q("String"), ID=self.ids.new(string_id), **_alto_box(box),
                             CONTENT="".join(g.char for g in glyphs), WC=_number(_mean_confidence(glyphs)),
                             CC=" ".join(str(round(9 * (1 - _clip(g.confidence)))) for g in glyphs))
-        if self.glyphs:
+        if self.v4:
             for n, glyph in enumerate(glyphs, 1):
                 ET.SubElement(string, self.q("Glyph"), ID=self.ids.new(f"{string_id}g{n}"), **_alto_box(glyph.box),
                               CONTENT=glyph.char, GC=_number(_clip(glyph.confidence)))

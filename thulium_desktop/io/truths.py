@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from thulium_desktop.io.alto import READING_NOTE
 from thulium_desktop.io.corpus import CorpusItem
 from thulium_desktop.io.transcriptions import (
     MAX_TRUTH_CHARS,
@@ -80,7 +81,8 @@ class TruthSource:
             return Truth()
         if isinstance(image, CorpusItem):
             if image.line is not None:
-                return _bounded(Truth(image.line.line.truth), image.name)
+                said = tuple(note for note in image.line.layout.notes if note == READING_NOTE)
+                return _bounded(Truth(image.line.line.truth, notes=said), image.name)
             image = image.path
         return _bounded(self._find(image), image.name)
 

@@ -111,7 +111,8 @@ def test_a_page_with_a_layout_is_not_segmented(kraken, page, tmp_path, capsys):
 
 @pytest.mark.parametrize("command", ["read", "explain"])
 def test_without_kraken_the_user_is_told_what_to_install(command, scan, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "kraken", None)  # importing it fails, installed or not
+    for name in ("kraken", "kraken.blla"):  # importing it fails, installed (and imported before) or not
+        monkeypatch.setitem(sys.modules, name, None)
     assert cli.main([command, str(scan), "--segment", "--model", "ctc-reader"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -323,6 +323,26 @@ def test_a_failure_while_placing_the_glyphs_stops_the_export_and_writes_nothing(
     assert "Traceback" in caplog.text and "centres out of order" in caplog.text
 
 
+def test_a_failure_while_writing_is_one_message_and_leaves_no_file(qtbot, make_window, pages, monkeypatch,
+                                                                    caplog, tmp_path):  # noqa: F811
+    """A bug in the writer itself (not a refused folder): one message, its traceback in
+    the log, and no file (the write is atomic)."""
+    window = read_page(qtbot, make_window, pages / "page" / "scan.xml")
+
+    def failing(*args, **kwargs):
+        raise ValueError("a reading the writer cannot place\nits detail")
+
+    monkeypatch.setattr(layout_export, "write_page_layout", failing)
+    caplog.set_level(logging.ERROR, logger="thulium_desktop.app.layout_export")
+    out = tmp_path / "out"
+    out.mkdir()
+    window.export_flow.layout.export(out / "scan.page.xml")
+    qtbot.waitUntil(lambda: window.message.text != "", timeout=WAIT_MS)
+    assert window.message.text == "Could not export the layout of scan.png: ValueError: a reading the writer cannot place"
+    assert list(out.iterdir()) == [] and window.export_flow.layout.pending is None
+    assert "Traceback" in caplog.text
+
+
 def test_a_line_the_model_could_not_read_is_left_as_it_was_and_counted(qtbot, make_window, pages,
                                                                        tmp_path):  # noqa: F811
     source = pages / "page" / "scan.xml"

@@ -6,6 +6,7 @@ An export's text is the model's reading: its lines are listed without truths."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,36 @@ def test_an_export_for_another_image_of_the_same_name_is_not_paired(tmp_path, pa
         ("scan/l1", "scan.jpg"), ("scan/l2", "scan.jpg"), ("scan/l3", "scan.jpg"), ("scan/l4", "scan.jpg"),
         ("scan", "scan.png"),  # taken whole
     ]
+
+
+def _regions_only(page, image_name: str) -> bytes:
+    """The page's PAGE-XML with its regions but no `TextLine`: an OCR-D step before line
+    detection (OCR-D-SEG-BLOCK), or a Transkribus page before its lines were found."""
+    root = ET.fromstring(page_xml(page, image_name))
+    for region in root.iter():
+        for line in [c for c in region if c.tag.endswith("}TextLine")]:
+            region.remove(line)
+    return ET.tostring(root)
+
+
+def test_a_layout_without_lines_claims_neither_the_page_nor_its_image(tmp_path, page):
+    """A region-only step that sorts before the line step must not hide the page: its
+    lines come from the step that has them; with no such step, the image is read whole."""
+    write_image(page, tmp_path / "OCR-D-IMG" / "0001.png")
+    for step, data in (("OCR-D-SEG-BLOCK", _regions_only(page, "OCR-D-IMG/0001.png")),
+                       ("OCR-D-SEG-LINE", page_xml(page, "OCR-D-IMG/0001.png"))):
+        (tmp_path / step).mkdir()
+        (tmp_path / step / "0001.xml").write_bytes(data)
+    corpus = collect_images([tmp_path])
+    assert [item.name for item in corpus.items] == [f"OCR-D-SEG-LINE/0001/l{n}" for n in range(1, 5)]
+    (tmp_path / "OCR-D-SEG-LINE" / "0001.xml").unlink()
+    assert [(item.name, item.line) for item in collect_images([tmp_path]).items] == [("OCR-D-IMG/0001", None)]
+
+
+def test_a_scan_whose_own_layout_has_no_lines_yet_is_read_whole(tmp_path, page):
+    write_image(page, tmp_path / "scan.png")
+    (tmp_path / "scan.xml").write_bytes(_regions_only(page, "scan.png"))
+    assert [(item.name, item.line) for item in collect_images([tmp_path]).items] == [("scan", None)]
 
 
 def test_an_image_met_before_the_layout_that_names_it_is_not_taken_whole(tmp_path, page):

@@ -194,7 +194,7 @@ class LayoutExport(QObject):
             return
         except Exception as exc:  # a bug: said in one line, its traceback in the log
             log.exception("placing the glyphs of %s failed", pending.document.image)
-            self._give_up(pending, f"{type(exc).__name__}: {next(iter(str(exc).splitlines()), '')}")
+            self._give_up(pending, _bug_reason(exc))
             return
         pending.placed[line_id] = reading
         done, total = len(pending.placed), len(pending.read)
@@ -221,6 +221,10 @@ class LayoutExport(QObject):
             return
         except LayoutError as exc:
             self.window.message.show_error(f"Could not export the layout of {document.image.name}: {exc}")
+            return
+        except Exception as exc:  # a bug: said in one line, its traceback in the log (nothing half-written)
+            log.exception("writing the layout of %s failed", document.image)
+            self.window.message.show_error(f"Could not export the layout of {document.image.name}: {_bug_reason(exc)}")
             return
         filled = sum(1 for reading in readings.values() if reading.text.strip())
         said = f"wrote {written.name}: {filled} of {len(document.lines)} lines"
@@ -263,3 +267,8 @@ class LayoutExport(QObject):
                 self._stop()
                 self.window.status.showMessage(f"Export of {pending.target.name} stopped: the reading of the "
                                                "page's lines was cancelled", SAID_MS)
+
+
+def _bug_reason(exc: Exception) -> str:
+    """An unexpected failure in one line: its type and its message's first line."""
+    return f"{type(exc).__name__}: {next(iter(str(exc).splitlines()), '')}"

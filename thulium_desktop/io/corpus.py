@@ -143,16 +143,20 @@ class _Pages:
         self.given: set[Path] = set()
         #: each found layout file (resolved) and the image it names, or why it names none
         self.images = {path.resolve(): _named_image(self._read(path)) for path, _, _ in found if _is_layout_file(path)}
-        self.named = {image.resolve() for image in self.images.values() if isinstance(image, Path)}
+        #: the images a found layout gives lines of (a region-only layout, such as an OCR-D
+        #: step before line detection, gives none: its image is not taken from the walk)
+        self.named = {image.resolve() for key, image in self.images.items()
+                      if isinstance(image, Path) and _has_lines(self.layouts[key])}
 
     def entries(self, path: Path, relative: PurePosixPath, explicit: bool) -> list[_Entry]:
         if _is_layout_file(path):
             return self._from_layout(path, relative, explicit)
         page = str(relative.with_suffix(""))
         own = find_layout(path, read=self._layout)
-        if own is not None:
-            layout = self._read(own)
-            return [] if isinstance(layout, LayoutError) else self._lines(layout, path, page)
+        if own is not None and _has_lines(self._read(own)):
+            return self._lines(self._read(own), path, page)
+        if own is not None and isinstance(self._read(own), LayoutError):
+            return []  # why its own layout cannot be used is in `missing`
         if path.resolve() in self.named:
             return []  # a layout found with it gives its lines, before or after it
         return [(path, page, str(relative), None)]
@@ -177,7 +181,8 @@ class _Pages:
         """Whether `image` has a layout of its own other than the found layout file `key`,
         found too: that one gives the page, whichever is met first."""
         own = find_layout(image, read=self._layout)
-        return own is not None and own.resolve() != key and own.resolve() in self.images
+        return (own is not None and own.resolve() != key and own.resolve() in self.images
+                and _has_lines(self.layouts[own.resolve()]))
 
     def _read(self, path: Path) -> PageLayout | LayoutError:
         key = path.resolve()
@@ -203,11 +208,15 @@ class _Pages:
 
     def _lines(self, layout: PageLayout, image: Path, page: str) -> list[_Entry]:
         keys = {layout.path.resolve(), image.resolve()}
-        if keys & self.given:
-            return []
+        if not layout.lines or keys & self.given:
+            return []  # a layout without lines claims neither the page nor its image
         self.given |= keys
         return [(image, _line_name(page, line.id), _line_name(page, line.id), PageLine(layout, line))
                 for line in layout.lines]
+
+
+def _has_lines(layout: PageLayout | LayoutError) -> bool:
+    return isinstance(layout, PageLayout) and bool(layout.lines)
 
 
 def _is_layout_file(path: Path) -> bool:

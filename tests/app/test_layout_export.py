@@ -338,7 +338,8 @@ def test_a_failure_while_writing_is_one_message_and_leaves_no_file(qtbot, make_w
     out.mkdir()
     window.export_flow.layout.export(out / "scan.page.xml")
     qtbot.waitUntil(lambda: window.message.text != "", timeout=WAIT_MS)
-    assert window.message.text == "Could not export the layout of scan.png: ValueError: a reading the writer cannot place"
+    assert window.message.text == ("Could not export the layout of scan.png: "
+                                   "ValueError: a reading the writer cannot place")
     assert list(out.iterdir()) == [] and window.export_flow.layout.pending is None
     assert "Traceback" in caplog.text
 

@@ -296,6 +296,17 @@ def test_a_segmented_pages_export_is_its_layout_when_the_folder_is_opened_again(
     assert window.view_model.path == document.lines[0] and not window.message.text  # no Find lines note
 
 
+def export_failing(qtbot, window, caplog, tmp_path: Path) -> Path:
+    """Export the open page into a fresh folder, logging errors, until a message shows;
+    the folder."""
+    caplog.set_level(logging.ERROR, logger="thulium_desktop.app.layout_export")
+    out = tmp_path / "out"
+    out.mkdir()
+    window.export_flow.layout.export(out / "scan.page.xml")
+    qtbot.waitUntil(lambda: window.message.text != "", timeout=WAIT_MS)
+    return out
+
+
 def test_a_failure_while_placing_the_glyphs_stops_the_export_and_writes_nothing(qtbot, make_window, pages,
                                                                                 monkeypatch, caplog,
                                                                                 tmp_path):  # noqa: F811
@@ -311,11 +322,7 @@ def test_a_failure_while_placing_the_glyphs_stops_the_export_and_writes_nothing(
         return boxes_between_centres(centres, image)
 
     monkeypatch.setattr(layout_export, "boxes_between_centres", failing_on_the_second_line)
-    caplog.set_level(logging.ERROR, logger="thulium_desktop.app.layout_export")
-    out = tmp_path / "out"
-    out.mkdir()
-    window.export_flow.layout.export(out / "scan.page.xml")
-    qtbot.waitUntil(lambda: window.message.text != "", timeout=WAIT_MS)
+    out = export_failing(qtbot, window, caplog, tmp_path)
     assert window.message.text == "Could not export the layout of scan.png: RuntimeError: centres out of order"
     qtbot.wait(50)  # the turns of the event loop that would have placed and written the other lines
     assert len(calls) == 2 and list(out.iterdir()) == []
@@ -333,11 +340,7 @@ def test_a_failure_while_writing_is_one_message_and_leaves_no_file(qtbot, make_w
         raise ValueError("a reading the writer cannot place\nits detail")
 
     monkeypatch.setattr(layout_export, "write_page_layout", failing)
-    caplog.set_level(logging.ERROR, logger="thulium_desktop.app.layout_export")
-    out = tmp_path / "out"
-    out.mkdir()
-    window.export_flow.layout.export(out / "scan.page.xml")
-    qtbot.waitUntil(lambda: window.message.text != "", timeout=WAIT_MS)
+    out = export_failing(qtbot, window, caplog, tmp_path)
     assert window.message.text == ("Could not export the layout of scan.png: "
                                    "ValueError: a reading the writer cannot place")
     assert list(out.iterdir()) == [] and window.export_flow.layout.pending is None

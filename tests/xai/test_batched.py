@@ -257,11 +257,11 @@ def test_a_line_whose_checking_run_fails_goes_alone_and_the_run_goes_on(ctc_read
 
 
 def test_with_tf32_on_cuda_a_batched_map_may_differ_by_tf32_rounding(monkeypatch):
-    from thulium_desktop.xai import batched
+    from thulium_desktop.xai import tf32
 
     assert map_tolerance(torch.device("cpu")) == MAP_TOLERANCE
-    monkeypatch.setattr(batched, "conv_tf32", lambda: True)
+    monkeypatch.setattr(tf32, "conv_tf32", lambda: True)
     assert map_tolerance(torch.device("cuda", 0)) == TF32_MAP_TOLERANCE > MAP_TOLERANCE
-    monkeypatch.setattr(batched, "conv_tf32", lambda: False)
-    monkeypatch.setattr(batched, "matmul_tf32", lambda: False)
+    monkeypatch.setattr(tf32, "conv_tf32", lambda: False)
+    monkeypatch.setattr(tf32, "matmul_tf32", lambda: False)
     assert map_tolerance(torch.device("cuda", 0)) == MAP_TOLERANCE

@@ -23,9 +23,11 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QWidget
 
 from thulium_desktop.models import model_device
+from thulium_desktop.models.errors import first_line
 
 __all__ = ["AUTO", "BASIC_CHOICES", "CPU", "DeviceChoice", "DeviceMenu", "UnusableDevice", "device_choices",
-           "device_status", "gpu_failure", "gpu_trouble", "move_module", "resolve_device", "where"]
+           "device_status", "gpu_failure", "gpu_trouble", "move_module", "release_gpu_memory", "resolve_device",
+           "where"]
 
 AUTO = "auto"
 CPU = "cpu"
@@ -71,7 +73,7 @@ def _gpu_name(index: int) -> str:
     try:
         return torch.cuda.get_device_name(index)
     except (RuntimeError, AssertionError) as exc:
-        return f"unusable ({_first_line(exc)})"
+        return f"unusable ({first_line(exc)})"
 
 
 def resolve_device(key: str) -> torch.device:
@@ -112,7 +114,7 @@ def _answers(device: torch.device) -> str | None:
     try:
         torch.zeros(1, device=device)
     except (RuntimeError, AssertionError) as exc:  # a CUDA error, or torch built without CUDA
-        return _first_line(exc)
+        return first_line(exc)
     return None
 
 
@@ -129,13 +131,13 @@ def move_module(module: nn.Module, device: torch.device) -> None:
         module.to(device)
     except (RuntimeError, AssertionError) as exc:  # out of memory, a CUDA error, no CUDA in this torch
         module.to(before)
-        _release_gpu_memory()
-        raise UnusableDevice(f"{device} cannot hold the model ({_first_line(exc)})") from exc
+        release_gpu_memory()
+        raise UnusableDevice(f"{device} cannot hold the model ({first_line(exc)})") from exc
     if before.type == "cuda":
-        _release_gpu_memory()
+        release_gpu_memory()
 
 
-def _release_gpu_memory() -> None:
+def release_gpu_memory() -> None:
     """Hand torch's cached GPU blocks back to the driver (nothing when CUDA never started)."""
     if torch.cuda.is_initialized():
         torch.cuda.empty_cache()
@@ -150,7 +152,7 @@ def gpu_trouble(exc: BaseException) -> str | None:
     """What went wrong on the GPU, in a few words ("CUDA out of memory. Tried to allocate
     2.00 GiB", "CUDA error: ..."), when the GPU ran out of memory or a CUDA, cuBLAS or
     cuDNN call failed; None for any other exception, which is a bug."""
-    first = _first_line(exc)
+    first = first_line(exc)
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return ". ".join(first.split(". ")[:2])  # torch goes on about allocator settings
     if isinstance(exc, _ACCELERATOR_ERROR) or (isinstance(exc, RuntimeError) and first.startswith(_GPU_ERROR_STARTS)):
@@ -168,11 +170,6 @@ def gpu_failure(exc: BaseException) -> str | None:
         return f"the GPU ran out of memory ({trouble}); try again, a smaller image, or Model ▸ Device ▸ CPU"
     return (f"the GPU failed ({trouble}); if it happens again, restart the app "
             "(a CUDA error can leave the GPU unusable until then)")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def device_status(device: torch.device) -> str:

@@ -39,6 +39,7 @@ from thulium_desktop.io.documents import cut_page_line
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.io.layout import LayoutError
 from thulium_desktop.io.page_writer import LineReading, document_output_name, placed_line_reading, write_page_layout
+from thulium_desktop.models.errors import exception_line
 from thulium_desktop.xai.glyph_boxes import boxes_between_centres
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ class LayoutExport(QObject):
             return
         except Exception as exc:  # a bug: said in one line, its traceback in the log
             log.exception("placing the glyphs of %s failed", pending.document.image)
-            self._give_up(pending, _bug_reason(exc))
+            self._give_up(pending, exception_line(exc))
             return
         pending.placed[line_id] = reading
         done, total = len(pending.placed), len(pending.read)
@@ -224,7 +225,7 @@ class LayoutExport(QObject):
             return
         except Exception as exc:  # a bug: said in one line, its traceback in the log (nothing half-written)
             log.exception("writing the layout of %s failed", document.image)
-            self.window.message.show_error(f"Could not export the layout of {document.image.name}: {_bug_reason(exc)}")
+            self.window.message.show_error(f"Could not export the layout of {document.image.name}: {exception_line(exc)}")
             return
         filled = sum(1 for reading in readings.values() if reading.text.strip())
         said = f"wrote {written.name}: {filled} of {len(document.lines)} lines"
@@ -267,8 +268,3 @@ class LayoutExport(QObject):
                 self._stop()
                 self.window.status.showMessage(f"Export of {pending.target.name} stopped: the reading of the "
                                                "page's lines was cancelled", SAID_MS)
-
-
-def _bug_reason(exc: Exception) -> str:
-    """An unexpected failure in one line: its type and its message's first line."""
-    return f"{type(exc).__name__}: {next(iter(str(exc).splitlines()), '')}"

@@ -31,6 +31,7 @@ from thulium_desktop.app.view_model import ViewModel
 from thulium_desktop.io.corpus import Corpus, CorpusItem, page_image, segment_images
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.io.kraken_lines import KRAKEN_INSTALL, KrakenMissing
+from thulium_desktop.models.errors import exception_line
 
 log = logging.getLogger(__name__)
 
@@ -171,5 +172,4 @@ def failure_text(path: Path, error: Exception) -> str:
         return f"Finding the lines of {path.name} needs kraken, which is not installed: {KRAKEN_INSTALL}"
     if isinstance(error, ImageLoadError):
         return str(error)
-    said = next(iter(str(error).splitlines()), "")
-    return f"Finding the lines of {path.name} failed: {type(error).__name__}: {said}"
+    return f"Finding the lines of {path.name} failed: {exception_line(error)}"

@@ -29,6 +29,7 @@ from thulium_desktop.app.device_menu import (
     gpu_failure,
     gpu_trouble,
     move_module,
+    release_gpu_memory,
     resolve_device,
     where,
 )
@@ -236,8 +237,7 @@ class Worker(QObject):
                 raise
             raise UnusableDevice(f"{key} cannot run the model ({trouble})") from exc
         self._device_key = key
-        if torch.cuda.is_initialized():  # the old engine's copies are gone: their memory back to the driver
-            torch.cuda.empty_cache()
+        release_gpu_memory()  # the old engine's copies are gone: their memory back to the driver
         return info
 
     def _install(self, recognizer_factory: RecognizerFactory) -> LoadedModel:

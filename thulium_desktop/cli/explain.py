@@ -37,6 +37,7 @@ from thulium_desktop.io.corpus import CorpusItem, LoadedImage, collect_images, l
 from thulium_desktop.io.image_quality import image_quality_notes, input_height
 from thulium_desktop.io.images import ImageLoadError
 from thulium_desktop.io.truths import TruthSource
+from thulium_desktop.models.errors import exception_line
 from thulium_desktop.models.protocol import Contrastable, model_device
 from thulium_desktop.xai.batched import BATCHED_METHODS, BatchExplainer, Explained
 from thulium_desktop.xai.fastest import remembered_verdicts
@@ -374,7 +375,7 @@ def _explain_one(
                     warnings.filterwarnings("ignore", category=MapNote)  # `exp.notes` carries those
                     made = _explain_run(generator, image, run, tokens, chunks)
             except Exception as exc:  # one method failing on one image must not end the run
-                errors.update(dict.fromkeys(run, _reason(exc)))
+                errors.update(dict.fromkeys(run, exception_line(exc)))
                 continue
             messages = [str(w.message) for w in caught]
             if ahead.alone_note is not None:  # why a batched method was explained alone
@@ -396,12 +397,12 @@ def _explain_one(
         try:
             contrasts = _contrasts(generator, image, methods, explanations, record)
         except Exception as exc:  # as for a method: this image fails, the run goes on
-            errors["contrast"] = _reason(exc)
+            errors["contrast"] = exception_line(exc)
             record |= _record(item, explanations, records, errors)
     try:
         record["outputs"] = write_image_outputs(plan, item, image, explanations, record, contrasts)
     except Exception as exc:
-        errors["outputs"] = f"cannot write the outputs: {_reason(exc)}"
+        errors["outputs"] = f"cannot write the outputs: {exception_line(exc)}"
         record |= _record(item, explanations, records, errors)
         if isinstance(exc, OSError) and exc.errno in _FATAL_WRITE_ERRORS:
             raise WritesRefused(record, f"cannot write to {plan.out_dir}: {exc.strerror}") from exc
@@ -417,7 +418,7 @@ def _document_record(documents: DocumentOutputs, item: CorpusItem, explanations:
     try:
         written = documents.add(item, next(iter(explanations.values())).reading, explanations)
     except Exception as exc:  # as for a method: the run goes on without this page's layout
-        return {"document_error": f"cannot write the enriched layout: {_reason(exc)}"}
+        return {"document_error": f"cannot write the enriched layout: {exception_line(exc)}"}
     return {} if written is None else {"document": written.relative_to(documents.out_dir).as_posix()}
 
 
@@ -426,7 +427,7 @@ def _finish_documents(documents: DocumentOutputs) -> None:
     try:
         documents.finish()
     except Exception as exc:  # the summary must still be written
-        _say(f"cannot write an enriched layout: {_reason(exc)}")
+        _say(f"cannot write an enriched layout: {exception_line(exc)}")
 
 
 def _contrasts(
@@ -490,11 +491,6 @@ def _truth_record(truths: TruthSource, item: CorpusItem, reading: str | None) ->
 
 def _failed(path: str, reason: str, name: str | None = None) -> dict[str, Any]:
     return {"path": path, "name": name, "status": "failed", "error": reason, "outputs": []}
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else 'no message'}"
 
 
 def _report(record: dict[str, Any]) -> None:

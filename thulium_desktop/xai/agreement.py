@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import torch
 
-from thulium_desktop.xai.tf32 import conv_tf32, matmul_tf32
+from thulium_desktop.xai.tf32 import allowed_on
 
 
 def relative_tolerance(like: torch.Tensor) -> float:
-    tf32 = like.is_cuda and (matmul_tf32() or conv_tf32())
-    return 5e-3 if tf32 else 1e-4
+    return 5e-3 if allowed_on(like.device) else 1e-4
 
 
 def scores_agree(scores: torch.Tensor, reference: torch.Tensor) -> bool:

@@ -47,12 +47,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from thulium_desktop.models.errors import exception_line
 from thulium_desktop.models.notes import Note
 from thulium_desktop.models.protocol import Prepared, Reading, model_device
 from thulium_desktop.xai.config import SaliencyConfig
 from thulium_desktop.xai.precision import map_difference
 from thulium_desktop.xai.saliency import Attribution, Explanation, MapNote, Run, SaliencyGenerator, Timings
-from thulium_desktop.xai.tf32 import conv_tf32, matmul_tf32
+from thulium_desktop.xai import tf32
 from thulium_desktop.xai.vjp import BatchedVJP
 
 #: The value a batch is padded with: the paper of a prepared image (`protocol.pad_width`
@@ -412,14 +413,12 @@ class BatchExplainer:
 def map_tolerance(device: torch.device) -> float:
     """How far a batched map may differ from its own on `device` (`MAP_TOLERANCE`, or
     `TF32_MAP_TOLERANCE` on CUDA with TF32 allowed)."""
-    tf32 = device.type == "cuda" and (matmul_tf32() or conv_tf32())
-    return TF32_MAP_TOLERANCE if tf32 else MAP_TOLERANCE
+    return TF32_MAP_TOLERANCE if tf32.allowed_on(device) else MAP_TOLERANCE
 
 
 def _failed_note(exc: Exception, what: str = "its batch") -> Note:
     """Why an image is explained alone: `what` failed with `exc` (its first line)."""
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
-    return Note(f"explained alone: {what} failed ({type(exc).__name__}: {reason})",
+    return Note(f"explained alone: {what} failed ({exception_line(exc)})",
                 short=f"explained alone: {what} failed")
 
 

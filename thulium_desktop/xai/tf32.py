@@ -27,6 +27,11 @@ def conv_tf32() -> bool:
                  lambda: getattr(getattr(cudnn, "conv", cudnn), "fp32_precision", "") == "tf32")
 
 
+def allowed_on(device: torch.device) -> bool:
+    """Whether float32 work on `device` may round to TF32: CUDA with either switch on."""
+    return device.type == "cuda" and (matmul_tf32() or conv_tf32())
+
+
 def matmul_precision() -> str:
     """torch's float32 matmul precision ("highest", "high", "medium"), or the new API's
     setting for matmuls ("tf32", "ieee", "none") where only that can be read."""
